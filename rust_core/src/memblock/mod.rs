@@ -1,0 +1,1 @@
+//! memblock: the boot-time memory allocator (mm/memblock.c).

@@ -1,0 +1,1 @@
+//! Nodes, zones and the buddy allocator (mm/page_alloc.c).
