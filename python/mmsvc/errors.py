@@ -51,6 +51,10 @@ class InvalidStateError(MmsvcError):
     """The object is in a state that forbids the operation."""
 
 
+class InternalError(MmsvcError):
+    """A bug in mmsvc itself (for example a Rust panic caught at the boundary)."""
+
+
 class MachineConfigError(InvalidArgumentError):
     """A machine description (TOML, JSON, dmesg log) is malformed.
 
@@ -86,6 +90,7 @@ __all__ = [
     "OutOfMemoryError",
     "CapacityExceededError",
     "InvalidStateError",
+    "InternalError",
     "MachineConfigError",
     "PluginError",
 ]

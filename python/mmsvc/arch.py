@@ -1,0 +1,115 @@
+"""Architectures as plain data, and the registry plugins fill.
+
+An architecture plugin registers one :class:`Architecture` through
+:func:`mmsvc.hookspecs.mmsvc_register_architectures` and implements
+:func:`~mmsvc.hookspecs.mmsvc_arch_steps` (its ``setup_arch`` sub-steps and
+``mem_init``) and :func:`~mmsvc.hookspecs.mmsvc_arch_step` (the steps the kernel
+only has on some architectures). Everything else in the boot is generic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmsvc.errors import PluginError
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the generic boot needs to know about an architecture.
+
+    Attributes:
+        name: the ``arch`` string of machine descriptions (``"x86_64"``).
+        description: one line for ``mmsvc plugins``.
+        zone_names: the zones the architecture configures, lowest first
+            (``("DMA", "DMA32", "Normal", "Movable")``).
+        max_order: ``MAX_ORDER`` (orders ``0 .. max_order-1``).
+        pageblock_order: ``pageblock_order``.
+        sparsemem: SPARSEMEM (True) or FLATMEM (False).
+        section_size_bits: ``SECTION_SIZE_BITS`` under SPARSEMEM.
+        max_physmem_bits: ``MAX_PHYSMEM_BITS`` (may depend on the paging
+            mode; the boot asks :attr:`physmem_bits` when it needs a value).
+        default_machine: returns the architecture's built-in default machine
+            description, or None.
+        options: free-form architecture data for the plugin's own use.
+    """
+
+    name: str
+    description: str = ""
+    zone_names: tuple[str, ...] = ("Normal", "Movable")
+    max_order: int = 11
+    pageblock_order: int = 9
+    sparsemem: bool = True
+    section_size_bits: int = 27
+    max_physmem_bits: int = 46
+    physmem_bits: Callable[[Any], int] | None = None
+    default_machine: Callable[[], Any] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    plugin: str | None = None
+
+
+class ArchRegistry:
+    """The architectures plugins registered, by name."""
+
+    def __init__(self) -> None:
+        self._arches: dict[str, Architecture] = {}
+
+    def register(self, arch: Architecture, plugin: str | None = None) -> None:
+        if not isinstance(arch, Architecture):
+            raise PluginError(
+                f"register() expects an mmsvc.arch.Architecture, got {type(arch).__name__}",
+                plugin=plugin,
+                hook="mmsvc_register_architectures",
+            )
+        if arch.name in self._arches:
+            other = self._arches[arch.name].plugin
+            raise PluginError(
+                f"architecture {arch.name!r} is registered twice: by plugin {other!r} "
+                f"and by plugin {plugin!r}",
+                plugin=plugin,
+                hook="mmsvc_register_architectures",
+            )
+        self._arches[arch.name] = _with_plugin(arch, plugin)
+
+    def get(self, name: str) -> Architecture:
+        try:
+            return self._arches[name]
+        except KeyError:
+            known = ", ".join(sorted(self._arches)) or "none installed"
+            raise PluginError(
+                f"no plugin provides architecture {name!r} (known: {known})"
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._arches)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._arches
+
+
+def _with_plugin(arch: Architecture, plugin: str | None) -> Architecture:
+    from dataclasses import replace
+
+    return replace(arch, plugin=plugin)
+
+
+def collect_architectures(pm: Any) -> ArchRegistry:
+    """Ask every plugin to register its architectures (one call per plugin,
+    so a duplicate can name both plugins)."""
+    registry = ArchRegistry()
+    for impl in pm.hook.mmsvc_register_architectures.get_hookimpls():
+        name = impl.plugin_name
+        try:
+            impl.function(register=lambda arch, _n=name: registry.register(arch, _n))
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {name!r} raised in hook mmsvc_register_architectures: "
+                f"{type(exc).__name__}: {exc}",
+                plugin=name,
+                hook="mmsvc_register_architectures",
+            ) from exc
+    return registry

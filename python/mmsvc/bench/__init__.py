@@ -1,0 +1,1 @@
+"""Benchmarks: mmsvc's allocators against baselines measured in the same run."""

@@ -1,0 +1,109 @@
+"""The state a boot works on, and the generic kernel services steps call.
+
+A :class:`BootContext` is what every step (generic or a plugin's) receives. It
+holds the machine description, the simulated memory (``ctx.mm``, the Rust
+core), the kernel log, the kernel's global variables, and per-plugin scratch
+state. Plugins reach the generic kernel (``free_area_init``,
+``memblock_free_all`` ...) through its methods only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mmsvc.klog import KERN_INFO, KernelLog
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mmsvc.arch import Architecture
+    from mmsvc.machine.description import MachineDescription
+    from mmsvc.plugins import PluginManager
+
+
+@dataclass
+class KernelGlobals:
+    """Global variables of the simulated kernel that the memory boot sets.
+
+    Names are the kernel's. Values are pfns or page counts unless said.
+    """
+
+    max_pfn: int = 0
+    max_low_pfn: int = 0
+    min_low_pfn: int = 0
+    max_possible_pfn: int = 0
+    totalram_pages: int = 0
+    totalcma_pages: int = 0
+    nr_kernel_pages: int = 0
+    nr_all_pages: int = 0
+    dma_reserve: int = 0
+    nr_online_nodes: int = 1
+    nr_cpu_ids: int = 1
+    kmalloc_ok: bool = False
+    #: init_on_alloc / init_on_free static keys, page poisoning in force
+    init_on_alloc: bool = False
+    init_on_free: bool = False
+    page_poisoning: bool = False
+    #: set once the vmalloc space is usable (vmalloc_init)
+    vmap_initialized: bool = False
+    slab_state: str = "DOWN"
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass
+class BootContext:
+    """Everything a boot step may read or change.
+
+    Attributes:
+        machine: the :class:`~mmsvc.machine.description.MachineDescription`.
+        arch: the :class:`~mmsvc.arch.Architecture` booting.
+        profile: ``"5.14"`` or ``"6.1"``.
+        mm: the Rust core (``mmsvc._core.Mm``): memblock, zones, buddy.
+        log: the kernel log.
+        g: the kernel's global variables.
+        arch_state: scratch space of the architecture plugin (plain data).
+        plugin_state: scratch space of other plugins, by plugin name.
+        results: structured results steps publish (``"free_area_init"``,
+            ``"mem_init_print_info"`` ...), read by views and ``--json``.
+    """
+
+    machine: MachineDescription
+    arch: Architecture
+    profile: str
+    mm: Any
+    pm: PluginManager
+    log: KernelLog = field(default_factory=KernelLog)
+    g: KernelGlobals = field(default_factory=KernelGlobals)
+    arch_state: dict[str, Any] = field(default_factory=dict)
+    plugin_state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+
+    # -- printing -------------------------------------------------------
+
+    def printk(self, text: str, level: int = KERN_INFO) -> None:
+        """Print to the kernel log, attributed to the running step."""
+        self.log.printk(text, level)
+
+    def pr_info(self, text: str) -> None:
+        self.log.printk(text, KERN_INFO)
+
+    # -- command line ---------------------------------------------------
+
+    @property
+    def cmdline(self) -> Any:
+        """The parsed kernel command line of the machine."""
+        return self.machine.parsed_cmdline
+
+    @property
+    def kconfig(self) -> Any:
+        return self.machine.kconfig
+
+    def profile_at_least(self, version: str) -> bool:
+        return _version_tuple(self.profile) >= _version_tuple(version)
+
+
+def _version_tuple(v: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in v.split("."))

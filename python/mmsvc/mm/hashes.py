@@ -1,0 +1,103 @@
+"""Boot-time hash tables (``alloc_large_system_hash`` in mm/page_alloc.c).
+
+The dentry and inode caches size their hash tables from the number of kernel
+pages the zones will manage. Early (``HASH_EARLY``) tables come from memblock;
+on machines with more than one memory node the tables are spread with
+vmalloc later instead (``hashdist``), so the early call does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmsvc.boot.context import BootContext
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+SMP_CACHE_BYTES = 64
+#: the table scale grows by one for every factor 4 of memory above 64 GiB
+ADAPT_SCALE_NPAGES = (64 << 30) >> PAGE_SHIFT
+ADAPT_SCALE_SHIFT = 2
+MAX_ENTRIES = 0x80000000
+
+
+@dataclass(frozen=True)
+class HashTable:
+    name: str
+    entries: int
+    size: int
+    how: str
+
+    @property
+    def order(self) -> int:
+        return self.size.bit_length() - 1 - PAGE_SHIFT
+
+    def banner(self) -> str:
+        return (f"{self.name} hash table entries: {self.entries} (order: {self.order}, "
+                f"{self.size} bytes, {self.how})")
+
+
+def _roundup_pow_of_two(n: int) -> int:
+    return 1 << (n - 1).bit_length() if n > 1 else 1
+
+
+def hash_entries(nr_kernel_pages: int, nr_all_pages: int, bucketsize: int, scale: int,
+                 numentries: int = 0) -> int:
+    """How many buckets ``alloc_large_system_hash`` picks."""
+    if not numentries:
+        numentries = nr_kernel_pages
+        pages_per_mb = (1 << 20) // PAGE_SIZE
+        numentries = -(-numentries // pages_per_mb) * pages_per_mb
+        adapt = ADAPT_SCALE_NPAGES
+        while adapt < numentries:
+            scale += 1
+            adapt <<= ADAPT_SCALE_SHIFT
+        if scale > PAGE_SHIFT:
+            numentries >>= scale - PAGE_SHIFT
+        else:
+            numentries <<= PAGE_SHIFT - scale
+        if numentries * bucketsize < PAGE_SIZE:
+            numentries = PAGE_SIZE // bucketsize
+    numentries = _roundup_pow_of_two(numentries)
+    limit = min(((nr_all_pages << PAGE_SHIFT) >> 4) // bucketsize, MAX_ENTRIES)
+    return max(1, min(numentries, limit))
+
+
+def alloc_large_system_hash_early(ctx: BootContext, name: str, bucketsize: int,
+                                  scale: int, numentries: int = 0) -> HashTable:
+    """An early (memblock) table: allocate, print, return it."""
+    entries = hash_entries(ctx.g.nr_kernel_pages, ctx.g.nr_all_pages, bucketsize, scale,
+                           numentries)
+    log2qty = entries.bit_length() - 1
+    caller = "alloc_large_system_hash"
+    while True:
+        size = bucketsize << log2qty
+        try:
+            ctx.mm.memblock.alloc(size, SMP_CACHE_BYTES, caller=caller)
+            break
+        except MemoryError:
+            if size <= PAGE_SIZE or log2qty <= 1:
+                raise
+            log2qty -= 1
+    table = HashTable(name, 1 << log2qty, size, "linear")
+    ctx.pr_info(table.banner())
+    ctx.results.setdefault("hash_tables", []).append(table.__dict__)
+    return table
+
+
+def vfs_caches_init_early(ctx: BootContext, hashdist: bool) -> None:
+    """``dcache_init_early`` and ``inode_init_early``: early tables unless hashdist."""
+    if hashdist:
+        return
+    cmd = ctx.cmdline
+    alloc_large_system_hash_early(ctx, "Dentry cache", 8, 13, _opt_int(cmd, "dhash_entries"))
+    alloc_large_system_hash_early(ctx, "Inode-cache", 8, 14, _opt_int(cmd, "ihash_entries"))
+
+
+def _opt_int(cmd: object, name: str) -> int:
+    get = getattr(cmd, "get", None)
+    value = get(name) if get else None
+    try:
+        return int(value, 0) if value else 0
+    except ValueError:
+        return 0

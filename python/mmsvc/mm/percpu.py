@@ -1,0 +1,122 @@
+"""The first per-cpu chunk, embedded in the linear map (mm/percpu.c).
+
+``pcpu_embed_first_chunk`` sizes one unit per possible CPU from the kernel
+image's static per-cpu section plus the module-reserved and dynamic areas,
+allocates each node's units in one memblock block, keeps the used head of
+every unit and gives the tail back to memblock. Then the allocator's own
+metadata (unit maps, the first chunks' bitmaps) comes from memblock too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmsvc.boot.context import BootContext
+
+PAGE_SIZE = 4096
+SMP_CACHE_BYTES = 64
+#: PERCPU_MODULE_RESERVE
+PERCPU_MODULE_RESERVE = 8 << 10
+#: PERCPU_DYNAMIC_RESERVE (64-bit)
+PERCPU_DYNAMIC_RESERVE = 28 << 10
+#: PCPU_MIN_UNIT_SIZE
+PCPU_MIN_UNIT_SIZE = 32 << 10
+#: bytes per allocation-map bit (1 << PCPU_MIN_ALLOC_SHIFT)
+PCPU_MIN_ALLOC_SIZE = 4
+#: sizeof(struct pcpu_block_md), sizeof(struct pcpu_chunk) (x86_64)
+PCPU_BLOCK_MD_SIZE = 36
+PCPU_CHUNK_SIZE = 152
+
+
+def _page_align(x: int) -> int:
+    return -(-x // PAGE_SIZE) * PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class FirstChunk:
+    """What ``percpu: Embedded N pages/cpu s.. r.. d.. u..`` reports."""
+
+    static_size: int
+    reserved_size: int
+    dyn_size: int
+    unit_size: int
+    atom_size: int
+
+    @property
+    def size_sum(self) -> int:
+        return self.static_size + self.reserved_size + self.dyn_size
+
+    @property
+    def pages_per_cpu(self) -> int:
+        return self.size_sum // PAGE_SIZE
+
+    def banner(self) -> str:
+        return (f"percpu: Embedded {self.pages_per_cpu} pages/cpu s{self.static_size} "
+                f"r{self.reserved_size} d{self.dyn_size} u{self.unit_size}")
+
+
+def build_alloc_info(static_size: int, atom_size: int,
+                     reserved_size: int = PERCPU_MODULE_RESERVE,
+                     dyn_size: int = PERCPU_DYNAMIC_RESERVE) -> FirstChunk:
+    """``pcpu_build_alloc_info``: the unit layout of the first chunk."""
+    size_sum = _page_align(static_size + reserved_size + dyn_size)
+    dyn = size_sum - static_size - reserved_size
+    unit = max(size_sum, PCPU_MIN_UNIT_SIZE)
+    unit = -(-unit // atom_size) * atom_size
+    return FirstChunk(static_size, reserved_size, dyn, unit, atom_size)
+
+
+def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
+                           cpus_per_node: dict[int, int], goal: int) -> FirstChunk:
+    """Allocate the first chunk's units from memblock, node-local, and print the banner."""
+    mb = ctx.mm.memblock
+    fc = build_alloc_info(static_size, atom_size)
+    # the alloc-info block is a whole page, freed once the chunk is set up
+    nr_units = sum(cpus_per_node.values())
+    ai_size = _page_align(64 + 32 * len(cpus_per_node) + 4 * nr_units)
+    ai = mb.alloc(ai_size, PAGE_SIZE, caller="pcpu_alloc_alloc_info")
+    units: list[tuple[int, int]] = []
+    for nid, cpus in sorted(cpus_per_node.items()):
+        if cpus == 0:
+            continue
+        base = mb.alloc_try_nid(cpus * fc.unit_size, atom_size, goal, 0, nid,
+                                caller="pcpu_fc_alloc")
+        for i in range(cpus):
+            units.append((nid, base + i * fc.unit_size))
+    for _nid, unit in units:
+        if fc.unit_size > fc.size_sum:
+            mb.free(unit + fc.size_sum, fc.unit_size - fc.size_sum, caller="pcpu_fc_free")
+    ctx.pr_info(fc.banner())
+    _first_chunk_metadata(ctx, fc, nr_units, len(cpus_per_node))
+    mb.free(ai, ai_size, caller="pcpu_free_alloc_info")
+    ctx.results["percpu"] = {
+        "pages_per_cpu": fc.pages_per_cpu, "static": fc.static_size,
+        "reserved": fc.reserved_size, "dynamic": fc.dyn_size, "unit": fc.unit_size,
+        "units": [u for _, u in units],
+    }
+    return fc
+
+
+def _first_chunk_metadata(ctx: BootContext, fc: FirstChunk, nr_units: int,
+                          nr_groups: int) -> None:
+    """``pcpu_setup_first_chunk``: unit maps, slot lists and the two first chunks."""
+    mb = ctx.mm.memblock
+    nr_cpu_ids = max(nr_units, 1)
+    for size in (8 * nr_groups, 8 * nr_groups, 4 * nr_cpu_ids, 8 * nr_cpu_ids):
+        mb.alloc(size, SMP_CACHE_BYTES, caller="pcpu_setup_first_chunk")
+    nr_slots = 17  # __pcpu_size_to_slot(unit size) + 2 for a 2 MiB unit
+    mb.alloc(nr_slots * 16 * 2, SMP_CACHE_BYTES, caller="pcpu_setup_first_chunk")
+    # the reserved chunk maps static+reserved; the dynamic chunk maps dyn
+    for start, size in ((fc.static_size, fc.reserved_size),
+                        (fc.static_size + fc.reserved_size, fc.dyn_size)):
+        if size == 0:
+            continue
+        region = _page_align(start % PAGE_SIZE + size)
+        bits = region // PCPU_MIN_ALLOC_SIZE
+        longs = -(-(bits + 1) // 64)
+        mb.alloc(PCPU_CHUNK_SIZE + 8 * -(-(region // PAGE_SIZE) // 64), SMP_CACHE_BYTES,
+                 caller="pcpu_alloc_first_chunk")
+        mb.alloc(8 * longs, SMP_CACHE_BYTES, caller="pcpu_alloc_first_chunk")
+        mb.alloc(8 * longs, SMP_CACHE_BYTES, caller="pcpu_alloc_first_chunk")
+        mb.alloc(PCPU_BLOCK_MD_SIZE * (region // PAGE_SIZE), SMP_CACHE_BYTES,
+                 caller="pcpu_alloc_first_chunk")

@@ -1,0 +1,155 @@
+"""SPARSEMEM with a virtually mapped memmap (mm/sparse.c, mm/sparse-vmemmap.c).
+
+``sparse_init`` makes the memblock allocations the kernel makes for its
+``struct page`` arrays, before the zones exist: the ``mem_section`` root
+array, one root block per populated root, a usemap block and a memmap buffer
+per node, and the page tables that map the memmap into the vmemmap area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmsvc.boot.context import BootContext
+from mmsvc.errors import OutOfMemoryError
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+STRUCT_PAGE_SIZE = 64
+SMP_CACHE_BYTES = 64
+#: sizeof(struct mem_section_usage) + the pageblock-flags bitmap of a section
+MEM_SECTION_USAGE_SIZE = 56
+
+
+@dataclass(frozen=True)
+class SparseGeometry:
+    """The numbers SPARSEMEM derives from the architecture and kernel config."""
+
+    section_size_bits: int
+    max_physmem_bits: int
+    #: sizeof(struct mem_section): 16, or 32 with CONFIG_PAGE_EXTENSION
+    mem_section_size: int
+    #: lowest address the memmap may come from (``__pa(MAX_DMA_ADDRESS)``)
+    memmap_goal: int
+    #: alignment of the memmap buffer (``section_map_size()``: PMD_SIZE with vmemmap)
+    memmap_align: int
+
+    @property
+    def pfn_section_shift(self) -> int:
+        return self.section_size_bits - PAGE_SHIFT
+
+    @property
+    def pages_per_section(self) -> int:
+        return 1 << self.pfn_section_shift
+
+    @property
+    def nr_mem_sections(self) -> int:
+        return 1 << (self.max_physmem_bits - self.section_size_bits)
+
+    @property
+    def sections_per_root(self) -> int:
+        return PAGE_SIZE // self.mem_section_size
+
+    @property
+    def nr_section_roots(self) -> int:
+        return -(-self.nr_mem_sections // self.sections_per_root)
+
+    @property
+    def section_map_size(self) -> int:
+        """Bytes of ``struct page`` per section, rounded to the memmap alignment."""
+        size = self.pages_per_section * STRUCT_PAGE_SIZE
+        return -(-size // self.memmap_align) * self.memmap_align
+
+
+def present_sections(ctx: BootContext, geo: SparseGeometry) -> dict[int, list[int]]:
+    """Section numbers holding memblock memory, per node (``memblocks_present``)."""
+    per_node: dict[int, set[int]] = {}
+    for start_pfn, end_pfn, nid in ctx.mm.memblock.mem_pfn_ranges():
+        if end_pfn <= start_pfn:
+            continue
+        first = start_pfn >> geo.pfn_section_shift
+        last = (end_pfn - 1) >> geo.pfn_section_shift
+        per_node.setdefault(max(nid, 0), set()).update(range(first, last + 1))
+    return {nid: sorted(s) for nid, s in sorted(per_node.items())}
+
+
+def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTables) -> dict:
+    """Allocate what SPARSEMEM_VMEMMAP needs from memblock; return a summary."""
+    mb = ctx.mm.memblock
+    sections = present_sections(ctx, geo)
+    # memory_present(): the root pointer array, then a root block per used root
+    root_array = geo.nr_section_roots * 8
+    mb.alloc(root_array, SMP_CACHE_BYTES, caller="memory_present")
+    roots_done: set[int] = set()
+    for nid, secs in sections.items():
+        for sec in secs:
+            root = sec // geo.sections_per_root
+            if root not in roots_done:
+                roots_done.add(root)
+                mb.alloc_node(PAGE_SIZE, SMP_CACHE_BYTES, nid, caller="sparse_index_alloc")
+    memmap_pages = 0
+    table_pages = 0
+    for nid, secs in sections.items():
+        # sparse_init_nid(): usemaps near NODE_DATA, then one memmap buffer
+        usage = MEM_SECTION_USAGE_SIZE * len(secs)
+        pgdat = ctx.results.get("node_data", {}).get(nid)
+        if pgdat is not None:
+            section_bytes = 1 << geo.section_size_bits
+            goal = pgdat & ~(section_bytes - 1)
+            try:
+                mb.alloc_try_nid(usage, SMP_CACHE_BYTES, goal, goal + section_bytes, nid,
+                                 caller="sparse_early_usemaps_alloc_pgdat_section")
+            except OutOfMemoryError:
+                mb.alloc_node(usage, SMP_CACHE_BYTES, nid,
+                              caller="sparse_early_usemaps_alloc_pgdat_section")
+        else:
+            mb.alloc_node(usage, SMP_CACHE_BYTES, nid,
+                          caller="sparse_early_usemaps_alloc_pgdat_section")
+        size = geo.section_map_size * len(secs)
+        mb.alloc_exact_nid_raw(size, geo.memmap_align, geo.memmap_goal, 0, nid,
+                               caller="sparse_buffer_init")
+        memmap_pages += size // PAGE_SIZE
+        # vmemmap_populate(): page tables for the node's memmap
+        for _ in range(vmemmap_tables.new_tables(secs, geo)):
+            mb.alloc_try_nid_raw(PAGE_SIZE, PAGE_SIZE, geo.memmap_goal, 0, nid,
+                                 caller="vmemmap_alloc_block_zero")
+            table_pages += 1
+    summary = {
+        "present_sections": sum(len(s) for s in sections.values()),
+        "section_roots": len(roots_done),
+        "root_array_bytes": root_array,
+        "memmap_pages": memmap_pages,
+        "vmemmap_table_pages": table_pages,
+    }
+    ctx.results["sparse_init"] = summary
+    return summary
+
+
+class VmemmapTables:
+    """Counts the page-table pages needed to map the vmemmap with leaf entries
+    of ``leaf_shift`` bits in a paging format whose levels have the entry
+    shifts ``level_shifts`` (top level first; the top table is static).
+
+    A table whose entries have shift ``s`` covers ``1 << parent_shift`` bytes;
+    one is needed per distinct ``addr >> parent_shift`` for every level from
+    below the top down to the leaf level. Tables created for an earlier node
+    are remembered, as the kernel's page tables would be.
+    """
+
+    def __init__(self, vmemmap_base: int, level_shifts: tuple[int, ...], leaf_shift: int) -> None:
+        self.vmemmap_base = vmemmap_base
+        self.parent_shifts = tuple(s for s in level_shifts if s > leaf_shift)
+        self.present: set[tuple[int, int]] = set()
+
+    def new_tables(self, sections: list[int], geo: SparseGeometry) -> int:
+        count = 0
+        span = geo.pages_per_section * STRUCT_PAGE_SIZE
+        for sec in sections:
+            start = self.vmemmap_base + sec * span
+            end = start + span
+            for shift in self.parent_shifts:
+                for idx in range(start >> shift, ((end - 1) >> shift) + 1):
+                    if (shift, idx) not in self.present:
+                        self.present.add((shift, idx))
+                        count += 1
+        return count
