@@ -39,6 +39,10 @@ pub const SZ_1G: u64 = 1 << 30;
 pub const SZ_2G: u64 = 2 << 30;
 pub const SZ_4G: u64 = 4 << 30;
 
+/// `SMP_CACHE_BYTES` as the kernel's user-space test build sees it (the
+/// asm-generic 32-byte cache line); some cases depend on that exact value.
+pub const SMP: u64 = 32;
+
 /// Caller string used by the tests.
 pub const C: &str = "test";
 
@@ -62,14 +66,28 @@ pub fn fresh() -> Memblock {
 pub fn setup_memblock() -> Memblock {
     let mut m = fresh();
     m.add(MEM_BASE, MEM_SIZE, C).unwrap();
-    m.set_current_limit(MEM_BASE + MEM_SIZE);
     m
 }
 
-/// `dummy_physical_memory_init()` + add of `MEM_SIZE` memory.
-pub fn memblock_start_of_dram(m: &Memblock) -> PhysAddr {
-    m.start_of_dram()
+/// `setup_memblock()` with a chosen direction.
+pub fn setup_dir(bottom_up: bool) -> Memblock {
+    let mut m = setup_memblock();
+    m.set_bottom_up(bottom_up);
+    m
 }
+
+/// Run a case top-down then bottom-up (`run_top_down` / `run_bottom_up`).
+pub fn both_dirs(f: impl Fn(bool)) {
+    f(false);
+    f(true);
+}
+
+/// Assert a type's regions as `(base, size)` pairs.
+pub fn assert_regions(t: &MemblockType, expect: &[(u64, u64)]) {
+    let got: Vec<(u64, u64)> = t.regions().iter().map(|r| (r.base, r.size)).collect();
+    assert_eq!(got, expect, "{} regions", t.name());
+}
+
 
 pub fn rgn(m: &Memblock, kind: MemblockTypeKind, i: usize) -> MemblockRegion {
     m.region_type(kind).region(i).expect("region index")
