@@ -104,3 +104,32 @@ pub fn mem_cnt(m: &Memblock) -> usize {
 pub fn res_cnt(m: &Memblock) -> usize {
     m.reserved().cnt()
 }
+
+/// `NUMA_NODES` of the kernel suite.
+pub const NUMA_NODES: usize = 8;
+
+/// `node_fractions[]` of alloc_nid_api.c / alloc_exact_nid_api.c: the share
+/// of `MEM_SIZE` each node gets, in basis points.
+pub const NODE_FRACTIONS: [u64; NUMA_NODES] = [2500, 625, 1250, 1250, 625, 625, 2500, 625];
+
+/// `setup_numa_memblock()`: `MEM_SIZE` split into `NUMA_NODES` nodes, each
+/// flagged HOTPLUG unless `movable_node` is on (6.1 rules: flags on add).
+pub fn setup_numa_memblock(fracs: &[u64; NUMA_NODES], movable_node: bool) -> Memblock {
+    let mut m = Memblock::with_version(KernelVersion::V6_1);
+    m.set_movable_node(movable_node);
+    let flags = if movable_node { MemblockFlags::NONE } else { MemblockFlags::HOTPLUG };
+    let mut base = MEM_BASE;
+    for (i, frac) in fracs.iter().enumerate() {
+        let size = MEM_SIZE * frac / 10_000;
+        m.add_node(base, size, i as i32, flags, C).unwrap();
+        base += size;
+    }
+    m
+}
+
+/// `setup_numa_memblock(node_fractions)` with a direction.
+pub fn numa_dir(bottom_up: bool) -> Memblock {
+    let mut m = setup_numa_memblock(&NODE_FRACTIONS, false);
+    m.set_bottom_up(bottom_up);
+    m
+}

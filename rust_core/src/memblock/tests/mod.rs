@@ -3,5 +3,6 @@
 
 mod alloc_api;
 mod alloc_helpers_api;
+mod alloc_nid_api;
 mod basic_api;
 mod common;
