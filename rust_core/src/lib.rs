@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod memblock;
+pub mod mm;
 pub mod page_alloc;
 pub mod units;
 

@@ -42,9 +42,6 @@ impl From<CoreError> for PyErr {
     }
 }
 
-/// Result type of every binding method that reaches into the core.
-pub type CoreResult<T> = Result<T, CoreError>;
-
 /// Run core work so that a panic (a bug: the core is written not to panic)
 /// surfaces as `mmsvc.errors.InternalError`, never as a `PanicException`.
 pub fn guarded<T>(f: impl FnOnce() -> Result<T, MmError>) -> pyo3::PyResult<T> {

@@ -1,16 +1,22 @@
 //! `mmsvc._core`: the Python face of mmsvc-core.
 //!
-//! This file is the table of contents: each submodule binds one part of the
-//! core, and `errors` is the single place core errors become Python
-//! exceptions.
+//! This file is the table of contents. Each submodule binds one part of the
+//! core; `errors` is the single place where core errors become Python
+//! exceptions (the classes of `mmsvc.errors`).
 
 use pyo3::prelude::*;
 
 mod errors;
+mod memblock;
+mod mm;
 
 /// The extension module.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // one simulated machine's memory, and its views
+    m.add_class::<mm::PyMm>()?;
+    m.add_class::<memblock::PyMemblock>()?;
+    m.add_class::<memblock::PyMemblockRegion>()?;
     Ok(())
 }

@@ -1,0 +1,71 @@
+//! `Mm`: the handle Python holds on one simulated machine's memory.
+//!
+//! The state lives behind an `Arc<Mutex<..>>` so the views (`Mm.memblock`,
+//! `Mm.buddy`) share it and the server's worker threads can use it with the
+//! GIL released.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use mmsvc_core::memblock::KernelVersion;
+use mmsvc_core::mm::Mm;
+use pyo3::prelude::*;
+
+use crate::errors::InvalidArgumentError;
+use crate::memblock::PyMemblock;
+
+/// Shared, lockable machine state.
+#[derive(Clone)]
+pub struct Shared(pub Arc<Mutex<Mm>>);
+
+impl Shared {
+    /// Lock the state; a poisoned lock (a panic in an earlier call) is
+    /// recovered, the state being consistent between calls.
+    pub fn lock(&self) -> MutexGuard<'_, Mm> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub fn parse_profile(profile: &str) -> PyResult<KernelVersion> {
+    match profile {
+        "5.14" => Ok(KernelVersion::V5_14),
+        "6.1" => Ok(KernelVersion::V6_1),
+        other => Err(InvalidArgumentError::new_err(format!(
+            "profile: unknown kernel profile {other:?} (known: 5.14, 6.1)"
+        ))),
+    }
+}
+
+/// The simulated memory of one machine: memblock, nodes, zones, buddy allocator.
+#[pyclass(name = "Mm", module = "mmsvc._core")]
+pub struct PyMm {
+    pub shared: Shared,
+    profile: String,
+}
+
+#[pymethods]
+impl PyMm {
+    #[new]
+    #[pyo3(signature = (profile = "5.14"))]
+    fn new(profile: &str) -> PyResult<Self> {
+        let version = parse_profile(profile)?;
+        Ok(PyMm { shared: Shared(Arc::new(Mutex::new(Mm::new(version)))), profile: profile.into() })
+    }
+
+    /// The kernel profile ("5.14" or "6.1").
+    #[getter]
+    fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    /// The memblock view of this machine.
+    #[getter]
+    fn memblock(&self) -> PyMemblock {
+        PyMemblock { shared: self.shared.clone() }
+    }
+
+    /// An independent copy of the whole state (a fork of the machine).
+    fn clone_state(&self, py: Python<'_>) -> PyMm {
+        let copy = py.detach(|| self.shared.lock().clone());
+        PyMm { shared: Shared(Arc::new(Mutex::new(copy))), profile: self.profile.clone() }
+    }
+}
