@@ -1,0 +1,84 @@
+"""x86_64 ``mem_init`` (arch/x86/mm/init_64.c) as sub-steps.
+
+pci_iommu_alloc (GART probe and the swiotlb bounce buffer when memory goes
+past 4 GiB), memblock_free_all, then the vmalloc area's preallocated
+top-level page tables from the buddy allocator.
+"""
+
+from __future__ import annotations
+
+from mmsvc.boot.context import BootContext
+from mmsvc.boot.steps import Step, substep
+from mmsvc.mm import page_alloc
+
+from mmsvc_x86_64 import paging
+
+PAGE_SIZE = 4096
+SMP_CACHE_BYTES = 64
+MAX_DMA32_PFN = (4 << 30) >> 12
+#: IO_TLB_DEFAULT_SIZE and IO_TLB_SHIFT
+IO_TLB_DEFAULT_SIZE = 64 << 20
+IO_TLB_SHIFT = 11
+#: sizeof(struct io_tlb_slot), sizeof(struct io_tlb_area), the 5.14 header
+IO_TLB_SLOT_SIZE = 24
+IO_TLB_AREA_SIZE = 24
+IO_TLB_MEM_HEADER_5_14 = 256
+
+
+def _page_align(x: int) -> int:
+    return -(-x // PAGE_SIZE) * PAGE_SIZE
+
+
+def _roundup_pow_of_two(n: int) -> int:
+    return 1 << (n - 1).bit_length() if n > 1 else 1
+
+
+def swiotlb_wanted(ctx: BootContext) -> bool:
+    """pci_swiotlb_detect: bounce buffers when memory may lie above 4 GiB
+    (or ``iommu=soft`` / ``swiotlb=force``), unless ``iommu=off``."""
+    cmd = ctx.cmdline
+    iommu = cmd.get("iommu") or ""
+    swiotlb = cmd.get("swiotlb") or ""
+    if "noforce" in swiotlb or iommu == "off":
+        return False
+    if "force" in swiotlb or iommu == "soft":
+        return True
+    return ctx.kconfig.swiotlb and ctx.g.max_possible_pfn > MAX_DMA32_PFN
+
+
+def pci_iommu_alloc(ctx: BootContext) -> None:
+    ctx.pr_info("AGP: Checking aperture...")
+    ctx.pr_info("AGP: No AGP bridge found")
+    if not swiotlb_wanted(ctx):
+        return
+    mb = ctx.mm.memblock
+    nslabs = IO_TLB_DEFAULT_SIZE >> IO_TLB_SHIFT
+    if ctx.profile_at_least("6.1"):
+        nareas = _roundup_pow_of_two(max(ctx.machine.cpus, 1))
+        ctx.pr_info(f"software IO TLB: area num {nareas}.")
+        tlb = mb.alloc_low(_page_align(nslabs << IO_TLB_SHIFT), PAGE_SIZE,
+                           caller="swiotlb_memblock_alloc")
+        mb.alloc(_page_align(nslabs * IO_TLB_SLOT_SIZE), PAGE_SIZE, caller="swiotlb_init_remap")
+        mb.alloc(nareas * IO_TLB_AREA_SIZE, SMP_CACHE_BYTES, caller="swiotlb_init_remap")
+    else:
+        tlb = mb.alloc_low(_page_align(nslabs << IO_TLB_SHIFT), PAGE_SIZE, caller="swiotlb_init")
+        mb.alloc(_page_align(IO_TLB_MEM_HEADER_5_14 + nslabs * IO_TLB_SLOT_SIZE), PAGE_SIZE,
+                 caller="swiotlb_init_with_tbl")
+    ctx.arch_state["swiotlb"] = {"start": tlb, "size": nslabs << IO_TLB_SHIFT}
+
+
+def memblock_free_all(ctx: BootContext) -> None:
+    page_alloc.memblock_free_all(ctx)
+
+
+def preallocate_vmalloc_pages(ctx: BootContext) -> None:
+    paging.preallocate_vmalloc_pages(ctx)
+
+
+def steps() -> list[Step]:
+    return [
+        substep("pci_iommu_alloc", pci_iommu_alloc, "GART probe and swiotlb"),
+        substep("memblock_free_all", memblock_free_all, "free memblock to the buddy allocator"),
+        substep("preallocate_vmalloc_pages", preallocate_vmalloc_pages,
+                "vmalloc area top-level page tables"),
+    ]

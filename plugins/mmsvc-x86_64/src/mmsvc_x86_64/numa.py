@@ -1,0 +1,120 @@
+"""x86_64 NUMA set-up (arch/x86/mm/numa.c, drivers/acpi/numa/srat.c).
+
+The SRAT memory affinity ranges of the machine (or one faked node covering
+all memory) become ``numa_meminfo``; same-node blocks are joined when no other
+node's memory lies between them; memblock learns every range's node; each
+node with memory gets its ``pg_data_t`` (NODE_DATA) from its own memory.
+"""
+
+from __future__ import annotations
+
+from mmsvc.boot.context import BootContext
+
+PAGE_SIZE = 4096
+SMP_CACHE_BYTES = 64
+#: NODE_MIN_SIZE: nodes with less memory get no NODE_DATA of their own
+NODE_MIN_SIZE = 4 << 20
+#: roundup(sizeof(pg_data_t), PAGE_SIZE) of the Debian 6.1 x86_64 builds
+DEFAULT_NODE_DATA_SIZE = 0x2B000
+
+
+def _srat_lines(ctx: BootContext) -> list[tuple[int, int, int, int]]:
+    """(nid, pxm, start, end) of every SRAT memory affinity range, in node order."""
+    out = []
+    for node in ctx.machine.numa:
+        pxm = node.pxm if node.pxm is not None else node.nid
+        for start, end in node.ranges:
+            out.append((node.nid, pxm, start, end))
+    return out
+
+
+def numa_cleanup_meminfo(ctx: BootContext, blocks: list[list[int]]) -> list[list[int]]:
+    """Trim blocks to [0, max_pfn) and join same-node neighbours, printing each join."""
+    high = ctx.g.max_pfn << 12
+    blks = []
+    for nid, start, end in blocks:
+        start, end = max(start, 0), min(end, high)
+        if start < end:
+            blks.append([nid, start, end])
+    i = 0
+    while i < len(blks):
+        j = i + 1
+        while j < len(blks):
+            bi, bj = blks[i], blks[j]
+            if bi[0] != bj[0]:
+                j += 1
+                continue
+            start, end = min(bi[1], bj[1]), max(bi[2], bj[2])
+            blocked = any(k[0] != bi[0] and start < k[2] and k[1] < end for k in blks)
+            if blocked:
+                j += 1
+                continue
+            ctx.pr_info(f"NUMA: Node {bi[0]} [mem {bi[1]:#010x}-{bi[2] - 1:#010x}] + "
+                        f"[mem {bj[1]:#010x}-{bj[2] - 1:#010x}] -> "
+                        f"[mem {start:#010x}-{end - 1:#010x}]")
+            bi[1], bi[2] = start, end
+            del blks[j]
+        i += 1
+    return blks
+
+
+def x86_numa_init(ctx: BootContext) -> None:
+    """SRAT, else one fake node; then memblock nodes and NODE_DATA."""
+    mb = ctx.mm.memblock
+    kc = ctx.kconfig
+    if not kc.numa:
+        mb.set_node(0, (1 << 64) - 1, 0)
+        ctx.arch_state["nr_node_ids"] = 1
+        return
+    srat = [] if ctx.cmdline.numa_off else _srat_lines(ctx)
+    if srat:
+        for nid, pxm, start, end in srat:
+            ctx.pr_info(f"ACPI: SRAT: Node {nid} PXM {pxm} [mem {start:#010x}-{end - 1:#010x}]")
+        blocks = [[nid, start, end] for nid, _pxm, start, end in srat]
+    else:
+        ctx.pr_info("NUMA turned off" if ctx.cmdline.numa_off else "No NUMA configuration found")
+        end = ctx.g.max_pfn << 12
+        ctx.pr_info(f"Faking a node at [mem {0:#018x}-{end - 1:#018x}]")
+        blocks = [[0, 0, end]]
+    blocks = numa_cleanup_meminfo(ctx, blocks)
+    for nid, start, end in blocks:
+        mb.set_node(start, end - start, nid)
+    nids = sorted({b[0] for b in blocks})
+    ctx.arch_state["nr_node_ids"] = (max(nids) + 1) if nids else 1
+    ctx.arch_state["numa_blocks"] = blocks
+    node_data = ctx.results.setdefault("node_data", {})
+    size = ctx.arch.options.get("node_data_size", DEFAULT_NODE_DATA_SIZE)
+    size = getattr(ctx.machine.kernel, "node_data_size", None) or size
+    for nid in nids:
+        present = [(s, e) for s, e, n in mb.mem_pfn_ranges(nid)]
+        if not present:
+            continue
+        lo, hi = present[0][0] << 12, present[-1][1] << 12
+        if hi - lo < NODE_MIN_SIZE:
+            continue
+        pa = mb.phys_alloc_try_nid(size, SMP_CACHE_BYTES, nid)
+        ctx.pr_info(f"NODE_DATA({nid}) allocated [mem {pa:#010x}-{pa + size - 1:#010x}]")
+        node_data[nid] = pa
+        owner = _node_of_pfn(mb, pa >> 12)
+        if owner is not None and owner != nid:
+            ctx.pr_info(f"    NODE_DATA({nid}) on node {owner}")
+
+
+def _node_of_pfn(mb, pfn: int) -> int | None:
+    for s, e, nid in mb.mem_pfn_ranges():
+        if s <= pfn < e:
+            return nid
+    return None
+
+
+def cpus_per_node(ctx: BootContext) -> dict[int, int]:
+    """How many possible CPUs each node has (SRAT CPU affinity, else round-robin)."""
+    nodes = sorted({nid for nid, *_ in ctx.arch_state.get("numa_blocks", [[0, 0, 0]])})
+    counts = {nid: 0 for nid in nodes or [0]}
+    listed = {c: n.nid for n in ctx.machine.numa for c in n.cpus}
+    for cpu in range(ctx.machine.cpus):
+        nid = listed.get(cpu)
+        if nid is None or nid not in counts:
+            nid = nodes[cpu % len(nodes)] if nodes else 0
+        counts[nid] += 1
+    return counts

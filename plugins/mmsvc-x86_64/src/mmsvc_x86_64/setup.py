@@ -1,0 +1,298 @@
+"""x86_64 ``setup_arch``: from the e820 map to memblock, the early
+reservations, NUMA nodes and the zones (arch/x86/kernel/setup.c,
+arch/x86/kernel/e820.c, arch/x86/mm/init.c, arch/x86/mm/numa.c).
+
+Every sub-step works on the simulation's memblock through the public
+context API and prints what the kernel prints.
+"""
+
+from __future__ import annotations
+
+from mmsvc.boot.context import BootContext
+from mmsvc.boot.steps import Step, substep
+from mmsvc.machine import e820 as e820mod
+from mmsvc.mm import sparse
+from mmsvc.mm.page_alloc import free_area_init
+
+from mmsvc_x86_64 import numa, paging
+
+PAGE_SIZE = 4096
+SZ_64K = 64 << 10
+SZ_1M = 1 << 20
+MAX_DMA_PFN = (16 << 20) >> 12
+MAX_DMA32_PFN = (4 << 30) >> 12
+ISA_END_ADDRESS = 0x100000
+#: the DMI table copied into brk (a few hundred bytes on QEMU)
+DMI_COPY_BYTES = 0x200
+#: arch/x86/realmode: the trampoline blob, page aligned
+REAL_MODE_SIZE = 6 * PAGE_SIZE
+#: fixmap / cpu_entry_area page tables made with spp_getpage before mm_init
+FIXMAP_TABLE_PAGES = 3
+#: CRASH_ALIGN, CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX on x86_64
+CRASH_ALIGN = 16 << 20
+CRASH_ADDR_LOW_MAX = 4 << 30
+
+
+def state(ctx: BootContext) -> dict:
+    return ctx.arch_state
+
+
+def early_reserve_memory(ctx: BootContext) -> None:
+    """Reserve the kernel image, the first 64K (6.1; one page in 5.14), the
+    initrd and the BIOS regions below 1 MiB."""
+    mb, k = ctx.mm.memblock, ctx.machine.kernel
+    caller = "early_reserve_memory"
+    mb.reserve(k.load_address, k.reserved_span, caller=caller)
+    low = SZ_64K if ctx.profile_at_least("6.1") else PAGE_SIZE
+    mb.reserve(0, low, caller=caller)
+    rd = ctx.machine.initrd
+    if rd is not None and rd.size:
+        end = -(-(rd.start + rd.size) // PAGE_SIZE) * PAGE_SIZE
+        mb.reserve(rd.start, end - rd.start, caller="early_reserve_initrd")
+    bios_start = _bios_start(ctx)
+    mb.reserve(bios_start, SZ_1M - bios_start, caller="reserve_bios_regions")
+
+
+def _bios_start(ctx: BootContext) -> int:
+    """Where the BIOS area below 1 MiB starts: the first non-RAM e820 entry
+    under 1 MiB (the EBDA), kept between 128K and 640K as the kernel does."""
+    start = 0xA0000
+    for e in ctx.machine.bios_e820():
+        if e.type != e820mod.E820_RAM and e.addr < SZ_1M and e.addr >= 0x20000:
+            start = min(start, e.addr)
+    return start & ~(PAGE_SIZE - 1) if start < 0xA0000 else 0x9F000
+
+
+def e820__memory_setup(ctx: BootContext) -> None:
+    """Print the firmware's map, sanitised."""
+    table = ctx.machine.bios_e820()
+    state(ctx)["e820"] = table
+    ctx.pr_info("BIOS-provided physical RAM map:")
+    for line in e820mod.format_table(table, "BIOS-e820"):
+        ctx.pr_info(line)
+
+
+def parse_early_param(ctx: BootContext) -> None:
+    """Early parameters (mem=, memmap=, pti= ...) and the NX report."""
+    cmd = ctx.cmdline
+    if ctx.machine.cpu_features.nx and not cmd.noexec:
+        ctx.pr_info("NX (Execute Disable) protection: active")
+    else:
+        ctx.pr_info("NX (Execute Disable) protection: disabled by kernel command line option"
+                    if cmd.noexec else "Notice: NX (Execute Disable) protection missing in CPU!")
+
+
+def e820__finish_early_params(ctx: BootContext) -> None:
+    """Apply the command line's map edits and print the user-defined map."""
+    user = ctx.machine.user_e820()
+    if user is None:
+        return
+    state(ctx)["e820"] = user
+    ctx.pr_info("user-defined physical RAM map:")
+    for line in e820mod.format_table(user, "user"):
+        ctx.pr_info(line)
+
+
+def e820__end_of_ram_pfn(ctx: BootContext) -> None:
+    """max_pfn (and max_low_pfn) from the e820 map, with their "last_pfn" lines."""
+    table, _ = ctx.machine.e820_after_setup()
+    state(ctx)["e820"] = table
+    max_arch_pfn = 1 << (ctx.machine.max_physmem_bits - 12)
+    max_pfn = _end_pfn(table, max_arch_pfn)
+    ctx.pr_info(f"last_pfn = {max_pfn:#x} max_arch_pfn = {max_arch_pfn:#x}")
+    ctx.g.max_pfn = max_pfn
+    if max_pfn > MAX_DMA32_PFN:
+        low = _end_pfn(table, MAX_DMA32_PFN)
+        ctx.pr_info(f"last_pfn = {low:#x} max_arch_pfn = {MAX_DMA32_PFN:#x}")
+        ctx.g.max_low_pfn = low
+    else:
+        ctx.g.max_low_pfn = max_pfn
+    ctx.g.max_possible_pfn = max_pfn
+
+
+def _end_pfn(table, limit_pfn: int) -> int:
+    last = 0
+    for e in table:
+        if e.type not in (e820mod.E820_RAM, e820mod.E820_RESERVED_KERN):
+            continue
+        start, end = e.addr >> 12, (e.addr + e.size) >> 12
+        if start >= limit_pfn:
+            continue
+        last = max(last, min(end, limit_pfn))
+    return last
+
+
+def reserve_brk(ctx: BootContext) -> None:
+    """The brk area used so far: the early page-table buffer and the DMI copy."""
+    k = ctx.machine.kernel
+    base = k.load_address + k.reserved_span
+    size = paging.init_pgt_buf_pages(ctx) * PAGE_SIZE + DMI_COPY_BYTES
+    ctx.mm.memblock.reserve(base, size, caller="reserve_brk")
+    state(ctx)["brk"] = (base, size)
+
+
+def e820__memblock_setup(ctx: BootContext) -> None:
+    """Usable e820 RAM becomes memblock memory, trimmed to whole pages."""
+    mb = ctx.mm.memblock
+    mb.current_limit = ISA_END_ADDRESS
+    table = state(ctx)["e820"]
+    for e in table:
+        end = e.addr + e.size
+        if e.type in (e820mod.E820_RAM, e820mod.E820_RESERVED_KERN):
+            mb.add(e.addr, e.size, caller="e820__memblock_setup")
+        elif e.type == e820mod.E820_SOFT_RESERVED:
+            mb.reserve(e.addr, end - e.addr, caller="e820__memblock_setup")
+    mb.trim_memory(PAGE_SIZE)
+    if mb.debug:
+        for line in mb.dump().splitlines():
+            ctx.printk(line)
+
+
+def reserve_real_mode(ctx: BootContext) -> None:
+    """The real-mode trampoline under 1 MiB, then all of the first 1 MiB."""
+    mb = ctx.mm.memblock
+    try:
+        mb.phys_alloc_range(REAL_MODE_SIZE, PAGE_SIZE, 0, SZ_1M, caller="reserve_real_mode")
+    except MemoryError:
+        ctx.pr_info("No sub-1M memory is available for the trampoline")
+    mb.reserve(0, SZ_1M, caller="reserve_real_mode")
+
+
+def init_mem_mapping(ctx: BootContext) -> None:
+    """The direct map: PTI's early decision, the page-size report, the page tables."""
+    from mmsvc_x86_64 import pti
+
+    pti.pti_check_boottime_disable(ctx)
+    paging.init_mem_mapping(ctx)
+    ctx.mm.memblock.current_limit = ctx.g.max_pfn << 12
+
+
+def reserve_initrd(ctx: BootContext) -> None:
+    rd = ctx.machine.initrd
+    if rd is None or not rd.size:
+        return
+    end = -(-(rd.start + rd.size) // PAGE_SIZE) * PAGE_SIZE
+    ctx.pr_info(f"RAMDISK: [mem {rd.start:#010x}-{end - 1:#010x}]")
+
+
+def initmem_init(ctx: BootContext) -> None:
+    numa.x86_numa_init(ctx)
+
+
+def reserve_crashkernel(ctx: BootContext) -> None:
+    ck = ctx.cmdline.crashkernel
+    if ck is None:
+        return
+    mb = ctx.mm.memblock
+    system_ram = mb.phys_mem_size()
+    size = ck.size_for(system_ram)
+    if not size:
+        return
+    if ck.offset:
+        mb.reserve(ck.offset, size, caller="reserve_crashkernel")
+        base = ck.offset
+    else:
+        base = None
+        if not ck.high:
+            try:
+                base = mb.phys_alloc_range(size, CRASH_ALIGN, CRASH_ALIGN, CRASH_ADDR_LOW_MAX,
+                                           caller="reserve_crashkernel")
+            except MemoryError:
+                base = None
+        if base is None:
+            try:
+                base = mb.phys_alloc_range(size, CRASH_ALIGN, CRASH_ALIGN,
+                                           1 << ctx.machine.max_physmem_bits,
+                                           caller="reserve_crashkernel")
+            except MemoryError:
+                ctx.pr_info("crashkernel reservation failed - No suitable area found.")
+                return
+    ctx.pr_info(f"Reserving {size >> 20}MB of memory at {base >> 20}MB for crashkernel "
+                f"(System RAM: {system_ram >> 20}MB)")
+
+
+def memblock_find_dma_reserve(ctx: BootContext) -> None:
+    """Pages below 16 MiB that are memory but already reserved: ``dma_reserve``."""
+    mb = ctx.mm.memblock
+    nr_pages = sum(max(0, min(e, MAX_DMA_PFN) - min(s, MAX_DMA_PFN))
+                   for s, e, _ in mb.mem_pfn_ranges())
+    nr_free = 0
+    for start, end, _ in mb.free_ranges():
+        s = min(-(-start // PAGE_SIZE), MAX_DMA_PFN)
+        e = min(end // PAGE_SIZE, MAX_DMA_PFN)
+        nr_free += max(0, e - s)
+    ctx.g.dma_reserve = nr_pages - nr_free
+
+
+def paging_init(ctx: BootContext) -> None:
+    """sparse_init, then zone_sizes_init -> free_area_init."""
+    geo = paging.sparse_geometry(ctx)
+    tables = paging.vmemmap_tables(ctx)
+    sparse.sparse_init(ctx, geo, tables)
+    max_pfn = ctx.g.max_pfn
+    # on 64-bit init_mem_mapping has set max_low_pfn to max_pfn
+    ctx.g.max_low_pfn = max_pfn
+    limits = {
+        "DMA": min(MAX_DMA_PFN, max_pfn),
+        "DMA32": min(MAX_DMA32_PFN, max_pfn),
+        "Normal": max_pfn,
+        "Movable": 0,
+    }
+    if ctx.kconfig.zone_device:
+        limits["Device"] = 0
+    free_area_init(ctx, limits, dma_reserve=ctx.g.dma_reserve,
+                   nr_nodes=state(ctx).get("nr_node_ids"))
+
+
+def fixmap_tables(ctx: BootContext) -> None:
+    """Page tables of the fixmap and cpu_entry_area (spp_getpage, before mm_init)."""
+    for _ in range(FIXMAP_TABLE_PAGES):
+        ctx.mm.memblock.alloc(PAGE_SIZE, PAGE_SIZE, caller="spp_getpage")
+
+
+def small_boot_allocations(ctx: BootContext) -> None:
+    """The small memblock allocations the rest of setup_arch makes (HPET,
+    IOAPIC, e820 resources, firmware map, nosave regions, saved command lines)."""
+    mb = ctx.mm.memblock
+    nr_e820 = len(state(ctx)["e820"])
+    sizes = [
+        64,                      # hpet resource
+        64 * 2,                  # ioapic resources
+        nr_e820 * 64,            # e820__reserve_resources: struct resource per entry
+        nr_e820 * 96,            # firmware_map entries
+        64 * 3,                  # nosave regions
+        2 * (len(ctx.machine.cmdline) + 1),  # saved_command_line, static_command_line
+    ]
+    for size in sizes:
+        mb.alloc(size, 64, caller="setup_arch")
+
+
+def steps(profile: str) -> list[Step]:
+    """setup_arch's sub-steps, in the kernel's order for the profile (6.1
+    reserves the image before reading the e820 map, 5.14 after the early
+    parameters)."""
+    reserve = substep("early_reserve_memory", early_reserve_memory,
+                      "kernel image, low memory, initrd, BIOS regions")
+    e820 = [
+        substep("e820__memory_setup", e820__memory_setup, "print the BIOS e820 map"),
+        substep("parse_early_param", parse_early_param, "mem=, memmap=, pti=; NX report"),
+        substep("e820__finish_early_params", e820__finish_early_params,
+                "the user-defined map"),
+    ]
+    head = [reserve, *e820] if profile != "5.14" else [*e820, reserve]
+    return [
+        *head,
+        substep("e820__end_of_ram_pfn", e820__end_of_ram_pfn, "max_pfn and max_low_pfn"),
+        substep("reserve_brk", reserve_brk, "early page-table buffer and DMI copy"),
+        substep("e820__memblock_setup", e820__memblock_setup, "e820 RAM to memblock"),
+        substep("reserve_real_mode", reserve_real_mode, "trampoline and the first 1 MiB"),
+        substep("init_mem_mapping", init_mem_mapping, "the direct map"),
+        substep("reserve_initrd", reserve_initrd, "report the initrd"),
+        substep("initmem_init", initmem_init, "NUMA nodes and NODE_DATA"),
+        substep("reserve_crashkernel", reserve_crashkernel, "crashkernel="),
+        substep("memblock_find_dma_reserve", memblock_find_dma_reserve, "dma_reserve"),
+        substep("paging_init", paging_init, "sparse_init and the zones"),
+        substep("fixmap_tables", fixmap_tables, "fixmap page tables"),
+        substep("small_boot_allocations", small_boot_allocations,
+                "small allocations of the rest of setup_arch"),
+    ]

@@ -1,0 +1,1 @@
+"""The boot: steps, their order, the context they work on."""

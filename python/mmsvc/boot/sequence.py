@@ -1,0 +1,135 @@
+"""The order of the boot: ``setup_arch``, the memory part of ``start_kernel``,
+``mm_init()`` step by step for each kernel profile, and the late deferred
+struct page init.
+"""
+
+from __future__ import annotations
+
+from mmsvc.boot.context import BootContext
+from mmsvc.boot.steps import Step, StepKind
+from mmsvc.errors import PluginError
+from mmsvc.mm import hashes, init, page_alloc
+
+G, A = StepKind.GENERIC, StepKind.ARCH
+
+#: mm_init() of 5.14 (init/main.c), in order
+MM_INIT_5_14 = (
+    "page_ext_init_flatmem", "init_mem_debugging_and_hardening", "kfence_alloc_pool",
+    "report_meminit", "stack_depot_init", "mem_init", "mem_init_print_info",
+    "page_ext_init_flatmem_late", "kmem_cache_init", "kmemleak_init", "pgtable_init",
+    "debug_objects_mem_init", "vmalloc_init", "init_espfix_bsp", "pti_init",
+)
+
+#: mm_init() of 6.1 (the Debian 6.1.192 tree)
+MM_INIT_6_1 = (
+    "page_ext_init_flatmem", "init_mem_debugging_and_hardening", "kfence_alloc_pool",
+    "report_meminit", "kmsan_init_shadow", "stack_depot_early_init", "mem_init",
+    "mem_init_print_info", "kmem_cache_init", "page_ext_init_flatmem_late", "kmemleak_init",
+    "pgtable_init", "debug_objects_mem_init", "vmalloc_init", "page_ext_init",
+    "init_espfix_bsp", "pti_init", "kmsan_init_runtime", "mm_cache_init",
+)
+
+#: steps only some architectures have; the arch plugin answers them
+ARCH_STEPS = frozenset({"mem_init", "init_espfix_bsp", "pti_init", "setup_per_cpu_areas"})
+
+_DOCS = {
+    "page_ext_init_flatmem": "FLATMEM page_ext array from memblock",
+    "init_mem_debugging_and_hardening": "settle init_on_alloc/init_on_free vs page poisoning",
+    "kfence_alloc_pool": "KFENCE object pool from memblock",
+    "report_meminit": "print the mem auto-init line",
+    "stack_depot_init": "stack depot hash table from memblock (5.14)",
+    "stack_depot_early_init": "stack depot table, only when requested early (6.1)",
+    "kmsan_init_shadow": "KMSAN shadow (not in these configs)",
+    "mem_init": "architecture: release memblock to the buddy allocator",
+    "mem_init_print_info": "print the Memory: line",
+    "page_ext_init_flatmem_late": "FLATMEM page_ext late part",
+    "kmem_cache_init": "bring up SLUB and the kmalloc caches",
+    "kmemleak_init": "kmemleak (not in these configs)",
+    "pgtable_init": "page-table lock and pgd caches",
+    "debug_objects_mem_init": "debug objects cache (not in these configs)",
+    "vmalloc_init": "make the vmalloc space usable",
+    "page_ext_init": "page_ext when early_page_ext (6.1)",
+    "init_espfix_bsp": "architecture: espfix stacks (x86_64)",
+    "pti_init": "architecture: page-table isolation (x86_64)",
+    "kmsan_init_runtime": "KMSAN runtime (not in these configs)",
+    "mm_cache_init": "the mm_struct cache (6.1)",
+}
+
+
+def _generic(name: str):
+    impls = {
+        "page_ext_init_flatmem": init.page_ext_init_flatmem,
+        "init_mem_debugging_and_hardening": init.init_mem_debugging_and_hardening,
+        "kfence_alloc_pool": init.kfence_alloc_pool,
+        "report_meminit": init.report_meminit,
+        "stack_depot_init": init.stack_depot_init,
+        "stack_depot_early_init": init.stack_depot_init,
+        "mem_init_print_info": page_alloc.mem_init_print_info,
+        "kmem_cache_init": init.kmem_cache_init,
+        "vmalloc_init": init.vmalloc_init,
+    }
+    if name in impls:
+        return impls[name]
+    return init.noop(_DOCS.get(name, "nothing to do on this configuration"))
+
+
+def _arch_substeps(ctx: BootContext, parent: Step) -> list[Step]:
+    answers = ctx.pm.call_guarded("mmsvc_arch_steps", ctx=ctx, phase=parent.name)
+    subs = [s for answer in answers or () if answer for s in answer]
+    for s in subs:
+        if not isinstance(s, Step):
+            raise PluginError(f"mmsvc_arch_steps returned {type(s).__name__} for "
+                              f"{parent.name!r}, expected mmsvc.boot.steps.Step",
+                              hook="mmsvc_arch_steps")
+        s.parent = parent.path
+        s.phase = parent.phase
+    return subs
+
+
+def _arch_step(ctx: BootContext, name: str, phase: str, doc: str) -> Step:
+    step = Step(name=name, phase=phase, kind=A, doc=doc)
+    step.substeps = _arch_substeps(ctx, step)
+    return step
+
+
+def build_steps(ctx: BootContext) -> list[Step]:
+    """The boot's top-level steps (with sub-steps) for ``ctx``'s profile and arch."""
+    steps: list[Step] = []
+    setup = _arch_step(ctx, "setup_arch", "setup_arch",
+                       "firmware memory map to memblock, reservations, zones")
+    if not setup.substeps:
+        raise PluginError(f"architecture {ctx.arch.name!r} provides no setup_arch steps "
+                          f"(plugin {ctx.arch.plugin!r} must implement mmsvc_arch_steps)",
+                          plugin=ctx.arch.plugin, hook="mmsvc_arch_steps")
+    steps.append(setup)
+
+    sk = "start_kernel"
+    steps.append(_arch_step(ctx, "setup_per_cpu_areas", sk, "the first per-cpu chunk"))
+    steps.append(Step("build_all_zonelists", sk, G, page_alloc.build_all_zonelists,
+                      doc="zonelists and the Total pages line"))
+    steps.append(Step("parse_args", sk, G, _print_cmdline, doc="print the command line"))
+    steps.append(Step("vfs_caches_init_early", sk, G, _vfs_caches_init_early,
+                      doc="dentry and inode hash tables"))
+
+    names = MM_INIT_6_1 if ctx.profile_at_least("6.1") else MM_INIT_5_14
+    for name in names:
+        if name in ARCH_STEPS:
+            steps.append(_arch_step(ctx, name, "mm_init", _DOCS.get(name, "")))
+        else:
+            steps.append(Step(name, "mm_init", G, _generic(name), doc=_DOCS.get(name, "")))
+
+    steps.append(Step("page_alloc_init_late", "late", G, page_alloc.page_alloc_init_late,
+                      doc="free the deferred struct pages"))
+    return steps
+
+
+def _print_cmdline(ctx: BootContext) -> None:
+    ctx.pr_info(f"Kernel command line: {ctx.machine.cmdline}")
+    unknown = ctx.cmdline.unknown_line()
+    if unknown:
+        ctx.pr_info(unknown)
+
+
+def _vfs_caches_init_early(ctx: BootContext) -> None:
+    hashdist = ctx.kconfig.numa and ctx.g.nr_online_nodes > 1
+    hashes.vfs_caches_init_early(ctx, hashdist)

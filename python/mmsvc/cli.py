@@ -1,0 +1,205 @@
+"""The ``mmsvc`` command line.
+
+``mmsvc boot`` prints the simulated kernel log of a machine's boot; the /proc
+commands print the machine after boot; ``mmsvc step`` walks the boot one
+step at a time; ``mmsvc verify`` compares a simulation with a real log;
+``mmsvc plugins`` lists plugins; ``mmsvc bench`` measures the allocators.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from mmsvc.errors import MmsvcError
+
+PROFILES = ("5.14", "6.1")
+
+
+def machine_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command that boots a machine takes."""
+
+    @click.option("--machine", "machine_file", type=click.Path(exists=True, dir_okay=False),
+                  help="Machine description (TOML or JSON).")
+    @click.option("--from-dmesg", "dmesg", type=click.Path(exists=True, dir_okay=False),
+                  help="Describe the machine from a real boot log.")
+    @click.option("--profile", type=click.Choice(PROFILES),
+                  help="Kernel behaviour to simulate (default: the machine's, else 5.14).")
+    @click.option("--cmdline", default=None,
+                  help="Kernel command line (replaces the machine's).")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, machine_file: str | None, dmesg: str | None,
+                profile: str | None, cmdline: str | None, **kwargs: Any) -> Any:
+        if machine_file and dmesg:
+            raise click.UsageError("give --machine or --from-dmesg, not both")
+        machine = load(machine_file, dmesg, profile, cmdline)
+        return fn(*args, machine=machine, **kwargs)
+
+    return wrapper
+
+
+def load(machine_file: str | None, dmesg: str | None, profile: str | None,
+         cmdline: str | None) -> Any:
+    from mmsvc import machine as m
+
+    if dmesg:
+        desc = m.from_dmesg(dmesg)
+    elif machine_file:
+        desc = m.load_machine(machine_file)
+    else:
+        desc = m.default_machine()
+    changes: dict[str, Any] = {}
+    if profile:
+        changes["profile"] = profile
+    if cmdline is not None:
+        changes["cmdline"] = cmdline
+    return desc.replace(**changes) if changes else desc
+
+
+def booted(machine: Any) -> Any:
+    from mmsvc.simulation import Simulation
+
+    sim = Simulation(machine)
+    sim.boot()
+    return sim
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn mmsvc errors into a one-line message and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MmsvcError as exc:
+            click.echo(f"mmsvc: error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="mmsvc")
+def cli() -> None:
+    """Simulate the Linux kernel's memory-management boot."""
+
+
+@cli.command()
+@machine_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead.")
+@click.option("--all-levels", is_flag=True, help="Include KERN_DEBUG lines.")
+@handle_errors
+def boot(machine: Any, as_json: bool, all_levels: bool) -> None:
+    """Boot a machine and print the simulated kernel log."""
+    sim = booted(machine)
+    if as_json:
+        from mmsvc.summary import summary
+
+        click.echo(json.dumps(summary(sim), indent=2))
+    else:
+        click.echo(sim.log.text(all_levels=all_levels), nl=False)
+
+
+def _proc_command(name: str, doc: str) -> None:
+    @cli.command(name=name, help=doc)
+    @machine_options
+    @handle_errors
+    def command(machine: Any) -> None:
+        from mmsvc import views
+
+        sim = booted(machine)
+        click.echo(views.render(sim, name), nl=False)
+
+
+for _name, _doc in (
+    ("buddyinfo", "Print /proc/buddyinfo of the machine after boot."),
+    ("pagetypeinfo", "Print /proc/pagetypeinfo of the machine after boot."),
+    ("zoneinfo", "Print /proc/zoneinfo of the machine after boot."),
+    ("meminfo", "Print /proc/meminfo of the machine after boot."),
+):
+    _proc_command(_name, _doc)
+
+
+@cli.command()
+@machine_options
+@click.option("--substeps/--steps", default=True, help="Stop at every sub-step (default).")
+@handle_errors
+def step(machine: Any, substeps: bool) -> None:
+    """Run the boot one step at a time: Enter steps, 'c' continues, 'q' quits."""
+    from mmsvc.simulation import Simulation
+
+    sim = Simulation(machine)
+    seen = 0
+    gran = "substep" if substeps else "step"
+    while not sim.done:
+        nxt = sim.next_step
+        click.echo(click.style(f"next: {nxt.path}", bold=True) + f"  ({nxt.doc})")
+        answer = click.prompt("[enter] step, c continue, q quit", default="",
+                              show_default=False).strip().lower()
+        if answer == "q":
+            break
+        if answer == "c":
+            sim.boot()
+        else:
+            sim.step(gran)
+        for rec in sim.log.since(seen):
+            if sim.log.visible(rec):
+                click.echo(f"  {rec.text}")
+        seen = len(sim.log)
+    if sim.done:
+        click.echo("boot complete")
+
+
+@cli.command()
+@click.argument("log", type=click.Path(exists=True, dir_okay=False))
+@click.option("--profile", type=click.Choice(PROFILES), default="6.1", show_default=True)
+@handle_errors
+def verify(log: str, profile: str) -> None:
+    """Boot the machine a real LOG describes and compare the memory lines."""
+    from mmsvc.verify import verify_log
+
+    report = verify_log(log, profile)
+    for line in report.lines():
+        click.echo(line)
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@handle_errors
+def plugins() -> None:
+    """List the installed plugins, their versions and hooks."""
+    from mmsvc.arch import collect_architectures
+    from mmsvc.plugins import plugin_manager
+
+    pm = plugin_manager()
+    arches = collect_architectures(pm)
+    for info in pm.infos():
+        version = info.version or "-"
+        dist = info.distribution or "(in-process)"
+        if info.error:
+            click.echo(f"{info.name:<12} {dist} {version}  FAILED TO LOAD: {info.error}")
+            continue
+        mine = [a for a in arches.names() if arches.get(a).plugin == info.name]
+        extra = f"  architectures: {', '.join(mine)}" if mine else ""
+        click.echo(f"{info.name:<12} {dist} {version}{extra}")
+        click.echo(f"{'':<12} hooks: {', '.join(info.hooks)}")
+
+
+def main() -> None:
+    from mmsvc.plugins import plugin_manager
+
+    try:
+        pm = plugin_manager()
+        pm.hook.mmsvc_register_commands(cli=cli)
+    except MmsvcError as exc:  # a broken plugin must not take the CLI down
+        click.echo(f"mmsvc: warning: {exc}", err=True)
+    cli()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Generic kernel memory-management services the boot steps call (mm/)."""

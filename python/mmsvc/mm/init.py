@@ -1,0 +1,126 @@
+"""The generic steps of ``mm_init()`` (init/main.c) and their helpers.
+
+Each function is one step; the architecture-specific steps (``mem_init``,
+``init_espfix_bsp``, ``pti_init``) belong to the architecture plugins.
+"""
+
+from __future__ import annotations
+
+from mmsvc.boot.context import BootContext
+
+PAGE_SIZE = 4096
+SMP_CACHE_BYTES = 64
+#: STACK_HASH_ORDER_MAX in 5.14 lib/stackdepot.c: 2^20 buckets of pointers
+STACK_HASH_SIZE_5_14 = 1 << 20
+#: KFENCE_POOL_SIZE with the default CONFIG_KFENCE_NUM_OBJECTS=255
+KFENCE_POOL_SIZE = (255 + 1) * 2 * PAGE_SIZE
+#: PAGE_ALLOC_COSTLY_ORDER, the default slub_max_order
+PAGE_ALLOC_COSTLY_ORDER = 3
+
+
+def page_ext_init_flatmem(ctx: BootContext) -> None:
+    """FLATMEM with page_ext: the page_ext array comes from memblock (before mem_init)."""
+    if not (ctx.kconfig.page_extension and not ctx.arch.sparsemem):
+        ctx.results["page_ext_init_flatmem"] = "not FLATMEM with CONFIG_PAGE_EXTENSION"
+        return
+    ctx.results["page_ext_init_flatmem"] = "no page_ext client enabled"
+
+
+def init_mem_debugging_and_hardening(ctx: BootContext) -> None:
+    """Settle init_on_alloc/init_on_free against page poisoning."""
+    kc, cmd = ctx.kconfig, ctx.cmdline
+    init_on_alloc = _flag(cmd, "init_on_alloc", kc.init_on_alloc_default_on)
+    init_on_free = _flag(cmd, "init_on_free", kc.init_on_free_default_on)
+    poison = kc.page_poisoning and _flag(cmd, "page_poison", False)
+    if (init_on_alloc or init_on_free) and poison:
+        ctx.pr_info("mem auto-init: CONFIG_PAGE_POISONING is on, will take precedence over "
+                    "init_on_alloc and init_on_free")
+        init_on_alloc = init_on_free = False
+    ctx.g.init_on_alloc = init_on_alloc
+    ctx.g.init_on_free = init_on_free
+    ctx.g.page_poisoning = poison
+
+
+def kfence_alloc_pool(ctx: BootContext) -> None:
+    """CONFIG_KFENCE: reserve the KFENCE object pool from memblock."""
+    if not ctx.kconfig.kfence:
+        return
+    interval = _int(ctx.cmdline, "kfence.sample_interval", 100)
+    if interval == 0:
+        return
+    addr = ctx.mm.memblock.alloc(KFENCE_POOL_SIZE, PAGE_SIZE, caller="kfence_alloc_pool")
+    ctx.results["kfence_pool"] = {"addr": addr, "size": KFENCE_POOL_SIZE}
+
+
+def report_meminit(ctx: BootContext) -> None:
+    """Print "mem auto-init: stack:..., heap alloc:..., heap free:..."."""
+    stack = ctx.kconfig.stack_init
+    alloc = "on" if ctx.g.init_on_alloc else "off"
+    free = "on" if ctx.g.init_on_free else "off"
+    ctx.pr_info(f"mem auto-init: stack:{stack}, heap alloc:{alloc}, heap free:{free}")
+    if ctx.g.init_on_free:
+        ctx.pr_info("mem auto-init: clearing system memory may take some time...")
+
+
+def stack_depot_init(ctx: BootContext) -> None:
+    """5.14: CONFIG_STACKDEPOT allocates its hash table from memblock unless
+    ``stack_depot_disable=on``; 6.1 (``stack_depot_early_init``) only when a
+    user asked for it early (page_owner, slub_debug stack traces)."""
+    kc, cmd = ctx.kconfig, ctx.cmdline
+    if not kc.stackdepot or _flag(cmd, "stack_depot_disable", False):
+        return
+    if ctx.profile_at_least("6.1"):
+        wanted = (kc.page_owner and _flag(cmd, "page_owner", False))
+        if not wanted:
+            return
+    size = STACK_HASH_SIZE_5_14 * 8
+    addr = ctx.mm.memblock.alloc(size, SMP_CACHE_BYTES, caller="stack_depot_init")
+    ctx.results["stack_depot"] = {"addr": addr, "size": size}
+
+
+def kmem_cache_init(ctx: BootContext) -> None:
+    """Bring SLUB up and print its parameters."""
+    cmd = ctx.cmdline
+    min_order = _int(cmd, "slub_min_order", 0)
+    max_order = _int(cmd, "slub_max_order", PAGE_ALLOC_COSTLY_ORDER)
+    min_objects = _int(cmd, "slub_min_objects", 0)
+    nodes = max(ctx.g.nr_online_nodes, len(ctx.machine.numa) or 1)
+    ctx.pr_info(f"SLUB: HWalign={SMP_CACHE_BYTES}, Order={min_order}-{max_order}, "
+                f"MinObjects={min_objects}, CPUs={ctx.machine.cpus}, Nodes={nodes}")
+    ctx.g.slab_state = "UP"
+
+
+def vmalloc_init(ctx: BootContext) -> None:
+    """The vmalloc space becomes usable."""
+    ctx.g.vmap_initialized = True
+
+
+def noop(reason: str):
+    """A step that does nothing on this configuration, with the reason recorded."""
+
+    def step(ctx: BootContext) -> None:
+        ctx.results.setdefault("noop", {})[ctx.log.step] = reason
+
+    return step
+
+
+def _flag(cmd: object, name: str, default: bool) -> bool:
+    get = getattr(cmd, "get", None)
+    value = get(name) if get else None
+    if value is None:
+        return default
+    v = str(value).strip().lower()
+    if v in ("1", "on", "y", "yes", "true", ""):
+        return True
+    if v in ("0", "off", "n", "no", "false"):
+        return False
+    return default
+
+
+def _int(cmd: object, name: str, default: int) -> int:
+    get = getattr(cmd, "get", None)
+    value = get(name) if get else None
+    try:
+        return int(str(value), 0) if value not in (None, "") else default
+    except ValueError:
+        return default

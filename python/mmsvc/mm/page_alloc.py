@@ -1,0 +1,167 @@
+"""The generic page-allocator boot steps (mm/page_alloc.c, mm/memblock.c).
+
+``free_area_init`` builds the nodes and zones from memblock and prints the
+zone layout; ``build_all_zonelists`` prints the zonelist summary;
+``memblock_free_all`` hands every free page to the buddy allocator;
+``mem_init_print_info`` prints the "Memory:" line; ``page_alloc_init_late``
+frees the deferred struct pages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmsvc.boot.context import BootContext
+
+PAGE_SHIFT = 12
+
+
+def _mem(start_pfn: int, end_pfn: int) -> str:
+    return f"[mem {start_pfn << PAGE_SHIFT:#018x}-{(end_pfn << PAGE_SHIFT) - 1:#018x}]"
+
+
+def node_of(ctx: BootContext, nid: int) -> int:
+    """The node a memblock region belongs to (non-NUMA regions carry MAX_NUMNODES)."""
+    return nid if 0 <= nid < ctx.kconfig.max_numnodes else 0
+
+
+def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
+                   dma_reserve: int = 0, nr_nodes: int | None = None) -> dict[str, Any]:
+    """Build nodes and zones from memblock.memory and print their layout.
+
+    ``zone_limits`` maps each zone the architecture has (lowest first) to its
+    highest pfn (``max_zone_pfn``); "Movable" and "Device" take 0.
+    """
+    arch = ctx.arch
+    regions = [(s, e, node_of(ctx, nid)) for s, e, nid in ctx.mm.memblock.mem_pfn_ranges()
+               if e > s]
+    nodes = nr_nodes or max((r[2] for r in regions), default=0) + 1
+    layout = ctx.mm.free_area_init(
+        regions=regions,
+        zones=list(zone_limits.items()),
+        nr_nodes=nodes,
+        dma_reserve=dma_reserve,
+        config=page_alloc_config(ctx),
+    )
+    ctx.results["free_area_init"] = layout
+    if not arch.sparsemem:
+        alloc_node_mem_map(ctx, layout)
+    ctx.g.nr_kernel_pages = layout["nr_kernel_pages"]
+    ctx.g.nr_all_pages = layout["nr_all_pages"]
+    ctx.g.nr_online_nodes = sum(1 for n in layout["nodes"] if n["present"] > 0) or 1
+    pr = ctx.pr_info
+    pr("Zone ranges:")
+    for z in layout["zone_ranges"]:
+        where = "empty" if z["start_pfn"] == z["end_pfn"] else _mem(z["start_pfn"], z["end_pfn"])
+        pr(f"  {z['zone']:<8} {where}")
+    pr("Movable zone start for each node")
+    for nid, pfn in layout["movable_zone_start"]:
+        pr(f"  Node {nid}: {pfn << PAGE_SHIFT:#018x}")
+    pr("Early memory node ranges")
+    for s, e, nid in layout["early_node_ranges"]:
+        pr(f"  node {nid:3d}: {_mem(s, e)}")
+    for node in layout["nodes"]:
+        if node["present"] == 0 and node["start_pfn"] == node["end_pfn"]:
+            if ctx.profile_at_least("6.1"):
+                pr(f"Initializing node {node['nid']} as memoryless")
+            continue
+        pr(f"Initmem setup node {node['nid']} {_mem(node['start_pfn'], node['end_pfn'])}")
+    for u in layout["unavailable"]:
+        pr(f"On node {u['nid']}, zone {u['zone']}: {u['pages']} pages in unavailable ranges")
+    return layout
+
+
+def alloc_node_mem_map(ctx: BootContext, layout: dict[str, Any]) -> None:
+    """FLATMEM: each node's struct page array, MAX_ORDER-aligned, from memblock."""
+    align = 1 << (ctx.arch.max_order - 1)
+    for node in layout["nodes"]:
+        if node["end_pfn"] <= node["start_pfn"]:
+            continue
+        start = node["start_pfn"] & ~(align - 1)
+        end = -(-node["end_pfn"] // align) * align
+        ctx.mm.memblock.alloc_node((end - start) * 64, 64, node["nid"],
+                                   caller="alloc_node_mem_map")
+
+
+def page_alloc_config(ctx: BootContext) -> dict[str, Any]:
+    """The buddy allocator's configuration for this machine, as plain data."""
+    arch, kc, cmd = ctx.arch, ctx.kconfig, ctx.cmdline
+    deferred = bool(kc.deferred_struct_page_init)
+    if deferred and ctx.profile_at_least("6.1") and getattr(cmd, "early_page_ext", False):
+        deferred = False
+    return {
+        "max_order": arch.max_order,
+        "pageblock_order": arch.pageblock_order,
+        "nr_cpus": ctx.machine.cpus,
+        "sparsemem": arch.sparsemem,
+        "section_size_bits": arch.section_size_bits,
+        "deferred_struct_page_init": deferred,
+        "profile": ctx.profile,
+    }
+
+
+def build_all_zonelists(ctx: BootContext) -> None:
+    """Print the fallback orders (6.1), the zonelist summary and the policy zone."""
+    layout = ctx.results["free_area_init"]
+    nodes = [n for n in layout["nodes"] if n["present"] > 0] or layout["nodes"][:1]
+    if ctx.profile_at_least("6.1") and ctx.kconfig.numa:
+        for node in nodes:
+            order = ctx.mm.node_fallback_order(node["nid"])
+            ctx.pr_info(f"Fallback order for Node {node['nid']}: "
+                        + "".join(f"{n} " for n in order))
+    total = layout["total_pages"]
+    grouping = "on" if layout["mobility_grouping"] else "off"
+    ctx.pr_info(f"Built {len(nodes)} zonelists, mobility grouping {grouping}.  "
+                f"Total pages: {total}")
+    policy = policy_zone(layout)
+    if policy and ctx.kconfig.numa:
+        ctx.pr_info(f"Policy zone: {policy}")
+
+
+def policy_zone(layout: dict[str, Any]) -> str | None:
+    """The highest populated zone below Movable (``policy_zone``)."""
+    best = None
+    for node in layout["nodes"]:
+        for z in node["zones"]:
+            if z["zone"] in ("Movable", "Device") or z["present"] == 0:
+                continue
+            names = [zz["zone"] for zz in node["zones"]]
+            if best is None or names.index(z["zone"]) > names.index(best):
+                best = z["zone"]
+    return best
+
+
+def memblock_free_all(ctx: BootContext) -> int:
+    """Release every free memblock range to the buddy allocator."""
+    freed = ctx.mm.memblock_free_all()
+    ctx.g.totalram_pages = ctx.mm.totalram_pages()
+    return freed
+
+
+def mem_init_print_info(ctx: BootContext) -> None:
+    """The "Memory: A/TK available (...)" line."""
+    k = ctx.machine.kernel
+    physpages = ctx.mm.present_pages()
+    totalram = ctx.mm.totalram_pages()
+    free = ctx.mm.nr_free_pages()
+    cma = ctx.g.totalcma_pages
+    reserved = physpages - totalram - cma
+    info = {
+        "available_kb": free << 2, "total_kb": physpages << 2,
+        "kernel_code_kb": k.text >> 10, "rwdata_kb": k.rwdata >> 10,
+        "rodata_kb": k.rodata >> 10, "init_kb": k.init >> 10, "bss_kb": k.bss >> 10,
+        "reserved_kb": reserved << 2, "cma_reserved_kb": cma << 2,
+    }
+    ctx.results["mem_init_print_info"] = info
+    ctx.pr_info(
+        f"Memory: {info['available_kb']}K/{info['total_kb']}K available "
+        f"({info['kernel_code_kb']}K kernel code, {info['rwdata_kb']}K rwdata, "
+        f"{info['rodata_kb']}K rodata, {info['init_kb']}K init, {info['bss_kb']}K bss, "
+        f"{info['reserved_kb']}K reserved, {info['cma_reserved_kb']}K cma-reserved)")
+
+
+def page_alloc_init_late(ctx: BootContext) -> None:
+    """Free the deferred struct pages (``deferred_init_memmap``) and recompute
+    the watermarks."""
+    ctx.mm.page_alloc_init_late()
+    ctx.g.totalram_pages = ctx.mm.totalram_pages()

@@ -1,0 +1,323 @@
+"""The :class:`Simulation`: a boot you can run, step, break and inspect.
+
+A simulation is created paused before ``setup_arch`` (like QEMU's ``-S``).
+``step()`` runs one step or one sub-step, ``run(until=...)`` runs to a step,
+a breakpoint or the end of the boot. After the boot the machine stays
+usable: allocate and free pages through :attr:`Simulation.mm`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmsvc import _core
+from mmsvc.arch import Architecture, collect_architectures
+from mmsvc.boot.context import BootContext
+from mmsvc.boot.sequence import build_steps
+from mmsvc.boot.steps import Step, StepKind, StepState
+from mmsvc.errors import InvalidArgumentError, InvalidStateError, PluginError
+from mmsvc.klog import KernelLog
+from mmsvc.plugins import PluginManager, plugin_manager
+
+
+class Granularity(enum.StrEnum):
+    #: a top-level step with all its sub-steps
+    STEP = "step"
+    #: one leaf: a sub-step, or a step without sub-steps
+    SUBSTEP = "substep"
+
+
+class StopReason(enum.StrEnum):
+    STEPPED = "stepped"
+    BREAKPOINT = "breakpoint"
+    UNTIL = "until"
+    BOOT_COMPLETE = "boot_complete"
+
+
+@dataclass(frozen=True)
+class Breakpoint:
+    """Stop before (``when="entry"``) or after (``"exit"``) a step or sub-step.
+
+    ``step`` matches a step's name or its path (``"mm_init/mem_init"``).
+    """
+
+    step: str
+    when: str = "entry"
+
+    def __post_init__(self) -> None:
+        if self.when not in ("entry", "exit"):
+            raise InvalidArgumentError(f"breakpoint.when: expected 'entry' or 'exit', "
+                                       f"got {self.when!r}")
+
+
+@dataclass(frozen=True)
+class StopInfo:
+    """Why a :meth:`Simulation.step` or :meth:`Simulation.run` returned, and where."""
+
+    reason: StopReason
+    #: the path of the last leaf that ran (None if none ran)
+    last: str | None
+    #: the path of the next leaf to run (None when the boot is complete)
+    next: str | None
+    breakpoint: Breakpoint | None = None
+
+
+@dataclass
+class _Cursor:
+    leaves: list[Step]
+    index: int = 0
+    stop_exit: set[int] = field(default_factory=set)
+
+
+class Simulation:
+    """A simulated boot of one machine.
+
+    Args:
+        machine: a :class:`~mmsvc.machine.description.MachineDescription`.
+        profile: overrides ``machine.profile`` (``"5.14"`` or ``"6.1"``).
+        pm: the plugin manager; by default the installed plugins.
+        plugins: extra ``(name, plugin)`` pairs to register.
+    """
+
+    def __init__(self, machine: Any, *, profile: str | None = None,
+                 pm: PluginManager | None = None,
+                 plugins: Iterable[tuple[str, Any]] = ()) -> None:
+        self.pm = pm or plugin_manager(plugins)
+        if pm is not None:
+            self.pm.register_plugins(plugins)
+        adjusted = self.pm.call_guarded("mmsvc_adjust_machine", machine=machine)
+        for m in adjusted or ():
+            if m is not None:
+                machine = m
+        if profile is not None and profile != machine.profile:
+            machine = machine.replace(profile=profile)
+        self.machine = machine
+        self.arches = collect_architectures(self.pm)
+        self.arch: Architecture = self.arches.get(machine.arch)
+        mm = _core.Mm(machine.profile)
+        self.ctx = BootContext(machine=machine, arch=self.arch, profile=machine.profile,
+                               mm=mm, pm=self.pm, log=KernelLog(_console_loglevel(machine)))
+        self.steps: list[Step] = build_steps(self.ctx)
+        self._cursor = _Cursor([leaf for s in self.steps for leaf in s.leaves()])
+        self.breakpoints: list[Breakpoint] = []
+
+    # -- state ------------------------------------------------------------
+
+    @property
+    def mm(self) -> Any:
+        """The Rust core (``mmsvc._core.Mm``): memblock, zones, buddy allocator."""
+        return self.ctx.mm
+
+    @property
+    def log(self) -> KernelLog:
+        return self.ctx.log
+
+    @property
+    def done(self) -> bool:
+        return self._cursor.index >= len(self._cursor.leaves)
+
+    @property
+    def next_step(self) -> Step | None:
+        c = self._cursor
+        return c.leaves[c.index] if c.index < len(c.leaves) else None
+
+    def step_list(self) -> list[dict[str, Any]]:
+        """Every step with its sub-steps and state."""
+        return [s.to_dict() for s in self.steps]
+
+    def find_step(self, name: str) -> Step:
+        for top in self.steps:
+            for s in (top, *top.substeps):
+                if name in (s.name, s.path):
+                    return s
+        known = ", ".join(s.name for s in self.steps)
+        raise InvalidArgumentError(f"step: no step named {name!r} (steps: {known})")
+
+    # -- control ----------------------------------------------------------
+
+    def add_breakpoint(self, step: str, when: str = "entry") -> Breakpoint:
+        self.find_step(step)
+        bp = Breakpoint(step, when)
+        self.breakpoints.append(bp)
+        return bp
+
+    def clear_breakpoints(self) -> None:
+        self.breakpoints.clear()
+
+    def step(self, granularity: Granularity | str = Granularity.SUBSTEP) -> StopInfo:
+        """Run one sub-step, or (``"step"``) the rest of the current top-level step."""
+        granularity = Granularity(granularity)
+        if self.done:
+            raise InvalidStateError("the boot is complete: nothing left to step")
+        last = self._run_leaf()
+        if granularity is Granularity.STEP:
+            top = self._top_of(self._cursor.leaves[self._cursor.index - 1])
+            while not self.done and self._top_of(self.next_step) is top:
+                last = self._run_leaf()
+        return self._stop(StopReason.STEPPED, last)
+
+    def run(self, until: str | None = None) -> StopInfo:
+        """Run until the step ``until`` is next (not run), a breakpoint, or the end."""
+        target = self.find_step(until) if until else None
+        last = None
+        first = True
+        while not self.done:
+            nxt = self.next_step
+            assert nxt is not None
+            if target is not None and (nxt is target or (target.substeps and
+                                                          nxt in target.leaves()[:1])):
+                return self._stop(StopReason.UNTIL, last)
+            bp = self._hit(nxt, "entry")
+            if bp is not None and not first:
+                return self._stop(StopReason.BREAKPOINT, last, bp)
+            first = False
+            last = self._run_leaf()
+            ran = self._cursor.leaves[self._cursor.index - 1]
+            bp = self._hit(ran, "exit")
+            if bp is not None:
+                return self._stop(StopReason.BREAKPOINT, last, bp)
+        return self._stop(StopReason.BOOT_COMPLETE, last)
+
+    def boot(self) -> StopInfo:
+        """Run the whole boot, ignoring breakpoints."""
+        saved, self.breakpoints = self.breakpoints, []
+        try:
+            return self.run()
+        finally:
+            self.breakpoints = saved
+
+    # -- internals --------------------------------------------------------
+
+    def _top_of(self, leaf: Step | None) -> Step | None:
+        if leaf is None:
+            return None
+        for top in self.steps:
+            if leaf is top or leaf in top.substeps:
+                return top
+        return None
+
+    def _hit(self, leaf: Step, when: str) -> Breakpoint | None:
+        top = self._top_of(leaf)
+        for bp in self.breakpoints:
+            if bp.when != when:
+                continue
+            if bp.step in (leaf.name, leaf.path):
+                return bp
+            if top is not None and top is not leaf and bp.step in (top.name, top.path):
+                leaves = top.leaves()
+                if (when == "entry" and leaf is leaves[0]) or (when == "exit"
+                                                               and leaf is leaves[-1]):
+                    return bp
+        return None
+
+    def _stop(self, reason: StopReason, last: str | None,
+              bp: Breakpoint | None = None) -> StopInfo:
+        if self.done and reason is not StopReason.BREAKPOINT:
+            reason = StopReason.BOOT_COMPLETE
+        nxt = self.next_step
+        return StopInfo(reason, last, nxt.path if nxt else None, bp)
+
+    def _run_leaf(self) -> str:
+        c = self._cursor
+        leaf = c.leaves[c.index]
+        top = self._top_of(leaf)
+        if top is not None and top is not leaf and top.state is StepState.PENDING:
+            top.state = StepState.RUNNING
+        leaf.state = StepState.RUNNING
+        self.ctx.log.step = leaf.name
+        try:
+            self.pm.call_guarded("mmsvc_before_step", ctx=self.ctx, step=leaf)
+            handled = self._execute(leaf)
+            if not handled:
+                leaf.state = StepState.SKIPPED
+                leaf.note = leaf.note or f"not on {self.arch.name}"
+            else:
+                leaf.state = StepState.DONE
+            self.pm.call_guarded("mmsvc_after_step", ctx=self.ctx, step=leaf)
+        except BaseException:
+            leaf.state = StepState.FAILED
+            if top is not None:
+                top.state = StepState.FAILED
+            raise
+        finally:
+            self.ctx.log.step = "boot"
+        c.index += 1
+        if top is not None and top is not leaf and leaf is top.leaves()[-1]:
+            top.state = StepState.DONE
+        return leaf.path
+
+    def _execute(self, leaf: Step) -> bool:
+        def call() -> bool:
+            if leaf.run is not None:
+                leaf.run(self.ctx)
+                return True
+            if leaf.kind is StepKind.ARCH:
+                return bool(self.pm.hook.mmsvc_arch_step(ctx=self.ctx, step=leaf))
+            return True
+
+        return bool(self._wrapped(leaf, call))
+
+    def _wrapped(self, leaf: Step, call: Any) -> Any:
+        hook = self.pm.hook.mmsvc_step_wrapper
+        if not hook.get_hookimpls():
+            return self._guard(leaf, call)
+        result: list[Any] = []
+
+        def inner() -> None:
+            result.append(self._guard(leaf, call))
+
+        # pluggy runs the wrappers around a (non-wrapper) implementation; we
+        # register a transient innermost implementation that runs the step.
+        innermost = _Innermost(inner)
+        self.pm.register(innermost, name="mmsvc-step-runner")
+        try:
+            hook(ctx=self.ctx, step=leaf)
+        finally:
+            self.pm.unregister(innermost)
+        return result[0] if result else False
+
+    def _guard(self, leaf: Step, call: Any) -> Any:
+        try:
+            return call()
+        except (PluginError, InvalidStateError):
+            raise
+        except Exception as exc:
+            if leaf.kind is StepKind.ARCH and self.arch.plugin:
+                from mmsvc.errors import MmsvcError
+
+                if isinstance(exc, MmsvcError):
+                    raise
+                raise PluginError(
+                    f"plugin {self.arch.plugin!r} failed in step {leaf.path}: "
+                    f"{type(exc).__name__}: {exc}",
+                    plugin=self.arch.plugin, hook="mmsvc_arch_step") from exc
+            raise
+
+
+class _Innermost:
+    """The step itself, as the innermost implementation of mmsvc_step_wrapper."""
+
+    def __init__(self, fn: Any) -> None:
+        self._fn = fn
+
+    def mmsvc_step_wrapper(self, ctx: Any, step: Any) -> None:
+        self._fn()
+
+
+_Innermost.mmsvc_step_wrapper = __import__("mmsvc.hookspecs", fromlist=["hookimpl"]).hookimpl(
+    tryfirst=True)(_Innermost.mmsvc_step_wrapper)
+
+
+def _console_loglevel(machine: Any) -> int:
+    cmd = machine.parsed_cmdline
+    get = getattr(cmd, "get", None)
+    if get is not None:
+        if get("debug") is not None:
+            return 10
+        level = get("loglevel")
+        if level and level.isdigit():
+            return int(level)
+    return 7
