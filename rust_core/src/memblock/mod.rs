@@ -386,10 +386,10 @@ impl Memblock {
     // Region table primitives
     // ----------------------------------------------------------------
 
-    /// Make sure `kind` can take `extra` more regions: enforce the hard cap,
-    /// then double the array (the kernel's `memblock_double_array()`) as
-    /// often as needed. `new_area_*` is the range about to be added, which a
-    /// new reserved array must not overlap.
+    /// Make sure the array of `kind` has `extra` free slots, doubling it (the
+    /// kernel's `memblock_double_array()`) as often as needed. `new_area_*`
+    /// is the range about to be added, which a new reserved array must not
+    /// overlap.
     fn ensure_room(
         &mut self,
         kind: MemblockTypeKind,
@@ -397,10 +397,6 @@ impl Memblock {
         new_area_start: PhysAddr,
         new_area_size: u64,
     ) -> Result<()> {
-        let t = self.region_type(kind);
-        if t.regions.len() + extra > self.max_regions {
-            return Err(MmError::CapacityExceeded { table: t.table_name(), capacity: self.max_regions });
-        }
         while self.region_type(kind).cnt() + extra > self.region_type(kind).max {
             self.double_array(kind, new_area_start, new_area_size)?;
         }
@@ -432,7 +428,8 @@ impl Memblock {
             new_area_size = 0;
         }
         let limit = self.current_limit;
-        let mut addr = self.find_in_range(new_area_start.saturating_add(new_area_size), limit, new_alloc_size, PAGE_SIZE);
+        let mut addr =
+            self.find_in_range(new_area_start.saturating_add(new_area_size), limit, new_alloc_size, PAGE_SIZE);
         if addr.is_none() && new_area_size != 0 {
             addr = self.find_in_range(0, new_area_start.min(limit), new_alloc_size, PAGE_SIZE);
         }
@@ -496,11 +493,17 @@ impl Memblock {
                 return Ok(());
             }
             if t.cnt() + holes.len() <= t.max {
+                let cap = self.max_regions;
                 let t = self.type_mut(kind);
                 for (hbase, hend) in holes {
                     t.insert_sorted(MemblockRegion { base: hbase, size: hend - hbase, flags, nid });
                 }
                 t.merge_regions();
+                // The hard cap applies to the merged result; the public
+                // operations roll the tables back on this error.
+                if t.regions.len() > cap {
+                    return Err(MmError::CapacityExceeded { table: t.table_name(), capacity: cap });
+                }
                 return Ok(());
             }
             self.ensure_room(kind, holes.len(), base, size)?;

@@ -7,3 +7,5 @@ mod alloc_helpers_api;
 mod alloc_nid_api;
 mod basic_api;
 mod common;
+mod debug_fmt;
+mod features;
