@@ -9,3 +9,4 @@ mod basic_api;
 mod common;
 mod debug_fmt;
 mod features;
+mod model;
