@@ -130,10 +130,10 @@ impl Memblock {
         Ok(())
     }
 
-    /// Try to reserve a found block, leaving everything as it was on failure.
+    /// Try to reserve a found block (a failed reservation changes nothing).
     fn try_reserve_found(&mut self, found: Option<PhysAddr>, size: u64) -> Option<PhysAddr> {
         let found = found?;
-        self.atomically(|mb| mb.reserve_inner(found, size, "memblock_alloc_range_nid")).ok()?;
+        self.reserve_inner(found, size, "memblock_alloc_range_nid").ok()?;
         Some(found)
     }
 

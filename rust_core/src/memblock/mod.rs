@@ -368,7 +368,10 @@ impl Memblock {
         Ok(())
     }
 
-    /// Run `f`; if it fails, put both region tables back as they were.
+    /// Run `f`; if it fails, put both region tables back as they were. Only
+    /// needed by operations made of several fallible steps: the primitives
+    /// (`add_range`, `isolate_inner` and what is built on them alone) leave
+    /// everything untouched when they fail.
     fn atomically<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let memory = self.memory.clone();
         let reserved = self.reserved.clone();
@@ -397,10 +400,16 @@ impl Memblock {
         new_area_start: PhysAddr,
         new_area_size: u64,
     ) -> Result<()> {
-        while self.region_type(kind).cnt() + extra > self.region_type(kind).max {
-            self.double_array(kind, new_area_start, new_area_size)?;
+        if self.region_type(kind).cnt() + extra <= self.region_type(kind).max {
+            return Ok(());
         }
-        Ok(())
+        // Doubling touches both tables; undo all of it if any step fails.
+        self.atomically(|mb| {
+            while mb.region_type(kind).cnt() + extra > mb.region_type(kind).max {
+                mb.double_array(kind, new_area_start, new_area_size)?;
+            }
+            Ok(())
+        })
     }
 
     /// `memblock_double_array()`.
@@ -487,25 +496,25 @@ impl Memblock {
             return Ok(());
         }
         loop {
-            let holes = self.region_type(kind).holes(base, end);
             let t = self.region_type(kind);
+            let holes = t.holes(base, end);
             if holes.is_empty() {
                 return Ok(());
             }
+            // The hard cap applies to the merged result, known in advance.
+            let merged_len = t.regions.len() + holes.len() - t.merges_with(&holes, nid, flags);
+            if merged_len > self.max_regions {
+                return Err(MmError::CapacityExceeded { table: t.table_name(), capacity: self.max_regions });
+            }
             if t.cnt() + holes.len() <= t.max {
-                let cap = self.max_regions;
                 let t = self.type_mut(kind);
                 for (hbase, hend) in holes {
                     t.insert_sorted(MemblockRegion { base: hbase, size: hend - hbase, flags, nid });
                 }
                 t.merge_regions();
-                // The hard cap applies to the merged result; the public
-                // operations roll the tables back on this error.
-                if t.regions.len() > cap {
-                    return Err(MmError::CapacityExceeded { table: t.table_name(), capacity: cap });
-                }
                 return Ok(());
             }
+            // Like the kernel, make room for the unmerged pieces first.
             self.ensure_room(kind, holes.len(), base, size)?;
         }
     }
@@ -514,7 +523,7 @@ impl Memblock {
     /// the boundaries of `[base, base + size)`. Returns the index range of
     /// the regions now lying inside it (`start_rgn..end_rgn`, `0..0` if none).
     pub fn isolate_range(&mut self, kind: MemblockTypeKind, base: PhysAddr, size: u64) -> Result<(usize, usize)> {
-        self.atomically(|mb| mb.isolate_inner(kind, base, size))
+        self.isolate_inner(kind, base, size)
     }
 
     pub(crate) fn isolate_inner(&mut self, kind: MemblockTypeKind, base: PhysAddr, size: u64) -> Result<(usize, usize)> {
@@ -556,7 +565,7 @@ impl Memblock {
     pub fn add(&mut self, base: PhysAddr, size: u64, caller: &str) -> Result<()> {
         self.dbg_range("memblock_add", base, size, None, caller);
         let nid = self.max_numnodes;
-        self.atomically(|mb| mb.add_range(MemblockTypeKind::Memory, base, size, nid, MemblockFlags::NONE))
+        self.add_range(MemblockTypeKind::Memory, base, size, nid, MemblockFlags::NONE)
     }
 
     /// `memblock_add_node()`: register memory on node `nid` with `flags`
@@ -568,20 +577,20 @@ impl Memblock {
             return Err(MmError::invalid("flags", "memblock_add_node() of Linux 5.14 takes no flags"));
         }
         self.dbg_range("memblock_add_node", base, size, Some((nid, flags)), caller);
-        self.atomically(|mb| mb.add_range(MemblockTypeKind::Memory, base, size, nid, flags))
+        self.add_range(MemblockTypeKind::Memory, base, size, nid, flags)
     }
 
     /// `memblock_remove()`: forget `[base, base + size)` as memory.
     pub fn remove(&mut self, base: PhysAddr, size: u64, caller: &str) -> Result<()> {
         self.dbg_range("memblock_remove", base, size, None, caller);
-        self.atomically(|mb| mb.remove_range(MemblockTypeKind::Memory, base, size))
+        self.remove_range(MemblockTypeKind::Memory, base, size)
     }
 
     /// `memblock_reserve()`: mark `[base, base + size)` reserved
     /// (`nid = MAX_NUMNODES`, no flags).
     pub fn reserve(&mut self, base: PhysAddr, size: u64, caller: &str) -> Result<()> {
         self.dbg_range("memblock_reserve", base, size, None, caller);
-        self.atomically(|mb| mb.reserve_add(base, size))
+        self.reserve_add(base, size)
     }
 
     /// Reserve with a node and flags (the later kernels' `__memblock_reserve()`,
@@ -590,7 +599,7 @@ impl Memblock {
         self.check_nid(nid)?;
         self.check_flags(flags)?;
         self.dbg_range("__memblock_reserve", base, size, Some((nid, flags)), caller);
-        self.atomically(|mb| mb.add_range(MemblockTypeKind::Reserved, base, size, nid, flags))
+        self.add_range(MemblockTypeKind::Reserved, base, size, nid, flags)
     }
 
     fn reserve_add(&mut self, base: PhysAddr, size: u64) -> Result<()> {
@@ -622,24 +631,22 @@ impl Memblock {
     /// `[base, base + size)` from the reserved regions. The memory does not
     /// go to the buddy allocator.
     pub fn free(&mut self, base: PhysAddr, size: u64, caller: &str) -> Result<()> {
-        self.atomically(|mb| mb.free_inner(base, size, caller))
+        self.free_inner(base, size, caller)
     }
 
     /// `memblock_setclr_flag()` on `memory`.
     fn setclr_flag(&mut self, base: PhysAddr, size: u64, set: bool, flag: MemblockFlags) -> Result<()> {
-        self.atomically(|mb| {
-            let (start, end) = mb.isolate_inner(MemblockTypeKind::Memory, base, size)?;
-            let t = &mut mb.memory;
-            for r in &mut t.regions[start..end] {
-                if set {
-                    r.flags |= flag;
-                } else {
-                    r.flags = r.flags.without(flag);
-                }
+        let (start, end) = self.isolate_inner(MemblockTypeKind::Memory, base, size)?;
+        let t = &mut self.memory;
+        for r in &mut t.regions[start..end] {
+            if set {
+                r.flags |= flag;
+            } else {
+                r.flags = r.flags.without(flag);
             }
-            t.merge_regions();
-            Ok(())
-        })
+        }
+        t.merge_regions();
+        Ok(())
     }
 
     /// `memblock_mark_hotplug()`.
@@ -656,10 +663,13 @@ impl Memblock {
         if self.version == KernelVersion::V6_1 && !self.mirrored_kernelcore {
             return Ok(());
         }
-        self.atomically(|mb| {
-            mb.system_has_some_mirror = true;
-            mb.setclr_flag(base, size, true, MemblockFlags::MIRROR)
-        })
+        let had_mirror = self.system_has_some_mirror;
+        self.system_has_some_mirror = true;
+        let res = self.setclr_flag(base, size, true, MemblockFlags::MIRROR);
+        if res.is_err() {
+            self.system_has_some_mirror = had_mirror;
+        }
+        res
     }
     /// `memblock_mark_nomap()`.
     pub fn mark_nomap(&mut self, base: PhysAddr, size: u64) -> Result<()> {
@@ -678,15 +688,13 @@ impl Memblock {
     /// `memblock_set_node()` on either type (x86 also tags `reserved`).
     pub fn set_node_in(&mut self, kind: MemblockTypeKind, base: PhysAddr, size: u64, nid: i32) -> Result<()> {
         self.check_nid(nid)?;
-        self.atomically(|mb| {
-            let (start, end) = mb.isolate_inner(kind, base, size)?;
-            let t = mb.type_mut(kind);
-            for r in &mut t.regions[start..end] {
-                r.nid = nid;
-            }
-            t.merge_regions();
-            Ok(())
-        })
+        let (start, end) = self.isolate_inner(kind, base, size)?;
+        let t = self.type_mut(kind);
+        for r in &mut t.regions[start..end] {
+            r.nid = nid;
+        }
+        t.merge_regions();
+        Ok(())
     }
 
     /// `memblock_trim_memory()`: shrink every memory region to `align`

@@ -232,6 +232,22 @@ impl MemblockType {
         out
     }
 
+    /// How many of the pieces `holes` would fuse with a touching neighbour
+    /// of the same node and flags once inserted (so the table ends up with
+    /// `len + holes - merges` regions).
+    pub(crate) fn merges_with(&self, holes: &[(PhysAddr, PhysAddr)], nid: i32, flags: MemblockFlags) -> usize {
+        let compatible = |r: &MemblockRegion| r.nid == nid && r.flags == flags;
+        holes
+            .iter()
+            .map(|&(start, end)| {
+                let i = self.regions.partition_point(|r| r.base < start);
+                let left = i.checked_sub(1).map(|j| &self.regions[j]).is_some_and(|r| r.end() == start && compatible(r));
+                let right = self.regions.get(i).is_some_and(|r| r.base == end && compatible(r));
+                usize::from(left) + usize::from(right)
+            })
+            .sum()
+    }
+
     pub(crate) fn insert_sorted(&mut self, r: MemblockRegion) {
         let i = self.regions.partition_point(|x| x.base < r.base);
         self.regions.insert(i, r);
@@ -241,16 +257,22 @@ impl MemblockType {
     /// `memblock_merge_regions()`: fuse touching neighbours with the same
     /// node and flags.
     pub(crate) fn merge_regions(&mut self) {
-        let mut out: Vec<MemblockRegion> = Vec::with_capacity(self.regions.len());
-        for r in self.regions.drain(..) {
-            match out.last_mut() {
-                Some(last) if last.end() == r.base && last.nid == r.nid && last.flags == r.flags => {
-                    last.size += r.size;
-                }
-                _ => out.push(r),
+        let regions = &mut self.regions;
+        if regions.is_empty() {
+            return;
+        }
+        let mut w = 0;
+        for i in 1..regions.len() {
+            let r = regions[i];
+            let last = &mut regions[w];
+            if last.end() == r.base && last.nid == r.nid && last.flags == r.flags {
+                last.size += r.size;
+            } else {
+                w += 1;
+                regions[w] = r;
             }
         }
-        self.regions = out;
+        regions.truncate(w + 1);
     }
 
     /// `memblock_remove_region()`.

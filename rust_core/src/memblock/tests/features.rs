@@ -405,3 +405,28 @@ fn extreme_arguments_never_panic() {
     m.trim_memory(1 << 63).unwrap();
     assert!(m.memory().is_empty());
 }
+
+#[test]
+fn doubling_that_fails_half_way_is_undone() {
+    let mut m = fresh();
+    m.set_max_regions(201).unwrap();
+    m.add(SZ_1G, SZ_1G, C).unwrap();
+    for i in 0..199u64 {
+        m.reserve(i * SZ_2M, SZ_4K, C).unwrap();
+    }
+    // The reserved array was doubled into the top of memory.
+    assert_eq!(m.reserved().len(), 200);
+    m.reserve_node(SZ_2G - 3 * SZ_4K, SZ_4K, 0, MemblockFlags::NONE, C).unwrap();
+    assert_eq!(m.reserved().len(), 201);
+    for i in 0..127u64 {
+        m.add(SZ_4G + i * SZ_2M, SZ_1M, C).unwrap();
+    }
+    assert_eq!(m.memory().len(), 128);
+    let before = m.clone();
+    // Doubling the memory array needs one more reserved region: over the cap.
+    let e = m.add(SZ_8G, SZ_1M, C).unwrap_err();
+    assert_eq!(e.kind(), MmErrorKind::CapacityExceeded);
+    assert_eq!(m.memory(), before.memory());
+    assert_eq!(m.reserved(), before.reserved());
+    assert_eq!(m.memory().max(), INIT_MEMBLOCK_REGIONS);
+}
