@@ -119,7 +119,7 @@ pub enum MemblockTypeKind {
 }
 
 /// `struct memblock` plus the globals of mm/memblock.c that steer it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Memblock {
     /// `memblock.memory`.
     pub(crate) memory: MemblockType,
