@@ -30,7 +30,19 @@
 //! * Arguments the kernel would silently misuse are rejected with
 //!   [`MmError::InvalidArgument`]: an alignment that is not a power of two,
 //!   a zero-sized allocation, unknown flag bits, node ids outside
-//!   `NUMA_NO_NODE..=MAX_NUMNODES`.
+//!   `NUMA_NO_NODE..=MAX_NUMNODES` ([`MmError::NoSuchNode`]). A zero-sized
+//!   add/reserve/remove/free is a no-op, as in the kernel, and sizes running
+//!   past `PHYS_ADDR_MAX` are capped the kernel's way.
+//! * Alignment 0 in an allocation means `SMP_CACHE_BYTES`; the kernel also
+//!   dumps the stack there, which is not simulated.
+//!
+//! # Tracing
+//! Operations the kernel traces with `memblock_dbg()` take a `caller` string
+//! standing for the kernel's `%pS` of the return address; with
+//! [`Memblock::set_debug`] on they append the kernel's line to
+//! [`Memblock::log`]. Warnings and errors the kernel prints unconditionally
+//! (mirror fallback, failed array doubling) are always logged.
+//! [`Memblock::memblock_dump_all`] appends the `__memblock_dump_all()` table.
 
 mod alloc;
 mod debug;
