@@ -513,9 +513,11 @@ impl Memblock {
             if holes.is_empty() {
                 return Ok(());
             }
-            // The hard cap applies to the merged result, known in advance.
-            let merged_len = t.regions.len() + holes.len() - t.merges_with(&holes, nid, flags);
-            if merged_len > self.max_regions {
+            // The hard cap applies to the merged result; work it out on a
+            // copy when the pieces alone could go past it.
+            if t.regions.len() + holes.len() > self.max_regions
+                && t.len_after_adding(&holes, nid, flags) > self.max_regions
+            {
                 return Err(MmError::CapacityExceeded { table: t.table_name(), capacity: self.max_regions });
             }
             if t.cnt() + holes.len() <= t.max {
@@ -534,6 +536,7 @@ impl Memblock {
     /// `memblock_isolate_range()`: split the regions of `kind` that cross
     /// the boundaries of `[base, base + size)`. Returns the index range of
     /// the regions now lying inside it (`start_rgn..end_rgn`, `0..0` if none).
+    /// The pieces are not merged back (the next merging operation does it).
     pub fn isolate_range(&mut self, kind: MemblockTypeKind, base: PhysAddr, size: u64) -> Result<(usize, usize)> {
         self.isolate_inner(kind, base, size)
     }
@@ -768,7 +771,9 @@ impl Memblock {
     }
 
     /// `memblock_cap_memory_range()`: keep only `[base, base + size)` of the
-    /// memory (NOMAP regions outside survive) and of the reservations.
+    /// memory (NOMAP regions outside survive) and of the reservations. Like
+    /// the kernel, this does not merge: a NOMAP region split at the window's
+    /// edge stays in two pieces until the next merging operation.
     pub fn cap_memory_range(&mut self, base: PhysAddr, size: u64) -> Result<()> {
         if size == 0 {
             return Ok(());

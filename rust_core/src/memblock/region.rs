@@ -174,7 +174,9 @@ impl MemblockType {
     pub fn max(&self) -> usize {
         self.max
     }
-    /// Sum of the region sizes (`total_size`).
+    /// `total_size` as the kernel keeps it: the sum of the region sizes,
+    /// except that `memblock_trim_memory()` does not lower it for the
+    /// regions it shrinks.
     pub fn total_size(&self) -> u64 {
         self.total_size
     }
@@ -232,26 +234,23 @@ impl MemblockType {
         out
     }
 
-    /// How many of the pieces `holes` would fuse with a touching neighbour
-    /// of the same node and flags once inserted (so the table ends up with
-    /// `len + holes - merges` regions).
-    pub(crate) fn merges_with(&self, holes: &[(PhysAddr, PhysAddr)], nid: i32, flags: MemblockFlags) -> usize {
-        let compatible = |r: &MemblockRegion| r.nid == nid && r.flags == flags;
-        holes
-            .iter()
-            .map(|&(start, end)| {
-                let i = self.regions.partition_point(|r| r.base < start);
-                let left = i.checked_sub(1).map(|j| &self.regions[j]).is_some_and(|r| r.end() == start && compatible(r));
-                let right = self.regions.get(i).is_some_and(|r| r.base == end && compatible(r));
-                usize::from(left) + usize::from(right)
-            })
-            .sum()
+    /// The number of regions the table would have after inserting `holes`
+    /// with `nid`/`flags` and merging (computed on a copy).
+    pub(crate) fn len_after_adding(&self, holes: &[(PhysAddr, PhysAddr)], nid: i32, flags: MemblockFlags) -> usize {
+        let mut copy = self.clone();
+        for &(start, end) in holes {
+            copy.insert_sorted(MemblockRegion { base: start, size: end - start, flags, nid });
+        }
+        copy.merge_regions();
+        copy.regions.len()
     }
 
     pub(crate) fn insert_sorted(&mut self, r: MemblockRegion) {
         let i = self.regions.partition_point(|x| x.base < r.base);
         self.regions.insert(i, r);
-        self.total_size += r.size;
+        // Wrapping like the kernel's phys_addr_t: after memblock_trim_memory()
+        // total_size can exceed the real sum (see Memblock::trim_memory).
+        self.total_size = self.total_size.wrapping_add(r.size);
     }
 
     /// `memblock_merge_regions()`: fuse touching neighbours with the same
@@ -278,7 +277,7 @@ impl MemblockType {
     /// `memblock_remove_region()`.
     pub(crate) fn remove_region(&mut self, idx: usize, empty_nid: i32) {
         let r = self.regions.remove(idx);
-        self.total_size -= r.size;
+        self.total_size = self.total_size.wrapping_sub(r.size);
         if self.regions.is_empty() {
             self.empty_nid = empty_nid;
         }

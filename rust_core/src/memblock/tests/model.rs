@@ -256,3 +256,165 @@ proptest! {
         }
     }
 }
+
+// ------------------------------------------------------------ no panics
+
+#[derive(Debug, Clone)]
+enum AnyOp {
+    Add(u64, u64),
+    AddNode(u64, u64, i32, u32),
+    Reserve(u64, u64),
+    ReserveNode(u64, u64, i32, u32),
+    Remove(u64, u64),
+    Free(u64, u64),
+    SetNode(u64, u64, i32),
+    Flag(u8, u64, u64),
+    Trim(u64),
+    Enforce(u64),
+    Cap(u64, u64),
+    RemoveMap(u64),
+    Alloc(u8, u64, u64, u64, u64, i32),
+    Limit(u64),
+    BottomUp(bool),
+}
+
+fn edge_u64() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        any::<u64>(),
+        0..SZ_64K,
+        Just(0u64),
+        Just(u64::MAX),
+        (0..64u32).prop_map(|s| 1u64 << s),
+        (0..64u32).prop_map(|s| u64::MAX - (1u64 << s) + 1),
+    ]
+}
+
+fn any_op() -> impl Strategy<Value = AnyOp> {
+    let nid = -3..70i32;
+    prop_oneof![
+        (edge_u64(), edge_u64()).prop_map(|(b, s)| AnyOp::Add(b, s)),
+        (edge_u64(), edge_u64(), nid.clone(), 0..32u32).prop_map(|(b, s, n, f)| AnyOp::AddNode(b, s, n, f)),
+        (edge_u64(), edge_u64()).prop_map(|(b, s)| AnyOp::Reserve(b, s)),
+        (edge_u64(), edge_u64(), nid.clone(), 0..32u32).prop_map(|(b, s, n, f)| AnyOp::ReserveNode(b, s, n, f)),
+        (edge_u64(), edge_u64()).prop_map(|(b, s)| AnyOp::Remove(b, s)),
+        (edge_u64(), edge_u64()).prop_map(|(b, s)| AnyOp::Free(b, s)),
+        (edge_u64(), edge_u64(), nid.clone()).prop_map(|(b, s, n)| AnyOp::SetNode(b, s, n)),
+        (0..6u8, edge_u64(), edge_u64()).prop_map(|(k, b, s)| AnyOp::Flag(k, b, s)),
+        edge_u64().prop_map(AnyOp::Trim),
+        edge_u64().prop_map(AnyOp::Enforce),
+        (edge_u64(), edge_u64()).prop_map(|(b, s)| AnyOp::Cap(b, s)),
+        edge_u64().prop_map(AnyOp::RemoveMap),
+        (0..12u8, edge_u64(), edge_u64(), edge_u64(), edge_u64(), nid).prop_map(|(k, s, a, lo, hi, n)| AnyOp::Alloc(k, s, a, lo, hi, n)),
+        edge_u64().prop_map(AnyOp::Limit),
+        any::<bool>().prop_map(AnyOp::BottomUp),
+    ]
+}
+
+fn run_any(m: &mut Memblock, op: &AnyOp) -> crate::Result<()> {
+    match *op {
+        AnyOp::Add(b, s) => m.add(b, s, C),
+        AnyOp::AddNode(b, s, n, f) => m.add_node(b, s, n, MemblockFlags(f), C),
+        AnyOp::Reserve(b, s) => m.reserve(b, s, C),
+        AnyOp::ReserveNode(b, s, n, f) => m.reserve_node(b, s, n, MemblockFlags(f), C),
+        AnyOp::Remove(b, s) => m.remove(b, s, C),
+        AnyOp::Free(b, s) => m.free(b, s, C),
+        AnyOp::SetNode(b, s, n) => m.set_node(b, s, n),
+        AnyOp::Flag(k, b, s) => match k {
+            0 => m.mark_hotplug(b, s),
+            1 => m.clear_hotplug(b, s),
+            2 => m.mark_mirror(b, s),
+            3 => m.mark_nomap(b, s),
+            4 => m.clear_nomap(b, s),
+            _ => m.isolate_range(MemblockTypeKind::Reserved, b, s).map(|_| ()),
+        },
+        AnyOp::Trim(a) => m.trim_memory(a),
+        AnyOp::Enforce(l) => m.enforce_memory_limit(l),
+        AnyOp::Cap(b, s) => m.cap_memory_range(b, s),
+        AnyOp::RemoveMap(l) => m.mem_limit_remove_map(l),
+        AnyOp::Alloc(k, s, a, lo, hi, n) => {
+            let r = match k {
+                0 => m.alloc(s, a, C),
+                1 => m.alloc_raw(s, a, C),
+                2 => m.alloc_from(s, a, lo, C),
+                3 => m.alloc_low(s, a, C),
+                4 => m.alloc_node(s, a, n, C),
+                5 => m.alloc_try_nid(s, a, lo, hi, n, C),
+                6 => m.alloc_try_nid_raw(s, a, lo, hi, n, C),
+                7 => m.alloc_exact_nid_raw(s, a, lo, hi, n, C),
+                8 => m.phys_alloc(s, a, C),
+                9 => m.phys_alloc_range(s, a, lo, hi, C),
+                10 => m.phys_alloc_try_nid(s, a, n),
+                _ => m.find_in_range_node(s, a, lo, hi, n, MemblockFlags::NONE),
+            };
+            if let Ok(p) = r {
+                // Whatever was handed out lies in memory, aligned.
+                assert!(m.is_region_memory(p, s.max(1)) || k == 11);
+            }
+            r.map(|_| ())
+        }
+        AnyOp::Limit(l) => {
+            m.set_current_limit(l);
+            Ok(())
+        }
+        AnyOp::BottomUp(b) => {
+            m.set_bottom_up(b);
+            Ok(())
+        }
+    }
+}
+
+/// Sorted and disjoint; merged too unless an operation that splits without
+/// merging (isolation, `cap_memory_range`) ran, as in the kernel.
+fn check_shape(t: &MemblockType, merged: bool) {
+    let rs = t.regions();
+    for r in rs {
+        assert!(r.size > 0 && r.base.checked_add(r.size).is_some(), "{r:?}");
+    }
+    for w in rs.windows(2) {
+        assert!(w[0].end() <= w[1].base, "{w:?}");
+        if merged {
+            assert!(!(w[0].end() == w[1].base && w[0].nid == w[1].nid && w[0].flags == w[1].flags), "{w:?}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_arguments_never_panic_and_keep_tables_sound(
+        ops in prop::collection::vec(any_op(), 1..30),
+        v61 in any::<bool>(),
+        cap in 1usize..300,
+    ) {
+        let mut m = Memblock::with_version(if v61 { KernelVersion::V6_1 } else { KernelVersion::V5_14 });
+        m.set_debug(true);
+        m.set_max_regions(cap).unwrap();
+        let mut trimmed = false;
+        let (mut mem_split, mut res_split) = (false, false);
+        for op in &ops {
+            let before = m.clone();
+            let res = run_any(&mut m, op);
+            match op {
+                AnyOp::Trim(_) => trimmed = true,
+                AnyOp::Cap(..) | AnyOp::RemoveMap(_) => mem_split = true,
+                AnyOp::Flag(5, ..) => res_split = true,
+                _ => {}
+            }
+            if res.is_err() {
+                prop_assert_eq!(m.memory(), before.memory());
+                prop_assert_eq!(m.reserved(), before.reserved());
+            }
+            check_shape(m.memory(), !mem_split);
+            check_shape(m.reserved(), !res_split);
+            prop_assert!(m.memory().len() <= cap && m.reserved().len() <= cap);
+            if !trimmed {
+                prop_assert_eq!(m.phys_mem_size(), m.memory().regions().iter().map(|r| r.size).sum::<u64>());
+            }
+            prop_assert_eq!(m.reserved_size(), m.reserved().regions().iter().map(|r| r.size).sum::<u64>());
+            let _ = m.dump_lines();
+            let _ = m.free_mem_ranges(NUMA_NO_NODE, MemblockFlags::NONE);
+            let _ = m.mem_pfn_ranges(m.max_numnodes());
+        }
+    }
+}
