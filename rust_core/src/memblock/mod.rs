@@ -425,7 +425,12 @@ impl Memblock {
     }
 
     /// `memblock_double_array()`.
-    fn double_array(&mut self, kind: MemblockTypeKind, mut new_area_start: PhysAddr, mut new_area_size: u64) -> Result<()> {
+    fn double_array(
+        &mut self,
+        kind: MemblockTypeKind,
+        mut new_area_start: PhysAddr,
+        mut new_area_size: u64,
+    ) -> Result<()> {
         let t = self.region_type(kind);
         let (name, old_max) = (t.name, t.max);
         let table = t.table_name();
@@ -455,10 +460,7 @@ impl Memblock {
             addr = self.find_in_range(0, new_area_start.min(limit), new_alloc_size, PAGE_SIZE);
         }
         let Some(addr) = addr else {
-            self.pr_err(format!(
-                "memblock: Failed to double {name} array from {old_max} to {} entries !",
-                old_max * 2
-            ));
+            self.pr_err(format!("memblock: Failed to double {name} array from {old_max} to {} entries !", old_max * 2));
             return Err(MmError::OutOfMemory {
                 request: format!("{new_alloc_size} bytes to double memblock.{name} to {} entries", old_max * 2),
             });
@@ -541,7 +543,12 @@ impl Memblock {
         self.isolate_inner(kind, base, size)
     }
 
-    pub(crate) fn isolate_inner(&mut self, kind: MemblockTypeKind, base: PhysAddr, size: u64) -> Result<(usize, usize)> {
+    pub(crate) fn isolate_inner(
+        &mut self,
+        kind: MemblockTypeKind,
+        base: PhysAddr,
+        size: u64,
+    ) -> Result<(usize, usize)> {
         let end = cap_end(base, size);
         let size = end - base;
         if size == 0 {
@@ -610,7 +617,14 @@ impl Memblock {
 
     /// Reserve with a node and flags (the later kernels' `__memblock_reserve()`,
     /// traced under that name with `nid=` and `flags=`).
-    pub fn reserve_node(&mut self, base: PhysAddr, size: u64, nid: i32, flags: MemblockFlags, caller: &str) -> Result<()> {
+    pub fn reserve_node(
+        &mut self,
+        base: PhysAddr,
+        size: u64,
+        nid: i32,
+        flags: MemblockFlags,
+        caller: &str,
+    ) -> Result<()> {
         self.check_nid(nid)?;
         self.check_flags(flags)?;
         self.dbg_range("__memblock_reserve", base, size, Some((nid, flags)), caller);
@@ -828,9 +842,7 @@ impl Memblock {
     }
     /// `memblock_is_map_memory()`: memory that is not NOMAP.
     pub fn is_map_memory(&self, addr: PhysAddr) -> bool {
-        self.memory
-            .search(addr)
-            .is_some_and(|i| !self.memory.regions[i].flags.contains(MemblockFlags::NOMAP))
+        self.memory.search(addr).is_some_and(|i| !self.memory.regions[i].flags.contains(MemblockFlags::NOMAP))
     }
     /// `memblock_is_region_memory()`: `[base, base + size)` lies within one
     /// memory region.
@@ -861,4 +873,3 @@ impl Memblock {
 pub(crate) fn page_align(x: u64) -> u64 {
     x.checked_next_multiple_of(PAGE_SIZE).unwrap_or(PHYS_ADDR_MAX & !(PAGE_SIZE - 1))
 }
-

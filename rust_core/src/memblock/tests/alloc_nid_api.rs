@@ -14,7 +14,15 @@ pub(super) enum Variant {
 
 pub(super) const ALL_VARIANTS: [Variant; 3] = [Variant::TryNid, Variant::TryNidRaw, Variant::ExactNidRaw];
 
-pub(super) fn run_nid(m: &mut Memblock, v: Variant, size: u64, align: u64, min: u64, max: u64, nid: i32) -> crate::Result<PhysAddr> {
+pub(super) fn run_nid(
+    m: &mut Memblock,
+    v: Variant,
+    size: u64,
+    align: u64,
+    min: u64,
+    max: u64,
+    nid: i32,
+) -> crate::Result<PhysAddr> {
     match v {
         Variant::TryNid => m.alloc_try_nid(size, align, min, max, nid, C),
         Variant::TryNidRaw => m.alloc_try_nid_raw(size, align, min, max, nid, C),

@@ -89,7 +89,6 @@ pub fn assert_regions(t: &MemblockType, expect: &[(u64, u64)]) {
     assert_eq!(got, expect, "{} regions", t.name());
 }
 
-
 pub fn rgn(m: &Memblock, kind: MemblockTypeKind, i: usize) -> MemblockRegion {
     m.region_type(kind).region(i).expect("region index")
 }

@@ -208,7 +208,10 @@ fn dump_of_emptied_type_has_no_node() {
     m.free(SZ_1M, SZ_4K, C).unwrap();
     let lines = m.dump_lines();
     assert_eq!(lines[4], " reserved.cnt  = 0x1");
-    assert_eq!(lines[5], " reserved[0x0]\t[0x0000000000000000-0xffffffffffffffff], 0x0000000000000000 bytes flags: 0x0");
+    assert_eq!(
+        lines[5],
+        " reserved[0x0]\t[0x0000000000000000-0xffffffffffffffff], 0x0000000000000000 bytes flags: 0x0"
+    );
 }
 
 #[test]
@@ -245,5 +248,6 @@ fn dump_indexes_are_hex() {
     }
     let lines = m.dump_lines();
     assert_eq!(lines[2], " memory.cnt  = 0x11");
-    assert!(lines[3 + 16].starts_with(" memory[0x10]\t[0x0000000002000000-0x00000000020fffff], 0x0000000000100000 bytes flags: 0x0"));
+    assert!(lines[3 + 16]
+        .starts_with(" memory[0x10]\t[0x0000000002000000-0x00000000020fffff], 0x0000000000100000 bytes flags: 0x0"));
 }

@@ -278,7 +278,8 @@ fn find_in_range_node_does_not_reserve() {
     assert_eq!(p, SZ_1M - SZ_4K);
     assert!(m.reserved().is_empty());
     m.set_bottom_up(true);
-    let p = m.find_in_range_node(SZ_4K, SZ_4K, 0, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, MemblockFlags::NONE).unwrap();
+    let p =
+        m.find_in_range_node(SZ_4K, SZ_4K, 0, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE, MemblockFlags::NONE).unwrap();
     assert_eq!(p, PAGE_SIZE, "the first page is never handed out");
     assert!(m.find_in_range_node(SZ_4K, 0, 0, SZ_1M, NUMA_NO_NODE, MemblockFlags::NONE).is_err());
     assert!(m.find_in_range_node(0, SZ_4K, 0, SZ_1M, NUMA_NO_NODE, MemblockFlags::NONE).is_err());
@@ -429,4 +430,28 @@ fn doubling_that_fails_half_way_is_undone() {
     assert_eq!(m.memory(), before.memory());
     assert_eq!(m.reserved(), before.reserved());
     assert_eq!(m.memory().max(), INIT_MEMBLOCK_REGIONS);
+}
+
+// ------------------------------------------------------------ found by the fuzz property
+
+#[test]
+fn cap_memory_range_leaves_split_nomap_unmerged_like_the_kernel() {
+    let mut m = Memblock::with_version(KernelVersion::V6_1);
+    m.add_node(1, u64::MAX, 0, MemblockFlags::NOMAP, C).unwrap();
+    m.cap_memory_range(0, 2).unwrap();
+    assert_regions(m.memory(), &[(1, 1), (2, u64::MAX - 2)]);
+    // The next merging operation fuses the pieces again.
+    m.mark_nomap(0, 1).unwrap();
+    assert_regions(m.memory(), &[(1, u64::MAX - 1)]);
+}
+
+#[test]
+fn total_size_left_stale_by_trim_does_not_overflow() {
+    let mut m = fresh();
+    m.add(0, SZ_64M + 1, C).unwrap();
+    m.trim_memory(2).unwrap();
+    assert_eq!(m.phys_mem_size(), SZ_64M + 1);
+    m.add(0, u64::MAX, C).unwrap();
+    assert_regions(m.memory(), &[(0, u64::MAX)]);
+    assert_eq!(m.phys_mem_size(), 0, "wraps like the kernel's phys_addr_t");
 }

@@ -1,5 +1,7 @@
 //! Property tests: random operation sequences checked against a byte-level
-//! model of memory and reservations.
+//! model of memory and reservations, and arbitrary arguments against panics.
+//! (Failures are not persisted to a file; cases found that way are kept as
+//! unit tests in `features.rs`.)
 
 use std::collections::BTreeMap;
 
@@ -153,7 +155,7 @@ fn check_against(m: &Memblock, model: &Model) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_operations_match_byte_model(ops in prop::collection::vec(op(), 1..40)) {
@@ -201,9 +203,7 @@ fn page_ranges() -> impl Strategy<Value = Vec<(u64, u64)>> {
 /// Highest (top-down) or lowest (bottom-up) `align`ed address `p` with
 /// `[p, p + size)` inside one free interval, `p >= PAGE_SIZE`, end <= limit.
 fn brute_force(free: &[(u64, u64)], size: u64, align: u64, limit: u64, bottom_up: bool) -> Option<u64> {
-    let fits = |p: u64| {
-        p >= PAGE_SIZE && p + size <= limit && free.iter().any(|&(s, e)| s <= p && p + size <= e)
-    };
+    let fits = |p: u64| p >= PAGE_SIZE && p + size <= limit && free.iter().any(|&(s, e)| s <= p && p + size <= e);
     let top = (PAGES + 8) * PAGE_SIZE;
     let mut cands = (0..=top / align).map(|k| k * align);
     if bottom_up {
@@ -214,7 +214,7 @@ fn brute_force(free: &[(u64, u64)], size: u64, align: u64, limit: u64, bottom_up
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn allocation_picks_the_extreme_fitting_block(
@@ -304,7 +304,8 @@ fn any_op() -> impl Strategy<Value = AnyOp> {
         edge_u64().prop_map(AnyOp::Enforce),
         (edge_u64(), edge_u64()).prop_map(|(b, s)| AnyOp::Cap(b, s)),
         edge_u64().prop_map(AnyOp::RemoveMap),
-        (0..12u8, edge_u64(), edge_u64(), edge_u64(), edge_u64(), nid).prop_map(|(k, s, a, lo, hi, n)| AnyOp::Alloc(k, s, a, lo, hi, n)),
+        (0..12u8, edge_u64(), edge_u64(), edge_u64(), edge_u64(), nid)
+            .prop_map(|(k, s, a, lo, hi, n)| AnyOp::Alloc(k, s, a, lo, hi, n)),
         edge_u64().prop_map(AnyOp::Limit),
         any::<bool>().prop_map(AnyOp::BottomUp),
     ]
@@ -379,7 +380,7 @@ fn check_shape(t: &MemblockType, merged: bool) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_arguments_never_panic_and_keep_tables_sound(
