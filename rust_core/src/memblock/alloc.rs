@@ -130,10 +130,10 @@ impl Memblock {
         Ok(())
     }
 
-    /// Try to reserve a found block, leaving everything as it was on failure.
+    /// Try to reserve a found block (a failed reservation changes nothing).
     fn try_reserve_found(&mut self, found: Option<PhysAddr>, size: u64) -> Option<PhysAddr> {
         let found = found?;
-        self.atomically(|mb| mb.reserve_inner(found, size, "memblock_alloc_range_nid")).ok()?;
+        self.reserve_inner(found, size, "memblock_alloc_range_nid").ok()?;
         Some(found)
     }
 
@@ -190,7 +190,14 @@ impl Memblock {
     }
 
     /// `memblock_phys_alloc_range()`: allocate in `[start, end)` from any node.
-    pub fn phys_alloc_range(&mut self, size: u64, align: u64, start: PhysAddr, end: PhysAddr, caller: &str) -> Result<PhysAddr> {
+    pub fn phys_alloc_range(
+        &mut self,
+        size: u64,
+        align: u64,
+        start: PhysAddr,
+        end: PhysAddr,
+        caller: &str,
+    ) -> Result<PhysAddr> {
         self.check_alloc_args(size, align, NUMA_NO_NODE)?;
         self.dbg(format!(
             "memblock_phys_alloc_range: {size} bytes align={align:#x} from={} max_addr={} {caller}",
@@ -244,19 +251,43 @@ impl Memblock {
     /// (`max_addr` may be `MEMBLOCK_ALLOC_ACCESSIBLE`), preferring node
     /// `nid`; the lower bound is dropped if nothing fits above it. (The
     /// kernel also zeroes the block; there is no content to zero here.)
-    pub fn alloc_try_nid(&mut self, size: u64, align: u64, min_addr: PhysAddr, max_addr: PhysAddr, nid: i32, caller: &str) -> Result<PhysAddr> {
+    pub fn alloc_try_nid(
+        &mut self,
+        size: u64,
+        align: u64,
+        min_addr: PhysAddr,
+        max_addr: PhysAddr,
+        nid: i32,
+        caller: &str,
+    ) -> Result<PhysAddr> {
         self.alloc_internal("memblock_alloc_try_nid", size, align, min_addr, max_addr, nid, false, caller)
     }
 
     /// `memblock_alloc_try_nid_raw()`: as [`Memblock::alloc_try_nid`] without
     /// zeroing.
-    pub fn alloc_try_nid_raw(&mut self, size: u64, align: u64, min_addr: PhysAddr, max_addr: PhysAddr, nid: i32, caller: &str) -> Result<PhysAddr> {
+    pub fn alloc_try_nid_raw(
+        &mut self,
+        size: u64,
+        align: u64,
+        min_addr: PhysAddr,
+        max_addr: PhysAddr,
+        nid: i32,
+        caller: &str,
+    ) -> Result<PhysAddr> {
         self.alloc_internal("memblock_alloc_try_nid_raw", size, align, min_addr, max_addr, nid, false, caller)
     }
 
     /// `memblock_alloc_exact_nid_raw()`: like
     /// [`Memblock::alloc_try_nid_raw`] but never from another node.
-    pub fn alloc_exact_nid_raw(&mut self, size: u64, align: u64, min_addr: PhysAddr, max_addr: PhysAddr, nid: i32, caller: &str) -> Result<PhysAddr> {
+    pub fn alloc_exact_nid_raw(
+        &mut self,
+        size: u64,
+        align: u64,
+        min_addr: PhysAddr,
+        max_addr: PhysAddr,
+        nid: i32,
+        caller: &str,
+    ) -> Result<PhysAddr> {
         self.alloc_internal("memblock_alloc_exact_nid_raw", size, align, min_addr, max_addr, nid, true, caller)
     }
 

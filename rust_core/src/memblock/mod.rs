@@ -30,7 +30,19 @@
 //! * Arguments the kernel would silently misuse are rejected with
 //!   [`MmError::InvalidArgument`]: an alignment that is not a power of two,
 //!   a zero-sized allocation, unknown flag bits, node ids outside
-//!   `NUMA_NO_NODE..=MAX_NUMNODES`.
+//!   `NUMA_NO_NODE..=MAX_NUMNODES` ([`MmError::NoSuchNode`]). A zero-sized
+//!   add/reserve/remove/free is a no-op, as in the kernel, and sizes running
+//!   past `PHYS_ADDR_MAX` are capped the kernel's way.
+//! * Alignment 0 in an allocation means `SMP_CACHE_BYTES`; the kernel also
+//!   dumps the stack there, which is not simulated.
+//!
+//! # Tracing
+//! Operations the kernel traces with `memblock_dbg()` take a `caller` string
+//! standing for the kernel's `%pS` of the return address; with
+//! [`Memblock::set_debug`] on they append the kernel's line to
+//! [`Memblock::log`]. Warnings and errors the kernel prints unconditionally
+//! (mirror fallback, failed array doubling) are always logged.
+//! [`Memblock::memblock_dump_all`] appends the `__memblock_dump_all()` table.
 
 mod alloc;
 mod debug;
@@ -119,7 +131,7 @@ pub enum MemblockTypeKind {
 }
 
 /// `struct memblock` plus the globals of mm/memblock.c that steer it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Memblock {
     /// `memblock.memory`.
     pub(crate) memory: MemblockType,
@@ -368,7 +380,10 @@ impl Memblock {
         Ok(())
     }
 
-    /// Run `f`; if it fails, put both region tables back as they were.
+    /// Run `f`; if it fails, put both region tables back as they were. Only
+    /// needed by operations made of several fallible steps: the primitives
+    /// (`add_range`, `isolate_inner` and what is built on them alone) leave
+    /// everything untouched when they fail.
     fn atomically<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let memory = self.memory.clone();
         let reserved = self.reserved.clone();
@@ -386,10 +401,10 @@ impl Memblock {
     // Region table primitives
     // ----------------------------------------------------------------
 
-    /// Make sure `kind` can take `extra` more regions: enforce the hard cap,
-    /// then double the array (the kernel's `memblock_double_array()`) as
-    /// often as needed. `new_area_*` is the range about to be added, which a
-    /// new reserved array must not overlap.
+    /// Make sure the array of `kind` has `extra` free slots, doubling it (the
+    /// kernel's `memblock_double_array()`) as often as needed. `new_area_*`
+    /// is the range about to be added, which a new reserved array must not
+    /// overlap.
     fn ensure_room(
         &mut self,
         kind: MemblockTypeKind,
@@ -397,18 +412,25 @@ impl Memblock {
         new_area_start: PhysAddr,
         new_area_size: u64,
     ) -> Result<()> {
-        let t = self.region_type(kind);
-        if t.regions.len() + extra > self.max_regions {
-            return Err(MmError::CapacityExceeded { table: t.table_name(), capacity: self.max_regions });
+        if self.region_type(kind).cnt() + extra <= self.region_type(kind).max {
+            return Ok(());
         }
-        while self.region_type(kind).cnt() + extra > self.region_type(kind).max {
-            self.double_array(kind, new_area_start, new_area_size)?;
-        }
-        Ok(())
+        // Doubling touches both tables; undo all of it if any step fails.
+        self.atomically(|mb| {
+            while mb.region_type(kind).cnt() + extra > mb.region_type(kind).max {
+                mb.double_array(kind, new_area_start, new_area_size)?;
+            }
+            Ok(())
+        })
     }
 
     /// `memblock_double_array()`.
-    fn double_array(&mut self, kind: MemblockTypeKind, mut new_area_start: PhysAddr, mut new_area_size: u64) -> Result<()> {
+    fn double_array(
+        &mut self,
+        kind: MemblockTypeKind,
+        mut new_area_start: PhysAddr,
+        mut new_area_size: u64,
+    ) -> Result<()> {
         let t = self.region_type(kind);
         let (name, old_max) = (t.name, t.max);
         let table = t.table_name();
@@ -432,15 +454,13 @@ impl Memblock {
             new_area_size = 0;
         }
         let limit = self.current_limit;
-        let mut addr = self.find_in_range(new_area_start.saturating_add(new_area_size), limit, new_alloc_size, PAGE_SIZE);
+        let mut addr =
+            self.find_in_range(new_area_start.saturating_add(new_area_size), limit, new_alloc_size, PAGE_SIZE);
         if addr.is_none() && new_area_size != 0 {
             addr = self.find_in_range(0, new_area_start.min(limit), new_alloc_size, PAGE_SIZE);
         }
         let Some(addr) = addr else {
-            self.pr_err(format!(
-                "memblock: Failed to double {name} array from {old_max} to {} entries !",
-                old_max * 2
-            ));
+            self.pr_err(format!("memblock: Failed to double {name} array from {old_max} to {} entries !", old_max * 2));
             return Err(MmError::OutOfMemory {
                 request: format!("{new_alloc_size} bytes to double memblock.{name} to {} entries", old_max * 2),
             });
@@ -490,10 +510,17 @@ impl Memblock {
             return Ok(());
         }
         loop {
-            let holes = self.region_type(kind).holes(base, end);
             let t = self.region_type(kind);
+            let holes = t.holes(base, end);
             if holes.is_empty() {
                 return Ok(());
+            }
+            // The hard cap applies to the merged result; work it out on a
+            // copy when the pieces alone could go past it.
+            if t.regions.len() + holes.len() > self.max_regions
+                && t.len_after_adding(&holes, nid, flags) > self.max_regions
+            {
+                return Err(MmError::CapacityExceeded { table: t.table_name(), capacity: self.max_regions });
             }
             if t.cnt() + holes.len() <= t.max {
                 let t = self.type_mut(kind);
@@ -503,6 +530,7 @@ impl Memblock {
                 t.merge_regions();
                 return Ok(());
             }
+            // Like the kernel, make room for the unmerged pieces first.
             self.ensure_room(kind, holes.len(), base, size)?;
         }
     }
@@ -510,11 +538,17 @@ impl Memblock {
     /// `memblock_isolate_range()`: split the regions of `kind` that cross
     /// the boundaries of `[base, base + size)`. Returns the index range of
     /// the regions now lying inside it (`start_rgn..end_rgn`, `0..0` if none).
+    /// The pieces are not merged back (the next merging operation does it).
     pub fn isolate_range(&mut self, kind: MemblockTypeKind, base: PhysAddr, size: u64) -> Result<(usize, usize)> {
-        self.atomically(|mb| mb.isolate_inner(kind, base, size))
+        self.isolate_inner(kind, base, size)
     }
 
-    pub(crate) fn isolate_inner(&mut self, kind: MemblockTypeKind, base: PhysAddr, size: u64) -> Result<(usize, usize)> {
+    pub(crate) fn isolate_inner(
+        &mut self,
+        kind: MemblockTypeKind,
+        base: PhysAddr,
+        size: u64,
+    ) -> Result<(usize, usize)> {
         let end = cap_end(base, size);
         let size = end - base;
         if size == 0 {
@@ -553,7 +587,7 @@ impl Memblock {
     pub fn add(&mut self, base: PhysAddr, size: u64, caller: &str) -> Result<()> {
         self.dbg_range("memblock_add", base, size, None, caller);
         let nid = self.max_numnodes;
-        self.atomically(|mb| mb.add_range(MemblockTypeKind::Memory, base, size, nid, MemblockFlags::NONE))
+        self.add_range(MemblockTypeKind::Memory, base, size, nid, MemblockFlags::NONE)
     }
 
     /// `memblock_add_node()`: register memory on node `nid` with `flags`
@@ -565,29 +599,36 @@ impl Memblock {
             return Err(MmError::invalid("flags", "memblock_add_node() of Linux 5.14 takes no flags"));
         }
         self.dbg_range("memblock_add_node", base, size, Some((nid, flags)), caller);
-        self.atomically(|mb| mb.add_range(MemblockTypeKind::Memory, base, size, nid, flags))
+        self.add_range(MemblockTypeKind::Memory, base, size, nid, flags)
     }
 
     /// `memblock_remove()`: forget `[base, base + size)` as memory.
     pub fn remove(&mut self, base: PhysAddr, size: u64, caller: &str) -> Result<()> {
         self.dbg_range("memblock_remove", base, size, None, caller);
-        self.atomically(|mb| mb.remove_range(MemblockTypeKind::Memory, base, size))
+        self.remove_range(MemblockTypeKind::Memory, base, size)
     }
 
     /// `memblock_reserve()`: mark `[base, base + size)` reserved
     /// (`nid = MAX_NUMNODES`, no flags).
     pub fn reserve(&mut self, base: PhysAddr, size: u64, caller: &str) -> Result<()> {
         self.dbg_range("memblock_reserve", base, size, None, caller);
-        self.atomically(|mb| mb.reserve_add(base, size))
+        self.reserve_add(base, size)
     }
 
     /// Reserve with a node and flags (the later kernels' `__memblock_reserve()`,
     /// traced under that name with `nid=` and `flags=`).
-    pub fn reserve_node(&mut self, base: PhysAddr, size: u64, nid: i32, flags: MemblockFlags, caller: &str) -> Result<()> {
+    pub fn reserve_node(
+        &mut self,
+        base: PhysAddr,
+        size: u64,
+        nid: i32,
+        flags: MemblockFlags,
+        caller: &str,
+    ) -> Result<()> {
         self.check_nid(nid)?;
         self.check_flags(flags)?;
         self.dbg_range("__memblock_reserve", base, size, Some((nid, flags)), caller);
-        self.atomically(|mb| mb.add_range(MemblockTypeKind::Reserved, base, size, nid, flags))
+        self.add_range(MemblockTypeKind::Reserved, base, size, nid, flags)
     }
 
     fn reserve_add(&mut self, base: PhysAddr, size: u64) -> Result<()> {
@@ -619,24 +660,22 @@ impl Memblock {
     /// `[base, base + size)` from the reserved regions. The memory does not
     /// go to the buddy allocator.
     pub fn free(&mut self, base: PhysAddr, size: u64, caller: &str) -> Result<()> {
-        self.atomically(|mb| mb.free_inner(base, size, caller))
+        self.free_inner(base, size, caller)
     }
 
     /// `memblock_setclr_flag()` on `memory`.
     fn setclr_flag(&mut self, base: PhysAddr, size: u64, set: bool, flag: MemblockFlags) -> Result<()> {
-        self.atomically(|mb| {
-            let (start, end) = mb.isolate_inner(MemblockTypeKind::Memory, base, size)?;
-            let t = &mut mb.memory;
-            for r in &mut t.regions[start..end] {
-                if set {
-                    r.flags |= flag;
-                } else {
-                    r.flags = r.flags.without(flag);
-                }
+        let (start, end) = self.isolate_inner(MemblockTypeKind::Memory, base, size)?;
+        let t = &mut self.memory;
+        for r in &mut t.regions[start..end] {
+            if set {
+                r.flags |= flag;
+            } else {
+                r.flags = r.flags.without(flag);
             }
-            t.merge_regions();
-            Ok(())
-        })
+        }
+        t.merge_regions();
+        Ok(())
     }
 
     /// `memblock_mark_hotplug()`.
@@ -653,10 +692,13 @@ impl Memblock {
         if self.version == KernelVersion::V6_1 && !self.mirrored_kernelcore {
             return Ok(());
         }
-        self.atomically(|mb| {
-            mb.system_has_some_mirror = true;
-            mb.setclr_flag(base, size, true, MemblockFlags::MIRROR)
-        })
+        let had_mirror = self.system_has_some_mirror;
+        self.system_has_some_mirror = true;
+        let res = self.setclr_flag(base, size, true, MemblockFlags::MIRROR);
+        if res.is_err() {
+            self.system_has_some_mirror = had_mirror;
+        }
+        res
     }
     /// `memblock_mark_nomap()`.
     pub fn mark_nomap(&mut self, base: PhysAddr, size: u64) -> Result<()> {
@@ -675,15 +717,13 @@ impl Memblock {
     /// `memblock_set_node()` on either type (x86 also tags `reserved`).
     pub fn set_node_in(&mut self, kind: MemblockTypeKind, base: PhysAddr, size: u64, nid: i32) -> Result<()> {
         self.check_nid(nid)?;
-        self.atomically(|mb| {
-            let (start, end) = mb.isolate_inner(kind, base, size)?;
-            let t = mb.type_mut(kind);
-            for r in &mut t.regions[start..end] {
-                r.nid = nid;
-            }
-            t.merge_regions();
-            Ok(())
-        })
+        let (start, end) = self.isolate_inner(kind, base, size)?;
+        let t = self.type_mut(kind);
+        for r in &mut t.regions[start..end] {
+            r.nid = nid;
+        }
+        t.merge_regions();
+        Ok(())
     }
 
     /// `memblock_trim_memory()`: shrink every memory region to `align`
@@ -745,7 +785,9 @@ impl Memblock {
     }
 
     /// `memblock_cap_memory_range()`: keep only `[base, base + size)` of the
-    /// memory (NOMAP regions outside survive) and of the reservations.
+    /// memory (NOMAP regions outside survive) and of the reservations. Like
+    /// the kernel, this does not merge: a NOMAP region split at the window's
+    /// edge stays in two pieces until the next merging operation.
     pub fn cap_memory_range(&mut self, base: PhysAddr, size: u64) -> Result<()> {
         if size == 0 {
             return Ok(());
@@ -800,9 +842,7 @@ impl Memblock {
     }
     /// `memblock_is_map_memory()`: memory that is not NOMAP.
     pub fn is_map_memory(&self, addr: PhysAddr) -> bool {
-        self.memory
-            .search(addr)
-            .is_some_and(|i| !self.memory.regions[i].flags.contains(MemblockFlags::NOMAP))
+        self.memory.search(addr).is_some_and(|i| !self.memory.regions[i].flags.contains(MemblockFlags::NOMAP))
     }
     /// `memblock_is_region_memory()`: `[base, base + size)` lies within one
     /// memory region.
@@ -833,4 +873,3 @@ impl Memblock {
 pub(crate) fn page_align(x: u64) -> u64 {
     x.checked_next_multiple_of(PAGE_SIZE).unwrap_or(PHYS_ADDR_MAX & !(PAGE_SIZE - 1))
 }
-

@@ -174,7 +174,9 @@ impl MemblockType {
     pub fn max(&self) -> usize {
         self.max
     }
-    /// Sum of the region sizes (`total_size`).
+    /// `total_size` as the kernel keeps it: the sum of the region sizes,
+    /// except that `memblock_trim_memory()` does not lower it for the
+    /// regions it shrinks.
     pub fn total_size(&self) -> u64 {
         self.total_size
     }
@@ -232,31 +234,50 @@ impl MemblockType {
         out
     }
 
+    /// The number of regions the table would have after inserting `holes`
+    /// with `nid`/`flags` and merging (computed on a copy).
+    pub(crate) fn len_after_adding(&self, holes: &[(PhysAddr, PhysAddr)], nid: i32, flags: MemblockFlags) -> usize {
+        let mut copy = self.clone();
+        for &(start, end) in holes {
+            copy.insert_sorted(MemblockRegion { base: start, size: end - start, flags, nid });
+        }
+        copy.merge_regions();
+        copy.regions.len()
+    }
+
     pub(crate) fn insert_sorted(&mut self, r: MemblockRegion) {
         let i = self.regions.partition_point(|x| x.base < r.base);
         self.regions.insert(i, r);
-        self.total_size += r.size;
+        // Wrapping like the kernel's phys_addr_t: after memblock_trim_memory()
+        // total_size can exceed the real sum (see Memblock::trim_memory).
+        self.total_size = self.total_size.wrapping_add(r.size);
     }
 
     /// `memblock_merge_regions()`: fuse touching neighbours with the same
     /// node and flags.
     pub(crate) fn merge_regions(&mut self) {
-        let mut out: Vec<MemblockRegion> = Vec::with_capacity(self.regions.len());
-        for r in self.regions.drain(..) {
-            match out.last_mut() {
-                Some(last) if last.end() == r.base && last.nid == r.nid && last.flags == r.flags => {
-                    last.size += r.size;
-                }
-                _ => out.push(r),
+        let regions = &mut self.regions;
+        if regions.is_empty() {
+            return;
+        }
+        let mut w = 0;
+        for i in 1..regions.len() {
+            let r = regions[i];
+            let last = &mut regions[w];
+            if last.end() == r.base && last.nid == r.nid && last.flags == r.flags {
+                last.size += r.size;
+            } else {
+                w += 1;
+                regions[w] = r;
             }
         }
-        self.regions = out;
+        regions.truncate(w + 1);
     }
 
     /// `memblock_remove_region()`.
     pub(crate) fn remove_region(&mut self, idx: usize, empty_nid: i32) {
         let r = self.regions.remove(idx);
-        self.total_size -= r.size;
+        self.total_size = self.total_size.wrapping_sub(r.size);
         if self.regions.is_empty() {
             self.empty_nid = empty_nid;
         }

@@ -14,7 +14,15 @@ pub(super) enum Variant {
 
 pub(super) const ALL_VARIANTS: [Variant; 3] = [Variant::TryNid, Variant::TryNidRaw, Variant::ExactNidRaw];
 
-pub(super) fn run_nid(m: &mut Memblock, v: Variant, size: u64, align: u64, min: u64, max: u64, nid: i32) -> crate::Result<PhysAddr> {
+pub(super) fn run_nid(
+    m: &mut Memblock,
+    v: Variant,
+    size: u64,
+    align: u64,
+    min: u64,
+    max: u64,
+    nid: i32,
+) -> crate::Result<PhysAddr> {
     match v {
         Variant::TryNid => m.alloc_try_nid(size, align, min, max, nid, C),
         Variant::TryNidRaw => m.alloc_try_nid_raw(size, align, min, max, nid, C),
@@ -530,4 +538,25 @@ fn alloc_node_lands_on_requested_nid() {
         assert_eq!(req.nid, 2);
         assert!(req.base <= p && p + SZ_512 <= req.end());
     });
+}
+
+#[test]
+fn alloc_nid_numa_cases_hold_with_movable_node() {
+    // The suite's `--movable-node` run: nodes are added without HOTPLUG and
+    // movable_node is on, so nothing is skipped and results are unchanged.
+    for bu in [false, true] {
+        let mut m = setup_numa_memblock(&NODE_FRACTIONS, true);
+        m.set_bottom_up(bu);
+        let req = mem(&m, 3);
+        assert_eq!(req.flags, MemblockFlags::NONE);
+        let size = req.size / SZ_4;
+        let (min, max) = (m.start_of_dram(), m.end_of_dram());
+        run_nid(&mut m, Variant::TryNid, size, SMP, min, max, 3).unwrap();
+        one_region(&m, if bu { req.base } else { req.end() - size }, size);
+    }
+    // With movable_node on and every node hotpluggable, nothing is usable.
+    let mut m = setup_numa_memblock(&NODE_FRACTIONS, false);
+    m.set_movable_node(true);
+    let (min, max) = (m.start_of_dram(), m.end_of_dram());
+    assert!(run_nid(&mut m, Variant::TryNid, SZ_64, SMP, min, max, 3).is_err());
 }

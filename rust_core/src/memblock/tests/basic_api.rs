@@ -148,10 +148,7 @@ fn add_many_doubles_memory_array_and_reserves_it() {
     m.add(SZ_16K, SZ_16K, C).unwrap();
     assert_eq!((mem(&m, 0).base, mem(&m, 0).size), (SZ_16K, SZ_16K));
     assert_eq!(mem_cnt(&m), INIT_MEMBLOCK_REGIONS + 2);
-    assert_eq!(
-        m.memory().total_size(),
-        INIT_MEMBLOCK_REGIONS as u64 * SZ_64 + new_regions_size + SZ_16K
-    );
+    assert_eq!(m.memory().total_size(), INIT_MEMBLOCK_REGIONS as u64 * SZ_64 + new_regions_size + SZ_16K);
     assert_eq!(m.memory().max(), INIT_MEMBLOCK_REGIONS * 2);
 }
 
@@ -589,10 +586,7 @@ fn trim_memory_unaligned_base_is_rounded_up() {
     assert_eq!((mem(&m, 0).base, mem(&m, 0).size), (ALIGNMENT, ALIGNMENT * 2));
     let r2_base = ALIGNMENT * 4 + off;
     let r2_size = ALIGNMENT * 2 - off;
-    assert_eq!(
-        (mem(&m, 1).base, mem(&m, 1).size),
-        (r2_base + (ALIGNMENT - off), r2_size - (ALIGNMENT - off))
-    );
+    assert_eq!((mem(&m, 1).base, mem(&m, 1).size), (r2_base + (ALIGNMENT - off), r2_size - (ALIGNMENT - off)));
     assert_eq!(mem_cnt(&m), 2);
 }
 

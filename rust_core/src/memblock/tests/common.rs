@@ -38,6 +38,7 @@ pub const SZ_512M: u64 = 512 << 20;
 pub const SZ_1G: u64 = 1 << 30;
 pub const SZ_2G: u64 = 2 << 30;
 pub const SZ_4G: u64 = 4 << 30;
+pub const SZ_8G: u64 = 8 << 30;
 
 /// `SMP_CACHE_BYTES` as the kernel's user-space test build sees it (the
 /// asm-generic 32-byte cache line); some cases depend on that exact value.
@@ -87,7 +88,6 @@ pub fn assert_regions(t: &MemblockType, expect: &[(u64, u64)]) {
     let got: Vec<(u64, u64)> = t.regions().iter().map(|r| (r.base, r.size)).collect();
     assert_eq!(got, expect, "{} regions", t.name());
 }
-
 
 pub fn rgn(m: &Memblock, kind: MemblockTypeKind, i: usize) -> MemblockRegion {
     m.region_type(kind).region(i).expect("region index")
