@@ -11,6 +11,7 @@
 pub mod error;
 pub mod memblock;
 pub mod mm;
+pub mod page_source;
 pub mod page_alloc;
 pub mod units;
 
