@@ -6,7 +6,6 @@ import copy
 import json
 
 import pytest
-
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import (
     E820Entry,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import kernels
 from mmsvc.machine.kconfig import kconfig_arch, load_kconfig, parse_kconfig
@@ -68,7 +67,8 @@ def test_catalogue_config_matches_fixture_kconfig(name, release):
 
 def test_parse_kconfig_basics():
     cfg = parse_kconfig("#\n# comment\nCONFIG_NUMA=y\nCONFIG_KFENCE=m\n"
-                        "# CONFIG_CMA is not set\nCONFIG_NR_CPUS=64\nCONFIG_PHYSICAL_START=0x200000\n"
+                        "# CONFIG_CMA is not set\nCONFIG_NR_CPUS=64\n"
+                        "CONFIG_PHYSICAL_START=0x200000\n"
                         "CONFIG_DEBUG_KMEMLEAK=y\nCONFIG_FOO=\"bar\"\n", keep_extra=True)
     assert cfg.numa and cfg.kfence and not cfg.cma and cfg.kmemleak
     assert cfg.nr_cpus == 64 and cfg.physical_start == 0x200000
