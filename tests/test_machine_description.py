@@ -6,6 +6,8 @@ import copy
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import (
     E820Entry,
@@ -18,7 +20,7 @@ from mmsvc.machine import (
     loads_json,
     loads_toml,
 )
-from mmsvc.machine.description import GenericFirmware, UmlFirmware
+from mmsvc.machine.description import E820Firmware, GenericFirmware, UmlFirmware
 
 TOML = """
 arch = "x86_64"
@@ -173,6 +175,7 @@ def mutate(fn):
     (lambda d: d.update(cmdline="memmap=12Q"), "cmdline: memmap=12Q"),
     (lambda d: d.update(cmdline="init_on_free=perhaps"), "cmdline: init_on_free=perhaps"),
     (lambda d: d.update(kernel="9.9.9-nope"), "kernel"),
+    (lambda d: d.update(kernel={"release": "9.9.9-nope", "text": 4096}), "kernel.reserved_span"),
     (lambda d: d.update(numa=[{"nid": 0, "ranges": [{"start": 0, "end": 0x80000000}]},
                               {"nid": 1, "ranges": [{"start": 0x7fff0000, "end": 0x90000000}]}]),
      "numa[1].ranges[0]"),
@@ -242,3 +245,17 @@ def test_kernel_range_edit_on_reserved_kernel_area():
     table, warned = d.e820_after_setup()
     assert warned
     assert table[0] == E820Entry(0, 0x1000, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1 << 40), st.integers(1, 1 << 32),
+                          st.sampled_from([1, 2, 3, 4, 5, 7, 12, 0xEFFFFFFF])),
+                min_size=2, max_size=12),
+       st.integers(1, 64), st.text(alphabet="abc =", max_size=20))
+def test_round_trip_property(raw, cpus, junk):
+    entries = tuple(E820Entry(a, s, t) for a, s, t in raw)
+    cmdline = " ".join(w for w in junk.split() if "=" not in w)
+    d = default_machine().replace(firmware=E820Firmware(entries), cpus=cpus, cmdline=cmdline)
+    assert MachineDescription.from_dict(d.to_dict()) == d
+    assert loads_json(dumps_json(d)) == d
+    assert loads_toml(dumps_toml(d)) == d

@@ -152,7 +152,9 @@ def test_overrides_and_log_formats():
 
 def test_unknown_release_gets_estimates():
     text = (LOGS / "qemu-x86_64-2g.log").read_text(errors="replace")
-    d = from_dmesg(text.replace("6.1.0-56-amd64", "6.1.0-99-custom"))
+    notes: list[str] = []
+    d = from_dmesg(text.replace("6.1.0-56-amd64", "6.1.0-99-custom"), warnings=notes)
+    assert len(notes) == 2 and "6.1.0-99-custom" in notes[0]
     assert d.kernel.release == "6.1.0-99-custom"
     assert d.kernel.text == 14343 * 1024 and d.kernel.reserved_span % 0x200000 == 0
     assert d.kconfig.page_extension  # the default x86_64 6.1 config

@@ -751,6 +751,10 @@ class MachineDescription:
             release = kd.get("release")
             if isinstance(release, str):
                 build = kernels.find(release, arch)
+            if build is None and arch == "x86_64" and "reserved_span" not in kd:
+                raise MachineConfigError(
+                    "kernel.reserved_span", "missing: the release is not in the catalogue, "
+                    "and the span the kernel reserves for itself cannot be guessed")
             kernel = KernelImage.from_dict(kd, "kernel", base=build.image if build else None)
 
         # kernel config

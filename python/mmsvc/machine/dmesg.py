@@ -28,7 +28,6 @@ from mmsvc.machine.description import (
     UmlFirmware,
 )
 from mmsvc.machine.e820 import E820Entry, parse_type_name
-from mmsvc.machine.units import memparse_full
 
 _PREFIX = re.compile(r"^(?:<\d+>)?(?:\[\s*\d+\.\d+\]\s?)?")
 _E820 = re.compile(r"^(BIOS-e820|BIOS-88|BIOS-e801|user): \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] "
@@ -180,6 +179,7 @@ def from_dmesg(
     profile: str | None = None,
     cpu_features: CpuFeatures | None = None,
     kernel: KernelImage | None = None,
+    warnings: list[str] | None = None,
 ) -> MachineDescription:
     """A :class:`MachineDescription` for the machine a boot log came from.
 
@@ -189,6 +189,7 @@ def from_dmesg(
     :func:`parse_dmesg`). The printed section sizes always override the catalogue's.
     CPU features the log does not state default to the fixtures' QEMU ``-cpu max``.
     The profile is the release's ("5.14"/"6.1") unless *profile* is given.
+    Guesses made along the way are appended to *warnings* when a list is passed.
     """
     f = parse_dmesg(source)
     if f.arch is None:
@@ -210,6 +211,8 @@ def from_dmesg(
                 kernel = KernelImage(**{**kernel.__dict__, **f.image_sizes})
         else:
             kernel = _estimated_image(release, f.arch, f.image_sizes)
+            f.warnings.append(f"release {release!r} is not in the catalogue: the kernel's "
+                              "reserved span is estimated from the printed sizes")
     if build is not None:
         kconfig = build.kconfig
     else:
@@ -217,13 +220,16 @@ def from_dmesg(
         if fallback is None:
             raise MachineConfigError("dmesg", f"no kernel config known for {f.arch}")
         kconfig = fallback.kconfig
+        f.warnings.append(f"release {release!r} is not in the catalogue: using the config "
+                          f"of {fallback.release}")
+    if warnings is not None:
+        warnings.extend(f.warnings)
     cmdline = f.cmdline or ""
     if f.arch == "x86_64":
         if not f.e820:
             raise MachineConfigError("dmesg", "no BIOS-e820 lines")
         firmware: object = E820Firmware(tuple(f.e820))
     else:
-        mem = None
         from mmsvc.machine.cmdline import parse_cmdline
 
         mem = parse_cmdline(cmdline, "um").mem
@@ -245,5 +251,4 @@ def from_dmesg(
         profile=profile)
 
 
-__all__ = ["DmesgFacts", "clean_lines", "from_dmesg", "parse_dmesg", "proc_sections",
-           "memparse_full"]
+__all__ = ["DmesgFacts", "clean_lines", "from_dmesg", "parse_dmesg", "proc_sections"]
