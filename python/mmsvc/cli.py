@@ -50,7 +50,7 @@ def load(machine_file: str | None, dmesg: str | None, profile: str | None,
     if dmesg:
         desc = m.from_dmesg(dmesg)
     elif machine_file:
-        desc = m.load_machine(machine_file)
+        desc = m.load(machine_file)
     else:
         desc = m.default_machine()
     changes: dict[str, Any] = {}

@@ -101,6 +101,15 @@ class BootContext:
     def kconfig(self) -> Any:
         return self.machine.kconfig
 
+    @property
+    def build(self) -> Any:
+        """The per-build constants of the kernel image (catalogue entry of its
+        release), or empty constants for an uncatalogued build."""
+        from mmsvc.machine.kernels import BuildConstants, find
+
+        found = find(self.machine.kernel.release, self.machine.arch)
+        return found.constants if found else BuildConstants()
+
     def profile_at_least(self, version: str) -> bool:
         return _version_tuple(self.profile) >= _version_tuple(version)
 

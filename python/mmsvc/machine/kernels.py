@@ -27,13 +27,15 @@ class BuildConstants:
 
     ``node_data_size``: bytes of ``NODE_DATA`` (pg_data_t) per node.
     ``percpu_unit_pages``: ``PFN_ALIGN(static+reserved+dynamic)`` per CPU
-    ("percpu: Embedded N pages/cpu"). ``mem_section_size``: ``sizeof(struct mem_section)``.
+    ("percpu: Embedded N pages/cpu"). ``percpu_static``: bytes of the static per-cpu
+    section ("s217088" in the same line). ``mem_section_size``: ``sizeof(struct mem_section)``.
     ``uml_binary_start``: UML's ``__binary_start``; ``uml_small_allocations``: UML's
     early small allocations in bytes.
     """
 
     node_data_size: int | None = None
     percpu_unit_pages: int | None = None
+    percpu_static: int | None = None
     mem_section_size: int | None = None
     uml_binary_start: int | None = None
     uml_small_allocations: int | None = None

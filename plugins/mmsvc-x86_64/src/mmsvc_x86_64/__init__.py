@@ -75,6 +75,13 @@ def mmsvc_arch_step(ctx: BootContext, step: Step) -> bool | None:
     return True
 
 
+def _static_from_pages(pages: int | None) -> int:
+    """Without a catalogued static size, assume the unit was exactly full."""
+    if not pages:
+        return DEFAULT_PERCPU_STATIC
+    return pages * 4096 - percpu.PERCPU_MODULE_RESERVE - percpu.PERCPU_DYNAMIC_RESERVE
+
+
 def setup_per_cpu_areas(ctx: BootContext) -> None:
     """arch/x86/kernel/setup_percpu.c: the banner, then the embedded first chunk."""
     cpus = ctx.machine.cpus
@@ -82,7 +89,7 @@ def setup_per_cpu_areas(ctx: BootContext) -> None:
     nr_cpus = ctx.kconfig.nr_cpus or DEFAULT_NR_CPUS
     ctx.pr_info(f"setup_percpu: NR_CPUS:{nr_cpus} nr_cpumask_bits:{cpus} "
                 f"nr_cpu_ids:{cpus} nr_node_ids:{nr_node_ids}")
-    static = getattr(ctx.machine.kernel, "percpu_static", None) or DEFAULT_PERCPU_STATIC
+    static = ctx.build.percpu_static or _static_from_pages(ctx.build.percpu_unit_pages)
     atom = PMD_SIZE if ctx.machine.cpu_features.pse else 4096
     percpu.pcpu_embed_first_chunk(ctx, static, atom, numa.cpus_per_node(ctx), MAX_DMA_ADDRESS)
     ctx.g.nr_cpu_ids = cpus
