@@ -581,6 +581,7 @@ impl PageAlloc {
 
     /// One pass of `get_page_from_freelist`.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn get_page_from_freelist(
         &mut self,
         order: u32,
@@ -593,8 +594,7 @@ impl PageAlloc {
     ) -> Option<(usize, Pfn)> {
         'retry: loop {
             let zl = if thisnode { &self.thisnode[nid as usize] } else { &self.zonelists[nid as usize] };
-            for i in 0..zl.len() {
-                let zid = zl[i];
+            for &zid in zl.iter() {
                 let z = &self.zones[zid];
                 if z.idx > highest {
                     continue;

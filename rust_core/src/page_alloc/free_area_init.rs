@@ -448,7 +448,7 @@ fn validate_input(input: &FreeAreaInitInput) -> Result<()> {
         .filter_map(|nid| {
             let mut it = input.regions.iter().filter(|r| r.2 == nid);
             let f = it.next()?;
-            let l = it.last().unwrap_or(f);
+            let l = it.next_back().unwrap_or(f);
             Some((f.0, l.1))
         })
         .collect();

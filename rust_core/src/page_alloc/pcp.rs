@@ -47,7 +47,7 @@ pub(crate) fn zone_highsize(
     online_cpus: u64,
     v6_1: bool,
 ) -> u64 {
-    let total = if high_fraction == 0 { low_wmark } else { managed / high_fraction };
+    let total = managed.checked_div(high_fraction).unwrap_or(low_wmark);
     let split = if v6_1 {
         if node_cpus == 0 {
             online_cpus.max(1)
@@ -153,8 +153,7 @@ impl Zone {
             if batch_free == MIGRATE_PCPTYPES as u64 {
                 batch_free = count;
             }
-            loop {
-                let Some(p) = pcp.lists[pindex].pop_back() else { break };
+            while let Some(p) = pcp.lists[pindex].pop_back() {
                 taken.push(p);
                 count -= 1;
                 batch_free -= 1;
