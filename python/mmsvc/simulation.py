@@ -100,6 +100,8 @@ class Simulation:
         mm = _core.Mm(machine.profile)
         self.ctx = BootContext(machine=machine, arch=self.arch, profile=machine.profile,
                                mm=mm, pm=self.pm, log=KernelLog(_console_loglevel(machine)))
+        if getattr(machine.parsed_cmdline, "memblock_debug", False):
+            mm.memblock.debug = True
         self.steps: list[Step] = build_steps(self.ctx)
         self._cursor = _Cursor([leaf for s in self.steps for leaf in s.leaves()])
         self.breakpoints: list[Breakpoint] = []
@@ -230,7 +232,10 @@ class Simulation:
         self.ctx.log.step = leaf.name
         try:
             self.pm.call_guarded("mmsvc_before_step", ctx=self.ctx, step=leaf)
-            handled = self._execute(leaf)
+            try:
+                handled = self._execute(leaf)
+            finally:
+                self.ctx.flush_memblock_trace()
             if not handled:
                 leaf.state = StepState.SKIPPED
                 leaf.note = leaf.note or f"not on {self.arch.name}"

@@ -304,6 +304,11 @@ impl PyMemblock {
         self.shared.lock().memblock.dump_text()
     }
 
+    /// `memblock_dump_all`: append the dump to the trace (only with `debug`).
+    fn dump_all(&self) {
+        self.shared.lock().memblock.memblock_dump_all()
+    }
+
     /// Take (and clear) the `memblock=debug` trace lines.
     fn take_log(&self) -> Vec<String> {
         self.shared.lock().memblock.take_log()

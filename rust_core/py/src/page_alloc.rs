@@ -198,6 +198,9 @@ fn zone_dict<'py>(py: Python<'py>, z: &ZoneInfo) -> PyResult<Bound<'py, PyDict>>
     Ok(d)
 }
 
+/// One recorded event as Python sees it: `(kind, pfn, order, gfp, nid, zone)`.
+type EventTuple = (&'static str, u64, u32, u32, u32, &'static str);
+
 #[pymethods]
 impl PyMm {
     /// `free_area_init`: build nodes and zones from memblock memory regions.
@@ -306,7 +309,8 @@ impl PyMm {
 
     /// Fill the writable buffer `out` (u64 items) with pfns of new blocks;
     /// returns how many were allocated (fewer than `len(out)` when memory
-    /// runs out). The GIL is released while the core allocates.
+    /// runs out; the entries past that count are set to 2**64-1, which is
+    /// no pfn). The GIL is released while the core allocates.
     #[pyo3(signature = (out, order = 0, gfp = GfpArg::Bits(Gfp::GFP_KERNEL.0), nid = -1, cpu = 0))]
     fn alloc_pages_bulk(&self, py: Python<'_>, out: PyBuffer<u64>, order: u32, gfp: GfpArg, nid: i32, cpu: u32) -> PyResult<usize> {
         if out.readonly() || !out.is_c_contiguous() {
@@ -318,10 +322,8 @@ impl PyMm {
         let n = py.detach(|| {
             guarded(|| self.shared.lock().buddy_mut()?.alloc_pages_bulk(gfp, order, count, nid_arg(nid), cpu, &mut pfns))
         })?;
-        let cells = out.as_mut_slice(py).ok_or_else(|| crate::errors::InvalidArgumentError::new_err("out: not writable"))?;
-        for (cell, pfn) in cells.iter().zip(&pfns) {
-            cell.set(*pfn);
-        }
+        pfns.resize(count, u64::MAX);
+        out.copy_from_slice(py, &pfns)?;
         Ok(n)
     }
 
@@ -381,7 +383,7 @@ impl PyMm {
     }
 
     /// Take the recorded events: `(kind, pfn, order, gfp, nid, zone)`.
-    fn drain_events(&self) -> PyResult<Vec<(&'static str, u64, u32, u32, u32, &'static str)>> {
+    fn drain_events(&self) -> PyResult<Vec<EventTuple>> {
         guarded(|| {
             let events = self.shared.lock().buddy_mut()?.drain_events();
             Ok(events

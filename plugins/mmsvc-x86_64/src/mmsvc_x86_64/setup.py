@@ -143,9 +143,7 @@ def e820__memblock_setup(ctx: BootContext) -> None:
         elif e.type == e820mod.E820_SOFT_RESERVED:
             mb.reserve(e.addr, end - e.addr, caller="e820__memblock_setup")
     mb.trim_memory(PAGE_SIZE)
-    if mb.debug:
-        for line in mb.dump().splitlines():
-            ctx.printk(line)
+    mb.dump_all()
 
 
 def reserve_real_mode(ctx: BootContext) -> None:
