@@ -118,6 +118,8 @@ def build_steps(ctx: BootContext) -> list[Step]:
         else:
             steps.append(Step(name, "mm_init", G, _generic(name), doc=_DOCS.get(name, "")))
 
+    steps.append(Step("vfs_caches_init", "start_kernel", G, _vfs_caches_init,
+                      doc="dentry and inode hash tables spread over the nodes (hashdist)"))
     steps.append(Step("page_alloc_init_late", "late", G, page_alloc.page_alloc_init_late,
                       doc="free the deferred struct pages"))
     return steps
@@ -130,6 +132,14 @@ def _print_cmdline(ctx: BootContext) -> None:
         ctx.pr_info(unknown)
 
 
+def _hashdist(ctx: BootContext) -> bool:
+    """``hashdist``: NUMA kernels spread big hashes unless only one node has memory."""
+    return bool(ctx.kconfig.numa) and ctx.g.nr_online_nodes > 1
+
+
 def _vfs_caches_init_early(ctx: BootContext) -> None:
-    hashdist = ctx.kconfig.numa and ctx.g.nr_online_nodes > 1
-    hashes.vfs_caches_init_early(ctx, hashdist)
+    hashes.vfs_caches_init_early(ctx, _hashdist(ctx))
+
+
+def _vfs_caches_init(ctx: BootContext) -> None:
+    hashes.vfs_caches_init(ctx, _hashdist(ctx))
