@@ -777,10 +777,15 @@ impl PageAlloc {
         if order == 0 {
             z.pcp_free(cpu as usize, pfn);
         } else {
-            let mt = z.pt.pb_mt(pfn);
-            if z.pt.entry(pfn) >= E_DESC {
-                z.pt.set_state(pfn, K_NONE);
-            }
+            let off = z.pt.off(pfn);
+            let pbs = z.pt.pb_shift;
+            let mt = match z.pt.desc_mut(pfn) {
+                Some(d) => {
+                    d.state[off] = K_NONE;
+                    d.pb_mt[off >> pbs]
+                }
+                None => MigrateType::Movable as u8,
+            };
             z.free_one_page(pfn, order, mt, false);
         }
     }
@@ -881,8 +886,8 @@ impl PageAlloc {
             high: z.wmark[2],
             protection: z.lowmem_reserve.clone(),
             nr_reserved_highatomic: z.nr_reserved_highatomic,
-            nr_free: z.area.nr_free.clone(),
-            free_by_type: z.area.count.clone(),
+            nr_free: z.area.nr_free[..=z.top() as usize].to_vec(),
+            free_by_type: z.area.count[..=z.top() as usize].to_vec(),
             pagesets: z.pcp.iter().map(|p| (p.count, p.high, p.batch)).collect(),
         }
     }

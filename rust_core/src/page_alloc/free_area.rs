@@ -12,16 +12,19 @@ use super::migratetype::NR_MT;
 use super::pages::{mk, PageTable, K_FREE, K_NONE, NIL};
 use crate::units::Pfn;
 
+/// Array size for per-order data (max_order is at most 16).
+pub(crate) const MAX_ORDERS: usize = 16;
+
 pub(crate) struct FreeArea {
     pub top: u32,
     /// (head, tail) per order below `top`, per migratetype.
-    pub list: Vec<[(u64, u64); NR_MT]>,
+    pub list: [[(u64, u64); NR_MT]; MAX_ORDERS],
     /// Runs of whole top-order blocks per migratetype.
     pub runs: [VecDeque<(u64, u64)>; NR_MT],
     /// Free blocks per order per migratetype.
-    pub count: Vec<[u64; NR_MT]>,
+    pub count: [[u64; NR_MT]; MAX_ORDERS],
     /// `free_area[order].nr_free`.
-    pub nr_free: Vec<u64>,
+    pub nr_free: [u64; MAX_ORDERS],
 }
 
 #[inline]
@@ -48,10 +51,10 @@ impl FreeArea {
         let top = max_order - 1;
         FreeArea {
             top,
-            list: vec![[(NIL, NIL); NR_MT]; top as usize],
+            list: [[(NIL, NIL); NR_MT]; MAX_ORDERS],
             runs: Default::default(),
-            count: vec![[0; NR_MT]; max_order as usize],
-            nr_free: vec![0; max_order as usize],
+            count: [[0; NR_MT]; MAX_ORDERS],
+            nr_free: [0; MAX_ORDERS],
         }
     }
 
