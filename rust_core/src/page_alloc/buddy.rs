@@ -79,6 +79,8 @@ pub struct PageAlloc {
     /// gfp_zone result (by ZoneType) → zone index in a node.
     zone_idx_of: [usize; 5],
     first_deferred: Vec<Option<Pfn>>,
+    /// `alloc_flags_nofragment` per (node, thisnode, highest zone index).
+    nofrag: Vec<u32>,
     totalram_pages: u64,
     min_free_kbytes: u64,
     boot_freed: bool,
@@ -183,7 +185,7 @@ impl PageAlloc {
         for t in [ZoneType::Dma, ZoneType::Dma32, ZoneType::Normal, ZoneType::Movable, ZoneType::Device] {
             zone_idx_of[t as usize] = idx_of(t).unwrap_or(normal);
         }
-        Ok(PageAlloc {
+        let mut pa = PageAlloc {
             cfg: cfg.clone(),
             layout: layout.clone(),
             zones,
@@ -193,6 +195,7 @@ impl PageAlloc {
             thisnode,
             zone_idx_of,
             first_deferred: layout.nodes.iter().map(|n| n.first_deferred_pfn).collect(),
+
             totalram_pages: 0,
             min_free_kbytes: 0,
             boot_freed: false,
@@ -200,7 +203,18 @@ impl PageAlloc {
             pcp_setup: false,
             mobility_disabled: !layout.mobility_grouping,
             rec: Recorder::default(),
-        })
+            nofrag: Vec::new(),
+        };
+        let mut nf = Vec::with_capacity(nn * 2 * nz);
+        for nid in 0..nn as u32 {
+            for thisnode in [false, true] {
+                for h in 0..nz {
+                    nf.push(pa.nofragment(nid, h, thisnode));
+                }
+            }
+        }
+        pa.nofrag = nf;
+        Ok(pa)
     }
 
     /// The configuration.
@@ -642,7 +656,7 @@ impl PageAlloc {
     #[inline]
     fn alloc_inner(&mut self, gfp: Gfp, order: u32, nid: u32, cpu: u32, mt: u8, highest: usize) -> Option<(usize, Pfn)> {
         let thisnode = gfp.intersects(Gfp::__GFP_THISNODE);
-        let nf = self.nofragment(nid, highest, thisnode);
+        let nf = self.nofrag[(nid as usize * 2 + thisnode as usize) * self.nz + highest];
         let fast = WMARK_LOW as u32 | nf;
         if let Some(r) = self.get_page_from_freelist(order, mt, highest, nid, cpu as usize, thisnode, fast) {
             return Some(r);
@@ -763,10 +777,15 @@ impl PageAlloc {
         if order == 0 {
             z.pcp_free(cpu as usize, pfn);
         } else {
-            let mt = z.pt.pb_mt(pfn);
-            if z.pt.entry(pfn) >= E_DESC {
-                z.pt.set_state(pfn, K_NONE);
-            }
+            let off = z.pt.off(pfn);
+            let pbs = z.pt.pb_shift;
+            let mt = match z.pt.desc_mut(pfn) {
+                Some(d) => {
+                    d.state[off] = K_NONE;
+                    d.pb_mt[off >> pbs]
+                }
+                None => MigrateType::Movable as u8,
+            };
             z.free_one_page(pfn, order, mt, false);
         }
     }
@@ -775,6 +794,13 @@ impl PageAlloc {
     /// Errors: `DoubleFree`, `NotAllocated`, `WrongOrder`, `PfnOutsideZone`.
     #[inline]
     pub fn free_pages(&mut self, pfn: Pfn, order: u32, cpu: u32) -> Result<()> {
+        if order == 0 && cpu < self.cfg.nr_cpus && !self.rec.on {
+            if let Some(zid) = self.zone_of(pfn) {
+                if self.zones[zid].pcp_free_fast(cpu as usize, pfn) {
+                    return Ok(());
+                }
+            }
+        }
         self.check_cpu(cpu)?;
         let zid = self.check_free(pfn, order)?;
         self.free_checked(zid, pfn, order, cpu);
@@ -860,8 +886,8 @@ impl PageAlloc {
             high: z.wmark[2],
             protection: z.lowmem_reserve.clone(),
             nr_reserved_highatomic: z.nr_reserved_highatomic,
-            nr_free: z.area.nr_free.clone(),
-            free_by_type: z.area.count.clone(),
+            nr_free: z.area.nr_free[..=z.top() as usize].to_vec(),
+            free_by_type: z.area.count[..=z.top() as usize].to_vec(),
             pagesets: z.pcp.iter().map(|p| (p.count, p.high, p.batch)).collect(),
         }
     }

@@ -12,16 +12,19 @@ use super::migratetype::NR_MT;
 use super::pages::{mk, PageTable, K_FREE, K_NONE, NIL};
 use crate::units::Pfn;
 
+/// Array size for per-order data (max_order is at most 16).
+pub(crate) const MAX_ORDERS: usize = 16;
+
 pub(crate) struct FreeArea {
     pub top: u32,
     /// (head, tail) per order below `top`, per migratetype.
-    pub list: Vec<[(u64, u64); NR_MT]>,
+    pub list: [[(u64, u64); NR_MT]; MAX_ORDERS],
     /// Runs of whole top-order blocks per migratetype.
     pub runs: [VecDeque<(u64, u64)>; NR_MT],
     /// Free blocks per order per migratetype.
-    pub count: Vec<[u64; NR_MT]>,
+    pub count: [[u64; NR_MT]; MAX_ORDERS],
     /// `free_area[order].nr_free`.
-    pub nr_free: Vec<u64>,
+    pub nr_free: [u64; MAX_ORDERS],
 }
 
 #[inline]
@@ -42,20 +45,16 @@ fn set_prev(pt: &mut PageTable, pfn: Pfn, v: u64) {
 fn next_of(pt: &PageTable, pfn: Pfn) -> u64 {
     pt.desc_of(pfn).map_or(NIL, |d| d.next[pt.off(pfn)])
 }
-#[inline]
-fn prev_of(pt: &PageTable, pfn: Pfn) -> u64 {
-    pt.desc_of(pfn).map_or(NIL, |d| d.prev[pt.off(pfn)])
-}
 
 impl FreeArea {
     pub fn new(max_order: u32) -> Self {
         let top = max_order - 1;
         FreeArea {
             top,
-            list: vec![[(NIL, NIL); NR_MT]; top as usize],
+            list: [[(NIL, NIL); NR_MT]; MAX_ORDERS],
             runs: Default::default(),
-            count: vec![[0; NR_MT]; max_order as usize],
-            nr_free: vec![0; max_order as usize],
+            count: [[0; NR_MT]; MAX_ORDERS],
+            nr_free: [0; MAX_ORDERS],
         }
     }
 
@@ -66,6 +65,7 @@ impl FreeArea {
 
     /// Add a free block (its descriptor must exist below the top order) to
     /// the head or tail of its list and mark its head page free.
+    #[inline]
     pub fn add(&mut self, pt: &mut PageTable, pfn: Pfn, order: u32, mt: u8, tail: bool) {
         self.count[order as usize][mt as usize] += 1;
         self.nr_free[order as usize] += 1;
@@ -74,19 +74,25 @@ impl FreeArea {
             self.push_run(mt, pfn, 1, tail);
             return;
         }
-        pt.set_state(pfn, mk(K_FREE, order, mt));
         let (head, tl) = self.list[order as usize][mt as usize];
+        let off = pt.off(pfn);
+        if let Some(d) = pt.desc_mut(pfn) {
+            d.state[off] = mk(K_FREE, order, mt);
+            if tail {
+                d.next[off] = NIL;
+                d.prev[off] = tl;
+            } else {
+                d.prev[off] = NIL;
+                d.next[off] = head;
+            }
+        }
         if tail {
-            set_next(pt, pfn, NIL);
-            set_prev(pt, pfn, tl);
             if tl != NIL {
                 set_next(pt, tl, pfn);
             }
             let h = if head == NIL { pfn } else { head };
             self.list[order as usize][mt as usize] = (h, pfn);
         } else {
-            set_prev(pt, pfn, NIL);
-            set_next(pt, pfn, head);
             if head != NIL {
                 set_prev(pt, head, pfn);
             }
@@ -122,12 +128,19 @@ impl FreeArea {
     }
 
     /// Remove a block below the top order from its list; clears its state.
+    #[inline]
     pub fn del(&mut self, pt: &mut PageTable, pfn: Pfn, order: u32, mt: u8) {
         debug_assert!(order < self.top);
         self.count[order as usize][mt as usize] -= 1;
         self.nr_free[order as usize] -= 1;
-        let n = next_of(pt, pfn);
-        let p = prev_of(pt, pfn);
+        let off = pt.off(pfn);
+        let (n, p) = match pt.desc_mut(pfn) {
+            Some(d) => {
+                d.state[off] = K_NONE;
+                (d.next[off], d.prev[off])
+            }
+            None => (NIL, NIL),
+        };
         let (mut head, mut tail) = self.list[order as usize][mt as usize];
         if p != NIL {
             set_next(pt, p, n);
@@ -140,7 +153,6 @@ impl FreeArea {
             tail = p;
         }
         self.list[order as usize][mt as usize] = (head, tail);
-        pt.set_state(pfn, K_NONE);
     }
 
     /// The first block of a list (`get_page_from_free_area`).

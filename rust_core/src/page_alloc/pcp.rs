@@ -95,16 +95,20 @@ impl Zone {
         let pcp = &mut self.pcp[cpu];
         pcp.free_factor >>= 1;
         let pfn = match pcp.lists[mt as usize].pop_front() {
-            Some(p) => p,
+            Some(p) => {
+                pcp.count -= 1;
+                p
+            }
             None => {
                 let batch = pcp.batch;
                 if self.rmqueue_bulk(cpu, mt, batch, alloc_flags) == 0 {
                     return None;
                 }
-                self.pcp[cpu].lists[mt as usize].pop_front()?
+                let pcp = &mut self.pcp[cpu];
+                pcp.count -= 1;
+                pcp.lists[mt as usize].pop_front()?
             }
         };
-        self.pcp[cpu].count -= 1;
         self.pt.set_state(pfn, mk(K_ALLOC, 0, mt));
         Some(pfn)
     }
@@ -129,6 +133,36 @@ impl Zone {
             let n = nr_pcp_free(pcp, high, batch);
             self.free_pcppages_bulk(cpu, n);
         }
+    }
+
+    /// Fast `free_unref_page`: validates and frees in one descriptor
+    /// lookup. Returns false (nothing changed) when `pfn` is not an
+    /// allocated order-0 head or its pageblock is isolated.
+    #[inline]
+    pub fn pcp_free_fast(&mut self, cpu: usize, pfn: Pfn) -> bool {
+        let off = self.pt.off(pfn);
+        let pbs = self.pt.pb_shift;
+        let Some(d) = self.pt.desc_mut(pfn) else { return false };
+        let s = d.state[off];
+        if kind(s) != K_ALLOC || super::pages::order(s) != 0 {
+            return false;
+        }
+        let pb = d.pb_mt[off >> pbs];
+        if pb == MigrateType::Isolate as u8 {
+            return false;
+        }
+        d.state[off] = mk(K_PCP, 0, pb);
+        let list = if (pb as usize) < MIGRATE_PCPTYPES { pb } else { MigrateType::Movable as u8 };
+        let pcp = &mut self.pcp[cpu];
+        pcp.lists[list as usize].push_front(pfn);
+        pcp.count += 1;
+        let high = pcp.high;
+        if pcp.count >= high {
+            let batch = pcp.batch;
+            let n = nr_pcp_free(pcp, high, batch);
+            self.free_pcppages_bulk(cpu, n);
+        }
+        true
     }
 
     /// `free_pcppages_bulk`: give `count` pages back to the buddy lists,

@@ -18,7 +18,7 @@ impl PageAlloc {
         let mut s = String::new();
         for z in self.zones.iter().filter(|z| z.present > 0) {
             let _ = write!(s, "Node {}, zone {:>8} ", z.nid, z.zone_type.name());
-            for n in &z.area.nr_free {
+            for n in &z.area.nr_free[..=z.top() as usize] {
                 let _ = write!(s, "{n:>6} ");
             }
             s.push('\n');
