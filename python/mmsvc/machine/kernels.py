@@ -29,7 +29,10 @@ class BuildConstants:
     ``percpu_unit_pages``: ``PFN_ALIGN(static+reserved+dynamic)`` per CPU
     ("percpu: Embedded N pages/cpu"). ``percpu_static``: bytes of the static per-cpu
     section ("s217088" in the same line). ``mem_section_size``: ``sizeof(struct mem_section)``.
-    ``uml_binary_start``: UML's ``__binary_start``; ``uml_small_allocations``: UML's
+    ``smp_alternatives``, ``decrypted_unused``, ``text_rodata_gap``, ``rodata_data_gap``:
+    bytes the image gives back after boot ("Freeing SMP alternatives memory",
+    "Freeing unused decrypted memory", "Freeing unused kernel image (text/rodata gap)",
+    "(rodata/data gap)"). ``uml_binary_start``: UML's ``__binary_start``; ``uml_small_allocations``: UML's
     early small allocations in bytes.
     """
 
@@ -38,6 +41,10 @@ class BuildConstants:
     percpu_static: int | None = None
     mem_section_size: int | None = None
     uml_binary_start: int | None = None
+    smp_alternatives: int | None = None
+    decrypted_unused: int | None = None
+    text_rodata_gap: int | None = None
+    rodata_data_gap: int | None = None
     uml_small_allocations: int | None = None
 
     def sections_per_root(self, page_size: int = PAGE_SIZE) -> int | None:

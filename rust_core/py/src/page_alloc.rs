@@ -244,6 +244,26 @@ impl PyMm {
         py.detach(|| guarded(|| self.shared.lock().page_alloc_init_late()))
     }
 
+    /// `setup_per_cpu_pageset`: the real per-cpu pagesets replace the boot ones.
+    fn setup_per_cpu_pageset(&self) -> PyResult<()> {
+        guarded(|| {
+            self.shared.lock().buddy_mut()?.setup_per_cpu_pageset();
+            Ok(())
+        })
+    }
+
+    /// `init_per_zone_wmark_min`: min_free_kbytes, watermarks, lowmem_reserve.
+    /// Returns min_free_kbytes.
+    fn init_per_zone_wmark_min(&self) -> PyResult<u64> {
+        guarded(|| Ok(self.shared.lock().buddy_mut()?.init_per_zone_wmark_min()))
+    }
+
+    /// `free_reserved_area`: give the reserved pages `[start_pfn, end_pfn)`
+    /// back to the buddy allocator (they count into managed and totalram).
+    fn free_reserved_area(&self, start_pfn: u64, end_pfn: u64) -> PyResult<u64> {
+        guarded(|| self.shared.lock().buddy_mut()?.free_boot_pages(start_pfn, end_pfn))
+    }
+
     /// `totalram_pages()`.
     fn totalram_pages(&self) -> PyResult<u64> {
         guarded(|| Ok(self.shared.lock().buddy()?.totalram_pages()))

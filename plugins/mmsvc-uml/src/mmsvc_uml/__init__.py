@@ -59,4 +59,8 @@ def mmsvc_arch_step(ctx: BootContext, step: Step) -> bool | None:
     if step.name == "setup_per_cpu_areas":
         percpu_up.setup_per_cpu_areas(ctx)
         return True
+    if step.name == "free_initmem":
+        # UML's image is not in its physical memory: nothing to give back
+        ctx.arch_state["freed_after_boot"] = {}
+        return True
     return None

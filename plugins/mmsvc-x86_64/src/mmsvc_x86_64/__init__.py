@@ -14,7 +14,7 @@ from mmsvc.boot.context import BootContext
 from mmsvc.boot.steps import Step
 from mmsvc.mm import percpu
 
-from mmsvc_x86_64 import espfix, mem_init, numa, pti, setup
+from mmsvc_x86_64 import espfix, initmem, mem_init, numa, pti, setup
 
 __version__ = "0.1.0"
 
@@ -68,6 +68,7 @@ def mmsvc_arch_step(ctx: BootContext, step: Step) -> bool | None:
         "setup_per_cpu_areas": setup_per_cpu_areas,
         "init_espfix_bsp": espfix.init_espfix_bsp,
         "pti_init": pti.pti_init,
+        "free_initmem": initmem.free_initmem,
     }.get(step.name)
     if impl is None:
         return None
