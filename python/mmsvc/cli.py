@@ -190,6 +190,22 @@ def plugins() -> None:
         click.echo(f"{'':<12} hooks: {', '.join(info.hooks)}")
 
 
+@cli.command()
+@click.option("--quick", is_flag=True, help="Smaller counts (a smoke run).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@handle_errors
+def bench(quick: bool, as_json: bool) -> None:
+    """Measure the page allocator against baselines in the same run."""
+    from mmsvc.bench.run import run
+
+    report = run(quick=quick)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for line in report.lines():
+            click.echo(line)
+
+
 def main() -> None:
     from mmsvc.plugins import plugin_manager
 

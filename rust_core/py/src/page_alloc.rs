@@ -312,11 +312,15 @@ impl PyMm {
         infos.iter().map(|z| zone_dict(py, z)).collect()
     }
 
-    /// Allocate `2^order` pages; returns the first pfn.
-    #[pyo3(signature = (order = 0, gfp = GfpArg::Bits(Gfp::GFP_KERNEL.0), nid = -1, cpu = 0))]
-    fn alloc_pages(&self, order: u32, gfp: GfpArg, nid: i32, cpu: u32) -> PyResult<u64> {
+    /// Allocate `2^order` pages (GFP_KERNEL unless `gfp` says otherwise);
+    /// returns the first pfn.
+    #[pyo3(signature = (order = 0, gfp = None, nid = -1, cpu = 0))]
+    fn alloc_pages(&self, order: u32, gfp: Option<GfpArg>, nid: i32, cpu: u32) -> PyResult<u64> {
         guarded(|| {
-            let gfp = gfp.resolve()?;
+            let gfp = match gfp {
+                None => Gfp::GFP_KERNEL,
+                Some(g) => g.resolve()?,
+            };
             self.shared.lock().buddy_mut()?.alloc_pages(gfp, order, nid_arg(nid), cpu)
         })
     }
@@ -376,6 +380,24 @@ impl PyMm {
         guarded(|| {
             let z = self.shared.lock().buddy()?.page_zone(pfn)?;
             Ok((z.nid, z.zone_type.name()))
+        })
+    }
+
+    /// Benchmark helper: `count` alloc+free pairs of `order` run natively
+    /// (no Python per operation, GIL released); returns nanoseconds per pair.
+    #[pyo3(signature = (order = 0, count = 1_000_000, cpu = 0))]
+    fn bench_alloc_free_pairs(&self, py: Python<'_>, order: u32, count: u64, cpu: u32) -> PyResult<f64> {
+        py.detach(|| {
+            guarded(|| {
+                let mut mm = self.shared.lock();
+                let b = mm.buddy_mut()?;
+                let start = std::time::Instant::now();
+                for _ in 0..count {
+                    let pfn = b.alloc_pages(Gfp::GFP_KERNEL, order, 0, cpu)?;
+                    b.free_pages(pfn, order, cpu)?;
+                }
+                Ok(start.elapsed().as_nanos() as f64 / count.max(1) as f64)
+            })
         })
     }
 
