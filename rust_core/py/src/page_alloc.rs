@@ -223,9 +223,12 @@ impl PyMm {
         };
         let layout = {
             let mut mm = self.shared.lock();
+            // memblock tags regions of no particular node with MAX_NUMNODES
+            let no_node = mm.memblock.max_numnodes();
             guarded(|| {
                 let zones = zones.iter().map(|(n, p)| Ok((zone_type(n)?, *p))).collect::<Result<Vec<_>, MmError>>()?;
-                let regions = regions.iter().map(|&(s, e, n)| (s, e, nid_arg(n))).collect();
+                let regions =
+                    regions.iter().map(|&(s, e, n)| (s, e, if n == no_node { 0 } else { nid_arg(n) })).collect();
                 let input = FreeAreaInitInput { regions, zones, nr_nodes, movable: MovableZoneConfig::default(), dma_reserve };
                 mm.free_area_init(&input, &cfg).cloned()
             })?
