@@ -338,13 +338,24 @@ impl PyMm {
     /// returns how many were allocated (fewer than `len(out)` when memory
     /// runs out; the entries past that count are set to 2**64-1, which is
     /// no pfn). The GIL is released while the core allocates.
-    #[pyo3(signature = (out, order = 0, gfp = GfpArg::Bits(Gfp::GFP_KERNEL.0), nid = -1, cpu = 0))]
-    fn alloc_pages_bulk(&self, py: Python<'_>, out: PyBuffer<u64>, order: u32, gfp: GfpArg, nid: i32, cpu: u32) -> PyResult<usize> {
+    #[pyo3(signature = (out, order = 0, gfp = None, nid = -1, cpu = 0))]
+    fn alloc_pages_bulk(
+        &self,
+        py: Python<'_>,
+        out: PyBuffer<u64>,
+        order: u32,
+        gfp: Option<GfpArg>,
+        nid: i32,
+        cpu: u32,
+    ) -> PyResult<usize> {
         if out.readonly() || !out.is_c_contiguous() {
             return Err(crate::errors::InvalidArgumentError::new_err("out: needs a writable C-contiguous buffer of uint64"));
         }
         let count = out.item_count();
-        let gfp = guarded(|| gfp.resolve())?;
+        let gfp = match gfp {
+            None => Gfp::GFP_KERNEL,
+            Some(g) => guarded(|| g.resolve())?,
+        };
         let mut pfns = Vec::with_capacity(count);
         let n = py.detach(|| {
             guarded(|| self.shared.lock().buddy_mut()?.alloc_pages_bulk(gfp, order, count, nid_arg(nid), cpu, &mut pfns))
