@@ -32,8 +32,8 @@ class BuildConstants:
     ``smp_alternatives``, ``decrypted_unused``, ``text_rodata_gap``, ``rodata_data_gap``:
     bytes the image gives back after boot ("Freeing SMP alternatives memory",
     "Freeing unused decrypted memory", "Freeing unused kernel image (text/rodata gap)",
-    "(rodata/data gap)"). ``uml_binary_start``: UML's ``__binary_start``; ``uml_small_allocations``: UML's
-    early small allocations in bytes.
+    "(rodata/data gap)"). ``uml_binary_start``: UML's ``__binary_start``;
+    ``uml_small_allocations``: UML's early small allocations in bytes.
     """
 
     node_data_size: int | None = None

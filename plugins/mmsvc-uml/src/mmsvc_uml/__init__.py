@@ -9,10 +9,7 @@ statement-level sub-steps of arch/um/kernel/mem.c.
 
 from __future__ import annotations
 
-from mmsvc import hookimpl
-from mmsvc.arch import Architecture
-from mmsvc.boot.context import BootContext
-from mmsvc.boot.steps import Step
+from mmsvc.api import Architecture, BootContext, Step, hookimpl
 
 from mmsvc_uml import mem_init, percpu_up, setup
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmsvc.boot.context import BootContext
+from mmsvc.api import BootContext
 
 PAGE_SIZE = 4096
 #: __binary_start of the x86_64 UML link (0x60000000)

@@ -8,11 +8,8 @@ mmsvc's public hook API (see docs/plugins.md).
 
 from __future__ import annotations
 
-from mmsvc import hookimpl
-from mmsvc.arch import Architecture
-from mmsvc.boot.context import BootContext
-from mmsvc.boot.steps import Step
-from mmsvc.mm import percpu
+from mmsvc import api
+from mmsvc.api import Architecture, BootContext, Step, hookimpl
 
 from mmsvc_x86_64 import espfix, initmem, mem_init, numa, pti, setup
 
@@ -80,7 +77,7 @@ def _static_from_pages(pages: int | None) -> int:
     """Without a catalogued static size, assume the unit was exactly full."""
     if not pages:
         return DEFAULT_PERCPU_STATIC
-    return pages * 4096 - percpu.PERCPU_MODULE_RESERVE - percpu.PERCPU_DYNAMIC_RESERVE
+    return pages * 4096 - api.PERCPU_MODULE_RESERVE - api.PERCPU_DYNAMIC_RESERVE
 
 
 def setup_per_cpu_areas(ctx: BootContext) -> None:
@@ -92,5 +89,5 @@ def setup_per_cpu_areas(ctx: BootContext) -> None:
                 f"nr_cpu_ids:{cpus} nr_node_ids:{nr_node_ids}")
     static = ctx.build.percpu_static or _static_from_pages(ctx.build.percpu_unit_pages)
     atom = PMD_SIZE if ctx.machine.cpu_features.pse else 4096
-    percpu.pcpu_embed_first_chunk(ctx, static, atom, numa.cpus_per_node(ctx), MAX_DMA_ADDRESS)
+    api.pcpu_embed_first_chunk(ctx, static, atom, numa.cpus_per_node(ctx), MAX_DMA_ADDRESS)
     ctx.g.nr_cpu_ids = cpus

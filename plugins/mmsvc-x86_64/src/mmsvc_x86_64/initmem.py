@@ -10,7 +10,7 @@ from that alignment rule for an uncatalogued build.
 
 from __future__ import annotations
 
-from mmsvc.boot.context import BootContext
+from mmsvc.api import BootContext
 
 PAGE_SIZE = 4096
 HPAGE_SIZE = 2 << 20

@@ -8,7 +8,7 @@ node with memory gets its ``pg_data_t`` (NODE_DATA) from its own memory.
 
 from __future__ import annotations
 
-from mmsvc.boot.context import BootContext
+from mmsvc.api import BootContext
 
 PAGE_SIZE = 4096
 SMP_CACHE_BYTES = 64

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmsvc.boot.context import BootContext
-from mmsvc.mm.sparse import SparseGeometry, VmemmapTables
+from mmsvc.api import BootContext, SparseGeometry, VmemmapTables
 
 PAGE_SIZE = 4096
 PMD_SHIFT = 21

@@ -8,11 +8,9 @@ context API and prints what the kernel prints.
 
 from __future__ import annotations
 
-from mmsvc.boot.context import BootContext
-from mmsvc.boot.steps import Step, substep
+from mmsvc import api
+from mmsvc.api import BootContext, Step, free_area_init, substep
 from mmsvc.machine import e820 as e820mod
-from mmsvc.mm import sparse
-from mmsvc.mm.page_alloc import free_area_init
 
 from mmsvc_x86_64 import numa, paging
 
@@ -226,7 +224,7 @@ def paging_init(ctx: BootContext) -> None:
     """sparse_init, then zone_sizes_init -> free_area_init."""
     geo = paging.sparse_geometry(ctx)
     tables = paging.vmemmap_tables(ctx)
-    sparse.sparse_init(ctx, geo, tables)
+    api.sparse_init(ctx, geo, tables)
     max_pfn = ctx.g.max_pfn
     # on 64-bit init_mem_mapping has set max_low_pfn to max_pfn
     ctx.g.max_low_pfn = max_pfn
