@@ -90,10 +90,10 @@ def cli() -> None:
 
 
 @cli.command()
+@handle_errors
 @machine_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead.")
 @click.option("--all-levels", is_flag=True, help="Include KERN_DEBUG lines.")
-@handle_errors
 def boot(machine: Any, as_json: bool, all_levels: bool) -> None:
     """Boot a machine and print the simulated kernel log."""
     sim = booted(machine)
@@ -107,8 +107,8 @@ def boot(machine: Any, as_json: bool, all_levels: bool) -> None:
 
 def _proc_command(name: str, doc: str) -> None:
     @cli.command(name=name, help=doc)
-    @machine_options
     @handle_errors
+    @machine_options
     def command(machine: Any) -> None:
         from mmsvc import views
 
@@ -126,9 +126,9 @@ for _name, _doc in (
 
 
 @cli.command()
+@handle_errors
 @machine_options
 @click.option("--substeps/--steps", default=True, help="Stop at every sub-step (default).")
-@handle_errors
 def step(machine: Any, substeps: bool) -> None:
     """Run the boot one step at a time: Enter steps, 'c' continues, 'q' quits."""
     from mmsvc.simulation import Simulation
