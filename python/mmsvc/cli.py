@@ -193,12 +193,13 @@ def plugins() -> None:
 @cli.command()
 @click.option("--quick", is_flag=True, help="Smaller counts (a smoke run).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--no-scale", is_flag=True, help="Skip the 32 TiB boot.")
 @handle_errors
-def bench(quick: bool, as_json: bool) -> None:
+def bench(quick: bool, as_json: bool, no_scale: bool) -> None:
     """Measure the page allocator against baselines in the same run."""
     from mmsvc.bench.run import run
 
-    report = run(quick=quick)
+    report = run(quick=quick, scale=not no_scale)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

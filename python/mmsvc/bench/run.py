@@ -70,7 +70,18 @@ def _per_call_ns(alloc, free, n: int) -> float:
     return (time.perf_counter_ns() - start) / ((n // 64) * 64 * 2)
 
 
-def run(quick: bool = False) -> BenchReport:
+def run_scale(report: BenchReport, quick: bool) -> None:
+    """Boot of a 32 TiB / 16-node machine against a 1 GiB one (fresh processes)."""
+    from mmsvc.bench.scale import measure
+
+    m = measure(total_gib=64 if quick else 32 * 1024, nodes=2 if quick else 16)
+    report.add("boot of a 1 GiB machine", m["small_s"] * 1e3, "ms")
+    report.add(f"boot of {m['total_gib']} GiB over {m['nodes']} nodes", m["big_s"] * 1e3,
+               "ms", "boot of a 1 GiB machine", m["time_ratio"])
+    report.add("  peak RSS of that boot", m["big_rss_kib"] / 1024, "MiB")
+
+
+def run(quick: bool = False, scale: bool = True) -> BenchReport:
     """Run every workload; ``quick`` shrinks the counts (for tests)."""
     scale = 20 if quick else 1
     report = BenchReport(meta={"python": platform.python_version(),
@@ -110,4 +121,6 @@ def run(quick: bool = False) -> BenchReport:
     report.add("mmsvc batch API per op", per_op, "ns/op", "mmsvc per-call API", ours_ns / per_op)
     report.add("native order-0 pair vs per-call", n0 / 2, "ns/op", "mmsvc per-call API",
                ours_ns / (n0 / 2))
+    if scale:
+        run_scale(report, quick)
     return report
