@@ -60,14 +60,15 @@ def _booted_mm(quick: bool) -> Any:
 
 
 def _per_call_ns(alloc, free, n: int) -> float:
-    pfns = [0] * 64
+    """ns per call of ``alloc(0)`` / ``free(pfn, 0)`` in a plain Python loop,
+    64 allocations then their 64 frees, as a caller would write it."""
+    rounds = max(1, n // 64)
     start = time.perf_counter_ns()
-    for _ in range(n // 64):
-        for i in range(64):
-            pfns[i] = alloc()
-        for i in range(64):
-            free(pfns[i])
-    return (time.perf_counter_ns() - start) / ((n // 64) * 64 * 2)
+    for _ in range(rounds):
+        pfns = [alloc(0) for _ in range(64)]
+        for p in pfns:
+            free(p, 0)
+    return (time.perf_counter_ns() - start) / (rounds * 64 * 2)
 
 
 def run_scale(report: BenchReport, quick: bool) -> None:
@@ -83,31 +84,30 @@ def run_scale(report: BenchReport, quick: bool) -> None:
 
 def run(quick: bool = False, scale: bool = True) -> BenchReport:
     """Run every workload; ``quick`` shrinks the counts (for tests)."""
-    scale = 20 if quick else 1
+    shrink = 20 if quick else 1
     report = BenchReport(meta={"python": platform.python_version(),
                                "machine": platform.machine(), "quick": quick})
     mm = _booted_mm(quick)
 
     # native loops
-    n0 = mm.bench_alloc_free_pairs(order=0, count=2_000_000 // scale)
-    n9 = mm.bench_alloc_free_pairs(order=9, count=200_000 // scale)
+    n0 = mm.bench_alloc_free_pairs(order=0, count=2_000_000 // shrink)
+    n9 = mm.bench_alloc_free_pairs(order=9, count=200_000 // shrink)
     report.add("native order-0 alloc+free pair", n0, "ns")
     report.add("native order-9 alloc+free pair", n9, "ns")
 
     # plain-Python baseline, per call
     py = PyBuddy(1 << 20)
-    py_ns = _per_call_ns(lambda: py.alloc(0), lambda p: py.free(p, 0), 200_000 // scale)
+    py_ns = _per_call_ns(py.alloc, py.free, 200_000 // shrink)
     report.add("plain-Python buddy, per call", py_ns, "ns/op")
 
     # per-call API through the extension
-    ours_ns = _per_call_ns(lambda: mm.alloc_pages(0), lambda p: mm.free_pages(p, 0),
-                           400_000 // scale)
+    ours_ns = _per_call_ns(mm.alloc_pages, mm.free_pages, 400_000 // shrink)
     report.add("mmsvc per-call API", ours_ns, "ns/op", "plain-Python buddy", py_ns / ours_ns)
 
     # batch API
     batch = 65536
     buf = array.array("Q", bytes(8 * batch))
-    reps = max(1, 64 // scale)
+    reps = max(1, 64 // shrink)
     start = time.perf_counter_ns()
     ops = 0
     for _ in range(reps):
