@@ -9,6 +9,7 @@ exact, reserved within 1 % and available within 2 % (UML: all exact).
 from __future__ import annotations
 
 import pytest
+
 from mmsvc.machine import from_dmesg
 from mmsvc.simulation import Simulation
 from mmsvc.verify import MEMORY_FIELDS, memory_lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import e820
 from mmsvc.machine.cmdline import parse_cmdline, parse_memmap_item, split_args

@@ -8,6 +8,7 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import (
     E820Entry,

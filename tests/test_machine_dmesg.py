@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import CpuFeatures, dumps_json, from_dmesg, loads_json, parse_dmesg
 from mmsvc.machine import e820 as E

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import e820
 from mmsvc.machine.e820 import E820Entry as E

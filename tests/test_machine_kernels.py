@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import kernels
 from mmsvc.machine.kconfig import kconfig_arch, load_kconfig, parse_kconfig

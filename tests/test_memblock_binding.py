@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mmsvc import _core
 from mmsvc.errors import InvalidArgumentError, MmsvcError, OutOfMemoryError
 

@@ -7,6 +7,7 @@ import array
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from mmsvc import _core
 from mmsvc.errors import (
     DoubleFreeError,

@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import pytest
+
 from mmsvc import hookimpl
 from mmsvc.arch import Architecture, collect_architectures
 from mmsvc.errors import PluginError

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from mmsvc import api
 from mmsvc.api import Architecture, BootContext, Step, hookimpl
-
 from mmsvc_x86_64 import espfix, initmem, mem_init, numa, pti, setup
 
 __version__ = "0.1.0"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from mmsvc import api
 from mmsvc.api import BootContext, Step, substep
-
 from mmsvc_x86_64 import paging
 
 PAGE_SIZE = 4096

@@ -11,7 +11,6 @@ from __future__ import annotations
 from mmsvc import api
 from mmsvc.api import BootContext, Step, free_area_init, substep
 from mmsvc.machine import e820 as e820mod
-
 from mmsvc_x86_64 import numa, paging
 
 PAGE_SIZE = 4096
