@@ -16,14 +16,15 @@ pub(crate) fn int_sqrt(x: u64) -> u64 {
     if x < 2 {
         return x;
     }
-    let mut r = (x as f64).sqrt() as u64;
+    let x = x as u128;
+    let mut r = (x as f64).sqrt() as u128;
     while r * r > x {
         r -= 1;
     }
     while (r + 1) * (r + 1) <= x {
         r += 1;
     }
-    r
+    r as u64
 }
 
 /// The default `min_free_kbytes` from lowmem kbytes.

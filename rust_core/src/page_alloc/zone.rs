@@ -339,12 +339,22 @@ impl Zone {
     /// max-order-aligned chunks with FPI_TO_TAIL, like
     /// `__free_pages_memory` followed by `__free_pages_core`.
     pub fn free_range_boot(&mut self, s: Pfn, e: Pfn) {
+        self.free_range_inner(s, e, false);
+    }
+
+    /// Like [`Self::free_range_boot`] for ranges whose whole blocks may
+    /// already carry descriptors (pages given back after boot).
+    pub fn free_range_boot_checked(&mut self, s: Pfn, e: Pfn) {
+        self.free_range_inner(s, e, true);
+    }
+
+    fn free_range_inner(&mut self, s: Pfn, e: Pfn, check: bool) {
         let top = self.top();
         let b = 1u64 << top;
         let mut p = s;
         while p < e {
-            if p & (b - 1) == 0 && e - p >= b {
-                let n = (e - p) / b;
+            if p & (b - 1) == 0 && e - p >= b && (!check || self.pt.entry(p) == super::pages::E_UNTOUCHED) {
+                let n = if check { 1 } else { (e - p) / b };
                 self.nr_free_pages += n * b;
                 self.area.add_run(MigrateType::Movable as u8, p, n, true);
                 p += n * b;
