@@ -789,14 +789,12 @@ impl PageAlloc {
         if order == 0 {
             z.pcp_free(cpu as usize, pfn);
         } else {
-            let off = z.pt.off(pfn);
-            let pbs = z.pt.pb_shift;
-            let mt = match z.pt.desc_mut(pfn) {
-                Some(d) => {
-                    d.state[off] = K_NONE;
-                    d.pb_mt[off >> pbs]
+            let mt = match (z.pt.si(pfn), z.pt.pbi(pfn)) {
+                (Some(i), Some(b)) => {
+                    z.pt.st[i] = K_NONE;
+                    z.pt.pbm[b]
                 }
-                None => MigrateType::Movable as u8,
+                _ => MigrateType::Movable as u8,
             };
             z.free_one_page(pfn, order, mt, false);
         }

@@ -293,16 +293,16 @@ impl Zone {
         let (mut pfn, mut order) = (pfn, order);
         if order < top {
             self.pt.ensure_desc(pfn, K_NONE);
-            let di = (self.pt.entry(pfn) - super::pages::E_DESC) as usize;
             let mask = (1u64 << top) - 1;
+            let base = ((self.pt.entry(pfn) - super::pages::E_DESC) as usize) << top;
             let whole_block_in_zone = self.spans(pfn & !mask) && self.spans(pfn | mask);
-            self.pt.descs[di].state[(pfn & mask) as usize] = K_NONE;
+            self.pt.st[base + (pfn & mask) as usize] = K_NONE;
             while order < top {
                 let buddy = pfn ^ (1u64 << order);
                 if !whole_block_in_zone && !self.spans(buddy) {
                     break;
                 }
-                let s = self.pt.descs[di].state[(buddy & mask) as usize];
+                let s = self.pt.st[base + (buddy & mask) as usize];
                 if kind(s) != K_FREE || st_order(s) != order {
                     break;
                 }
