@@ -789,12 +789,14 @@ impl PageAlloc {
         if order == 0 {
             z.pcp_free(cpu as usize, pfn);
         } else {
-            let mt = match (z.pt.si(pfn), z.pt.pbi(pfn)) {
-                (Some(i), Some(b)) => {
-                    z.pt.st[i] = K_NONE;
-                    z.pt.pbm[b]
-                }
-                _ => MigrateType::Movable as u8,
+            let e = z.pt.entry(pfn);
+            let mt = if e >= E_DESC {
+                let idx = (e - E_DESC) as usize;
+                let off = z.pt.off(pfn);
+                z.pt.st[(idx << z.pt.shift) + off] = K_NONE;
+                z.pt.pbm[idx * z.pt.npb + (off >> z.pt.pb_shift)]
+            } else {
+                MigrateType::Movable as u8
             };
             z.free_one_page(pfn, order, mt, false);
         }

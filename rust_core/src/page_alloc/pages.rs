@@ -154,13 +154,6 @@ impl PageTable {
         }
     }
 
-    /// Arena index of the pageblock migratetype of `pfn` (with a descriptor).
-    #[inline]
-    pub fn pbi(&self, pfn: Pfn) -> Option<usize> {
-        let e = self.entry(pfn);
-        (e >= E_DESC).then(|| (e - E_DESC) as usize * self.npb + (self.off(pfn) >> self.pb_shift))
-    }
-
     /// Pageblock migratetype of `pfn`.
     #[inline]
     pub fn pb_mt(&self, pfn: Pfn) -> u8 {

@@ -84,7 +84,7 @@ impl Zone {
                 continue;
             }
             let pfn = self.area.pop_head(&mut self.pt, cur, mt)?;
-            if cur == self.top() && order < cur {
+            if cur == self.top() && order < cur && self.pt.entry(pfn) < super::pages::E_DESC {
                 self.pt.ensure_desc(pfn, K_NONE);
             }
             self.expand(pfn, order, cur, mt);
@@ -292,9 +292,13 @@ impl Zone {
         let top = self.top();
         let (mut pfn, mut order) = (pfn, order);
         if order < top {
-            self.pt.ensure_desc(pfn, K_NONE);
+            let mut e = self.pt.entry(pfn);
+            if e < super::pages::E_DESC {
+                self.pt.ensure_desc(pfn, K_NONE);
+                e = self.pt.entry(pfn);
+            }
             let mask = (1u64 << top) - 1;
-            let base = ((self.pt.entry(pfn) - super::pages::E_DESC) as usize) << top;
+            let base = ((e - super::pages::E_DESC) as usize) << top;
             let whole_block_in_zone = self.spans(pfn & !mask) && self.spans(pfn | mask);
             self.pt.st[base + (pfn & mask) as usize] = K_NONE;
             while order < top {
