@@ -449,3 +449,30 @@ fn deferred_multinode_then_late_init_matches_undeferred() {
     assert_eq!(pa.meminfo_kb(), pb.meminfo_kb());
     check_consistency(&pa);
 }
+
+#[test]
+fn total_pages_and_recommended_min_free_kbytes() {
+    let cfg = PageAllocConfig::default();
+    let l = qemu_2g_layout(&cfg);
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    assert_eq!(pa.build_all_zonelists(), (1, true, 515808));
+    pa.memblock_free_all(&[(0x100, 0x1000, 0), (0x4000, 0x7ffe0, 0)]).unwrap();
+    pa.page_alloc_init_late(&[(0x100, 0x1000, 0), (0x4000, 0x7ffe0, 0)]).unwrap();
+    let d = 3840 - pa.zone_info(0, ZoneType::Dma).unwrap().managed as i64;
+    pa.adjust_managed_page_count(0x200, d).unwrap();
+    let d = 499255 - pa.zone_info(0, ZoneType::Dma32).unwrap().managed as i64;
+    pa.adjust_managed_page_count(0x5000, d).unwrap();
+    pa.init_per_zone_wmark_min();
+    // khugepaged: 512*2*2 + 512*2*9 pages = 45056 kB.
+    assert_eq!(pa.set_recommended_min_free_kbytes(), 45056);
+    assert_eq!(pa.meminfo_kb().0, pa.totalram_pages() * 4);
+    // Tiny machine: grouping by mobility off.
+    let l = free_area_init(
+        &FreeAreaInitInput::uml(vec![(0, 2000, 0)], 0x60000 + 2000),
+        &PageAllocConfig::uml(),
+    )
+    .unwrap();
+    assert!(!l.mobility_grouping);
+    let mut pa = PageAlloc::new(&l, &PageAllocConfig::uml()).unwrap();
+    assert!(!pa.build_all_zonelists().1);
+}
