@@ -177,9 +177,12 @@ impl PageTable {
         let n = 1usize << self.shift;
         let idx = match self.free_descs.pop() {
             Some(i) => {
+                // Pooled descriptors are clean: a block only gives its
+                // descriptor back once every page merged into one free
+                // block (all states NONE) with default pageblock types.
                 let (r, p) = self.view_ranges(i as usize);
-                self.st[r].fill(K_NONE);
-                self.pbm[p].fill(MigrateType::Movable as u8);
+                debug_assert!(self.st[r].iter().all(|&x| x == K_NONE));
+                debug_assert!(self.pbm[p].iter().all(|&m| m == MigrateType::Movable as u8));
                 i
             }
             None => {
@@ -209,8 +212,10 @@ impl PageTable {
         let slot = self.slot(pfn);
         let e = self.entries[slot];
         if e >= E_DESC {
+            let i = (e - E_DESC) as usize;
+            self.st[i << self.shift] = K_NONE;
             self.free_descs.push(e - E_DESC);
-            self.owner[(e - E_DESC) as usize] = NIL;
+            self.owner[i] = NIL;
         }
         self.entries[slot] = E_UNTOUCHED;
     }
