@@ -70,7 +70,7 @@ fn unusable_free(z: &Zone, order: u32, alloc_flags: u32) -> i64 {
 
 /// `__zone_watermark_ok`.
 pub(crate) fn zone_watermark_ok(z: &Zone, order: u32, mark: u64, highest: usize, alloc_flags: u32) -> bool {
-    let mut free = z.nr_free_pages as i64 - unusable_free(z, order, alloc_flags);
+    let free = z.nr_free_pages as i64 - unusable_free(z, order, alloc_flags);
     let mut min = mark as i64;
     if alloc_flags & ALLOC_HIGH != 0 {
         min -= min / 2;
@@ -99,7 +99,6 @@ pub(crate) fn zone_watermark_ok(z: &Zone, order: u32, mark: u64, highest: usize,
             return true;
         }
     }
-    let _ = &mut free;
     false
 }
 
