@@ -40,6 +40,17 @@ fn pairs(c: &mut Criterion) {
             })
         });
         drop(held);
+        if order == 9 {
+            let mut pa = machine_2g();
+            let gfp = Gfp::GFP_HIGHUSER_MOVABLE | Gfp::__GFP_COMP;
+            let _held: Vec<_> = (0..64).map(|_| pa.alloc_pages(gfp, order, 0, 0).unwrap()).collect();
+            g.bench_function("mmsvc order-9 movable (THP-like) alloc+free", |b| {
+                b.iter(|| {
+                    let p = pa.alloc_pages(black_box(gfp), order, 0, 0).unwrap();
+                    pa.free_pages(black_box(p), order, 0).unwrap();
+                })
+            });
+        }
         let mut fa = frame_2g();
         let n = 1usize << order;
         let _held: Vec<_> = (0..64).map(|_| fa.alloc(n).unwrap()).collect();

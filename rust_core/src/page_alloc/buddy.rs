@@ -114,10 +114,19 @@ impl PageAlloc {
             if node.zones.len() != nz {
                 return Err(MmError::invalid("layout", "every node needs every zone type"));
             }
+            if node.nid as usize != zones.len() / nz {
+                return Err(MmError::invalid("layout", "nodes must be numbered 0, 1, ... in order"));
+            }
+            for zs in &node.zones {
+                match zs.start_pfn.checked_add(zs.spanned) {
+                    Some(e) if e <= (1u64 << 40) && zs.present <= zs.spanned => {}
+                    _ => return Err(MmError::invalid("layout", "zone span out of range")),
+                }
+            }
             for (j, zs) in node.zones.iter().enumerate() {
                 let (s, e) = (zs.start_pfn, zs.end_pfn());
                 entries_total += if e > s { ((e - 1) >> top) - (s >> top) + 1 } else { 0 };
-                if entries_total > (1u64 << 31) {
+                if entries_total > (1u64 << 28) {
                     return Err(MmError::invalid("layout", "span too large for the block table"));
                 }
                 let memory: Vec<(Pfn, Pfn)> = node
@@ -162,6 +171,9 @@ impl PageAlloc {
             .map(|(i, z)| (z.start_pfn, z.end_pfn, i))
             .collect();
         spans.sort();
+        if spans.windows(2).any(|w| w[1].0 < w[0].1) {
+            return Err(MmError::invalid("layout", "zone spans overlap"));
+        }
         let nn = layout.nodes.len();
         let mut zonelists = Vec::with_capacity(nn);
         let mut thisnode = Vec::with_capacity(nn);
@@ -389,7 +401,7 @@ impl PageAlloc {
         let mut n = 0;
         for (zid, s, e) in pieces {
             let z = &mut self.zones[zid];
-            z.free_range_boot(s, e);
+            z.free_range_boot_checked(s, e);
             z.managed += e - s;
             n += e - s;
         }
@@ -714,7 +726,7 @@ impl PageAlloc {
         out: &mut Vec<Pfn>,
     ) -> Result<usize> {
         let (mt, highest) = self.check_request(gfp, order, preferred_nid, cpu)?;
-        out.reserve(count);
+        out.reserve(count.min(1 << 20));
         let mut n = 0;
         while n < count {
             let Some((zid, pfn)) = self.alloc_inner(gfp, order, preferred_nid, cpu, mt, highest) else { break };
@@ -777,14 +789,14 @@ impl PageAlloc {
         if order == 0 {
             z.pcp_free(cpu as usize, pfn);
         } else {
-            let off = z.pt.off(pfn);
-            let pbs = z.pt.pb_shift;
-            let mt = match z.pt.desc_mut(pfn) {
-                Some(d) => {
-                    d.state[off] = K_NONE;
-                    d.pb_mt[off >> pbs]
-                }
-                None => MigrateType::Movable as u8,
+            let e = z.pt.entry(pfn);
+            let mt = if e >= E_DESC {
+                let idx = (e - E_DESC) as usize;
+                let off = z.pt.off(pfn);
+                z.pt.st[(idx << z.pt.shift) + off] = K_NONE;
+                z.pt.pbm[idx * z.pt.npb + (off >> z.pt.pb_shift)]
+            } else {
+                MigrateType::Movable as u8
             };
             z.free_one_page(pfn, order, mt, false);
         }

@@ -29,21 +29,19 @@ pub(crate) struct FreeArea {
 
 #[inline]
 fn set_next(pt: &mut PageTable, pfn: Pfn, v: u64) {
-    let off = pt.off(pfn);
-    if let Some(d) = pt.desc_mut(pfn) {
-        d.next[off] = v;
+    if let Some(i) = pt.si(pfn) {
+        pt.nx[i] = v;
     }
 }
 #[inline]
 fn set_prev(pt: &mut PageTable, pfn: Pfn, v: u64) {
-    let off = pt.off(pfn);
-    if let Some(d) = pt.desc_mut(pfn) {
-        d.prev[off] = v;
+    if let Some(i) = pt.si(pfn) {
+        pt.pv[i] = v;
     }
 }
 #[inline]
 fn next_of(pt: &PageTable, pfn: Pfn) -> u64 {
-    pt.desc_of(pfn).map_or(NIL, |d| d.next[pt.off(pfn)])
+    pt.si(pfn).map_or(NIL, |i| pt.nx[i])
 }
 
 impl FreeArea {
@@ -75,15 +73,14 @@ impl FreeArea {
             return;
         }
         let (head, tl) = self.list[order as usize][mt as usize];
-        let off = pt.off(pfn);
-        if let Some(d) = pt.desc_mut(pfn) {
-            d.state[off] = mk(K_FREE, order, mt);
+        if let Some(i) = pt.si(pfn) {
+            pt.st[i] = mk(K_FREE, order, mt);
             if tail {
-                d.next[off] = NIL;
-                d.prev[off] = tl;
+                pt.nx[i] = NIL;
+                pt.pv[i] = tl;
             } else {
-                d.prev[off] = NIL;
-                d.next[off] = head;
+                pt.pv[i] = NIL;
+                pt.nx[i] = head;
             }
         }
         if tail {
@@ -133,11 +130,10 @@ impl FreeArea {
         debug_assert!(order < self.top);
         self.count[order as usize][mt as usize] -= 1;
         self.nr_free[order as usize] -= 1;
-        let off = pt.off(pfn);
-        let (n, p) = match pt.desc_mut(pfn) {
-            Some(d) => {
-                d.state[off] = K_NONE;
-                (d.next[off], d.prev[off])
+        let (n, p) = match pt.si(pfn) {
+            Some(i) => {
+                pt.st[i] = K_NONE;
+                (pt.nx[i], pt.pv[i])
             }
             None => (NIL, NIL),
         };

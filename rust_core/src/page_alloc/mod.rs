@@ -18,6 +18,36 @@
 //! * [`buddy`]: [`PageAlloc`], nodes and zonelists, boot frees, runtime API.
 //! * [`views`]: /proc/buddyinfo, /proc/pagetypeinfo, /proc/zoneinfo text.
 
+//!
+//! # Sparse state
+//!
+//! Host memory does not grow with simulated RAM. Per zone, a lazily zeroed
+//! table holds one `u32` per max-order block (untouched table pages are
+//! never resident). Only blocks that were split, partly freed or carry a
+//! non-default pageblock type get a descriptor (per-page state, free-list
+//! links, pageblock types) from flat arenas with a recycling pool; a block
+//! that merges back into one free max-order block with default pageblock
+//! types drops its descriptor. Top-order free lists are deques of runs of
+//! consecutive blocks (the kernel only ever takes their heads; stealing
+//! takes the head too), so a 2 TiB node freed at boot is a single run.
+//!
+//! # Differences from the kernel (documented choices)
+//!
+//! * pcp lists cache order-0 pages only (5.13+ also caches orders 1-3 and
+//!   the THP order).
+//! * No reclaim, compaction, kswapd, watermark boosting, page isolation,
+//!   CMA areas, shuffling or `unreserve_highatomic_pageblock`; a request
+//!   failing the low- then min-watermark pass is `OutOfMemory`.
+//! * `free_boot_pages` puts pages straight into the buddy lists in aligned
+//!   chunks (the kernel's `free_reserved_area` frees page by page through
+//!   the pcp lists); the merged result is the same after a drain.
+//! * Boot chunks that straddle a zone boundary are split at the boundary.
+//! * Deferred pages count in `totalram_pages` at `memblock_free_all` and in
+//!   zone `managed` when `page_alloc_init_late` frees them (as the kernel).
+//! * Zonelists order nodes local first, then `nid+1, nid+2, ...` (no
+//!   distance table). Interleaved node spans are rejected.
+//! * kernelcore=/movablecore= are rejected for now (the input has room).
+
 pub mod buddy;
 pub mod config;
 pub mod events;

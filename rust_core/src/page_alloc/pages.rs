@@ -46,11 +46,14 @@ pub(crate) const fn mt(s: u16) -> u8 {
 pub(crate) const E_UNTOUCHED: u32 = 0;
 pub(crate) const E_DESC: u32 = 8;
 
-pub(crate) struct BlockDesc {
-    pub state: Box<[u16]>,
-    pub next: Box<[u64]>,
-    pub prev: Box<[u64]>,
-    pub pb_mt: Box<[u8]>,
+/// A borrowed view of one block's descriptor.
+pub(crate) struct Desc<'a> {
+    pub pb_mt: &'a [u8],
+}
+
+/// A mutable view of one block's descriptor.
+pub(crate) struct DescMut<'a> {
+    pub pb_mt: &'a mut [u8],
 }
 
 pub(crate) struct PageTable {
@@ -58,7 +61,13 @@ pub(crate) struct PageTable {
     pub shift: u32,
     pub pb_shift: u32,
     pub entries: Vec<u32>,
-    pub descs: Vec<BlockDesc>,
+    /// Descriptor arenas: descriptor `i` owns `[i << shift, (i + 1) << shift)`
+    /// of `st`/`nx`/`pv` and `[i * npb, (i + 1) * npb)` of `pbm`.
+    pub st: Vec<u16>,
+    pub nx: Vec<u64>,
+    pub pv: Vec<u64>,
+    pub pbm: Vec<u8>,
+    pub npb: usize,
     pub free_descs: Vec<u32>,
     /// Block start pfn of each descriptor (NIL when pooled).
     pub owner: Vec<u64>,
@@ -74,7 +83,11 @@ impl PageTable {
             pb_shift,
             // vec![0; n] allocates zeroed memory: the OS maps it lazily.
             entries: vec![0u32; n as usize],
-            descs: Vec::new(),
+            st: Vec::new(),
+            nx: Vec::new(),
+            pv: Vec::new(),
+            pbm: Vec::new(),
+            npb: ((1usize << shift) >> pb_shift).max(1),
             free_descs: Vec::new(),
             owner: Vec::new(),
         }
@@ -92,30 +105,43 @@ impl PageTable {
     pub fn off(&self, pfn: Pfn) -> usize {
         (pfn & ((1u64 << self.shift) - 1)) as usize
     }
+    /// Arena index of `pfn`'s state, if its block has a descriptor.
     #[inline]
-    pub fn desc_of(&self, pfn: Pfn) -> Option<&BlockDesc> {
+    pub fn si(&self, pfn: Pfn) -> Option<usize> {
         let e = self.entry(pfn);
-        if e >= E_DESC {
-            Some(&self.descs[(e - E_DESC) as usize])
-        } else {
-            None
-        }
+        (e >= E_DESC).then(|| (((e - E_DESC) as usize) << self.shift) + self.off(pfn))
     }
     #[inline]
-    pub fn desc_mut(&mut self, pfn: Pfn) -> Option<&mut BlockDesc> {
+    fn view_ranges(&self, idx: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let b = 1usize << self.shift;
+        (idx * b..(idx + 1) * b, idx * self.npb..(idx + 1) * self.npb)
+    }
+    #[inline]
+    pub fn desc_of(&self, pfn: Pfn) -> Option<Desc<'_>> {
         let e = self.entry(pfn);
-        if e >= E_DESC {
-            Some(&mut self.descs[(e - E_DESC) as usize])
-        } else {
-            None
+        if e < E_DESC {
+            return None;
         }
+        let (r, p) = self.view_ranges((e - E_DESC) as usize);
+        let _ = r;
+        Some(Desc { pb_mt: &self.pbm[p] })
+    }
+    #[inline]
+    pub fn desc_mut(&mut self, pfn: Pfn) -> Option<DescMut<'_>> {
+        let e = self.entry(pfn);
+        if e < E_DESC {
+            return None;
+        }
+        let (r, p) = self.view_ranges((e - E_DESC) as usize);
+        let _ = r;
+        Some(DescMut { pb_mt: &mut self.pbm[p] })
     }
 
     /// State of a page (K_NONE when the block has no descriptor).
     #[inline]
     pub fn state(&self, pfn: Pfn) -> u16 {
-        match self.desc_of(pfn) {
-            Some(d) => d.state[self.off(pfn)],
+        match self.si(pfn) {
+            Some(i) => self.st[i],
             None => K_NONE,
         }
     }
@@ -123,19 +149,19 @@ impl PageTable {
     /// Set a page's state; the block must have a descriptor.
     #[inline]
     pub fn set_state(&mut self, pfn: Pfn, s: u16) {
-        let off = self.off(pfn);
-        if let Some(d) = self.desc_mut(pfn) {
-            d.state[off] = s;
+        if let Some(i) = self.si(pfn) {
+            self.st[i] = s;
         }
     }
 
     /// Pageblock migratetype of `pfn`.
     #[inline]
     pub fn pb_mt(&self, pfn: Pfn) -> u8 {
-        match self.desc_of(pfn) {
-            Some(d) => d.pb_mt[self.off(pfn) >> self.pb_shift],
-            None => MigrateType::Movable as u8,
+        let e = self.entry(pfn);
+        if e < E_DESC {
+            return MigrateType::Movable as u8;
         }
+        self.pbm[(e - E_DESC) as usize * self.npb + (self.off(pfn) >> self.pb_shift)]
     }
 
     /// Give the block of `pfn` a descriptor. An untouched block gets
@@ -149,27 +175,27 @@ impl PageTable {
         }
         let head = if e == E_UNTOUCHED { untouched_head } else { mk(K_ALLOC, self.shift, (e - 1) as u8) };
         let n = 1usize << self.shift;
-        let npb = (n >> self.pb_shift).max(1);
         let idx = match self.free_descs.pop() {
             Some(i) => {
-                let d = &mut self.descs[i as usize];
-                d.state.fill(K_NONE);
-                d.pb_mt.fill(MigrateType::Movable as u8);
+                // Pooled descriptors are clean: a block only gives its
+                // descriptor back once every page merged into one free
+                // block (all states NONE) with default pageblock types.
+                let (r, p) = self.view_ranges(i as usize);
+                debug_assert!(self.st[r].iter().all(|&x| x == K_NONE));
+                debug_assert!(self.pbm[p].iter().all(|&m| m == MigrateType::Movable as u8));
                 i
             }
             None => {
-                self.descs.push(BlockDesc {
-                    state: vec![K_NONE; n].into_boxed_slice(),
-                    next: vec![NIL; n].into_boxed_slice(),
-                    prev: vec![NIL; n].into_boxed_slice(),
-                    pb_mt: vec![MigrateType::Movable as u8; npb].into_boxed_slice(),
-                });
+                self.st.resize(self.st.len() + n, K_NONE);
+                self.nx.resize(self.nx.len() + n, NIL);
+                self.pv.resize(self.pv.len() + n, NIL);
+                self.pbm.resize(self.pbm.len() + self.npb, MigrateType::Movable as u8);
                 self.owner.push(NIL);
-                (self.descs.len() - 1) as u32
+                (self.owner.len() - 1) as u32
             }
         };
         self.owner[idx as usize] = pfn & !((1u64 << self.shift) - 1);
-        self.descs[idx as usize].state[0] = head;
+        self.st[(idx as usize) << self.shift] = head;
         self.entries[slot] = E_DESC + idx;
     }
 
@@ -186,8 +212,10 @@ impl PageTable {
         let slot = self.slot(pfn);
         let e = self.entries[slot];
         if e >= E_DESC {
+            let i = (e - E_DESC) as usize;
+            self.st[i << self.shift] = K_NONE;
             self.free_descs.push(e - E_DESC);
-            self.owner[(e - E_DESC) as usize] = NIL;
+            self.owner[i] = NIL;
         }
         self.entries[slot] = E_UNTOUCHED;
     }
@@ -199,15 +227,16 @@ impl PageTable {
     }
 
     pub fn live_descs(&self) -> usize {
-        self.descs.len() - self.free_descs.len()
+        self.owner.len() - self.free_descs.len()
     }
 
     /// Iterate over (block start pfn, descriptor) of live descriptors.
-    pub fn for_each_desc(&self, mut f: impl FnMut(Pfn, &BlockDesc)) {
-        for (i, d) in self.descs.iter().enumerate() {
-            let owner = self.owner[i];
+    pub fn for_each_desc(&self, mut f: impl FnMut(Pfn, Desc<'_>)) {
+        for (i, &owner) in self.owner.iter().enumerate() {
             if owner != NIL {
-                f(owner, d);
+                let (r, p) = self.view_ranges(i);
+                let _ = r;
+                f(owner, Desc { pb_mt: &self.pbm[p] });
             }
         }
     }

@@ -140,18 +140,22 @@ impl Zone {
     /// allocated order-0 head or its pageblock is isolated.
     #[inline]
     pub fn pcp_free_fast(&mut self, cpu: usize, pfn: Pfn) -> bool {
+        let e = self.pt.entry(pfn);
+        if e < super::pages::E_DESC {
+            return false;
+        }
+        let idx = (e - super::pages::E_DESC) as usize;
         let off = self.pt.off(pfn);
-        let pbs = self.pt.pb_shift;
-        let Some(d) = self.pt.desc_mut(pfn) else { return false };
-        let s = d.state[off];
+        let i = (idx << self.pt.shift) + off;
+        let s = self.pt.st[i];
         if kind(s) != K_ALLOC || super::pages::order(s) != 0 {
             return false;
         }
-        let pb = d.pb_mt[off >> pbs];
+        let pb = self.pt.pbm[idx * self.pt.npb + (off >> self.pt.pb_shift)];
         if pb == MigrateType::Isolate as u8 {
             return false;
         }
-        d.state[off] = mk(K_PCP, 0, pb);
+        self.pt.st[i] = mk(K_PCP, 0, pb);
         let list = if (pb as usize) < MIGRATE_PCPTYPES { pb } else { MigrateType::Movable as u8 };
         let pcp = &mut self.pcp[cpu];
         pcp.lists[list as usize].push_front(pfn);

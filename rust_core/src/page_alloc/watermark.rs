@@ -16,14 +16,15 @@ pub(crate) fn int_sqrt(x: u64) -> u64 {
     if x < 2 {
         return x;
     }
-    let mut r = (x as f64).sqrt() as u64;
+    let x = x as u128;
+    let mut r = (x as f64).sqrt() as u128;
     while r * r > x {
         r -= 1;
     }
     while (r + 1) * (r + 1) <= x {
         r += 1;
     }
-    r
+    r as u64
 }
 
 /// The default `min_free_kbytes` from lowmem kbytes.
@@ -69,7 +70,7 @@ fn unusable_free(z: &Zone, order: u32, alloc_flags: u32) -> i64 {
 
 /// `__zone_watermark_ok`.
 pub(crate) fn zone_watermark_ok(z: &Zone, order: u32, mark: u64, highest: usize, alloc_flags: u32) -> bool {
-    let mut free = z.nr_free_pages as i64 - unusable_free(z, order, alloc_flags);
+    let free = z.nr_free_pages as i64 - unusable_free(z, order, alloc_flags);
     let mut min = mark as i64;
     if alloc_flags & ALLOC_HIGH != 0 {
         min -= min / 2;
@@ -98,7 +99,6 @@ pub(crate) fn zone_watermark_ok(z: &Zone, order: u32, mark: u64, highest: usize,
             return true;
         }
     }
-    let _ = &mut free;
     false
 }
 

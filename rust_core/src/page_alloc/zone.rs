@@ -84,7 +84,7 @@ impl Zone {
                 continue;
             }
             let pfn = self.area.pop_head(&mut self.pt, cur, mt)?;
-            if cur == self.top() && order < cur {
+            if cur == self.top() && order < cur && self.pt.entry(pfn) < super::pages::E_DESC {
                 self.pt.ensure_desc(pfn, K_NONE);
             }
             self.expand(pfn, order, cur, mt);
@@ -292,17 +292,21 @@ impl Zone {
         let top = self.top();
         let (mut pfn, mut order) = (pfn, order);
         if order < top {
-            self.pt.ensure_desc(pfn, K_NONE);
-            let di = (self.pt.entry(pfn) - super::pages::E_DESC) as usize;
+            let mut e = self.pt.entry(pfn);
+            if e < super::pages::E_DESC {
+                self.pt.ensure_desc(pfn, K_NONE);
+                e = self.pt.entry(pfn);
+            }
             let mask = (1u64 << top) - 1;
+            let base = ((e - super::pages::E_DESC) as usize) << top;
             let whole_block_in_zone = self.spans(pfn & !mask) && self.spans(pfn | mask);
-            self.pt.descs[di].state[(pfn & mask) as usize] = K_NONE;
+            self.pt.st[base + (pfn & mask) as usize] = K_NONE;
             while order < top {
                 let buddy = pfn ^ (1u64 << order);
                 if !whole_block_in_zone && !self.spans(buddy) {
                     break;
                 }
-                let s = self.pt.descs[di].state[(buddy & mask) as usize];
+                let s = self.pt.st[base + (buddy & mask) as usize];
                 if kind(s) != K_FREE || st_order(s) != order {
                     break;
                 }
@@ -339,12 +343,22 @@ impl Zone {
     /// max-order-aligned chunks with FPI_TO_TAIL, like
     /// `__free_pages_memory` followed by `__free_pages_core`.
     pub fn free_range_boot(&mut self, s: Pfn, e: Pfn) {
+        self.free_range_inner(s, e, false);
+    }
+
+    /// Like [`Self::free_range_boot`] for ranges whose whole blocks may
+    /// already carry descriptors (pages given back after boot).
+    pub fn free_range_boot_checked(&mut self, s: Pfn, e: Pfn) {
+        self.free_range_inner(s, e, true);
+    }
+
+    fn free_range_inner(&mut self, s: Pfn, e: Pfn, check: bool) {
         let top = self.top();
         let b = 1u64 << top;
         let mut p = s;
         while p < e {
-            if p & (b - 1) == 0 && e - p >= b {
-                let n = (e - p) / b;
+            if p & (b - 1) == 0 && e - p >= b && (!check || self.pt.entry(p) == super::pages::E_UNTOUCHED) {
+                let n = if check { 1 } else { (e - p) / b };
                 self.nr_free_pages += n * b;
                 self.area.add_run(MigrateType::Movable as u8, p, n, true);
                 p += n * b;

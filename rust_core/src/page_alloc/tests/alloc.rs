@@ -357,3 +357,122 @@ fn uml_single_zone_allocates() {
     check_consistency(&pa);
     assert_eq!(pa.nr_free_pages(), p - 0x1000);
 }
+
+#[test]
+fn merge_likely_buddy_goes_to_tail() {
+    let mut pa = small(&no_defer());
+    // Take a whole order-10 block as four order-8 pieces A B C D.
+    let a = pa.alloc_pages(Gfp::GFP_HIGHUSER_MOVABLE, 8, 0, 0).unwrap();
+    let b = pa.alloc_pages(Gfp::GFP_HIGHUSER_MOVABLE, 8, 0, 0).unwrap();
+    let c = pa.alloc_pages(Gfp::GFP_HIGHUSER_MOVABLE, 8, 0, 0).unwrap();
+    let d = pa.alloc_pages(Gfp::GFP_HIGHUSER_MOVABLE, 8, 0, 0).unwrap();
+    assert_eq!((b, c, d), (a + 256, a + 512, a + 768));
+    // Another order-8 block X elsewhere on the list head.
+    let x = pa.alloc_pages(Gfp::GFP_HIGHUSER_MOVABLE, 8, 0, 0).unwrap();
+    let y = pa.alloc_pages(Gfp::GFP_HIGHUSER_MOVABLE, 8, 0, 0).unwrap();
+    pa.free_pages(x, 8, 0).unwrap();
+    // Free C and D: they merge into an order-9 block whose order-9 buddy
+    // (A+B) is allocated: head of the list.
+    pa.free_pages(c, 8, 0).unwrap();
+    pa.free_pages(d, 8, 0).unwrap();
+    assert_eq!(pa.free_list(0, ZoneType::Dma32, 9, MigrateType::Movable).unwrap()[0], c);
+    // Free A: its buddy B is allocated, but the order-9 buddy (C+D) is
+    // free, so A goes to the tail of the order-8 list.
+    pa.free_pages(a, 8, 0).unwrap();
+    let l8 = pa.free_list(0, ZoneType::Dma32, 8, MigrateType::Movable).unwrap();
+    assert_eq!(*l8.last().unwrap(), a);
+    assert_ne!(l8[0], a);
+    let _ = y;
+    check_consistency(&pa);
+}
+
+#[test]
+fn atomic_high_order_reserves_highatomic_pageblock() {
+    let cfg = PageAllocConfig::uml();
+    let l = free_area_init(&FreeAreaInitInput::uml(vec![(0, 0x8000, 0)], 0x68000), &cfg).unwrap();
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    pa.memblock_free_all(&[(0x400, 0x8000, 0)]).unwrap();
+    // low watermark above what is free: the fast pass fails, the atomic
+    // slow pass (min, HIGH|HARDER) succeeds and reserves a pageblock.
+    pa.set_min_free_kbytes(4 * 0x6800).unwrap();
+    let z = pa.zone_info(0, ZoneType::Normal).unwrap();
+    assert!(z.low > pa.nr_free_pages() && z.min < pa.nr_free_pages(), "{z:?}");
+    let p = pa.alloc_pages(Gfp::GFP_ATOMIC, 1, 0, 0).unwrap();
+    assert_eq!(pa.pageblock_migratetype(p).unwrap(), MigrateType::HighAtomic);
+    assert_eq!(pa.zone_info(0, ZoneType::Normal).unwrap().nr_reserved_highatomic, 1024);
+    // The rest of that pageblock is on the HighAtomic lists now.
+    let z = pa.zone_info(0, ZoneType::Normal).unwrap();
+    let ha: u64 = (0..11).map(|o| z.free_by_type[o][MigrateType::HighAtomic as usize] << o).sum();
+    assert_eq!(ha, 1022);
+    check_consistency(&pa);
+    pa.free_pages(p, 1, 0).unwrap();
+    check_consistency(&pa);
+}
+
+#[test]
+fn free_boot_pages_whole_blocks_with_descriptor() {
+    let cfg = no_defer();
+    let l = free_area_init(&FreeAreaInitInput::x86_64(vec![(0x100, 0x4000, 0)], 0), &cfg).unwrap();
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    pa.memblock_free_all(&[(0x1000, 0x1800, 0)]).unwrap();
+    // [0x1800, 0x2000) reserved inside a block with a descriptor.
+    let f = pa.nr_free_pages();
+    pa.free_boot_pages(0x1800, 0x3000).unwrap();
+    assert_eq!(pa.nr_free_pages(), f + 0x1800);
+    let z = pa.zone_info(0, ZoneType::Dma32).unwrap();
+    assert_eq!(z.nr_free[10], 8);
+    check_consistency(&pa);
+}
+
+#[test]
+fn deferred_multinode_then_late_init_matches_undeferred() {
+    let regions = vec![(0x1, 0x9f, 0), (0x100, 0x80000, 0), (0x80000, 0xbffe0, 1), (0x100000, 0x140000, 1)];
+    let free = vec![(0x100, 0x1000, 0), (0x4000, 0x80000, 0), (0x80000, 0xbffe0, 1), (0x100000, 0x140000, 1)];
+    let cfg = PageAllocConfig { nr_cpus: 2, cpu_to_node: vec![0, 1], ..Default::default() };
+    let l = free_area_init(&FreeAreaInitInput::x86_64(regions.clone(), 158), &cfg).unwrap();
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    pa.memblock_free_all(&free).unwrap();
+    assert_eq!(pa.node_info(1).unwrap().first_deferred_pfn, Some(0x108000));
+    // Node 1 has DMA32 fully and the first section of Normal.
+    assert_eq!(pa.node_info(1).unwrap().nr_free_pages, (0xbffe0 - 0x80000) + 0x8000);
+    // Deferred pages cannot be given back before init.
+    assert!(matches!(pa.free_boot_pages(0x130000, 0x130001), Err(MmError::InvalidState(_))));
+    let p = pa.alloc_pages(Gfp::GFP_KERNEL, 4, 1, 1).unwrap();
+    pa.page_alloc_init_late(&free).unwrap();
+    pa.free_pages(p, 4, 1).unwrap();
+    let cfg2 = PageAllocConfig { deferred_struct_page_init: false, ..cfg.clone() };
+    let l2 = free_area_init(&FreeAreaInitInput::x86_64(regions, 158), &cfg2).unwrap();
+    let mut pb = PageAlloc::new(&l2, &cfg2).unwrap();
+    pb.memblock_free_all(&free).unwrap();
+    assert_eq!(pa.buddyinfo(), pb.buddyinfo());
+    assert_eq!(pa.totalram_pages(), pb.totalram_pages());
+    assert_eq!(pa.meminfo_kb(), pb.meminfo_kb());
+    check_consistency(&pa);
+}
+
+#[test]
+fn total_pages_and_recommended_min_free_kbytes() {
+    let cfg = PageAllocConfig::default();
+    let l = qemu_2g_layout(&cfg);
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    assert_eq!(pa.build_all_zonelists(), (1, true, 515808));
+    pa.memblock_free_all(&[(0x100, 0x1000, 0), (0x4000, 0x7ffe0, 0)]).unwrap();
+    pa.page_alloc_init_late(&[(0x100, 0x1000, 0), (0x4000, 0x7ffe0, 0)]).unwrap();
+    let d = 3840 - pa.zone_info(0, ZoneType::Dma).unwrap().managed as i64;
+    pa.adjust_managed_page_count(0x200, d).unwrap();
+    let d = 499255 - pa.zone_info(0, ZoneType::Dma32).unwrap().managed as i64;
+    pa.adjust_managed_page_count(0x5000, d).unwrap();
+    pa.init_per_zone_wmark_min();
+    // khugepaged: 512*2*2 + 512*2*9 pages = 45056 kB.
+    assert_eq!(pa.set_recommended_min_free_kbytes(), 45056);
+    assert_eq!(pa.meminfo_kb().0, pa.totalram_pages() * 4);
+    // Tiny machine: grouping by mobility off.
+    let l = free_area_init(
+        &FreeAreaInitInput::uml(vec![(0, 2000, 0)], 0x60000 + 2000),
+        &PageAllocConfig::uml(),
+    )
+    .unwrap();
+    assert!(!l.mobility_grouping);
+    let mut pa = PageAlloc::new(&l, &PageAllocConfig::uml()).unwrap();
+    assert!(!pa.build_all_zonelists().1);
+}

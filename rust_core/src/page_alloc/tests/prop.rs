@@ -12,6 +12,7 @@ enum Op {
     Bulk { gfp: u8, order: u32, n: usize },
     FreeBulk { n: usize },
     Drain,
+    InitLate,
 }
 
 fn gfp_of(i: u8) -> Gfp {
@@ -34,20 +35,46 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<u8>(), 0u32..4, 1usize..40).prop_map(|(gfp, order, n)| Op::Bulk { gfp, order, n }),
         1 => (1usize..20).prop_map(|n| Op::FreeBulk { n }),
         1 => Just(Op::Drain),
+        1 => Just(Op::InitLate),
     ]
 }
 
+/// Two nodes with deferred init: node 0 [0x100, 0x14000) cut 0x10000,
+/// node 1 [0x14000, 0x24000) cut 0x20000.
+fn two_nodes_deferred() -> (PageAlloc, Vec<(u64, u64, u32)>) {
+    let regions = vec![(0x1, 0x9f, 0), (0x100, 0x14000, 0), (0x14000, 0x24000, 1)];
+    let cfg = PageAllocConfig { nr_cpus: 2, cpu_to_node: vec![0, 1], ..Default::default() };
+    let l = free_area_init(&FreeAreaInitInput::x86_64(regions, 0), &cfg).unwrap();
+    assert_eq!(l.nodes[0].first_deferred_pfn, Some(0x10000));
+    assert_eq!(l.nodes[1].first_deferred_pfn, Some(0x20000));
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    let free = vec![(0x100, 0x14000, 0), (0x14000, 0x24000, 1)];
+    pa.memblock_free_all(&free).unwrap();
+    (pa, free)
+}
+
 fn run(ops: Vec<Op>, pcp: bool, wmarks: bool) {
+    run_on(ops, pcp, wmarks, false)
+}
+
+fn run_on(ops: Vec<Op>, pcp: bool, wmarks: bool, multinode: bool) {
     let cfg = PageAllocConfig { nr_cpus: 2, ..no_defer() };
-    let mut pa = small(&cfg);
+    let (mut pa, late) = if multinode {
+        let (pa, free) = two_nodes_deferred();
+        (pa, Some(free))
+    } else {
+        (small(&cfg), None)
+    };
+    let mut late = late;
+    let nodes = pa.nr_nodes();
     if pcp {
         pa.setup_per_cpu_pageset();
     }
     if wmarks {
         pa.init_per_zone_wmark_min();
     }
-    let total = pa.nr_free_pages();
-    let initial = pa.buddyinfo();
+    let mut total = pa.nr_free_pages();
+    let mut initial = pa.buddyinfo();
     // model: head pfn -> order
     let mut model: BTreeMap<u64, u32> = BTreeMap::new();
     let mut allocated_pages = 0u64;
@@ -70,7 +97,7 @@ fn run(ops: Vec<Op>, pcp: bool, wmarks: bool) {
         match op {
             Op::Alloc { gfp, order, cpu } => {
                 let g = gfp_of(gfp);
-                if let Ok(p) = pa.alloc_pages(g, order, 0, cpu) {
+                if let Ok(p) = pa.alloc_pages(g, order, cpu % nodes, cpu) {
                     add(&mut model, &pa, p, order);
                     allocated_pages += 1 << order;
                     if g == Gfp::GFP_DMA {
@@ -115,6 +142,17 @@ fn run(ops: Vec<Op>, pcp: bool, wmarks: bool) {
                 }
             }
             Op::Drain => pa.drain_pcp(None).unwrap(),
+            Op::InitLate => {
+                if let Some(free) = late.take() {
+                    let n = pa.page_alloc_init_late(&free).unwrap();
+                    assert_eq!(n, 0x8000);
+                    total += n;
+                    // The reference for the final state: everything free.
+                    let (mut fresh, _) = two_nodes_deferred();
+                    fresh.page_alloc_init_late(&free).unwrap();
+                    initial = fresh.buddyinfo();
+                }
+            }
         }
         assert_eq!(pa.nr_free_pages() + pa.nr_pcp_pages() + allocated_pages, total);
         check_consistency(&pa);
@@ -126,6 +164,7 @@ fn run(ops: Vec<Op>, pcp: bool, wmarks: bool) {
     pa.drain_pcp(None).unwrap();
     assert_eq!(pa.nr_free_pages(), total);
     assert_eq!(pa.buddyinfo(), initial);
+    assert_eq!(pa.totalram_pages(), if multinode { 0x24000 - 0x100 } else { 0x4000 - 0x100 });
     check_consistency(&pa);
 }
 
@@ -135,5 +174,10 @@ proptest! {
     #[test]
     fn random_ops_match_model(ops in proptest::collection::vec(op(), 1..200), pcp in any::<bool>(), wm in any::<bool>()) {
         run(ops, pcp, wm);
+    }
+
+    #[test]
+    fn random_ops_two_nodes_deferred(ops in proptest::collection::vec(op(), 1..150), pcp in any::<bool>()) {
+        run_on(ops, pcp, false, true);
     }
 }
