@@ -90,6 +90,30 @@ pub struct PageAlloc {
     rec: Recorder,
 }
 
+/// The first pfn that appears twice in `pfns` (all heads of `order` blocks).
+/// A bitmap over the batch's span when that span is small compared with the
+/// batch (the usual case: a batch of recent allocations), a sort otherwise.
+fn first_duplicate(pfns: &[Pfn], order: u32) -> Option<Pfn> {
+    let (&lo, &hi) = (pfns.iter().min()?, pfns.iter().max()?);
+    let span = ((hi - lo) >> order) + 1;
+    if span <= 64 * pfns.len() as u64 + 4096 {
+        let mut seen = vec![0u64; span.div_ceil(64) as usize];
+        for &p in pfns {
+            let i = (p - lo) >> order;
+            let (w, b) = ((i / 64) as usize, i % 64);
+            if seen[w] & (1 << b) != 0 {
+                return Some(p);
+            }
+            seen[w] |= 1 << b;
+        }
+        None
+    } else {
+        let mut sorted = pfns.to_vec();
+        sorted.sort_unstable();
+        sorted.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+    }
+}
+
 fn node_cpus(cfg: &PageAllocConfig, nid: u32) -> u64 {
     (0..cfg.nr_cpus).filter(|&c| cfg.cpu_node(c) == nid).count() as u64
 }
@@ -828,10 +852,8 @@ impl PageAlloc {
         for &p in pfns {
             zids.push(self.check_free(p, order)?);
         }
-        let mut sorted = pfns.to_vec();
-        sorted.sort_unstable();
-        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            return Err(MmError::DoubleFree { pfn: w[0], order });
+        if let Some(pfn) = first_duplicate(pfns, order) {
+            return Err(MmError::DoubleFree { pfn, order });
         }
         for (&p, &z) in pfns.iter().zip(&zids) {
             self.free_checked(z, p, order, cpu);
