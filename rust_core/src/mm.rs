@@ -7,9 +7,60 @@
 //! allocator, as mm/memblock.c does.
 
 use crate::error::{MmError, Result};
+use crate::page_alloc::Gfp;
+use crate::page_source::{PageSource, PageUse};
 use crate::memblock::{KernelVersion, Memblock, MemblockFlags, NUMA_NO_NODE};
 use crate::page_alloc::{free_area_init, FreeAreaInitInput, PageAlloc, PageAllocConfig, ZoneLayout};
 use crate::units::{pfn_down, pfn_up, Pfn};
+
+/// Pages the kernel's own structures hold, by use (the /proc/meminfo
+/// `PageTables`, `SReclaimable`, `SUnreclaim` and `VmallocUsed` counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageCounters {
+    pub page_tables: u64,
+    pub slab_reclaimable: u64,
+    pub slab_unreclaimable: u64,
+    pub vmalloc: u64,
+}
+
+impl UsageCounters {
+    fn slot(&mut self, usage: PageUse) -> &mut u64 {
+        match usage {
+            PageUse::PageTable => &mut self.page_tables,
+            PageUse::SlabReclaimable => &mut self.slab_reclaimable,
+            PageUse::SlabUnreclaimable => &mut self.slab_unreclaimable,
+            PageUse::Vmalloc => &mut self.vmalloc,
+        }
+    }
+}
+
+/// The buddy allocator as a [`PageSource`]: the pages page tables, slabs
+/// and vmalloc areas take come from the zones and are counted by use.
+pub struct BuddySource<'a> {
+    pub page_alloc: &'a mut PageAlloc,
+    pub usage: &'a mut UsageCounters,
+    pub cpu: u32,
+}
+
+impl PageSource for BuddySource<'_> {
+    fn alloc_pages(&mut self, order: u32, nid: Option<i32>, usage: PageUse) -> Result<Pfn> {
+        let gfp = match usage {
+            PageUse::SlabReclaimable => Gfp(Gfp::GFP_KERNEL.0 | Gfp::__GFP_RECLAIMABLE.0),
+            _ => Gfp::GFP_KERNEL,
+        };
+        let nid = nid.filter(|&n| n >= 0).map_or(0, |n| n as u32);
+        let pfn = self.page_alloc.alloc_pages(gfp, order, nid, self.cpu)?;
+        *self.usage.slot(usage) += 1 << order;
+        Ok(pfn)
+    }
+
+    fn free_pages(&mut self, pfn: Pfn, order: u32, usage: PageUse) -> Result<()> {
+        self.page_alloc.free_pages(pfn, order, self.cpu)?;
+        let slot = self.usage.slot(usage);
+        *slot = slot.saturating_sub(1 << order);
+        Ok(())
+    }
+}
 
 /// The simulated memory of one machine.
 #[derive(Default)]
@@ -18,12 +69,14 @@ pub struct Mm {
     pub memblock: Memblock,
     /// Nodes, zones and the buddy allocator, from `free_area_init` on.
     pub page_alloc: Option<PageAlloc>,
+    /// Pages held by page tables, slabs and vmalloc areas.
+    pub usage: UsageCounters,
 }
 
 impl Mm {
     /// A machine with no memory yet, for the given kernel version.
     pub fn new(version: KernelVersion) -> Self {
-        Mm { memblock: Memblock::with_version(version), page_alloc: None }
+        Mm { memblock: Memblock::with_version(version), page_alloc: None, usage: UsageCounters::default() }
     }
 
     /// An independent copy (a fork of the machine).
@@ -33,7 +86,7 @@ impl Mm {
                 "copying a machine after free_area_init is not supported yet".into(),
             ));
         }
-        Ok(Mm { memblock: self.memblock.clone(), page_alloc: None })
+        Ok(Mm { memblock: self.memblock.clone(), page_alloc: None, usage: self.usage })
     }
 
     /// The buddy allocator, or an error naming the missing boot step.
@@ -91,6 +144,76 @@ impl Mm {
     }
 }
 
+impl Mm {
+    /// The buddy allocator as a page source for the kernel's own structures.
+    pub fn buddy_source(&mut self, cpu: u32) -> Result<BuddySource<'_>> {
+        let page_alloc = self.page_alloc.as_mut().ok_or_else(not_yet)?;
+        Ok(BuddySource { page_alloc, usage: &mut self.usage, cpu })
+    }
+}
+
 fn not_yet() -> MmError {
     MmError::InvalidState("the zones do not exist yet: free_area_init has not run".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page_alloc::{MovableZoneConfig, ZoneType};
+
+    fn booted() -> Mm {
+        let mut mm = Mm::new(KernelVersion::V6_1);
+        mm.memblock.add(1 << 20, 63 << 20, "test").unwrap();
+        mm.memblock.reserve(1 << 20, 1 << 20, "test").unwrap();
+        let regions = vec![(0x100, 0x4000, 0)];
+        let input = FreeAreaInitInput {
+            regions,
+            zones: vec![(ZoneType::Dma, 0x1000), (ZoneType::Dma32, 0x4000), (ZoneType::Normal, 0x4000)],
+            nr_nodes: 1,
+            movable: MovableZoneConfig::default(),
+            dma_reserve: 0,
+        };
+        let cfg = PageAllocConfig { deferred_struct_page_init: false, ..PageAllocConfig::linux_6_1() };
+        mm.free_area_init(&input, &cfg).unwrap();
+        mm.memblock_free_all(None).unwrap();
+        mm
+    }
+
+    #[test]
+    fn memblock_free_all_frees_what_memblock_has_free() {
+        let mm = booted();
+        // 63 MiB of memory from 1 MiB, 1 MiB of it reserved
+        assert_eq!(mm.buddy().unwrap().totalram_pages(), (62 << 20) >> 12);
+    }
+
+    #[test]
+    fn free_area_init_runs_once() {
+        let mut mm = booted();
+        let input = FreeAreaInitInput::x86_64(vec![(0x100, 0x4000, 0)], 0);
+        let err = mm.free_area_init(&input, &PageAllocConfig::default()).unwrap_err();
+        assert!(matches!(err, MmError::InvalidState(_)));
+    }
+
+    #[test]
+    fn buddy_source_counts_pages_by_use() {
+        let mut mm = booted();
+        let free = mm.buddy().unwrap().nr_free_pages();
+        let mut src = mm.buddy_source(0).unwrap();
+        let a = src.alloc_pages(0, None, PageUse::PageTable).unwrap();
+        let b = src.alloc_pages(2, Some(0), PageUse::SlabReclaimable).unwrap();
+        assert_eq!(mm.usage.page_tables, 1);
+        assert_eq!(mm.usage.slab_reclaimable, 4);
+        let mut src = mm.buddy_source(0).unwrap();
+        src.free_pages(a, 0, PageUse::PageTable).unwrap();
+        src.free_pages(b, 2, PageUse::SlabReclaimable).unwrap();
+        assert_eq!(mm.usage, UsageCounters::default());
+        mm.buddy_mut().unwrap().drain_pcp(None).unwrap();
+        assert_eq!(mm.buddy().unwrap().nr_free_pages(), free);
+    }
+
+    #[test]
+    fn no_zones_no_source() {
+        let mut mm = Mm::new(KernelVersion::V5_14);
+        assert!(matches!(mm.buddy_source(0), Err(MmError::InvalidState(_))));
+    }
 }
