@@ -1,0 +1,7 @@
+//! Tests of the page-table engine.
+
+mod common;
+mod direct_map;
+mod engine;
+mod format;
+mod model;
