@@ -39,10 +39,13 @@ pub struct LevelFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VaForm {
     /// Bits above `va_bits - 1` are copies of bit `va_bits - 1` (x86_64,
-    /// RISC-V, arm64 with TTBR0/TTBR1 seen as one space).
+    /// RISC-V).
     SignExtended,
-    /// Bits above `va_bits - 1` are zero.
+    /// Bits above `va_bits - 1` are zero (e.g. an arm64 TTBR0 / user table).
     ZeroExtended,
+    /// Bits above `va_bits - 1` are ones (an arm64 TTBR1 / kernel table such
+    /// as `swapper_pg_dir`: 0xffff_0000_0000_0000 and up with 48 bits).
+    OnesExtended,
 }
 
 /// A bit pattern test: an entry matches when `raw & mask == value`.
@@ -284,7 +287,10 @@ impl PageTableFormat {
     }
 
     /// arm64 with the 4K granule and 48-bit virtual addresses: 4 levels,
-    /// 4K pages and 2M/1G blocks (no level-0 blocks). Leaves are normal
+    /// 4K pages and 2M/1G blocks (no level-0 blocks). The table is a kernel
+    /// (TTBR1) table: addresses are 0xffff_0000_0000_0000 and up
+    /// ([`VaForm::OnesExtended`]); set `va_form` to
+    /// [`VaForm::ZeroExtended`] for a user (TTBR0) table. Leaves are normal
     /// memory (`AttrIndx` 0), inner shareable. Write permission is the
     /// kernel's `PTE_WRITE` (DBM) with `PTE_RDONLY` clear; execute is seen
     /// from the kernel: executable = `UXN` only, non-executable = `PXN|UXN`.
@@ -294,7 +300,7 @@ impl PageTableFormat {
             name: "arm64 4K 48-bit".to_string(),
             levels: vec![level("pgd", 39, false), level("pud", 30, true), level("pmd", 21, true), level("pte", 12, true)],
             va_bits: 48,
-            va_form: VaForm::SignExtended,
+            va_form: VaForm::OnesExtended,
             phys_bits: 48,
             entry: EntryEncoding {
                 valid: BitPattern { mask: VALID, value: VALID },

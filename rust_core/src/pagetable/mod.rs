@@ -72,6 +72,8 @@ pub struct PageTable {
     pub(crate) va_bits: u32,
     pub(crate) space_mask: u64,
     pub(crate) sign_extended: bool,
+    /// Bits or-ed into every address for [`VaForm::OnesExtended`].
+    pub(crate) ones: u64,
     pub(crate) phys_limit: u64,
     pub(crate) t: Tables,
     /// Leaves per level, over the whole table.
@@ -100,6 +102,7 @@ impl PageTable {
             va_bits: format.va_bits,
             space_mask: (1u64 << format.va_bits) - 1,
             sign_extended: format.va_form == VaForm::SignExtended,
+            ones: if format.va_form == VaForm::OnesExtended { !((1u64 << format.va_bits) - 1) } else { 0 },
             phys_limit: 1u64 << format.phys_bits,
             enc,
             lv,
@@ -153,7 +156,7 @@ impl PageTable {
         if self.sign_extended {
             hi == 0 || hi == u64::MAX >> (self.va_bits - 1)
         } else {
-            virt >> self.va_bits == 0
+            virt & !self.space_mask == self.ones
         }
     }
 
@@ -163,7 +166,7 @@ impl PageTable {
         if self.sign_extended && (t >> (self.va_bits - 1)) & 1 == 1 {
             t | !self.space_mask
         } else {
-            t
+            t | self.ones
         }
     }
 
