@@ -65,7 +65,11 @@ impl PageTable {
             }
         }
         if l == level && self.t.entries[slot as usize][self.idx(l, t)] != 0 {
-            return Err(MmError::AlreadyMapped { addr: virt });
+            let at = match self.child(slot, self.idx(l, t)) {
+                Some(c) => self.first_mapped(c, l + 1, t, t + size).map_or(virt, |a| self.to_va(a)),
+                None => virt,
+            };
+            return Err(MmError::AlreadyMapped { addr: at });
         }
         let mut pool = Self::alloc_pool(src, level - l)?;
         while l < level {
@@ -158,7 +162,11 @@ impl PageTable {
             let pa = p0 + (cur - t0);
             if leaf_ok && cur == base && chunk_end == entry_end && pa & (lv.size - 1) == 0 {
                 if self.t.entries[slot as usize][idx] != 0 {
-                    return Err(MmError::AlreadyMapped { addr: self.to_va(cur) });
+                    let at = match self.child(slot, idx) {
+                        Some(c) => self.first_mapped(c, level + 1, cur, entry_end).unwrap_or(cur),
+                        None => cur,
+                    };
+                    return Err(MmError::AlreadyMapped { addr: self.to_va(at) });
                 }
                 let raw = self.leaf_raw(level, pa, flags);
                 self.put_leaf(slot, idx, level, raw);

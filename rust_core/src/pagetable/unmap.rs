@@ -74,6 +74,27 @@ impl PageTable {
         None
     }
 
+    /// First table-space address in `[t, end)` that is mapped.
+    pub(crate) fn first_mapped(&self, slot: u32, level: usize, t: u64, end: u64) -> Option<u64> {
+        let lv = self.lv[level];
+        let mut cur = t;
+        while cur < end {
+            let idx = self.idx(level, cur);
+            let chunk_end = ((cur & !(lv.size - 1)) + lv.size).min(end);
+            match self.child(slot, idx) {
+                Some(c) => {
+                    if let Some(h) = self.first_mapped(c, level + 1, cur, chunk_end) {
+                        return Some(h);
+                    }
+                }
+                None if self.t.entries[slot as usize][idx] != 0 => return Some(cur),
+                None => {}
+            }
+            cur = chunk_end;
+        }
+        None
+    }
+
     /// The leaves to split so that `boundary` starts a leaf, as
     /// `(level, base)`; none when `keep` says the leaf may stay whole.
     fn split_chain(&self, boundary: u64, keep: Option<PteFlags>, out: &mut Vec<(usize, u64)>) {

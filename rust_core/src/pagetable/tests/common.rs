@@ -30,10 +30,11 @@ pub fn all_formats() -> Vec<PageTableFormat> {
     ]
 }
 
-/// Everything observable about a table, to check that failed operations
-/// changed nothing.
-pub fn snapshot(pt: &PageTable) -> (u64, LeafCounts, Vec<(u64, Option<u64>)>) {
-    (pt.page_table_pages(), pt.leaf_counts_total(), Vec::new())
+/// Everything observable about a table (tables, leaf counts, and the walk
+/// of each probe address), to check that failed operations changed nothing.
+pub fn snapshot(pt: &PageTable, probes: &[u64]) -> (u64, LeafCounts, Vec<Vec<WalkStep>>) {
+    pt.check_invariants().unwrap();
+    (pt.page_table_pages(), pt.leaf_counts_total(), probes.iter().map(|&v| pt.walk(v).unwrap()).collect())
 }
 
 /// A source that fails after `n` more allocations.
