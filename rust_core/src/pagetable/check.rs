@@ -20,7 +20,13 @@ impl PageTable {
         Ok(())
     }
 
-    fn check_rec(&self, slot: u32, level: usize, leaves: &mut [u64], seen: &mut u64) -> std::result::Result<(), String> {
+    fn check_rec(
+        &self,
+        slot: u32,
+        level: usize,
+        leaves: &mut [u64],
+        seen: &mut u64,
+    ) -> std::result::Result<(), String> {
         let s = slot as usize;
         let m = self.t.meta[s];
         *seen += 1;

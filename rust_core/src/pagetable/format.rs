@@ -246,7 +246,11 @@ impl PageTableFormat {
 
     /// RISC-V Sv39: 39-bit virtual addresses, 3 levels, 4K/2M/1G pages.
     pub fn riscv_sv39() -> Self {
-        Self::riscv_with_levels("riscv Sv39", vec![level("pgd", 30, true), level("pmd", 21, true), level("pte", 12, true)], 39)
+        Self::riscv_with_levels(
+            "riscv Sv39",
+            vec![level("pgd", 30, true), level("pmd", 21, true), level("pte", 12, true)],
+            39,
+        )
     }
 
     /// RISC-V Sv48: 48-bit virtual addresses, 4 levels, 4K/2M/1G/512G pages.
@@ -298,7 +302,12 @@ impl PageTableFormat {
         use arm64::*;
         PageTableFormat {
             name: "arm64 4K 48-bit".to_string(),
-            levels: vec![level("pgd", 39, false), level("pud", 30, true), level("pmd", 21, true), level("pte", 12, true)],
+            levels: vec![
+                level("pgd", 39, false),
+                level("pud", 30, true),
+                level("pmd", 21, true),
+                level("pte", 12, true),
+            ],
             va_bits: 48,
             va_form: VaForm::OnesExtended,
             phys_bits: 48,
@@ -354,7 +363,10 @@ impl PageTableFormat {
         if last.shift != PAGE_SHIFT {
             return Err(MmError::invalid(
                 "levels.shift",
-                format!("the last level ({}) has shift {}; it must be PAGE_SHIFT ({PAGE_SHIFT})", last.name, last.shift),
+                format!(
+                    "the last level ({}) has shift {}; it must be PAGE_SHIFT ({PAGE_SHIFT})",
+                    last.name, last.shift
+                ),
             ));
         }
         if !last.leaf {
@@ -379,7 +391,12 @@ impl PageTableFormat {
             if hi.leaf && !lo.leaf {
                 return Err(MmError::invalid(
                     "levels.leaf",
-                    format!("level {i} ({}) holds leaves but the lower level {} ({}) does not", hi.name, i + 1, lo.name),
+                    format!(
+                        "level {i} ({}) holds leaves but the lower level {} ({}) does not",
+                        hi.name,
+                        i + 1,
+                        lo.name
+                    ),
                 ));
             }
         }
@@ -437,7 +454,10 @@ impl PageTableFormat {
             seen |= f.flag;
             let bits = f.when_set | f.when_clear;
             if f.when_set == f.when_clear {
-                return Err(MmError::invalid("entry.flags", format!("{:?}: when_set and when_clear are equal", f.flag)));
+                return Err(MmError::invalid(
+                    "entry.flags",
+                    format!("{:?}: when_set and when_clear are equal", f.flag),
+                ));
             }
             if bits & used != 0 || bits & e.pfn_mask != 0 || bits & (e.page_bits | e.huge_bits | e.valid.mask) != 0 {
                 return Err(MmError::invalid(
@@ -467,7 +487,10 @@ impl PageTableFormat {
                         ));
                     }
                     if enc.pfn(raw) != pfn || enc.flags(raw) != flags {
-                        return Err(MmError::invalid("entry", format!("leaf {raw:#x} ({flags:?}) does not decode back")));
+                        return Err(MmError::invalid(
+                            "entry",
+                            format!("leaf {raw:#x} ({flags:?}) does not decode back"),
+                        ));
                     }
                 }
                 let t = enc.table(pfn);

@@ -199,7 +199,12 @@ impl PageTable {
     /// Map each `(virt, phys, size)` of `items` as [`PageTable::map`] would,
     /// all with `flags`. All or nothing: on the first error the pages
     /// mapped by this call are unmapped again and the error is returned.
-    pub fn map_batch(&mut self, src: &mut dyn PageSource, items: &[(u64, PhysAddr, u64)], flags: PteFlags) -> Result<()> {
+    pub fn map_batch(
+        &mut self,
+        src: &mut dyn PageSource,
+        items: &[(u64, PhysAddr, u64)],
+        flags: PteFlags,
+    ) -> Result<()> {
         for (i, &(virt, phys, size)) in items.iter().enumerate() {
             if let Err(e) = self.map(src, virt, phys, size, flags) {
                 for &(v, _, sz) in items[..i].iter().rev() {

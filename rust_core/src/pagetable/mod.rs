@@ -37,7 +37,7 @@ mod walk;
 mod tests;
 
 pub use counts::LeafCounts;
-pub use entry::{EntryKind, Encoder};
+pub use entry::{Encoder, EntryKind};
 pub use flags::PteFlags;
 pub use format::{arm64, riscv, x86, BitPattern, EntryEncoding, FlagEncoding, LevelFormat, PageTableFormat, VaForm};
 pub use map::PageSizePolicy;
@@ -142,7 +142,11 @@ impl PageTable {
         (0..self.nlevels).find(|&l| self.lv[l].leaf && self.lv[l].size == size).ok_or_else(|| {
             MmError::invalid(
                 "size",
-                format!("{size:#x} is not a page size of {} (sizes: {:x?})", self.format.name, self.format.page_sizes()),
+                format!(
+                    "{size:#x} is not a page size of {} (sizes: {:x?})",
+                    self.format.name,
+                    self.format.page_sizes()
+                ),
             )
         })
     }
@@ -177,10 +181,7 @@ impl PageTable {
             return Err(MmError::invalid("len", "zero-length range"));
         }
         if virt % align != 0 || len % align != 0 {
-            return Err(MmError::invalid(
-                "virt",
-                format!("range {virt:#x} + {len:#x} is not aligned to {align:#x}"),
-            ));
+            return Err(MmError::invalid("virt", format!("range {virt:#x} + {len:#x} is not aligned to {align:#x}")));
         }
         if !self.is_canonical(virt) {
             return Err(MmError::invalid("virt", format!("{virt:#x} is not canonical in {}", self.format.name)));

@@ -201,10 +201,8 @@ impl PageTable {
                         self.unlink_free(src, slot, idx);
                     }
                 }
-                None if self.t.entries[slot as usize][idx] != 0 => {
-                    if cur == base && chunk_end == base + lv.size {
-                        self.clear_leaf(slot, idx, level);
-                    }
+                None if self.t.entries[slot as usize][idx] != 0 && cur == base && chunk_end == base + lv.size => {
+                    self.clear_leaf(slot, idx, level);
                 }
                 None => {}
             }

@@ -132,7 +132,7 @@ fn partial_unmap_splits_huge_leaves() {
     let (mut pt, mut src) = x86();
     pt.map(&mut src, PO + G1, G1, G1, K).unwrap();
     assert_eq!(pt.page_table_pages(), 2); // pgd + pud
-    // Unmap one 4K page in the middle: 1G -> 512 x 2M, one 2M -> 512 x 4K.
+                                          // Unmap one 4K page in the middle: 1G -> 512 x 2M, one 2M -> 512 x 4K.
     pt.unmap(&mut src, PO + G1 + 5 * M2 + 7 * K4, K4).unwrap();
     let c = pt.leaf_counts_total();
     assert_eq!((c.count(G1), c.count(M2), c.count(K4)), (0, 511, 511));
@@ -227,9 +227,7 @@ fn out_of_memory_is_atomic() {
         assert!(pt.unmap(&mut src, PO + 5 * M2, K4).is_err());
         // A range needing several tables, with too few pages.
         src.left = 1;
-        assert!(pt
-            .map_range(&mut src, PO + 4 * G1 - M2, 0, 2 * M2 + 2 * K4, K, PageSizePolicy::Largest)
-            .is_err());
+        assert!(pt.map_range(&mut src, PO + 4 * G1 - M2, 0, 2 * M2 + 2 * K4, K, PageSizePolicy::Largest).is_err());
         assert_eq!(snapshot(&pt, &probes), before);
         assert_eq!(src.inner.in_use, in_use);
         // With pages it works.
@@ -241,7 +239,8 @@ fn out_of_memory_is_atomic() {
 #[test]
 fn batches() {
     let (mut pt, mut src) = x86();
-    let items: Vec<(u64, u64, u64)> = (0..64).map(|i| (PO + i * M2, i * M2, if i % 2 == 0 { M2 } else { K4 })).collect();
+    let items: Vec<(u64, u64, u64)> =
+        (0..64).map(|i| (PO + i * M2, i * M2, if i % 2 == 0 { M2 } else { K4 })).collect();
     pt.map_batch(&mut src, &items, K).unwrap();
     let virts: Vec<u64> = (0..64).map(|i| PO + i * M2 + 0x234).collect();
     let mut out = vec![0; 64];

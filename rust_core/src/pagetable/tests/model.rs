@@ -121,7 +121,7 @@ fn check(pt: &PageTable, m: &Model, base: u64, probes: &[u64]) {
     pt.check_invariants().unwrap();
     assert_eq!(pt.leaf_counts_total().bytes(), m.bytes());
     for (&s, &(e, p, f)) in &m.ext {
-        for va in [s, e - 1, s + (e - s) / 2 & !7] {
+        for va in [s, e - 1, (s + (e - s) / 2) & !7] {
             let t = pt.translate(base + va).unwrap();
             assert_eq!((t.phys, t.flags), (p + (va - s), f), "at {va:#x}");
         }
