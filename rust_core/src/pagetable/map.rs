@@ -48,6 +48,21 @@ impl PageTable {
         self.check_flags(flags)?;
         let (t, _) = self.check_range(virt, size, size)?;
         self.check_phys(phys, size, size)?;
+        // Same table as the last map(): no walk.
+        if level > 0 {
+            let key = t >> self.lv[level - 1].shift;
+            if let Some((hl, hk, hs)) = self.map_hint {
+                if hl == level && hk == key {
+                    let idx = self.idx(level, t);
+                    if self.t.entries[hs as usize][idx] != 0 {
+                        return Err(self.conflict_in_entry(hs, idx, level, t, size, virt));
+                    }
+                    let raw = self.leaf_raw(level, phys, flags);
+                    self.put_leaf(hs, idx, level, raw);
+                    return Ok(());
+                }
+            }
+        }
         // Read-only walk: find the deepest existing table and conflicts.
         let mut slot = ROOT;
         let mut l = 0;
@@ -65,11 +80,7 @@ impl PageTable {
             }
         }
         if l == level && self.t.entries[slot as usize][self.idx(l, t)] != 0 {
-            let at = match self.child(slot, self.idx(l, t)) {
-                Some(c) => self.first_mapped(c, l + 1, t, t + size).map_or(virt, |a| self.to_va(a)),
-                None => virt,
-            };
-            return Err(MmError::AlreadyMapped { addr: at });
+            return Err(self.conflict_in_entry(slot, self.idx(l, t), l, t, size, virt));
         }
         let mut pool = Self::alloc_pool(src, level - l)?;
         while l < level {
@@ -83,7 +94,21 @@ impl PageTable {
         let raw = self.leaf_raw(level, phys, flags);
         let idx = self.idx(level, t);
         self.put_leaf(slot, idx, level, raw);
+        if level > 0 {
+            self.map_hint = Some((level, t >> self.lv[level - 1].shift, slot));
+        }
         Ok(())
+    }
+
+    /// The error for mapping over the occupied entry `idx` of `slot`: the
+    /// first mapped address under it.
+    #[cold]
+    fn conflict_in_entry(&self, slot: u32, idx: usize, level: usize, t: u64, size: u64, virt: u64) -> MmError {
+        let at = match self.child(slot, idx) {
+            Some(c) => self.first_mapped(c, level + 1, t, t + size).map_or(virt, |a| self.to_va(a)),
+            None => virt,
+        };
+        MmError::AlreadyMapped { addr: at }
     }
 
     /// Map `[virt, virt + len)` to `[phys, phys + len)` with page sizes

@@ -78,6 +78,11 @@ pub struct PageTable {
     pub(crate) t: Tables,
     /// Leaves per level, over the whole table.
     pub(crate) leaves: [u64; MAX_LEVELS],
+    /// The table the last [`PageTable::map`] wrote into: `(level, key,
+    /// slot)` where `key` is the address shifted by the parent level's
+    /// shift. Lets page-by-page mapping skip the walk; cleared whenever a
+    /// table is freed.
+    pub(crate) map_hint: Option<(usize, u64, u32)>,
 }
 
 /// Slot of the root table.
@@ -108,6 +113,7 @@ impl PageTable {
             lv,
             t,
             leaves: [0; MAX_LEVELS],
+            map_hint: None,
             format,
         })
     }
@@ -138,17 +144,23 @@ impl PageTable {
     }
 
     /// The level whose leaves are `size` bytes.
+    #[inline]
     pub fn level_of_size(&self, size: u64) -> Result<usize> {
-        (0..self.nlevels).find(|&l| self.lv[l].leaf && self.lv[l].size == size).ok_or_else(|| {
-            MmError::invalid(
-                "size",
-                format!(
-                    "{size:#x} is not a page size of {} (sizes: {:x?})",
-                    self.format.name,
-                    self.format.page_sizes()
-                ),
-            )
-        })
+        for l in 0..self.nlevels.min(MAX_LEVELS) {
+            if self.lv[l].size == size && self.lv[l].leaf {
+                return Ok(l);
+            }
+        }
+        Err(self.bad_size(size))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn bad_size(&self, size: u64) -> MmError {
+        MmError::invalid(
+            "size",
+            format!("{size:#x} is not a page size of {} (sizes: {:x?})", self.format.name, self.format.page_sizes()),
+        )
     }
 
     // ----- address helpers -------------------------------------------------
@@ -175,53 +187,85 @@ impl PageTable {
     }
 
     /// Validate `[virt, virt + len)` (non-empty, canonical throughout,
-    /// aligned to `align`) and return it in table space as `(start, end)`.
+    /// aligned to `align`, a power of two) and return it in table space as
+    /// `(start, end)`.
+    #[inline(always)]
     pub(crate) fn check_range(&self, virt: u64, len: u64, align: u64) -> Result<(u64, u64)> {
-        if len == 0 {
-            return Err(MmError::invalid("len", "zero-length range"));
+        debug_assert!(align.is_power_of_two());
+        if len != 0 && (virt | len) & (align - 1) == 0 && self.is_canonical(virt) {
+            let t = virt & self.space_mask;
+            if let Some(end) = t.checked_add(len) {
+                if end <= self.space_limit(t) {
+                    return Ok((t, end));
+                }
+            }
         }
-        if virt % align != 0 || len % align != 0 {
-            return Err(MmError::invalid("virt", format!("range {virt:#x} + {len:#x} is not aligned to {align:#x}")));
-        }
-        if !self.is_canonical(virt) {
-            return Err(MmError::invalid("virt", format!("{virt:#x} is not canonical in {}", self.format.name)));
-        }
-        let t = virt & self.space_mask;
-        // The half (or whole space) `t` is in ends at `limit`.
-        let limit = if self.sign_extended && (t >> (self.va_bits - 1)) & 1 == 0 {
+        Err(self.range_error(virt, len, align))
+    }
+
+    /// End of the half (or whole space) table-space address `t` is in.
+    #[inline(always)]
+    fn space_limit(&self, t: u64) -> u64 {
+        if self.sign_extended && (t >> (self.va_bits - 1)) & 1 == 0 {
             1u64 << (self.va_bits - 1)
         } else {
             1u64 << self.va_bits
-        };
-        match t.checked_add(len) {
-            Some(end) if end <= limit => Ok((t, end)),
-            _ => Err(MmError::OutOfRange {
-                what: "end of virtual range",
-                value: virt.wrapping_add(len),
-                min: virt,
-                max: self.to_va(limit - 1),
-            }),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn range_error(&self, virt: u64, len: u64, align: u64) -> MmError {
+        if len == 0 {
+            return MmError::invalid("len", "zero-length range");
+        }
+        if (virt | len) & (align - 1) != 0 {
+            return MmError::invalid("virt", format!("range {virt:#x} + {len:#x} is not aligned to {align:#x}"));
+        }
+        if !self.is_canonical(virt) {
+            return MmError::invalid("virt", format!("{virt:#x} is not canonical in {}", self.format.name));
+        }
+        let limit = self.space_limit(virt & self.space_mask);
+        MmError::OutOfRange {
+            what: "end of virtual range",
+            value: virt.wrapping_add(len),
+            min: virt,
+            max: self.to_va(limit - 1),
         }
     }
 
     /// Validate a physical range.
+    #[inline(always)]
     pub(crate) fn check_phys(&self, phys: PhysAddr, len: u64, align: u64) -> Result<()> {
-        if phys % align != 0 {
-            return Err(MmError::invalid("phys", format!("{phys:#x} is not aligned to {align:#x}")));
+        if phys & (align - 1) == 0 && phys.checked_add(len).is_some_and(|end| end <= self.phys_limit) {
+            return Ok(());
         }
-        match phys.checked_add(len) {
-            Some(end) if end <= self.phys_limit => Ok(()),
-            _ => Err(MmError::OutOfRange { what: "physical address", value: phys, min: 0, max: self.phys_limit }),
+        Err(self.phys_error(phys, align))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn phys_error(&self, phys: PhysAddr, align: u64) -> MmError {
+        if phys & (align - 1) != 0 {
+            return MmError::invalid("phys", format!("{phys:#x} is not aligned to {align:#x}"));
         }
+        MmError::OutOfRange { what: "physical address", value: phys, min: 0, max: self.phys_limit }
     }
 
     /// Validate flags against the format.
+    #[inline(always)]
     pub(crate) fn check_flags(&self, flags: PteFlags) -> Result<()> {
         let missing = flags & !self.enc.supported;
-        if !missing.is_empty() {
-            return Err(MmError::invalid("flags", format!("{} cannot encode {missing:?}", self.format.name)));
+        if missing.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        Err(self.flags_error(missing))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn flags_error(&self, missing: PteFlags) -> MmError {
+        MmError::invalid("flags", format!("{} cannot encode {missing:?}", self.format.name))
     }
 
     #[inline(always)]
@@ -239,6 +283,7 @@ impl PageTable {
     }
 
     /// Take `n` pages up front; all or nothing.
+    #[inline]
     pub(crate) fn alloc_pool(src: &mut dyn PageSource, n: usize) -> Result<Vec<Pfn>> {
         let mut pool = Vec::with_capacity(n);
         for _ in 0..n {
@@ -279,6 +324,7 @@ impl PageTable {
         self.t.children[s][idx] = 0;
         self.t.entries[s][idx] = 0;
         self.t.meta[s].used -= 1;
+        self.map_hint = None;
         let pfn = self.t.remove(c - 1);
         let _ = src.free_pages(pfn, 0, PageUse::PageTable);
     }

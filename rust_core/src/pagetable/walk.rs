@@ -50,21 +50,25 @@ impl PageTable {
             return None;
         }
         let mut slot = ROOT as usize;
-        for level in 0..self.nlevels {
+        let last = self.nlevels - 1;
+        let mut level = 0;
+        // Upper levels: follow the child links; the last level has none.
+        while level < last {
             let lv = &self.lv[level];
             let idx = ((virt >> lv.shift) & lv.mask) as usize;
             let c = self.t.children[slot][idx];
-            if c != 0 {
-                slot = (c - 1) as usize;
-                continue;
+            if c == 0 {
+                break;
             }
-            let raw = self.t.entries[slot][idx];
-            if raw == 0 {
-                return None;
-            }
-            return Some((self.enc.pfn(raw) << 12) | (virt & (lv.size - 1)));
+            slot = (c - 1) as usize;
+            level += 1;
         }
-        None
+        let lv = &self.lv[level];
+        let raw = self.t.entries[slot][((virt >> lv.shift) & lv.mask) as usize];
+        if raw == 0 {
+            return None;
+        }
+        Some((self.enc.pfn(raw) << 12) | (virt & (lv.size - 1)))
     }
 
     /// Translate `virt`: physical address, page size, flags and entry of the
