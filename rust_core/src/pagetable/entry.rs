@@ -28,8 +28,10 @@ pub struct Encoder {
     pfn_mask: u64,
     /// Bits or-ed in for each flag combination.
     set_bits: [u64; 64],
-    /// (flag, mask, value when on) of each supported flag.
-    decode: Vec<(PteFlags, u64, u64)>,
+    /// (flag, mask, value when on) of each supported flag; the first
+    /// `ndecode` are used.
+    decode: [(PteFlags, u64, u64); 6],
+    ndecode: usize,
     /// Flags the format can encode.
     pub(crate) supported: PteFlags,
 }
@@ -40,10 +42,14 @@ impl Encoder {
     pub fn new(f: &PageTableFormat) -> Self {
         let e = &f.entry;
         let mut supported = PteFlags::empty();
-        let mut decode = Vec::new();
+        let mut decode = [(PteFlags::empty(), 0, 0); 6];
+        let mut ndecode = 0;
         for fe in &e.flags {
             supported |= fe.flag;
-            decode.push((fe.flag, fe.when_set | fe.when_clear, fe.when_set));
+            if ndecode < decode.len() {
+                decode[ndecode] = (fe.flag, fe.when_set | fe.when_clear, fe.when_set);
+                ndecode += 1;
+            }
         }
         let mut set_bits = [0u64; 64];
         for (combo, slot) in set_bits.iter_mut().enumerate() {
@@ -64,6 +70,7 @@ impl Encoder {
             pfn_mask: e.pfn_mask,
             set_bits,
             decode,
+            ndecode,
             supported,
         }
     }
@@ -103,7 +110,7 @@ impl Encoder {
     #[inline]
     pub fn flags(&self, raw: u64) -> PteFlags {
         let mut f = PteFlags::empty();
-        for &(flag, mask, on) in &self.decode {
+        for &(flag, mask, on) in &self.decode[..self.ndecode.min(6)] {
             if raw & mask == on {
                 f |= flag;
             }

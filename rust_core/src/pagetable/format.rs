@@ -374,7 +374,7 @@ impl PageTableFormat {
         }
         for i in 0..n - 1 {
             let (hi, lo) = (&self.levels[i], &self.levels[i + 1]);
-            if hi.shift != lo.shift + lo.index_bits {
+            if Some(hi.shift) != lo.shift.checked_add(lo.index_bits) {
                 return Err(MmError::invalid(
                     "levels.shift",
                     format!(
@@ -384,7 +384,7 @@ impl PageTableFormat {
                         i + 1,
                         lo.name,
                         lo.shift,
-                        lo.shift + lo.index_bits
+                        lo.shift.saturating_add(lo.index_bits)
                     ),
                 ));
             }
@@ -400,7 +400,7 @@ impl PageTableFormat {
                 ));
             }
         }
-        let top = self.levels[0].shift + self.levels[0].index_bits;
+        let top = self.levels[0].shift.saturating_add(self.levels[0].index_bits);
         if self.va_bits != top || self.va_bits > 63 {
             return Err(MmError::invalid(
                 "va_bits",

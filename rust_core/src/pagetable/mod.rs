@@ -168,9 +168,9 @@ impl PageTable {
     /// Whether `virt` is canonical.
     #[inline(always)]
     pub fn is_canonical(&self, virt: u64) -> bool {
-        let hi = virt >> (self.va_bits - 1);
         if self.sign_extended {
-            hi == 0 || hi == u64::MAX >> (self.va_bits - 1)
+            // The bits from va_bits - 1 up are all zeros or all ones.
+            (((virt as i64) >> (self.va_bits - 1)) as u64).wrapping_add(1) <= 1
         } else {
             virt & !self.space_mask == self.ones
         }

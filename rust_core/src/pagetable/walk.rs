@@ -1,8 +1,9 @@
 //! Lookups: translate (single and batch) and the level-by-level walk.
 
+use super::PTRS_PER_TABLE;
 use super::{EntryKind, PageTable, PteFlags, ROOT};
 use crate::error::{MmError, Result};
-use crate::units::{Pfn, PhysAddr};
+use crate::units::{Pfn, PhysAddr, PAGE_SHIFT};
 
 /// What [`PageTable::translate_batch`] writes for an address that is not
 /// mapped (or not canonical). Never a valid physical address: formats have
@@ -42,20 +43,20 @@ pub struct WalkStep {
 }
 
 impl PageTable {
-    /// The physical address `virt` maps to, or `None` (not mapped, not
-    /// canonical). The fastest lookup.
-    #[inline]
-    pub fn translate_phys(&self, virt: u64) -> Option<PhysAddr> {
+    /// The leaf mapping `virt`: `(raw entry, level)`.
+    #[inline(always)]
+    fn lookup(&self, virt: u64) -> Option<(u64, usize)> {
         if !self.is_canonical(virt) {
             return None;
         }
+        let mask = PTRS_PER_TABLE as u64 - 1;
         let mut slot = ROOT as usize;
         let last = self.nlevels - 1;
         let mut level = 0;
         // Upper levels: follow the child links; the last level has none.
         while level < last {
             let lv = &self.lv[level];
-            let idx = ((virt >> lv.shift) & lv.mask) as usize;
+            let idx = ((virt >> lv.shift) & lv.mask & mask) as usize;
             let c = self.t.children[slot][idx];
             if c == 0 {
                 break;
@@ -64,30 +65,50 @@ impl PageTable {
             level += 1;
         }
         let lv = &self.lv[level];
-        let raw = self.t.entries[slot][((virt >> lv.shift) & lv.mask) as usize];
+        let raw = self.t.entries[slot][((virt >> lv.shift) & lv.mask & mask) as usize];
         if raw == 0 {
-            return None;
+            None
+        } else {
+            Some((raw, level))
         }
-        Some((self.enc.pfn(raw) << 12) | (virt & (lv.size - 1)))
+    }
+
+    /// The physical address `virt` maps to, or `None` (not mapped, not
+    /// canonical). The fastest lookup.
+    #[inline]
+    pub fn translate_phys(&self, virt: u64) -> Option<PhysAddr> {
+        let (raw, level) = self.lookup(virt)?;
+        Some((self.enc.pfn(raw) << PAGE_SHIFT) | (virt & (self.lv[level].size - 1)))
     }
 
     /// Translate `virt`: physical address, page size, flags and entry of the
     /// leaf. [`MmError::NotMapped`] when nothing maps it,
     /// [`MmError::InvalidArgument`] when it is not canonical.
+    #[inline]
     pub fn translate(&self, virt: u64) -> Result<Translation> {
-        if !self.is_canonical(virt) {
-            return Err(MmError::invalid("virt", format!("{virt:#x} is not canonical in {}", self.format().name)));
+        match self.lookup(virt) {
+            Some((raw, level)) => {
+                let size = self.lv[level].size;
+                Ok(Translation {
+                    phys: (self.enc.pfn(raw) << PAGE_SHIFT) | (virt & (size - 1)),
+                    page_size: size,
+                    level,
+                    flags: self.enc.flags(raw),
+                    entry: raw,
+                })
+            }
+            None => Err(self.translate_error(virt)),
         }
-        let (slot, idx, level) = self.find_leaf(virt & self.space_mask).ok_or(MmError::NotMapped { addr: virt })?;
-        let raw = self.t.entries[slot as usize][idx];
-        let size = self.lv[level].size;
-        Ok(Translation {
-            phys: (self.enc.pfn(raw) << 12) | (virt & (size - 1)),
-            page_size: size,
-            level,
-            flags: self.enc.flags(raw),
-            entry: raw,
-        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn translate_error(&self, virt: u64) -> MmError {
+        if self.is_canonical(virt) {
+            MmError::NotMapped { addr: virt }
+        } else {
+            MmError::invalid("virt", format!("{virt:#x} is not canonical in {}", self.format().name))
+        }
     }
 
     /// Walk the tables for `virt`: one step per level visited, down to the

@@ -4,4 +4,5 @@ mod common;
 mod direct_map;
 mod engine;
 mod format;
+mod fuzz;
 mod model;
