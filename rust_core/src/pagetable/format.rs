@@ -331,6 +331,22 @@ impl PageTableFormat {
         }
     }
 
+    /// Names of the built-in formats, for [`PageTableFormat::preset`].
+    pub const PRESETS: [&'static str; 5] =
+        ["x86_64_4level", "x86_64_5level", "riscv_sv39", "riscv_sv48", "arm64_4k_48bit"];
+
+    /// A built-in format by name (one of [`PageTableFormat::PRESETS`]).
+    pub fn preset(name: &str) -> Result<Self> {
+        match name {
+            "x86_64_4level" => Ok(Self::x86_64_4level()),
+            "x86_64_5level" => Ok(Self::x86_64_5level()),
+            "riscv_sv39" => Ok(Self::riscv_sv39()),
+            "riscv_sv48" => Ok(Self::riscv_sv48()),
+            "arm64_4k_48bit" => Ok(Self::arm64_4k_48bit()),
+            _ => Err(MmError::invalid("format", format!("unknown format {name:?}; known: {:?}", Self::PRESETS))),
+        }
+    }
+
     /// Page size in bytes of leaves at `level` (`None` for a bad level).
     pub fn page_size(&self, level: usize) -> Option<u64> {
         self.levels.get(level).and_then(|l| 1u64.checked_shl(l.shift))

@@ -17,6 +17,24 @@
 //!   `init_memory_mapping()` does (`split_mem_range()`,
 //!   `kernel_physical_mapping_init()`).
 //!
+//! ```
+//! use mmsvc_core::page_source::BumpPageSource;
+//! use mmsvc_core::pagetable::{PageSizePolicy, PageTable, PageTableFormat, PteFlags};
+//!
+//! let mut src = BumpPageSource::new(0x1000, 0x10_0000);
+//! let mut pt = PageTable::new(PageTableFormat::x86_64_4level(), &mut src).unwrap();
+//! let po = 0xffff_8880_0000_0000;
+//! // 1 GiB + 4 KiB: one 1G leaf and one pte.
+//! pt.map_range(&mut src, po, 0, (1 << 30) + 4096, PteFlags::PAGE_KERNEL, PageSizePolicy::Largest).unwrap();
+//! let t = pt.translate(po + (1 << 30)).unwrap();
+//! assert_eq!((t.phys, t.page_size, t.entry), (1 << 30, 4096, 0x8000_0000_4000_0163));
+//! let walk = pt.walk(po).unwrap();
+//! assert_eq!(walk.len(), 2); // pgd -> pud (a 1G leaf)
+//! assert_eq!(walk[1].entry, 0x8000_0000_0000_01e3);
+//! pt.unmap_range(&mut src, po, (1 << 30) + 4096).unwrap();
+//! assert_eq!((pt.page_table_pages(), src.in_use), (1, 1));
+//! ```
+//!
 //! Addresses: virtual addresses are checked for canonical form
 //! ([`VaForm`]); inside the engine they are reduced to their low `va_bits`
 //! bits ("table space"), so the upper half of a sign-extended space is

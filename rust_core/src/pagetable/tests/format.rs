@@ -267,3 +267,13 @@ fn third_party_format_from_plain_data() {
     assert!(pt.translate(0x1000_0000).is_err()); // not canonical (zero-extended)
     pt.check_invariants().unwrap();
 }
+
+#[test]
+fn presets_by_name() {
+    for name in PageTableFormat::PRESETS {
+        let f = PageTableFormat::preset(name).unwrap();
+        f.validate().unwrap();
+    }
+    assert_eq!(PageTableFormat::preset("riscv_sv39").unwrap(), PageTableFormat::riscv_sv39());
+    assert!(matches!(PageTableFormat::preset("vax"), Err(MmError::InvalidArgument { field: "format", .. })));
+}

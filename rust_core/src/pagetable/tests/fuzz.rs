@@ -10,7 +10,7 @@ fn addr() -> impl Strategy<Value = u64> {
     prop_oneof![
         any::<u64>(),
         (0..8u64, 0..1024u64).prop_map(|(g, k)| PAGE_OFFSET_4LEVEL + g * G1 + k * M2),
-        (0..64u64).prop_map(|k| u64::MAX - k * K4 + 1),
+        (0..64u64).prop_map(|k| u64::MAX - (k + 1) * K4 + 1),
         (0..64u64).prop_map(|k| (1u64 << 47) - k * K4),
         (0..64u64).prop_map(|k| k * M2),
         Just(0xffff_ffc0_0000_0000u64),
