@@ -35,6 +35,23 @@
 //! assert_eq!((pt.page_table_pages(), src.in_use), (1, 1));
 //! ```
 //!
+//! # Design
+//! * Storage ([`table`](self) module): an arena of 512-entry tables. Each
+//!   slot holds the raw entries (real encoding, what [`PageTable::walk`]
+//!   shows) and, beside them, the slot of each child table, so lookups never
+//!   decode a frame or search a pfn: one load per level. The last level
+//!   needs no child links and lookups skip them. Freed slots are reused.
+//! * Encoding ([`Encoder`]): the format's entry encoding compiled into a
+//!   64-entry table of flag bits per flag combination, so encoding a leaf is
+//!   two ors and a shift.
+//! * Range operations recurse level by level over the entries a range
+//!   covers (a run of ptes is a tight loop); `unmap_range`/`protect_range`
+//!   first check the range is mapped, count the splits the two edges need,
+//!   take exactly that many pages, then split and clear/rewrite.
+//! * [`PageTable::map`] remembers the last table it wrote into, so mapping
+//!   page after page skips the walk (the hint is dropped whenever a table is
+//!   freed).
+//!
 //! Addresses: virtual addresses are checked for canonical form
 //! ([`VaForm`]); inside the engine they are reduced to their low `va_bits`
 //! bits ("table space"), so the upper half of a sign-extended space is
