@@ -25,10 +25,10 @@
 use std::fmt;
 
 use super::counts::size_name;
-use super::{PageTable, PteFlags, ROOT};
+use super::{PageTable, PteFlags, PTRS_PER_TABLE, ROOT};
 use crate::error::{MmError, Result};
 use crate::page_source::PageSource;
-use crate::units::{pfn_down, pfn_phys, round_down, round_up, PhysAddr, PAGE_SIZE};
+use crate::units::{pfn_down, pfn_phys, round_down, round_up, PhysAddr, PAGE_SHIFT, PAGE_SIZE};
 
 /// `PG_LEVEL_4K`.
 pub const PG_LEVEL_4K: u32 = 1;
@@ -270,6 +270,21 @@ impl PageTable {
             let t_start = t_lo + (start - vs);
             work.push((t_start, t_start + (end - start), t_start.wrapping_sub(start), range.page_size_mask));
         }
+        // Room for the tables the plan may need, so the arena grows once.
+        let estimate: u64 = work
+            .iter()
+            .map(|&(a, b, _, m)| {
+                let span = if m & (1 << PG_LEVEL_1G) != 0 {
+                    PUD_SIZE << 9
+                } else if m & (1 << PG_LEVEL_2M) != 0 {
+                    PUD_SIZE
+                } else {
+                    PMD_SIZE
+                };
+                (b - a) / span + 3
+            })
+            .fold(0u64, |x, y| x.saturating_add(y));
+        self.reserve_tables(estimate.min(1 << 16) as usize);
         let mut made: Vec<(u64, u64)> = Vec::new();
         for (t_start, t_end, delta, mask) in work {
             let r = self.kpmi_rec(src, ROOT, 0, t_start, t_end, delta, mask, pud_level, flags, &mut made);
@@ -306,27 +321,39 @@ impl PageTable {
         } else {
             false
         };
+        let s = slot as usize;
         let mut cur = t;
         while cur < end {
             let idx = self.idx(level, cur);
             let base = cur & !(lv.size - 1);
             let chunk_end = (base + lv.size).min(end);
-            let present = self.t.entries[slot as usize][idx] != 0;
+            let present = self.t.entries[s][idx] != 0;
+            if !present && (last || big) {
+                // A run of empty entries that become leaves: a tight loop.
+                let (run_start, mut i, mut b) = (base, idx, base);
+                let huge = !last;
+                let limit = (lv.mask as usize).min(PTRS_PER_TABLE - 1);
+                loop {
+                    let raw = self.enc.leaf(b.wrapping_sub(delta) >> PAGE_SHIFT, flags, huge);
+                    self.t.entries[s][i] = raw;
+                    b += lv.size;
+                    i += 1;
+                    if b >= end || i > limit || self.t.entries[s][i] != 0 {
+                        break;
+                    }
+                }
+                let n = (i - idx) as u64;
+                self.t.meta[s].used += n as u32;
+                self.leaves[level] += n;
+                push_made(made, run_start, b);
+                cur = b.min(end);
+                continue;
+            }
             match self.child(slot, idx) {
                 Some(c) => {
                     self.kpmi_rec(src, c, level + 1, cur, chunk_end, delta, mask, pud_level, flags, made)?;
                 }
                 None if present => {} // an existing leaf already maps it
-                None if last => {
-                    let raw = self.leaf_raw(level, cur.wrapping_sub(delta), flags);
-                    self.put_leaf(slot, idx, level, raw);
-                    push_made(made, cur, cur + lv.size);
-                }
-                None if big => {
-                    let raw = self.leaf_raw(level, base.wrapping_sub(delta), flags);
-                    self.put_leaf(slot, idx, level, raw);
-                    push_made(made, base, base + lv.size);
-                }
                 None => {
                     let c = self.alloc_table(src, level + 1)?;
                     self.link(slot, idx, c);

@@ -163,6 +163,12 @@ impl PageTable {
         }
     }
 
+    /// Make room for `n` more table pages in the arena (a hint for speed:
+    /// building a big mapping then grows the arena once).
+    pub fn reserve_tables(&mut self, n: usize) {
+        self.t.reserve(n);
+    }
+
     /// The format.
     pub fn format(&self) -> &PageTableFormat {
         &self.format

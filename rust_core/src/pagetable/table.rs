@@ -52,6 +52,14 @@ impl Tables {
         }
     }
 
+    /// Make room for `n` more tables without reallocating.
+    pub fn reserve(&mut self, n: usize) {
+        let n = n.saturating_sub(self.free.len());
+        self.entries.reserve(n);
+        self.children.reserve(n);
+        self.meta.reserve(n);
+    }
+
     /// Drop the table in `slot`; returns its page.
     pub fn remove(&mut self, slot: u32) -> Pfn {
         let m = &mut self.meta[slot as usize];
