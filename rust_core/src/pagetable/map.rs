@@ -82,10 +82,9 @@ impl PageTable {
         if l == level && self.t.entries[slot as usize][self.idx(l, t)] != 0 {
             return Err(self.conflict_in_entry(slot, self.idx(l, t), l, t, size, virt));
         }
-        let mut pool = Self::alloc_pool(src, level - l)?;
-        while l < level {
+        let pool = Self::alloc_pool(src, level - l)?;
+        for pfn in pool {
             let idx = self.idx(l, t);
-            let pfn = pool.pop().unwrap_or_default();
             let child = self.t.insert(pfn, l + 1);
             self.link(slot, idx, child);
             slot = child;

@@ -42,6 +42,18 @@ pub struct WalkStep {
     pub kind: EntryKind,
 }
 
+impl std::fmt::Display for WalkStep {
+    /// `pgd[273] @ pfn 0x1000: 0x0000000000002063 table`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            EntryKind::None => "none",
+            EntryKind::Table => "table",
+            EntryKind::Leaf => "leaf",
+        };
+        write!(f, "{}[{}] @ pfn {:#x}: {:#018x} {kind}", self.name, self.index, self.table_pfn, self.entry)
+    }
+}
+
 impl PageTable {
     /// The leaf mapping `virt`: `(raw entry, level)`.
     #[inline(always)]

@@ -277,3 +277,21 @@ fn presets_by_name() {
     assert_eq!(PageTableFormat::preset("riscv_sv39").unwrap(), PageTableFormat::riscv_sv39());
     assert!(matches!(PageTableFormat::preset("vax"), Err(MmError::InvalidArgument { field: "format", .. })));
 }
+
+#[test]
+fn x86_5level_walk() {
+    let mut src = BumpPageSource::new(0x1000, 0x2000);
+    let mut pt = PageTable::new(PageTableFormat::x86_64_5level(), &mut src).unwrap();
+    let va = PAGE_OFFSET_5LEVEL + 0x20_0000;
+    pt.map(&mut src, va, 0x20_0000, M2, PteFlags::PAGE_KERNEL).unwrap();
+    let steps = pt.walk(va).unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["pgd", "p4d", "pud", "pmd"]);
+    assert_eq!(steps[0].index, 0x111);
+    assert_eq!(steps[0].to_string(), "pgd[273] @ pfn 0x1000: 0x0000000001001063 table");
+    assert_eq!(steps[3].to_string(), "pmd[1] @ pfn 0x1003: 0x80000000002001e3 leaf");
+    // 57-bit canonical form: 0xff00... is canonical, 0x0100... is not.
+    assert!(pt.is_canonical(0xff00_0000_0000_0000));
+    assert!(!pt.is_canonical(0x0100_0000_0000_0000));
+    assert_eq!(pt.walk(PAGE_OFFSET_5LEVEL + (1 << 48)).unwrap()[0].kind, EntryKind::None);
+}
