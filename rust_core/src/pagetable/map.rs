@@ -131,12 +131,34 @@ impl PageTable {
         };
         let (t, end) = self.check_range(virt, len, align)?;
         self.check_phys(phys, len, align)?;
+        self.reserve_for_range(t, end, phys, pol);
         let mut progress = t;
         let r = self.map_rec(src, ROOT, 0, t, end, t, phys, flags, pol, &mut progress);
         if r.is_err() && progress > t {
             self.clear_rec(src, ROOT, 0, t, progress);
         }
         r
+    }
+
+    /// Reserve arena room for the tables mapping `[t, end)` will need: the
+    /// bulk of the range uses the largest allowed size whose alignment the
+    /// virtual and physical addresses share, one table per 512 of those.
+    fn reserve_for_range(&mut self, t: u64, end: u64, phys: PhysAddr, pol: Policy) {
+        let last = self.nlevels - 1;
+        let mut bulk = last;
+        for l in (pol.min_level..=last).rev() {
+            let lv = self.lv[l];
+            let allowed = lv.leaf && (!pol.exact || l == pol.min_level);
+            if allowed && (t ^ phys) & (lv.size - 1) == 0 && end - t >= lv.size {
+                bulk = l;
+            }
+        }
+        if bulk == 0 {
+            return;
+        }
+        let span = self.lv[bulk - 1].size;
+        let estimate = (end - t) / span + 2 * self.nlevels as u64;
+        self.t.reserve(estimate.min(1 << 16) as usize);
     }
 
     /// Map `[t, end)` (table space) below `slot` at `level`; `t0` maps to
