@@ -1,0 +1,8 @@
+//! Tests of the page-table engine.
+
+mod common;
+mod direct_map;
+mod engine;
+mod format;
+mod fuzz;
+mod model;
