@@ -40,8 +40,13 @@ def meminfo(sim: Any) -> dict[str, int]:
         "Cached": 0,
         "SwapCached": 0,
     }
-    extra = sim.ctx.results.get("meminfo_extra", {})
-    fields.update(extra)
+    fields["PageTables"] = c.get("page_table_pages", 0) * kb
+    dm = sim.ctx.results.get("direct_map")
+    if dm is not None:
+        names = {4096: "DirectMap4k", 2 << 20: "DirectMap2M", 1 << 30: "DirectMap1G"}
+        for size, kbytes in sim.mm.leaf_counts_kb(dm["virt"], dm["length"]):
+            if size in names:
+                fields[names[size]] = kbytes
     return fields
 
 

@@ -8,6 +8,8 @@
 
 use crate::error::{MmError, Result};
 use crate::page_alloc::Gfp;
+use crate::pagetable::direct_map::MapRange;
+use crate::pagetable::{LeafCounts, PageSizePolicy, PageTable, PageTableFormat, PteFlags};
 use crate::page_source::{PageSource, PageUse};
 use crate::memblock::{KernelVersion, Memblock, MemblockFlags, NUMA_NO_NODE};
 use crate::page_alloc::{free_area_init, FreeAreaInitInput, PageAlloc, PageAllocConfig, ZoneLayout};
@@ -71,12 +73,55 @@ pub struct Mm {
     pub page_alloc: Option<PageAlloc>,
     /// Pages held by page tables, slabs and vmalloc areas.
     pub usage: UsageCounters,
+    /// The kernel's page table (init_mm): the direct map, then vmalloc.
+    pub kernel_pagetable: Option<PageTable>,
+    /// Pages set aside for early page tables (x86's brk buffer), used
+    /// before memblock.
+    pub early_pgt_pool: Vec<Pfn>,
+}
+
+/// Page-table pages during boot: from the architecture's early pool (already
+/// reserved), then from memblock, top-down, like `alloc_low_pages`. They
+/// are reserved memory, not the `PageTables` of /proc/meminfo.
+pub struct BootPageSource<'a> {
+    pub pool: &'a mut Vec<Pfn>,
+    pub memblock: &'a mut Memblock,
+}
+
+impl PageSource for BootPageSource<'_> {
+    fn alloc_pages(&mut self, order: u32, nid: Option<i32>, _usage: PageUse) -> Result<Pfn> {
+        let pfn = match (order, self.pool.pop()) {
+            (0, Some(pfn)) => pfn,
+            (_, popped) => {
+                if let Some(p) = popped {
+                    self.pool.push(p);
+                }
+                let size = crate::units::PAGE_SIZE << order;
+                let addr = self.memblock.alloc_try_nid(size, size, 0, 0, nid.unwrap_or(NUMA_NO_NODE), "alloc_low_pages")?;
+                pfn_down(addr)
+            }
+        };
+        Ok(pfn)
+    }
+
+    /// Early page-table pages stay reserved (as in the kernel, where freed
+    /// early tables are not handed back to memblock): they rejoin the pool.
+    fn free_pages(&mut self, pfn: Pfn, order: u32, _usage: PageUse) -> Result<()> {
+        self.pool.extend(pfn..pfn + (1u64 << order));
+        Ok(())
+    }
 }
 
 impl Mm {
     /// A machine with no memory yet, for the given kernel version.
     pub fn new(version: KernelVersion) -> Self {
-        Mm { memblock: Memblock::with_version(version), page_alloc: None, usage: UsageCounters::default() }
+        Mm {
+            memblock: Memblock::with_version(version),
+            page_alloc: None,
+            usage: UsageCounters::default(),
+            kernel_pagetable: None,
+            early_pgt_pool: Vec::new(),
+        }
     }
 
     /// An independent copy (a fork of the machine).
@@ -86,7 +131,13 @@ impl Mm {
                 "copying a machine after free_area_init is not supported yet".into(),
             ));
         }
-        Ok(Mm { memblock: self.memblock.clone(), page_alloc: None, usage: self.usage })
+        Ok(Mm {
+            memblock: self.memblock.clone(),
+            page_alloc: None,
+            usage: self.usage,
+            kernel_pagetable: self.kernel_pagetable.clone(),
+            early_pgt_pool: self.early_pgt_pool.clone(),
+        })
     }
 
     /// The buddy allocator, or an error naming the missing boot step.
@@ -145,6 +196,64 @@ impl Mm {
 }
 
 impl Mm {
+    /// Run `f` on the kernel page table with the page source of this point
+    /// of the boot: the buddy allocator once it exists, else the early pool
+    /// and memblock.
+    pub fn with_kernel_pagetable<T>(
+        &mut self,
+        f: impl FnOnce(&mut PageTable, &mut dyn PageSource) -> Result<T>,
+    ) -> Result<T> {
+        let Mm { memblock, page_alloc, usage, kernel_pagetable, early_pgt_pool } = self;
+        let pt = kernel_pagetable
+            .as_mut()
+            .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?;
+        match page_alloc {
+            Some(pa) => f(pt, &mut BuddySource { page_alloc: pa, usage, cpu: 0 }),
+            None => f(pt, &mut BootPageSource { pool: early_pgt_pool, memblock }),
+        }
+    }
+
+    /// Create the kernel page table (its root from the early pool) in `format`.
+    pub fn init_kernel_pagetable(&mut self, format: PageTableFormat) -> Result<()> {
+        if self.kernel_pagetable.is_some() {
+            return Err(MmError::InvalidState("the kernel page table exists already".into()));
+        }
+        let Mm { memblock, page_alloc, usage, early_pgt_pool, .. } = self;
+        let pt = match page_alloc {
+            Some(pa) => PageTable::new(format, &mut BuddySource { page_alloc: pa, usage, cpu: 0 })?,
+            None => PageTable::new(format, &mut BootPageSource { pool: early_pgt_pool, memblock })?,
+        };
+        self.kernel_pagetable = Some(pt);
+        Ok(())
+    }
+
+    /// `init_memory_mapping`: map physical `[start, end)` at `page_offset`
+    /// with the page sizes of `page_size_mask` where memblock memory allows.
+    pub fn init_memory_mapping(&mut self, start: u64, end: u64, page_size_mask: u32, page_offset: u64) -> Result<Vec<MapRange>> {
+        let ram: Vec<(u64, u64)> = self.memblock.memory().regions().iter().map(|r| (r.base, r.end())).collect();
+        self.with_kernel_pagetable(|pt, src| {
+            pt.init_memory_mapping(src, start, end, page_size_mask, &ram, page_offset, PteFlags::PAGE_KERNEL)
+        })
+    }
+
+    /// Map `[virt, virt+len)` to `phys` in the kernel page table.
+    pub fn kernel_map_range(&mut self, virt: u64, phys: u64, len: u64, flags: PteFlags, policy: PageSizePolicy) -> Result<()> {
+        self.with_kernel_pagetable(|pt, src| pt.map_range(src, virt, phys, len, flags, policy))
+    }
+
+    /// Unmap `[virt, virt+len)` from the kernel page table.
+    pub fn kernel_unmap_range(&mut self, virt: u64, len: u64) -> Result<()> {
+        self.with_kernel_pagetable(|pt, src| pt.unmap_range(src, virt, len))
+    }
+
+    /// Leaves of the kernel page table in `[virt, virt+len)`, by page size.
+    pub fn kernel_leaf_counts(&self, virt: u64, len: u64) -> Result<LeafCounts> {
+        self.kernel_pagetable
+            .as_ref()
+            .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?
+            .leaf_counts(virt, len)
+    }
+
     /// The buddy allocator as a page source for the kernel's own structures.
     pub fn buddy_source(&mut self, cpu: u32) -> Result<BuddySource<'_>> {
         let page_alloc = self.page_alloc.as_mut().ok_or_else(not_yet)?;

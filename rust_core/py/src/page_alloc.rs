@@ -288,7 +288,7 @@ impl PyMm {
 
     /// The global counters /proc/meminfo derives from.
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let (total, free, pcp, present, managed) = guarded(|| {
+        let (total, free, pcp, present, managed, usage) = guarded(|| {
             let mm = self.shared.lock();
             let b = mm.buddy()?;
             let zs = b.zone_infos();
@@ -298,6 +298,7 @@ impl PyMm {
                 b.nr_pcp_pages(),
                 zs.iter().map(|z| z.present).sum::<u64>(),
                 zs.iter().map(|z| z.managed).sum::<u64>(),
+                mm.usage,
             ))
         })?;
         let d = PyDict::new(py);
@@ -306,6 +307,10 @@ impl PyMm {
         d.set_item("pcp_pages", pcp)?;
         d.set_item("present_pages", present)?;
         d.set_item("managed_pages", managed)?;
+        d.set_item("page_table_pages", usage.page_tables)?;
+        d.set_item("slab_reclaimable_pages", usage.slab_reclaimable)?;
+        d.set_item("slab_unreclaimable_pages", usage.slab_unreclaimable)?;
+        d.set_item("vmalloc_pages", usage.vmalloc)?;
         Ok(d)
     }
 

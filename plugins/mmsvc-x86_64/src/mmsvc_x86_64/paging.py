@@ -23,6 +23,11 @@ MAX_DMA_ADDRESS = 16 << 20
 MAX_DMA32_PFN = (4 << 30) >> 12
 
 
+#: PG_LEVEL_2M / PG_LEVEL_1G bits of page_size_mask
+PG_LEVEL_2M, PG_LEVEL_1G = 2, 3
+ISA_END_ADDRESS = 0x100000
+
+
 @dataclass(frozen=True)
 class PagingMode:
     """The x86_64 paging format: entry shifts of each level, top first."""
@@ -32,6 +37,9 @@ class PagingMode:
     max_physmem_bits: int
     vmemmap_base: int
     vmalloc_size_tb: int
+    #: the page-table engine's preset and the direct map's base
+    preset: str = ""
+    page_offset: int = 0
 
     @property
     def levels(self) -> int:
@@ -42,9 +50,10 @@ class PagingMode:
         return self.level_shifts[0]
 
 
-FOUR_LEVEL = PagingMode("4-level", (39, 30, 21, 12), 46, VMEMMAP_BASE_L4, VMALLOC_SIZE_TB_L4)
+FOUR_LEVEL = PagingMode("4-level", (39, 30, 21, 12), 46, VMEMMAP_BASE_L4, VMALLOC_SIZE_TB_L4,
+                        "x86_64_4level", 0xFFFF888000000000)
 FIVE_LEVEL = PagingMode("5-level", (48, 39, 30, 21, 12), 52, VMEMMAP_BASE_L5,
-                        VMALLOC_SIZE_TB_L5)
+                        VMALLOC_SIZE_TB_L5, "x86_64_5level", 0xFF11000000000000)
 
 
 def paging_mode(ctx: BootContext) -> PagingMode:
@@ -65,6 +74,7 @@ def init_mem_mapping(ctx: BootContext) -> None:
     if gb:
         ctx.pr_info("Using GB pages for direct mapping")
     ctx.arch_state["direct_gbpages"] = gb
+    build_direct_map(ctx, gb)
     # Mapping the range that holds the brk buffer itself cannot use that
     # buffer; with RAM above 4 GiB the kernel needs two more table pages,
     # taken top-down from mapped memory.
@@ -72,6 +82,22 @@ def init_mem_mapping(ctx: BootContext) -> None:
         mb = ctx.mm.memblock
         mb.phys_alloc_range(2 * PAGE_SIZE, PAGE_SIZE, 0, ctx.g.max_pfn << 12,
                             caller="alloc_low_pages")
+
+
+def build_direct_map(ctx: BootContext, gbpages: bool) -> None:
+    """The kernel page table and its direct map of all memblock memory (the
+    ISA range first, as the kernel maps it regardless of holes), with the
+    early page-table buffer in brk as its first pages."""
+    mode = paging_mode(ctx)
+    mm = ctx.mm
+    mm.init_kernel_pagetable(mode.preset)
+    mask = (1 << PG_LEVEL_2M) | ((1 << PG_LEVEL_1G) if gbpages else 0)
+    mm.init_memory_mapping(0, ISA_END_ADDRESS, mask, mode.page_offset)
+    for start_pfn, end_pfn, _nid in mm.memblock.mem_pfn_ranges():
+        start, end = max(start_pfn << 12, ISA_END_ADDRESS), end_pfn << 12
+        if start < end:
+            mm.init_memory_mapping(start, end, mask, mode.page_offset)
+    ctx.results["direct_map"] = {"virt": mode.page_offset, "length": 1 << mode.max_physmem_bits}
 
 
 def sparse_geometry(ctx: BootContext) -> SparseGeometry:

@@ -126,6 +126,7 @@ def reserve_brk(ctx: BootContext) -> None:
     size = paging.init_pgt_buf_pages(ctx) * PAGE_SIZE + DMI_COPY_BYTES
     ctx.mm.memblock.reserve(base, size, caller="reserve_brk")
     state(ctx)["brk"] = (base, size)
+    ctx.mm.set_early_pgt_pool(base // PAGE_SIZE, paging.init_pgt_buf_pages(ctx))
 
 
 def e820__memblock_setup(ctx: BootContext) -> None:

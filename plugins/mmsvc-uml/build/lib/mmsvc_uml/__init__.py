@@ -10,7 +10,6 @@ statement-level sub-steps of arch/um/kernel/mem.c.
 from __future__ import annotations
 
 from mmsvc.api import Architecture, BootContext, Step, hookimpl
-
 from mmsvc_uml import mem_init, percpu_up, setup
 
 __version__ = "0.1.0"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from mmsvc import api
 from mmsvc.api import BootContext, Step, substep
-
 from mmsvc_uml.layout import PAGE_SIZE, round_up
 
 

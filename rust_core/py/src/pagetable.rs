@@ -1,0 +1,154 @@
+//! Binding of the kernel page table of `Mm` (`mmsvc_core::pagetable`):
+//! build the direct map, map and unmap ranges, translate and walk.
+
+use mmsvc_core::pagetable::{EntryKind, PageSizePolicy, PageTableFormat, PteFlags, TRANSLATE_FAULT};
+use mmsvc_core::MmError;
+use pyo3::buffer::PyBuffer;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::errors::{guarded, InvalidArgumentError};
+use crate::mm::PyMm;
+
+fn flags_from(names: &[String]) -> Result<PteFlags, MmError> {
+    let mut f = PteFlags::empty();
+    for n in names {
+        let one = PteFlags::from_name(n)
+            .ok_or_else(|| MmError::invalid("flags", format!("unknown page flag {n:?}")))?;
+        f = f | one;
+    }
+    Ok(f)
+}
+
+fn kind_name(k: EntryKind) -> String {
+    format!("{k:?}").to_lowercase()
+}
+
+#[pymethods]
+impl PyMm {
+    /// Hand the pfns `[start_pfn, start_pfn + count)` (already reserved,
+    /// e.g. x86's brk buffer) to the early page-table allocator.
+    fn set_early_pgt_pool(&self, start_pfn: u64, count: u64) -> PyResult<()> {
+        if count > 1 << 20 {
+            return Err(InvalidArgumentError::new_err("count: at most 2**20 pages"));
+        }
+        let mut mm = self.shared.lock();
+        mm.early_pgt_pool = (start_pfn..start_pfn + count).rev().collect();
+        Ok(())
+    }
+
+    /// Create the kernel page table in a preset format ("x86_64_4level",
+    /// "x86_64_5level", "riscv_sv39", "riscv_sv48", "arm64_4k_48bit").
+    fn init_kernel_pagetable(&self, format: &str) -> PyResult<()> {
+        guarded(|| {
+            let f = PageTableFormat::preset(format)?;
+            self.shared.lock().init_kernel_pagetable(f)
+        })
+    }
+
+    /// `init_memory_mapping`: map physical `[start, end)` at `page_offset`.
+    /// `page_size_mask` has bit 1 for 2 MiB and bit 2 for 1 GiB pages
+    /// (PG_LEVEL_2M, PG_LEVEL_1G). Returns the ranges as (start, end, page size).
+    fn init_memory_mapping(&self, py: Python<'_>, start: u64, end: u64, page_size_mask: u32, page_offset: u64) -> PyResult<Vec<(u64, u64, u64)>> {
+        py.detach(|| {
+            guarded(|| {
+                let plan = self.shared.lock().init_memory_mapping(start, end, page_size_mask, page_offset)?;
+                Ok(plan.iter().map(|r| (r.start, r.end, r.page_size())).collect())
+            })
+        })
+    }
+
+    /// Map `[virt, virt+length)` to `phys` with the named flags ("WRITE",
+    /// "NOEXEC", "GLOBAL", ...): the largest pages alignment allows, or only
+    /// `page_size` pages.
+    #[pyo3(signature = (virt, phys, length, flags = vec!["WRITE".to_string(), "GLOBAL".to_string(), "NOEXEC".to_string(), "ACCESSED".to_string(), "DIRTY".to_string()], page_size = None))]
+    fn kernel_map_range(&self, virt: u64, phys: u64, length: u64, flags: Vec<String>, page_size: Option<u64>) -> PyResult<()> {
+        guarded(|| {
+            let f = flags_from(&flags)?;
+            let policy = page_size.map_or(PageSizePolicy::Largest, PageSizePolicy::Force);
+            self.shared.lock().kernel_map_range(virt, phys, length, f, policy)
+        })
+    }
+
+    /// Unmap `[virt, virt+length)` (splitting huge pages at the edges).
+    fn kernel_unmap_range(&self, virt: u64, length: u64) -> PyResult<()> {
+        guarded(|| self.shared.lock().kernel_unmap_range(virt, length))
+    }
+
+    /// Translate a virtual address: phys, page size, level, flags, raw entry.
+    fn translate<'py>(&self, py: Python<'py>, virt: u64) -> PyResult<Bound<'py, PyDict>> {
+        let t = guarded(|| {
+            let mm = self.shared.lock();
+            let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+            pt.translate(virt)
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("phys", t.phys)?;
+        d.set_item("page_size", t.page_size)?;
+        d.set_item("level", t.level)?;
+        d.set_item("flags", t.flags.names())?;
+        d.set_item("entry", t.entry)?;
+        Ok(d)
+    }
+
+    /// Each level's index, table pfn, raw entry and kind for `virt`.
+    fn walk<'py>(&self, py: Python<'py>, virt: u64) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let steps = guarded(|| {
+            let mm = self.shared.lock();
+            let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+            pt.walk(virt)
+        })?;
+        steps
+            .iter()
+            .map(|s| {
+                let d = PyDict::new(py);
+                d.set_item("level", s.level)?;
+                d.set_item("name", &s.name)?;
+                d.set_item("index", s.index)?;
+                d.set_item("table_pfn", s.table_pfn)?;
+                d.set_item("entry", s.entry)?;
+                d.set_item("kind", kind_name(s.kind))?;
+                d.set_item("text", s.to_string())?;
+                Ok(d)
+            })
+            .collect()
+    }
+
+    /// Translate every address of the u64 buffer `virts` into `out`
+    /// (2**64-1 for an unmapped address); returns how many were mapped.
+    fn translate_batch(&self, py: Python<'_>, virts: PyBuffer<u64>, out: PyBuffer<u64>) -> PyResult<usize> {
+        if out.readonly() || out.item_count() != virts.item_count() {
+            return Err(InvalidArgumentError::new_err("out: needs a writable uint64 buffer as long as virts"));
+        }
+        let v = virts.to_vec(py)?;
+        let mut o = vec![TRANSLATE_FAULT; v.len()];
+        let n = py.detach(|| {
+            guarded(|| {
+                let mm = self.shared.lock();
+                let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+                pt.translate_batch(&v, &mut o)
+            })
+        })?;
+        out.copy_from_slice(py, &o)?;
+        Ok(n)
+    }
+
+    /// DirectMap4k/2M/1G-style counts of `[virt, virt+length)` in kB, by
+    /// page size, and the page-table pages in use.
+    fn leaf_counts_kb(&self, virt: u64, length: u64) -> PyResult<Vec<(u64, u64)>> {
+        guarded(|| {
+            let mm = self.shared.lock();
+            let c = mm.kernel_leaf_counts(virt, length)?;
+            Ok(c.by_size.iter().map(|&(size, n)| (size, n * size / 1024)).collect())
+        })
+    }
+
+    /// Pages of the kernel page table.
+    fn page_table_pages(&self) -> PyResult<u64> {
+        guarded(|| {
+            let mm = self.shared.lock();
+            let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+            Ok(pt.page_table_pages())
+        })
+    }
+}
