@@ -15,7 +15,7 @@ fn flags_from(names: &[String]) -> Result<PteFlags, MmError> {
     for n in names {
         let one = PteFlags::from_name(n)
             .ok_or_else(|| MmError::invalid("flags", format!("unknown page flag {n:?}")))?;
-        f = f | one;
+        f |= one;
     }
     Ok(f)
 }

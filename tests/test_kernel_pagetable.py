@@ -1,0 +1,64 @@
+"""The kernel page table of a booted x86_64 machine, through Python."""
+
+from __future__ import annotations
+
+import array
+
+import pytest
+
+from mmsvc.errors import InvalidStateError, NotAllocatedError
+from mmsvc.machine import default_machine
+from mmsvc.simulation import Simulation
+
+PAGE_OFFSET_L5 = 0xFF11000000000000
+VMALLOC_START_L5 = 0xFFA0000000000000
+
+
+@pytest.fixture(scope="module")
+def sim():
+    s = Simulation(default_machine().replace(profile="6.1"))
+    s.boot()
+    return s
+
+
+def test_direct_map_uses_large_pages(sim):
+    t = sim.mm.translate(PAGE_OFFSET_L5 + 0x40000000 + 0x1234)  # 1 GiB: a GB page
+    assert t["phys"] == 0x40001234 and t["page_size"] == 1 << 30
+    t = sim.mm.translate(PAGE_OFFSET_L5 + 0x200000)
+    assert t["page_size"] == 2 << 20
+    assert t["entry"] & 0x80 and t["entry"] >> 63  # PSE (huge) and NX
+    t = sim.mm.translate(PAGE_OFFSET_L5 + 0x1000)
+    assert t["page_size"] == 4096
+
+
+def test_walk_shows_every_level(sim):
+    steps = sim.mm.walk(PAGE_OFFSET_L5 + 0x1000)
+    assert [s["name"] for s in steps] == ["pgd", "p4d", "pud", "pmd", "pte"]
+    assert steps[-1]["entry"] & ~0xFFF & ((1 << 52) - 1) == 0x1000
+    assert "pte[1]" in steps[-1]["text"]
+
+
+def test_map_translate_unmap_in_vmalloc_space(sim):
+    virt = VMALLOC_START_L5 + (1 << 30)
+    pfn = sim.mm.alloc_pages(order=0)
+    sim.mm.kernel_map_range(virt, pfn << 12, 4096)
+    assert sim.mm.translate(virt + 8)["phys"] == (pfn << 12) + 8
+    with pytest.raises(InvalidStateError, match="already mapped"):
+        sim.mm.kernel_map_range(virt, pfn << 12, 4096)
+    virts = array.array("Q", [virt, virt + 4096])
+    out = array.array("Q", bytes(16))
+    assert sim.mm.translate_batch(virts, out) == 1
+    assert out[0] == pfn << 12 and out[1] == 2**64 - 1
+    sim.mm.kernel_unmap_range(virt, 4096)
+    with pytest.raises(NotAllocatedError):
+        sim.mm.translate(virt)
+    sim.mm.free_pages(pfn, 0)
+
+
+def test_direct_map_counts_in_meminfo(sim):
+    from mmsvc.views import meminfo
+
+    info = meminfo(sim)
+    total_kb = info["DirectMap4k"] + info["DirectMap2M"] + info["DirectMap1G"]
+    assert info["DirectMap1G"] == 2 * 1024 * 1024  # [1G, 2G) and [4G, 5G)
+    assert total_kb >= info["MemTotal"]
