@@ -13,6 +13,7 @@ pub mod memblock;
 pub mod mm;
 pub mod page_source;
 pub mod page_alloc;
+pub mod slab;
 pub mod units;
 
 pub use error::{MmError, MmErrorKind, Result};

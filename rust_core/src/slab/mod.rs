@@ -1,0 +1,144 @@
+//! The slab allocator, modelled on SLUB (mm/slub.c, mm/slab_common.c) of
+//! Linux 5.14 and 6.1.
+//!
+//! [`SlabAllocator::new`] is `kmem_cache_init`: the boot caches
+//! `kmem_cache_node` and `kmem_cache`, then the kmalloc caches. Slab pages
+//! come from a [`crate::page_source::PageSource`] passed to every call that
+//! may need or return pages; objects have direct-map addresses
+//! (`page_offset + pfn * 4096 + offset`).
+//!
+//! Submodules: [`flags`] (cache and gfp flags), [`config`], [`order`]
+//! (`calculate_order`), [`cache`] (`struct kmem_cache` and its layout),
+//! `slab` (one slab's free list), `node` (partial list), `pfnmap` (address →
+//! slab), `alloc` (allocation and free paths), [`kmalloc`], `merge`
+//! (`find_mergeable`, `kmem_cache_create`), `init` (`kmem_cache_init`),
+//! [`slabinfo`] (/proc/slabinfo and meminfo counters), [`events`].
+
+pub mod cache;
+pub mod config;
+pub mod events;
+pub mod flags;
+pub mod kmalloc;
+pub mod order;
+pub mod slabinfo;
+
+mod alloc;
+mod init;
+mod merge;
+mod node;
+mod pfnmap;
+mod slab;
+
+#[cfg(test)]
+mod tests;
+
+pub use cache::{CacheId, KmemCache, ObjectLayout, OrderObjects};
+pub use config::{SlabConfig, PAGE_OFFSET_L4, PAGE_OFFSET_L5};
+pub use events::{SlabEvent, SlabEventKind};
+pub use flags::{Gfp, SlabFlags};
+pub use kmalloc::{KmallocType, KMALLOC_MAX_CACHE_SIZE, KMALLOC_MAX_SIZE, ZERO_SIZE_PTR};
+pub use slabinfo::{CacheStats, SlabMeminfo};
+
+use events::EventRecorder;
+use kmalloc::{KMALLOC_SHIFT_HIGH, NR_KMALLOC_TYPES};
+use pfnmap::PfnMap;
+use slab::Slab;
+
+/// The slab allocator of one simulated machine.
+#[derive(Debug, Clone)]
+pub struct SlabAllocator {
+    pub(crate) config: SlabConfig,
+    /// Caches by id; `None` once destroyed.
+    pub(crate) caches: Vec<Option<KmemCache>>,
+    /// `slab_caches` in creation order (the kernel's list is newest first).
+    pub(crate) slab_caches: Vec<u32>,
+    /// Slab arena.
+    pub(crate) slabs: Vec<Slab>,
+    /// Unused arena slots.
+    pub(crate) free_slab_ids: Vec<u32>,
+    /// pfn → slab / large block.
+    pub(crate) pfn_map: PfnMap,
+    /// `kmalloc_caches[type][index]`, `u32::MAX` where there is none.
+    pub(crate) kmalloc_caches: [[u32; KMALLOC_SHIFT_HIGH as usize + 1]; NR_KMALLOC_TYPES],
+    /// The `kmem_cache` and `kmem_cache_node` boot caches.
+    pub(crate) kmem_cache: u32,
+    pub(crate) kmem_cache_node: u32,
+    /// Slab pages by use.
+    pub(crate) pages_reclaimable: u64,
+    pub(crate) pages_unreclaimable: u64,
+    /// Pages and blocks of large kmalloc.
+    pub(crate) large_pages: u64,
+    pub(crate) large_blocks: u64,
+    pub(crate) recorder: EventRecorder,
+}
+
+impl SlabAllocator {
+    /// The configuration it was built with.
+    pub fn config(&self) -> &SlabConfig {
+        &self.config
+    }
+
+    /// A cache by handle (`None` if destroyed or unknown).
+    pub fn cache(&self, id: CacheId) -> Option<&KmemCache> {
+        self.caches.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    /// Live caches in the kernel's `slab_caches` order (newest first, the
+    /// order /proc/slabinfo lists them).
+    pub fn caches(&self) -> impl Iterator<Item = (CacheId, &KmemCache)> + '_ {
+        self.slab_caches
+            .iter()
+            .rev()
+            .filter_map(move |&i| self.caches.get(i as usize).and_then(Option::as_ref).map(|c| (CacheId(i), c)))
+    }
+
+    /// Find a live cache by name (or alias name).
+    pub fn find_cache(&self, name: &str) -> Option<CacheId> {
+        self.caches()
+            .find(|(_, c)| c.name == name || c.aliases.iter().any(|a| a == name))
+            .map(|(id, _)| id)
+    }
+
+    /// The boot cache `kmem_cache`.
+    pub fn kmem_cache_cache(&self) -> CacheId {
+        CacheId(self.kmem_cache)
+    }
+
+    /// The boot cache `kmem_cache_node`.
+    pub fn kmem_cache_node_cache(&self) -> CacheId {
+        CacheId(self.kmem_cache_node)
+    }
+
+    /// Turn the event recorder on or off (events already recorded stay).
+    pub fn set_recording(&mut self, on: bool) {
+        self.recorder.enabled = on;
+    }
+
+    /// Whether events are recorded.
+    pub fn is_recording(&self) -> bool {
+        self.recorder.enabled
+    }
+
+    /// Take the recorded events.
+    pub fn drain_events(&mut self) -> Vec<SlabEvent> {
+        std::mem::take(&mut self.recorder.events)
+    }
+
+    /// The boot line `kmem_cache_init` prints.
+    pub fn boot_message(&self) -> String {
+        format!(
+            "SLUB: HWalign={}, Order={}-{}, MinObjects={}, CPUs={}, Nodes={}",
+            self.config.cache_line_size,
+            self.config.slub_min_order,
+            self.config.slub_max_order,
+            self.config.slub_min_objects,
+            self.config.nr_cpu_ids,
+            self.config.nr_node_ids
+        )
+    }
+
+    #[inline]
+    pub(crate) fn live_cache(&self, id: CacheId) -> crate::Result<&KmemCache> {
+        self.cache(id).ok_or_else(|| crate::MmError::invalid("cache", format!("no live cache with id {}", id.0)))
+    }
+}

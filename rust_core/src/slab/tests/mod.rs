@@ -1,0 +1,3 @@
+//! Tests of the slab allocator.
+
+mod basics;
