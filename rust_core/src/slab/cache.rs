@@ -228,6 +228,7 @@ pub struct KmemCache {
 impl KmemCache {
     /// Build a cache: alignment, layout, order and limits. `None` when the
     /// sizes overflow or no order holds an object.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn build(
         cfg: &SlabConfig,
         name: &str,

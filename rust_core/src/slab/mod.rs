@@ -27,6 +27,7 @@ mod init;
 mod merge;
 mod node;
 mod pfnmap;
+#[allow(clippy::module_inception)]
 mod slab;
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ fn not_an_object_cases() {
     let (mut a, mut src) = boot(SlabConfig::v6_1());
     let p = a.kmalloc(&mut src, 100, Gfp::KERNEL).unwrap();
     let snap = snapshot(&a, &src);
-    for bad in [p + 1, p + 8, p + 127, PAGE_OFFSET_L4 - 4096, 12345, PAGE_OFFSET_L4 + 0xFFFF_0000_000, u64::MAX] {
+    for bad in [p + 1, p + 8, p + 127, PAGE_OFFSET_L4 - 4096, 12345, PAGE_OFFSET_L4 + 0x0FFF_F000_0000, u64::MAX] {
         let e = a.kfree(&mut src, bad).unwrap_err();
         assert!(matches!(e, MmError::NotAnObject { .. }), "{bad:#x}: {e:?}");
         assert_eq!(e.kind(), MmErrorKind::NotAllocated);
