@@ -125,6 +125,16 @@ impl SlabAllocator {
         std::mem::take(&mut self.recorder.events)
     }
 
+    /// The recorded events, oldest first.
+    pub fn events(&self) -> &[SlabEvent] {
+        &self.recorder.events
+    }
+
+    /// Forget the recorded events, keeping the buffer.
+    pub fn clear_events(&mut self) {
+        self.recorder.events.clear();
+    }
+
     /// The boot line `kmem_cache_init` prints.
     pub fn boot_message(&self) -> String {
         format!(
