@@ -28,7 +28,8 @@ impl SlabAllocator {
     }
 
     /// `kmem_cache_create_usercopy`: as [`Self::kmem_cache_create`] with a
-    /// hardened-usercopy region; a cache with one never merges.
+    /// hardened-usercopy region; a cache with one never merges. A region
+    /// that does not fit in the object is dropped, as the kernel does.
     #[allow(clippy::too_many_arguments)]
     pub fn kmem_cache_create_usercopy(
         &mut self,
@@ -53,9 +54,13 @@ impl SlabAllocator {
         if flags.0 & !SlabFlags::PERMITTED.0 != 0 {
             return Err(MmError::invalid("flags", format!("{:#x} has bits outside SLAB_FLAGS_PERMITTED", flags.0)));
         }
-        if useroffset.checked_add(usersize).is_none_or(|end| end > size) || (usersize == 0 && useroffset != 0) {
-            return Err(MmError::invalid("usersize", "usercopy region outside the object"));
-        }
+        // As the kernel (with a WARN): a region outside the object is dropped.
+        let (useroffset, usersize) =
+            if useroffset.checked_add(usersize).is_none_or(|end| end > size) || (usersize == 0 && useroffset != 0) {
+                (0, 0)
+            } else {
+                (useroffset, usersize)
+            };
         if usersize == 0 {
             if let Some(cid) = self.find_mergeable(size, align, flags, has_ctor) {
                 let cache = self.cache_mut_unchecked(cid);

@@ -116,3 +116,30 @@ impl PfnMap {
         }
     }
 }
+
+#[cfg(test)]
+impl PfnMap {
+    /// Every mapped pfn with its raw entry, in pfn order (tests).
+    pub fn entries(&self) -> Vec<(u64, u32)> {
+        let mut out = Vec::new();
+        for (c, ch) in self.dense.iter().enumerate() {
+            if let Some(ch) = ch {
+                for (i, &v) in ch.iter().enumerate() {
+                    if v != TAG_NONE {
+                        out.push(((c as u64) << CHUNK_SHIFT | i as u64, v));
+                    }
+                }
+            }
+        }
+        let mut keys: Vec<&u64> = self.sparse.keys().collect();
+        keys.sort();
+        for c in keys {
+            for (i, &v) in self.sparse[c].iter().enumerate() {
+                if v != TAG_NONE {
+                    out.push((c << CHUNK_SHIFT | i as u64, v));
+                }
+            }
+        }
+        out
+    }
+}

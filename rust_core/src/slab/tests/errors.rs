@@ -1,6 +1,6 @@
 //! Every error case leaves the allocator and the page source untouched.
 
-use super::{boot, check_pages, snapshot};
+use super::{assert_same, boot, check_pages, snapshot};
 use crate::error::{MmError, MmErrorKind};
 use crate::page_source::BumpPageSource;
 use crate::slab::*;
@@ -15,11 +15,11 @@ fn double_free_detected_and_harmless() {
     let e = a.kfree(&mut src, p).unwrap_err();
     assert_eq!(e, MmError::ObjectDoubleFree { addr: p, cache: "kmalloc-64".into() });
     assert_eq!(e.kind(), MmErrorKind::DoubleFree);
-    assert_eq!(snapshot(&a, &src), snap);
+    assert_same(&snap, &snapshot(&a, &src));
     // Never allocated object of a live slab: also free already.
     let never = p + 64 * 10;
     assert!(matches!(a.kfree(&mut src, never), Err(MmError::ObjectDoubleFree { .. })));
-    assert_eq!(snapshot(&a, &src), snap);
+    assert_same(&snap, &snapshot(&a, &src));
 }
 
 #[test]
@@ -33,7 +33,7 @@ fn not_an_object_cases() {
         assert_eq!(e.kind(), MmErrorKind::NotAllocated);
         assert!(a.ksize(bad).is_err());
         assert!(a.krealloc(&mut src, bad, 10, Gfp::KERNEL).is_err());
-        assert_eq!(snapshot(&a, &src), snap);
+        assert_same(&snap, &snapshot(&a, &src));
     }
     assert_eq!(a.kfree(&mut src, p + 1).unwrap_err(), MmError::NotAnObject { addr: p + 1, cache: "kmalloc-128".into() });
     // Past the last object of a slab (kmalloc-96: 42 objects, 32 bytes left).
@@ -41,7 +41,7 @@ fn not_an_object_cases() {
     let tail = q - (q - PAGE_OFFSET_L4) % 4096 + 42 * 96;
     let snap = snapshot(&a, &src);
     assert!(matches!(a.kfree(&mut src, tail), Err(MmError::NotAnObject { .. })));
-    assert_eq!(snapshot(&a, &src), snap);
+    assert_same(&snap, &snapshot(&a, &src));
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn wrong_cache_and_dead_cache() {
     assert!(matches!(a.kmem_cache_free(&mut src, c2, 4096), Err(MmError::NotAnObject { .. })));
     assert!(a.kmem_cache_free(&mut src, CacheId(9999), o).is_err());
     assert!(a.kmem_cache_alloc(&mut src, CacheId(9999)).is_err());
-    assert_eq!(snapshot(&a, &src), snap);
+    assert_same(&snap, &snapshot(&a, &src));
     // kfree accepts any slab object.
     a.kfree(&mut src, o).unwrap();
     a.kmem_cache_destroy(&mut src, c1).unwrap();
@@ -71,7 +71,7 @@ fn wrong_cache_and_dead_cache() {
     assert!(a.kmem_cache_free(&mut src, c1, o).is_err());
     assert!(a.kmem_cache_destroy(&mut src, c1).is_err());
     assert!(a.kmem_cache_shrink(&mut src, c1).is_err());
-    assert_eq!(snapshot(&a, &src), snap);
+    assert_same(&snap, &snapshot(&a, &src));
 }
 
 #[test]
@@ -82,12 +82,12 @@ fn destroy_with_live_objects_or_boot_cache() {
     let snap = snapshot(&a, &src);
     let e = a.kmem_cache_destroy(&mut src, c).unwrap_err();
     assert_eq!(e.kind(), MmErrorKind::InvalidState);
-    assert_eq!(snapshot(&a, &src), snap);
+    assert_same(&snap, &snapshot(&a, &src));
     for name in ["kmalloc-64", "kmem_cache", "kmem_cache_node", "kmalloc-rcl-8k"] {
         let id = a.find_cache(name).unwrap();
         assert_eq!(a.kmem_cache_destroy(&mut src, id).unwrap_err().kind(), MmErrorKind::InvalidState);
     }
-    assert_eq!(snapshot(&a, &src), snap);
+    assert_same(&snap, &snapshot(&a, &src));
     a.kmem_cache_free(&mut src, c, o).unwrap();
     let in_use = src.in_use;
     let meta = a.cache_stats(a.kmem_cache_cache()).unwrap().inuse_objs;
@@ -111,12 +111,14 @@ fn create_invalid_arguments() {
         a.kmem_cache_create(&mut src, "z", 8, 3, f, false),
         a.kmem_cache_create(&mut src, "z", 8, 8192, f, false),
         a.kmem_cache_create(&mut src, "z", 8, 0, SlabFlags(0x8000_0000), false),
-        a.kmem_cache_create_usercopy(&mut src, "z", 8, 0, f, 4, 8, false),
-        a.kmem_cache_create_usercopy(&mut src, "z", 8, 0, f, u32::MAX, 2, false),
     ] {
         assert_eq!(r.unwrap_err().kind(), MmErrorKind::InvalidArgument);
     }
-    assert_eq!(snapshot(&a, &src), snap);
+    assert_same(&snap, &snapshot(&a, &src));
+    // A usercopy region outside the object is dropped (the cache may merge).
+    let m = a.kmem_cache_create(&mut src, "m1", 8, 0, f, false).unwrap();
+    assert_eq!(a.kmem_cache_create_usercopy(&mut src, "m2", 8, 0, f, 4, 8, false).unwrap(), m);
+    assert_eq!(a.kmem_cache_create_usercopy(&mut src, "m3", 8, 0, f, u32::MAX, 2, false).unwrap(), m);
     // The largest cache: one 4 MiB object in an order-10 slab.
     let c = a.kmem_cache_create(&mut src, "huge", KMALLOC_MAX_SIZE as u32, 0, f, false).unwrap();
     assert_eq!(a.cache(c).unwrap().oo, OrderObjects { order: 10, objects: 1 });
@@ -134,7 +136,7 @@ fn out_of_memory_changes_nothing() {
     let snap = snapshot(&a, &src);
     for size in [8, 64, 512, 8192, 100_000] {
         assert_eq!(a.kmalloc(&mut src, size, Gfp::KERNEL).unwrap_err().kind(), MmErrorKind::OutOfMemory);
-        assert_eq!(snapshot(&a, &src), snap);
+        assert_same(&snap, &snapshot(&a, &src));
     }
     // Cache creation needs a kmem_cache object: once its slab is full and
     // no page is left, creation fails cleanly.
@@ -152,7 +154,7 @@ fn out_of_memory_changes_nothing() {
     }
     let snap = snapshot(&a, &src);
     assert!(a.kmem_cache_create(&mut src, "last", 40, 0, SlabFlags::NONE, true).is_err());
-    assert_eq!(snapshot(&a, &src), snap);
+    assert_same(&snap, &snapshot(&a, &src));
     check_pages(&a, &src);
     for p in held {
         a.kfree(&mut src, p).unwrap();
@@ -160,44 +162,85 @@ fn out_of_memory_changes_nothing() {
     check_pages(&a, &src);
 }
 
+/// A source that refuses allocations once `budget` is spent.
+#[derive(Debug)]
+struct Budget {
+    inner: BumpPageSource,
+    budget: usize,
+}
+
+impl crate::page_source::PageSource for Budget {
+    fn alloc_pages(&mut self, order: u32, nid: Option<i32>, usage: crate::page_source::PageUse) -> crate::Result<u64> {
+        if self.budget == 0 {
+            return Err(MmError::OutOfMemory { request: "budget".into() });
+        }
+        self.budget -= 1;
+        self.inner.alloc_pages(order, nid, usage)
+    }
+    fn free_pages(&mut self, pfn: u64, order: u32, usage: crate::page_source::PageUse) -> crate::Result<()> {
+        self.inner.free_pages(pfn, order, usage)
+    }
+}
+
+fn fill_cpu_slab(a: &mut SlabAllocator, src: &mut Budget, c: CacheId) -> Vec<u64> {
+    let mut v = Vec::new();
+    loop {
+        let s = a.cache_stats(c).unwrap();
+        if s.inuse_objs == s.num_objs {
+            return v;
+        }
+        v.push(a.kmem_cache_alloc(src, c).unwrap());
+    }
+}
+
 #[test]
-fn undo_restores_exactly_when_node_object_fails() {
-    // A source whose pages run out between the kmem_cache object (from a
-    // fresh slab) and the kmem_cache_node object (needing one too).
-    let mut src = BumpPageSource::new(0x1000, 0x1000 + 200);
+fn cache_creation_undone_exactly() {
+    // kmem_cache needs a new slab (granted), kmem_cache_node needs one too
+    // (refused): the kmem_cache object and its new slab are undone.
+    let mut src = Budget { inner: BumpPageSource::new(0x1000, 0x10_0000), budget: usize::MAX };
     let mut a = SlabAllocator::new(SlabConfig::v6_1(), &mut src).unwrap();
-    // Fill kmem_cache_node's current slab and kmem_cache's, then leave exactly one page.
-    let kc = a.kmem_cache_cache();
-    let kcn = a.kmem_cache_node_cache();
-    let mut kc_objs = Vec::new();
-    let mut kcn_objs = Vec::new();
-    // Fill both caches' slabs completely.
+    let (kc, kcn) = (a.kmem_cache_cache(), a.kmem_cache_node_cache());
+    let held_kc = fill_cpu_slab(&mut a, &mut src, kc);
+    let held_kcn = fill_cpu_slab(&mut a, &mut src, kcn);
+    src.budget = 1;
+    assert_eq!(a.cache_stats(kcn).unwrap().nr_partial, 0);
+    let snap = format!("{}\n{}", super::fingerprint(&a), src.inner.in_use);
+    let e = a.kmem_cache_create(&mut src, "undo_new", 40, 0, SlabFlags::NONE, true).unwrap_err();
+    assert_eq!(e.kind(), MmErrorKind::OutOfMemory);
+    assert_same(&snap, &format!("{}\n{}", super::fingerprint(&a), src.inner.in_use));
+
+    // Same with kmem_cache refilled from its partial list.
+    a.kmem_cache_free(&mut src, kc, held_kc[0]).unwrap();
+    let _more = fill_cpu_slab(&mut a, &mut src, kc);
+    src.budget = usize::MAX;
+    let extra = a.kmem_cache_alloc(&mut src, kc).unwrap();
+    let _ = extra;
+    // Put one object of an older kmem_cache slab back so a partial slab exists
+    // while the cpu slab is full.
+    a.kmem_cache_free(&mut src, kc, held_kc[1]).unwrap();
+    let _fill = fill_cpu_slab_until_cpu_full(&mut a, &mut src, kc);
+    src.budget = 0;
+    // kmem_cache: full cpu slab and one partial slab; kmem_cache_node: full.
+    let s = a.cache_stats(kc).unwrap();
+    assert_eq!((s.nr_partial, s.num_objs - s.inuse_objs), (1, 1));
+    let s = a.cache_stats(kcn).unwrap();
+    assert_eq!(s.num_objs, s.inuse_objs);
+    let snap = format!("{}\n{}", super::fingerprint(&a), src.inner.in_use);
+    let e = a.kmem_cache_create(&mut src, "undo_partial", 48, 0, SlabFlags::NONE, true).unwrap_err();
+    assert_eq!(e.kind(), MmErrorKind::OutOfMemory);
+    assert_same(&snap, &format!("{}\n{}", super::fingerprint(&a), src.inner.in_use));
+    drop(held_kcn);
+}
+
+/// Allocate until the cpu slab has no free object, leaving partial slabs alone.
+fn fill_cpu_slab_until_cpu_full(a: &mut SlabAllocator, src: &mut Budget, c: CacheId) -> Vec<u64> {
+    let mut v = Vec::new();
     loop {
-        let s = a.cache_stats(kc).unwrap();
-        if s.inuse_objs == s.num_objs {
-            break;
+        let s = a.cache_stats(c).unwrap();
+        // Free objects outside partial slabs are the cpu slab's.
+        if s.num_objs - s.inuse_objs == s.num_objs - s.active_objs {
+            return v;
         }
-        kc_objs.push(a.kmem_cache_alloc(&mut src, kc).unwrap());
+        v.push(a.kmem_cache_alloc(src, c).unwrap());
     }
-    loop {
-        let s = a.cache_stats(kcn).unwrap();
-        if s.inuse_objs == s.num_objs {
-            break;
-        }
-        kcn_objs.push(a.kmem_cache_alloc(&mut src, kcn).unwrap());
-    }
-    let mut fill = Vec::new();
-    while src.next + 1 < src.limit || !src.recycled.is_empty() {
-        fill.push(a.kmalloc(&mut src, 4096, Gfp::KERNEL).unwrap_or_else(|_| a.kmalloc(&mut src, 8192, Gfp::KERNEL).unwrap()));
-        if src.limit - src.next <= 1 && src.recycled.is_empty() {
-            break;
-        }
-    }
-    if src.limit - src.next == 1 {
-        let snap = snapshot(&a, &src);
-        let e = a.kmem_cache_create(&mut src, "needs_two_pages", 40, 0, SlabFlags::NONE, true).unwrap_err();
-        assert_eq!(e.kind(), MmErrorKind::OutOfMemory);
-        assert_eq!(snapshot(&a, &src), snap);
-    }
-    check_pages(&a, &src);
 }

@@ -36,7 +36,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         4 => (0usize..3).prop_map(Op::CacheAlloc),
         3 => any::<usize>().prop_map(Op::CacheFree),
         1 => (0usize..3).prop_map(Op::Shrink),
-        1 => (any::<usize>(), 1u64..64).prop_map(|(i, o)| Op::BadFree(i, o)),
+        1 => (any::<usize>(), 1u64..8).prop_map(|(i, o)| Op::BadFree(i, o)),
     ]
 }
 
