@@ -223,6 +223,8 @@ pub struct KmemCache {
     pub(crate) meta_object: u64,
     /// The `kmem_cache_node` objects of this cache.
     pub(crate) node_objects: Vec<u64>,
+    /// The kmalloc'ed `random_seq` array (CONFIG_SLAB_FREELIST_RANDOM), 0 for none.
+    pub(crate) random_seq: u64,
 }
 
 impl KmemCache {
@@ -269,6 +271,7 @@ impl KmemCache {
             live_objects: 0,
             meta_object: 0,
             node_objects: Vec::new(),
+            random_seq: 0,
         })
     }
 

@@ -39,6 +39,10 @@ pub struct SlabConfig {
     pub slub_min_objects: u32,
     /// `slub_debug=` flags applied to every cache (`kmem_cache_flags`).
     pub slub_debug: SlabFlags,
+    /// CONFIG_SLAB_FREELIST_RANDOM: every cache kmallocs a `random_seq` of
+    /// 4 bytes per object of a slab (the shuffle itself is not modelled:
+    /// objects are still handed out in address order).
+    pub freelist_random: bool,
     /// `sizeof(struct kmem_cache_node)` (64 with CONFIG_SLUB_DEBUG on x86_64).
     pub kmem_cache_node_size: u32,
     /// `offsetof(struct kmem_cache, node)`; the `kmem_cache` object size is this
@@ -64,6 +68,7 @@ impl SlabConfig {
             slub_max_order: 3,
             slub_min_objects: 0,
             slub_debug: SlabFlags::NONE,
+            freelist_random: false,
             kmem_cache_node_size: 64,
             kmem_cache_base_size: 216,
         }

@@ -194,6 +194,15 @@ impl SlabAllocator {
                 self.new_kmalloc_cache(src, i, KmallocType::Dma)?;
             }
         }
+        // init_freelist_randomization: every cache, newest first.
+        if self.config.freelist_random {
+            let order: Vec<u32> = self.slab_caches.iter().rev().copied().collect();
+            for cid in order {
+                let objects = self.cache_ref(cid).oo.objects as u64;
+                let m = self.alloc_meta(super::merge::MetaKind::Kmalloc(4 * objects), src)?;
+                self.cache_mut_unchecked(cid).random_seq = m.addr;
+            }
+        }
         // Types the configuration lacks fall back to the normal caches.
         for ty in [KmallocType::Cgroup, KmallocType::Dma] {
             for i in 0..=KMALLOC_SHIFT_HIGH as usize {

@@ -11,7 +11,56 @@ use super::SlabAllocator;
 use crate::error::{MmError, Result};
 use crate::page_source::PageSource;
 
+/// A metadata allocation to make.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MetaKind {
+    /// One object of a boot cache.
+    Object(u32),
+    /// A kmalloc of this many bytes.
+    Kmalloc(u64),
+}
+
+/// A metadata allocation made, with what is needed to undo it exactly.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Meta {
+    pub addr: u64,
+    /// Cache and path for slab objects; `None` for a large kmalloc block.
+    undo: Option<(u32, AllocPath)>,
+}
+
 impl SlabAllocator {
+    /// Allocate metadata without reporting it to the event recorder.
+    pub(crate) fn alloc_meta(&mut self, want: MetaKind, src: &mut dyn PageSource) -> Result<Meta> {
+        let cid = match want {
+            MetaKind::Object(cid) => cid,
+            MetaKind::Kmalloc(size) if size > super::kmalloc::KMALLOC_MAX_CACHE_SIZE => {
+                let recording = std::mem::replace(&mut self.recorder.enabled, false);
+                let r = self.kmalloc_large(src, size);
+                self.recorder.enabled = recording;
+                return r.map(|addr| Meta { addr, undo: None });
+            }
+            MetaKind::Kmalloc(size) => {
+                let size = size.max(1);
+                let idx = super::kmalloc::kmalloc_index(size) as usize;
+                self.kmalloc_caches[0][idx]
+            }
+        };
+        let (addr, path) = self.alloc_obj(cid, src)?;
+        Ok(Meta { addr, undo: Some((cid, path)) })
+    }
+
+    /// Undo [`Self::alloc_meta`].
+    pub(crate) fn undo_meta(&mut self, m: Meta, src: &mut dyn PageSource) {
+        match m.undo {
+            Some((cid, path)) => self.undo_alloc(cid, m.addr, path, src),
+            None => {
+                let recording = std::mem::replace(&mut self.recorder.enabled, false);
+                let _ = self.free_addr(m.addr, None, src);
+                self.recorder.enabled = recording;
+            }
+        }
+    }
+
     /// `kmem_cache_create(name, size, align, flags, ctor)`: a new cache, or
     /// an existing compatible one (merged: its refcount goes up and the same
     /// handle comes back).
@@ -133,23 +182,33 @@ impl SlabAllocator {
         if self.caches.len() >= u32::MAX as usize - 1 {
             return Err(MmError::CapacityExceeded { table: "slab caches", capacity: self.caches.len() });
         }
-        // Metadata objects, undone in reverse on failure.
-        let mut taken: Vec<(u32, u64, AllocPath)> = Vec::new();
-        let mut wanted = vec![self.kmem_cache];
-        wanted.extend(std::iter::repeat_n(self.kmem_cache_node, self.config.nr_node_ids as usize));
-        for meta in wanted {
-            match self.alloc_obj(meta, src) {
-                Ok((addr, path)) => taken.push((meta, addr, path)),
+        // Metadata, in the kernel's order: the kmem_cache object, the
+        // random_seq array (kmalloc, once the kmalloc caches exist), the
+        // kmem_cache_node objects. Undone in reverse on failure.
+        let mut taken: Vec<Meta> = Vec::new();
+        let mut wanted = vec![MetaKind::Object(self.kmem_cache)];
+        if self.config.freelist_random && !is_boot {
+            wanted.push(MetaKind::Kmalloc(4 * cache.oo.objects as u64));
+        }
+        wanted.extend(std::iter::repeat_n(MetaKind::Object(self.kmem_cache_node), self.config.nr_node_ids as usize));
+        for want in wanted {
+            match self.alloc_meta(want, src) {
+                Ok(m) => taken.push(m),
                 Err(e) => {
-                    for (m, addr, path) in taken.into_iter().rev() {
-                        self.undo_alloc(m, addr, path, src);
+                    for m in taken.into_iter().rev() {
+                        self.undo_meta(m, src);
                     }
                     return Err(e);
                 }
             }
         }
-        cache.meta_object = taken[0].1;
-        cache.node_objects = taken[1..].iter().map(|t| t.1).collect();
+        cache.meta_object = taken[0].addr;
+        let mut rest = &taken[1..];
+        if self.config.freelist_random && !is_boot {
+            cache.random_seq = rest[0].addr;
+            rest = &rest[1..];
+        }
+        cache.node_objects = rest.iter().map(|t| t.addr).collect();
         let id = self.caches.len() as u32;
         self.caches.push(Some(cache));
         self.slab_caches.push(id);
@@ -215,6 +274,7 @@ impl SlabAllocator {
             )));
         }
         let meta = c.meta_object;
+        let seq = c.random_seq;
         let nodes = c.node_objects.clone();
         let (kc, kcn) = (self.kmem_cache, self.kmem_cache_node);
         // Metadata objects were never reported as allocations: keep their
@@ -222,6 +282,9 @@ impl SlabAllocator {
         let recording = std::mem::replace(&mut self.recorder.enabled, false);
         for addr in nodes {
             let _ = self.free_addr(addr, Some(kcn), src);
+        }
+        if seq != 0 {
+            let _ = self.free_addr(seq, None, src);
         }
         if meta != 0 {
             let _ = self.free_addr(meta, Some(kc), src);

@@ -430,3 +430,46 @@ fn events_recorded_only_when_on() {
     a.kfree(&mut src, p).unwrap();
     assert!(a.drain_events().is_empty());
 }
+
+#[test]
+fn freelist_random_seq_allocations() {
+    let mut cfg = SlabConfig::v6_1();
+    cfg.freelist_random = true;
+    let (mut a, mut src) = boot(cfg);
+    let inuse = |a: &SlabAllocator, n: &str| a.live_objects(a.find_cache(n).unwrap()).unwrap();
+    // 4 bytes per object of a slab, for each of the 54 boot caches.
+    for (name, n) in [
+        ("kmalloc-8", 0),
+        ("kmalloc-16", 4),
+        ("kmalloc-32", 16),
+        ("kmalloc-64", 5),
+        ("kmalloc-96", 4),
+        ("kmalloc-128", 4),
+        ("kmalloc-192", 4),
+        ("kmalloc-256", 5),
+        ("kmalloc-512", 4),
+        ("kmalloc-1k", 4),
+        ("kmalloc-2k", 4),
+        ("kmalloc-4k", 0),
+        ("dma-kmalloc-32", 0),
+    ] {
+        assert_eq!(inuse(&a, name), n, "{name}");
+    }
+    let c = a.kmem_cache_create(&mut src, "rnd", 512, 0, SlabFlags::NONE, false).unwrap();
+    assert_eq!(inuse(&a, "kmalloc-32"), 17);
+    // 8-byte objects with slub_min_order 3: 4096 objects, a 16 KiB array (large kmalloc).
+    let mut cfg = SlabConfig::v6_1();
+    cfg.freelist_random = true;
+    cfg.slub_min_order = 3;
+    let (mut b, mut src2) = boot(cfg);
+    assert!(b.large_blocks() > 0);
+    check_pages(&b, &src2);
+    let big = b.kmem_cache_create(&mut src2, "tiny_objs", 8, 0, SlabFlags::NONE, false).unwrap();
+    let blocks = b.large_blocks();
+    b.kmem_cache_destroy(&mut src2, big).unwrap();
+    assert_eq!(b.large_blocks(), blocks - 1);
+    check_pages(&b, &src2);
+    a.kmem_cache_destroy(&mut src, c).unwrap();
+    assert_eq!(inuse(&a, "kmalloc-32"), 16);
+    check_pages(&a, &src);
+}

@@ -81,8 +81,9 @@ fn check(a: &SlabAllocator, src: &crate::page_source::BumpPageSource, live: &[Li
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
     #[test]
-    fn random_sequences(ops in proptest::collection::vec(op_strategy(), 1..400), v61 in any::<bool>()) {
-        let cfg = if v61 { SlabConfig::v6_1() } else { SlabConfig::v5_14() };
+    fn random_sequences(ops in proptest::collection::vec(op_strategy(), 1..400), v61 in any::<bool>(), rnd in any::<bool>()) {
+        let mut cfg = if v61 { SlabConfig::v6_1() } else { SlabConfig::v5_14() };
+        cfg.freelist_random = rnd;
         let (mut a, mut src) = boot(cfg);
         let custom = [
             a.kmem_cache_create(&mut src, "p_small", 24, 0, SlabFlags::NONE, false).unwrap(),
