@@ -1,112 +1,52 @@
-//! Allocation and free paths: cpu slab fast path, refill from the partial
-//! list, new slabs from the page source; frees with double-free and
-//! wrong-address detection; discarding empty slabs; flush, shrink, destroy.
+//! Allocation and free paths (mm/slub.c `___slab_alloc`, `__slab_free`):
+//! the current CPU's active slab, its per-cpu partial list, the node partial
+//! list, then a new slab from the page source; frees with double-free and
+//! wrong-address detection; `put_cpu_partial`, `unfreeze_partials`,
+//! `deactivate_slab`, `discard_slab`; page reservations that make compound
+//! operations all-or-nothing.
 
-use super::cache::{CacheId, NO_SLAB};
+use super::cache::{CacheId, KmemCache, NO_SLAB};
 use super::events::SlabEventKind;
 use super::pfnmap::PfnEntry;
 use super::slab::{Slab, SlabState};
 use super::SlabAllocator;
 use crate::error::{MmError, Result};
+use crate::memblock::KernelVersion;
 use crate::page_source::{PageSource, PageUse};
 use crate::units::PAGE_SHIFT;
 
-/// What an allocation changed besides taking an object, so that it can be
-/// undone exactly.
+/// Pages taken from the source ahead of a compound operation, for one cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AllocPath {
-    /// Object taken from the cpu slab.
-    Fast,
-    /// The full cpu slab `old` (or none) was retired and the head of the
-    /// partial list became the cpu slab.
-    FromPartial { old: u32 },
-    /// The full cpu slab `old` (or none) was retired for a new slab.
-    NewSlab { old: u32 },
+pub(crate) struct Reserved {
+    pub cache: u32,
+    pub pfn: u64,
+    pub order: u32,
+    pub objects: u32,
+}
+
+/// The live cache `cid` (internal ids always name live caches).
+#[inline]
+pub(crate) fn cm(caches: &mut [Option<KmemCache>], cid: u32) -> &mut KmemCache {
+    match caches.get_mut(cid as usize) {
+        Some(Some(c)) => c,
+        _ => unreachable_cache(),
+    }
+}
+
+#[cold]
+fn unreachable_cache() -> ! {
+    // Internal ids always name live caches; reaching this is a bug in this
+    // module, not something callers can trigger.
+    unreachable!("slab: internal cache id of a destroyed cache")
+}
+
+pub(crate) fn not_an_object(addr: u64, cache: &str) -> MmError {
+    MmError::NotAnObject { addr, cache: cache.to_string() }
 }
 
 impl SlabAllocator {
-    /// Allocate one object from cache `cid` (which must be live).
     #[inline]
-    pub(crate) fn alloc_obj(&mut self, cid: u32, src: &mut dyn PageSource) -> Result<(u64, AllocPath)> {
-        let Some(Some(cache)) = self.caches.get_mut(cid as usize) else {
-            return Err(MmError::invalid("cache", format!("no live cache with id {cid}")));
-        };
-        let sid = cache.cpu_slab;
-        if sid != NO_SLAB {
-            if let Some(slab) = self.slabs.get_mut(sid as usize) {
-                if let Some(idx) = slab.pop() {
-                    cache.live_objects += 1;
-                    return Ok((slab.base + idx as u64 * cache.layout.size as u64, AllocPath::Fast));
-                }
-            }
-        }
-        self.alloc_slow(cid, src)
-    }
-
-    #[cold]
-    fn alloc_slow(&mut self, cid: u32, src: &mut dyn PageSource) -> Result<(u64, AllocPath)> {
-        let head = self.cache_ref(cid).node.head;
-        if head != NO_SLAB {
-            let old = self.retire_cpu_slab(cid);
-            let cache = cm(&mut self.caches, cid);
-            cache.node.remove_partial(&mut self.slabs, head);
-            cache.cpu_slab = head;
-            let slab = &mut self.slabs[head as usize];
-            slab.state = SlabState::Cpu;
-            let idx = slab.pop().ok_or_else(|| MmError::InvalidState("partial slab without free objects".into()))?;
-            cache.live_objects += 1;
-            return Ok((slab.base + idx as u64 * cache.layout.size as u64, AllocPath::FromPartial { old }));
-        }
-        let sid = self.new_slab(cid, src)?;
-        let old = self.retire_cpu_slab(cid);
-        let cache = cm(&mut self.caches, cid);
-        cache.cpu_slab = sid;
-        let slab = &mut self.slabs[sid as usize];
-        let idx = slab.pop().ok_or_else(|| MmError::InvalidState("new slab without objects".into()))?;
-        cache.live_objects += 1;
-        Ok((slab.base + idx as u64 * cache.layout.size as u64, AllocPath::NewSlab { old }))
-    }
-
-    /// Undo an allocation made by [`Self::alloc_obj`] (used when a compound
-    /// operation fails half way).
-    pub(crate) fn undo_alloc(&mut self, cid: u32, addr: u64, path: AllocPath, src: &mut dyn PageSource) {
-        let sid = self.cache_ref(cid).cpu_slab;
-        if sid == NO_SLAB {
-            return;
-        }
-        let (base, size) = (self.slabs[sid as usize].base, self.cache_ref(cid).layout.size as u64);
-        let idx = ((addr - base) / size) as u32;
-        self.slabs[sid as usize].push(idx);
-        cm(&mut self.caches, cid).live_objects -= 1;
-        let restore_old = |this: &mut Self, old: u32| {
-            if old != NO_SLAB {
-                this.slabs[old as usize].state = SlabState::Cpu;
-                let c = cm(&mut this.caches, cid);
-                c.node.nr_full -= 1;
-                c.cpu_slab = old;
-            } else {
-                cm(&mut this.caches, cid).cpu_slab = NO_SLAB;
-            }
-        };
-        match path {
-            AllocPath::Fast => {}
-            AllocPath::FromPartial { old } => {
-                let c = cm(&mut self.caches, cid);
-                c.node.add_partial(&mut self.slabs, sid, false);
-                restore_old(self, old);
-            }
-            AllocPath::NewSlab { old } => {
-                restore_old(self, old);
-                if !self.discard_slab(sid, src) {
-                    let c = cm(&mut self.caches, cid);
-                    c.node.add_partial(&mut self.slabs, sid, false);
-                }
-            }
-        }
-    }
-
-    #[inline]
-    pub(crate) fn cache_ref(&self, cid: u32) -> &super::KmemCache {
+    pub(crate) fn cache_ref(&self, cid: u32) -> &KmemCache {
         match self.caches.get(cid as usize) {
             Some(Some(c)) => c,
             _ => unreachable_cache(),
@@ -114,31 +54,190 @@ impl SlabAllocator {
     }
 
     #[inline]
-    pub(crate) fn cache_mut_unchecked(&mut self, cid: u32) -> &mut super::KmemCache {
+    pub(crate) fn cache_mut_unchecked(&mut self, cid: u32) -> &mut KmemCache {
         cm(&mut self.caches, cid)
     }
 
-    /// The cpu slab is exhausted: it becomes a full slab (or, should it
-    /// still have objects, goes to the partial list). Returns its id.
-    fn retire_cpu_slab(&mut self, cid: u32) -> u32 {
-        let cache = cm(&mut self.caches, cid);
-        let sid = cache.cpu_slab;
-        if sid == NO_SLAB {
-            return NO_SLAB;
+    /// Allocate one object from cache `cid` on the current CPU.
+    #[inline]
+    pub(crate) fn alloc_obj(&mut self, cid: u32, src: &mut dyn PageSource) -> Result<u64> {
+        let cpu = self.cpu as usize;
+        let Some(Some(cache)) = self.caches.get_mut(cid as usize) else {
+            return Err(MmError::invalid("cache", format!("no live cache with id {cid}")));
+        };
+        if let Some(c) = cache.cpus.get(cpu) {
+            if let Some(slab) = self.slabs.get_mut(c.slab as usize) {
+                if let Some(idx) = slab.pop() {
+                    cache.live_objects += 1;
+                    return Ok(slab.base + idx as u64 * cache.layout.size as u64);
+                }
+            }
         }
-        cache.cpu_slab = NO_SLAB;
+        self.alloc_slow(cid, src)
+    }
+
+    /// `___slab_alloc` once the active slab is exhausted: the per-cpu
+    /// partial list, then the node partial list (`get_partial_node`), then a
+    /// new slab. Nothing changes if the new slab cannot be had.
+    #[cold]
+    fn alloc_slow(&mut self, cid: u32, src: &mut dyn PageSource) -> Result<u64> {
+        let cpu = self.cpu;
+        let (cpu_partial, node_head) = {
+            let c = self.cache_ref(cid);
+            (c.cpus[cpu as usize].partial, c.node.head)
+        };
+        let next = if cpu_partial != NO_SLAB {
+            let nxt = self.slabs[cpu_partial as usize].next;
+            let free = self.slabs[cpu_partial as usize].free_objects() as u64;
+            let cache = cm(&mut self.caches, cid);
+            let c = &mut cache.cpus[cpu as usize];
+            c.partial = nxt;
+            c.partial_slabs = c.partial_slabs.saturating_sub(1);
+            c.partial_free -= free;
+            if nxt == NO_SLAB {
+                c.partial_slabs = 0;
+                c.partial_pobjects = 0;
+            }
+            cpu_partial
+        } else if node_head != NO_SLAB {
+            self.get_partial_node(cid, cpu);
+            node_head
+        } else {
+            self.new_slab(cid, src)?
+        };
+        self.retire_active(cid, cpu);
+        let cache = cm(&mut self.caches, cid);
+        cache.cpus[cpu as usize].slab = next;
+        let slab = &mut self.slabs[next as usize];
+        slab.state = SlabState::Cpu;
+        slab.cpu = cpu;
+        slab.next = NO_SLAB;
+        slab.prev = NO_SLAB;
+        let idx = slab.pop().ok_or_else(|| MmError::InvalidState("slab without free objects".into()))?;
+        cache.live_objects += 1;
+        Ok(slab.base + idx as u64 * cache.layout.size as u64)
+    }
+
+    /// `get_partial_node`: the head of the node list will become the active
+    /// slab (the caller installs it); more slabs move to the per-cpu partial
+    /// list until half of `cpu_partial` (5.14: objects, 6.1: slabs) is there.
+    fn get_partial_node(&mut self, cid: u32, cpu: u32) {
+        let version = self.config.version;
+        let cache = cm(&mut self.caches, cid);
+        let first = cache.node.head;
+        let mut available = self.slabs[first as usize].free_objects() as u64;
+        cache.node.remove_partial(&mut self.slabs, first);
+        let mut moved = 0u32;
+        loop {
+            let cache = self.cache_ref(cid);
+            if !cache.has_cpu_partial {
+                break;
+            }
+            let done = match version {
+                KernelVersion::V5_14 => available > (cache.cpu_partial / 2) as u64,
+                KernelVersion::V6_1 => moved > cache.cpu_partial_slabs / 2,
+            };
+            let head = cache.node.head;
+            if done || head == NO_SLAB {
+                break;
+            }
+            available += self.slabs[head as usize].free_objects() as u64;
+            cm(&mut self.caches, cid).node.remove_partial(&mut self.slabs, head);
+            self.put_cpu_partial(cid, cpu, head, false, &mut None);
+            moved += 1;
+        }
+    }
+
+    /// The exhausted active slab of `cpu` leaves it: full, on no list.
+    fn retire_active(&mut self, cid: u32, cpu: u32) {
+        let cache = cm(&mut self.caches, cid);
+        let sid = cache.cpus[cpu as usize].slab;
+        if sid == NO_SLAB {
+            return;
+        }
+        cache.cpus[cpu as usize].slab = NO_SLAB;
         let slab = &mut self.slabs[sid as usize];
         if slab.inuse == slab.objects {
             slab.state = SlabState::Full;
             cache.node.nr_full += 1;
         } else {
+            cache.node.add_partial(&mut self.slabs, sid, false);
+        }
+    }
+
+    /// `put_cpu_partial`: freeze slab `sid` onto `cpu`'s partial list; with
+    /// `drain`, a full list first goes to the node (`unfreeze_partials`).
+    /// Without a source (`None`) empty slabs are kept instead of discarded.
+    fn put_cpu_partial(&mut self, cid: u32, cpu: u32, sid: u32, drain: bool, src: &mut Option<&mut dyn PageSource>) {
+        let version = self.config.version;
+        let c = self.cache_ref(cid);
+        let pc = c.cpus[cpu as usize];
+        if pc.partial != NO_SLAB && drain {
+            let full = match version {
+                KernelVersion::V5_14 => pc.partial_pobjects > c.cpu_partial,
+                KernelVersion::V6_1 => pc.partial_slabs >= c.cpu_partial_slabs,
+            };
+            if full {
+                self.unfreeze_partials(cid, cpu, src);
+            }
+        }
+        let free = self.slabs[sid as usize].free_objects();
+        let cache = cm(&mut self.caches, cid);
+        let pc = &mut cache.cpus[cpu as usize];
+        let slab = &mut self.slabs[sid as usize];
+        slab.state = SlabState::CpuPartial;
+        slab.cpu = cpu;
+        slab.prev = NO_SLAB;
+        slab.next = pc.partial;
+        pc.partial = sid;
+        pc.partial_slabs += 1;
+        pc.partial_pobjects += free;
+        pc.partial_free += free as u64;
+    }
+
+    /// `unfreeze_partials`: every slab of `cpu`'s partial list goes to the
+    /// node list (tail), or back to the source if empty while the node has
+    /// `min_partial` partial slabs.
+    pub(crate) fn unfreeze_partials(&mut self, cid: u32, cpu: u32, src: &mut Option<&mut dyn PageSource>) {
+        let pc = &mut cm(&mut self.caches, cid).cpus[cpu as usize];
+        let mut cur = pc.partial;
+        pc.partial = NO_SLAB;
+        pc.partial_slabs = 0;
+        pc.partial_pobjects = 0;
+        pc.partial_free = 0;
+        while cur != NO_SLAB {
+            let next = self.slabs[cur as usize].next;
+            self.slabs[cur as usize].next = NO_SLAB;
+            self.node_put_unfrozen(cid, cur, src);
+            cur = next;
+        }
+    }
+
+    /// An unfrozen slab with free objects goes to the node list; an empty one
+    /// is discarded when the node already has `min_partial` partial slabs.
+    fn node_put_unfrozen(&mut self, cid: u32, sid: u32, src: &mut Option<&mut dyn PageSource>) {
+        let (inuse, objects) = (self.slabs[sid as usize].inuse, self.slabs[sid as usize].objects);
+        let cache = self.cache_ref(cid);
+        if inuse == 0 && cache.node.nr_partial >= cache.min_partial as u64 {
+            if let Some(src) = src.as_deref_mut() {
+                self.slabs[sid as usize].state = SlabState::Unused;
+                if self.discard_slab(sid, src) {
+                    return;
+                }
+            }
+        }
+        let cache = cm(&mut self.caches, cid);
+        if inuse == objects {
+            self.slabs[sid as usize].state = SlabState::Full;
+            cache.node.nr_full += 1;
+        } else {
             cache.node.add_partial(&mut self.slabs, sid, true);
         }
-        sid
     }
 
     /// `allocate_slab`: pages of order `oo` (falling back to `min`) from the
-    /// source, an arena slot, the pfn map. Nothing changes on error.
+    /// reservation or the source, an arena slot, the pfn map. The slab is not
+    /// on any list yet. Nothing changes on error.
     fn new_slab(&mut self, cid: u32, src: &mut dyn PageSource) -> Result<u32> {
         if self.free_slab_ids.is_empty() && self.slabs.len() >= 0x7fff_fff0 {
             return Err(MmError::CapacityExceeded { table: "slab arena", capacity: self.slabs.len() });
@@ -146,22 +245,13 @@ impl SlabAllocator {
         let cache = self.cache_ref(cid);
         let usage = cache.page_use();
         let (oo, min, red_left_pad) = (cache.oo, cache.min, cache.layout.red_left_pad);
-        let (pfn, order, objects) = match src.alloc_pages(oo.order, None, usage) {
-            Ok(pfn) => (pfn, oo.order, oo.objects),
-            Err(e) => {
-                if min.order < oo.order && min.objects > 0 {
-                    (src.alloc_pages(min.order, None, usage)?, min.order, min.objects)
-                } else {
-                    return Err(e);
-                }
-            }
+        let (pfn, order, objects) = if let Some(pos) = self.reserved.iter().position(|r| r.cache == cid) {
+            let r = self.reserved.swap_remove(pos);
+            (r.pfn, r.order, r.objects)
+        } else {
+            self.alloc_slab_pages(oo, min, usage, src)?
         };
-        let base = pfn
-            .checked_mul(1 << PAGE_SHIFT)
-            .and_then(|a| a.checked_add(self.config.page_offset))
-            .and_then(|a| a.checked_add(red_left_pad as u64))
-            .filter(|a| a.checked_add((1u64 << (order + PAGE_SHIFT)) - 1).is_some());
-        let Some(base) = base else {
+        let Some(base) = self.slab_base(pfn, order, red_left_pad) else {
             let _ = src.free_pages(pfn, order, usage);
             return Err(MmError::OutOfRange { what: "slab pfn", value: pfn, min: 0, max: u64::MAX >> PAGE_SHIFT });
         };
@@ -185,9 +275,84 @@ impl SlabAllocator {
         Ok(sid)
     }
 
+    fn alloc_slab_pages(
+        &mut self,
+        oo: super::OrderObjects,
+        min: super::OrderObjects,
+        usage: PageUse,
+        src: &mut dyn PageSource,
+    ) -> Result<(u64, u32, u32)> {
+        match src.alloc_pages(oo.order, None, usage) {
+            Ok(pfn) => Ok((pfn, oo.order, oo.objects)),
+            Err(e) => {
+                if min.order < oo.order && min.objects > 0 {
+                    Ok((src.alloc_pages(min.order, None, usage)?, min.order, min.objects))
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    fn slab_base(&self, pfn: u64, order: u32, red_left_pad: u32) -> Option<u64> {
+        pfn.checked_mul(1 << PAGE_SHIFT)
+            .and_then(|a| a.checked_add(self.config.page_offset))
+            .filter(|a| a.checked_add((1u64 << (order + PAGE_SHIFT)) - 1).is_some())
+            .and_then(|a| a.checked_add(red_left_pad as u64))
+    }
+
+    /// Free objects the current CPU can reach in cache `cid` without a new
+    /// slab (active slab, per-cpu partial list, node partial list).
+    pub(crate) fn reachable_free(&self, cid: u32) -> u64 {
+        let c = self.cache_ref(cid);
+        let pc = &c.cpus[self.cpu as usize];
+        let active = match self.slabs.get(pc.slab as usize) {
+            Some(s) => s.free_objects() as u64,
+            None => 0,
+        };
+        active + pc.partial_free + c.node.partial_free
+    }
+
+    /// Take from the source, up front, the slabs that `count` allocations
+    /// from each cache will need; all or nothing.
+    pub(crate) fn reserve(&mut self, needs: &[(u32, u64)], src: &mut dyn PageSource) -> Result<()> {
+        let mut total: Vec<(u32, u64)> = Vec::new();
+        for &(cid, n) in needs {
+            match total.iter_mut().find(|t| t.0 == cid) {
+                Some(t) => t.1 += n,
+                None => total.push((cid, n)),
+            }
+        }
+        for (cid, n) in total {
+            let mut have = self.reachable_free(cid);
+            let c = self.cache_ref(cid);
+            let (oo, min, usage) = (c.oo, c.min, c.page_use());
+            while have < n {
+                match self.alloc_slab_pages(oo, min, usage, src) {
+                    Ok((pfn, order, objects)) => {
+                        self.reserved.push(Reserved { cache: cid, pfn, order, objects });
+                        have += objects as u64;
+                    }
+                    Err(e) => {
+                        self.release_reserved(src);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Give unused reserved pages back.
+    pub(crate) fn release_reserved(&mut self, src: &mut dyn PageSource) {
+        for r in std::mem::take(&mut self.reserved) {
+            let usage = self.cache_ref(r.cache).page_use();
+            let _ = src.free_pages(r.pfn, r.order, usage);
+        }
+    }
+
     /// `discard_slab`: give an empty slab's pages back. The slab must be on
-    /// no list (not cpu, not partial). Returns false, changing nothing, if
-    /// the source refused the pages.
+    /// no list. Returns false, changing nothing, if the source refused.
     pub(crate) fn discard_slab(&mut self, sid: u32, src: &mut dyn PageSource) -> bool {
         let (pfn, order, cid, objects) = {
             let s = &self.slabs[sid as usize];
@@ -208,6 +373,8 @@ impl SlabAllocator {
         cache.node.total_objects -= objects as u64;
         let s = &mut self.slabs[sid as usize];
         s.state = SlabState::Unused;
+        s.next = NO_SLAB;
+        s.prev = NO_SLAB;
         self.free_slab_ids.push(sid);
         true
     }
@@ -224,14 +391,10 @@ impl SlabAllocator {
                 let slab = &self.slabs[sid as usize];
                 let cache = self.cache_ref(slab.cache);
                 let size = cache.layout.size as u64;
-                let Some(rel) = addr.checked_sub(slab.base) else {
-                    return Err(not_an_object(addr, &cache.name));
-                };
-                let idx = rel / size;
-                if rel % size != 0 || idx >= slab.objects as u64 {
-                    return Err(not_an_object(addr, &cache.name));
+                match addr.checked_sub(slab.base) {
+                    Some(rel) if rel % size == 0 && rel / size < slab.objects as u64 => Ok((sid, (rel / size) as u32)),
+                    _ => Err(not_an_object(addr, &cache.name)),
                 }
-                Ok((sid, idx as u32))
             }
             _ => Err(not_an_object(addr, "none")),
         }
@@ -268,14 +431,15 @@ impl SlabAllocator {
                 if slab.is_free(idx) {
                     return Err(MmError::ObjectDoubleFree { addr, cache: cache.name.clone() });
                 }
-                let ksize = cache.ksize() as u64;
+                if self.recorder.enabled {
+                    let ksize = cache.ksize() as u64;
+                    self.recorder.record(SlabEventKind::Free, Some(CacheId(cid)), addr, ksize);
+                }
                 self.free_in_slab(cid, sid, idx, src);
-                self.recorder.record(SlabEventKind::Free, Some(CacheId(cid)), addr, ksize);
                 Ok(())
             }
             PfnEntry::LargeHead(order) => {
-                if let Some(e) = expect {
-                    let _ = e;
+                if expect.is_some() {
                     return Err(MmError::InvalidState(format!(
                         "kmem_cache_free({}, {addr:#x}): the address is a large kmalloc block",
                         self.expect_name(expect)
@@ -289,8 +453,7 @@ impl SlabAllocator {
                 self.pfn_map.clear_range(pfn, pages);
                 self.large_pages -= pages;
                 self.large_blocks -= 1;
-                let size = pages << PAGE_SHIFT;
-                self.recorder.record(SlabEventKind::Free, None, addr, size);
+                self.recorder.record(SlabEventKind::Free, None, addr, pages << PAGE_SHIFT);
                 Ok(())
             }
             PfnEntry::LargeTail => Err(not_an_object(addr, "kmalloc-large")),
@@ -309,60 +472,59 @@ impl SlabAllocator {
     #[inline]
     fn free_in_slab(&mut self, cid: u32, sid: u32, idx: u32, src: &mut dyn PageSource) {
         let slab = &mut self.slabs[sid as usize];
-        let was_full = slab.inuse == slab.objects;
         slab.push(idx);
-        let (state, inuse) = (slab.state, slab.inuse);
+        let (state, inuse, scpu) = (slab.state, slab.inuse, slab.cpu);
         let cache = cm(&mut self.caches, cid);
         cache.live_objects -= 1;
         match state {
+            // Frozen slabs take the object and stay where they are.
             SlabState::Cpu => {}
+            SlabState::CpuPartial => cache.cpus[scpu as usize].partial_free += 1,
             SlabState::Partial => {
                 cache.node.partial_free += 1;
                 if inuse == 0 && cache.node.nr_partial >= cache.min_partial as u64 {
-                    // Pages first: if the source refuses them the slab stays.
-                    let objects = self.slabs[sid as usize].objects;
-                    let cache = cm(&mut self.caches, cid);
                     cache.node.remove_partial(&mut self.slabs, sid);
+                    self.slabs[sid as usize].state = SlabState::Unused;
                     if !self.discard_slab(sid, src) {
-                        let _ = objects;
-                        let cache = cm(&mut self.caches, cid);
-                        cache.node.add_partial(&mut self.slabs, sid, true);
+                        cm(&mut self.caches, cid).node.add_partial(&mut self.slabs, sid, true);
                     }
                 }
             }
             SlabState::Full | SlabState::Unused => {
-                debug_assert!(was_full);
                 cache.node.nr_full -= 1;
+                if cache.has_cpu_partial {
+                    let cpu = self.cpu;
+                    self.put_cpu_partial(cid, cpu, sid, true, &mut Some(src));
+                    return;
+                }
                 if inuse == 0 && cache.node.nr_partial >= cache.min_partial as u64 {
                     self.slabs[sid as usize].state = SlabState::Unused;
                     if self.discard_slab(sid, src) {
                         return;
                     }
                 }
-                let cache = cm(&mut self.caches, cid);
-                cache.node.add_partial(&mut self.slabs, sid, true);
+                cm(&mut self.caches, cid).node.add_partial(&mut self.slabs, sid, true);
             }
         }
     }
 
-    /// `deactivate_slab` of the cpu slab (`flush_slab`): an empty one is
-    /// discarded if the node has `min_partial` partial slabs, else it goes to
-    /// the partial list like any slab with free objects; a full one is full.
-    pub(crate) fn flush_cpu_slab(&mut self, cid: u32, src: &mut dyn PageSource) {
+    /// `deactivate_slab` of `cpu`'s active slab: an empty one is discarded if
+    /// the node has `min_partial` partial slabs, one with free objects goes
+    /// to the node list head, a full one is full.
+    pub(crate) fn deactivate_active(&mut self, cid: u32, cpu: u32, src: &mut dyn PageSource) {
         let cache = cm(&mut self.caches, cid);
-        let sid = cache.cpu_slab;
+        let sid = cache.cpus[cpu as usize].slab;
         if sid == NO_SLAB {
             return;
         }
-        cache.cpu_slab = NO_SLAB;
+        cache.cpus[cpu as usize].slab = NO_SLAB;
         let slab = &self.slabs[sid as usize];
         if slab.inuse == 0 && cache.node.nr_partial >= cache.min_partial as u64 {
             self.slabs[sid as usize].state = SlabState::Unused;
             if self.discard_slab(sid, src) {
                 return;
             }
-            let cache = cm(&mut self.caches, cid);
-            cache.node.add_partial(&mut self.slabs, sid, true);
+            cm(&mut self.caches, cid).node.add_partial(&mut self.slabs, sid, false);
         } else if slab.inuse < slab.objects {
             cache.node.add_partial(&mut self.slabs, sid, false);
         } else {
@@ -371,20 +533,27 @@ impl SlabAllocator {
         }
     }
 
+    /// `flush_all`: every CPU's active slab and per-cpu partial list back to
+    /// the node.
+    pub(crate) fn flush_all(&mut self, cid: u32, src: &mut dyn PageSource) {
+        for cpu in 0..self.config.nr_cpu_ids {
+            self.deactivate_active(cid, cpu, src);
+            self.unfreeze_partials(cid, cpu, &mut Some(&mut *src));
+        }
+    }
+
     /// `__kmem_cache_do_shrink` after a flush: discard every empty partial
     /// slab, and sort the rest by free objects (fewest first).
     pub(crate) fn shrink_cache(&mut self, cid: u32, src: &mut dyn PageSource) -> u64 {
-        self.flush_cpu_slab(cid, src);
+        let before = self.cache_ref(cid).node.nr_slabs;
+        self.flush_all(cid, src);
         let ids = self.cache_ref(cid).node.partial_ids(&self.slabs);
-        let mut freed = 0;
         let mut keep: Vec<u32> = Vec::with_capacity(ids.len());
         for sid in ids {
-            let cache = cm(&mut self.caches, cid);
-            cache.node.remove_partial(&mut self.slabs, sid);
+            cm(&mut self.caches, cid).node.remove_partial(&mut self.slabs, sid);
             if self.slabs[sid as usize].inuse == 0 {
                 self.slabs[sid as usize].state = SlabState::Unused;
                 if self.discard_slab(sid, src) {
-                    freed += 1;
                     continue;
                 }
             }
@@ -392,29 +561,8 @@ impl SlabAllocator {
         }
         keep.sort_by_key(|&s| self.slabs[s as usize].free_objects());
         for sid in keep {
-            let cache = cm(&mut self.caches, cid);
-            cache.node.add_partial(&mut self.slabs, sid, true);
+            cm(&mut self.caches, cid).node.add_partial(&mut self.slabs, sid, true);
         }
-        freed
+        before - self.cache_ref(cid).node.nr_slabs
     }
-}
-
-/// The live cache `cid` (internal ids always name live caches).
-#[inline]
-pub(crate) fn cm(caches: &mut [Option<super::KmemCache>], cid: u32) -> &mut super::KmemCache {
-    match caches.get_mut(cid as usize) {
-        Some(Some(c)) => c,
-        _ => unreachable_cache(),
-    }
-}
-
-#[cold]
-fn unreachable_cache() -> ! {
-    // Internal ids always name live caches; reaching this is a bug in this
-    // module, not something callers can trigger.
-    unreachable!("slab: internal cache id of a destroyed cache")
-}
-
-pub(crate) fn not_an_object(addr: u64, cache: &str) -> MmError {
-    MmError::NotAnObject { addr, cache: cache.to_string() }
 }

@@ -181,6 +181,28 @@ pub fn cpu_partial_for(version: KernelVersion, size: u32, flags: SlabFlags, obje
     }
 }
 
+/// `struct kmem_cache_cpu`: the active slab and the per-cpu partial list of
+/// one CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuSlab {
+    /// Active slab (`c->slab`), NO_SLAB when none.
+    pub(crate) slab: u32,
+    /// Head of the per-cpu partial list (`c->partial`), linked through `next`.
+    pub(crate) partial: u32,
+    /// Slabs on the per-cpu partial list (6.1 `slab->slabs` of the head).
+    pub(crate) partial_slabs: u32,
+    /// 5.14 `page->pobjects` of the head: free objects counted when added.
+    pub(crate) partial_pobjects: u32,
+    /// Exact free objects in the per-cpu partial slabs.
+    pub(crate) partial_free: u64,
+}
+
+impl Default for CpuSlab {
+    fn default() -> Self {
+        CpuSlab { slab: NO_SLAB, partial: NO_SLAB, partial_slabs: 0, partial_pobjects: 0, partial_free: 0 }
+    }
+}
+
 /// One slab cache (`struct kmem_cache`) with its counters.
 #[derive(Debug, Clone)]
 pub struct KmemCache {
@@ -213,8 +235,10 @@ pub struct KmemCache {
     pub usersize: u32,
     /// Created by `kmem_cache_init` (boot and kmalloc caches): not destroyable.
     pub is_boot: bool,
-    /// Per-cpu active slab (`cpu_slab->slab`), `None` when there is none.
-    pub(crate) cpu_slab: u32,
+    /// `kmem_cache_has_cpu_partial`: CONFIG_SLUB_CPU_PARTIAL and no debug flag.
+    pub has_cpu_partial: bool,
+    /// Per-cpu state (`cpu_slab`), one per CPU id.
+    pub(crate) cpus: Vec<CpuSlab>,
     /// The node (`kmem_cache_node`): partial list and counters.
     pub(crate) node: KmemCacheNode,
     /// Objects handed out and not yet freed.
@@ -266,7 +290,8 @@ impl KmemCache {
             useroffset,
             usersize,
             is_boot: false,
-            cpu_slab: NO_SLAB,
+            has_cpu_partial: cfg.cpu_partial && !flags.intersects(SlabFlags::DEBUG_FLAGS),
+            cpus: vec![CpuSlab::default(); cfg.nr_cpu_ids as usize],
             node: KmemCacheNode::default(),
             live_objects: 0,
             meta_object: 0,

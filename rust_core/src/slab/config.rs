@@ -39,6 +39,8 @@ pub struct SlabConfig {
     pub slub_min_objects: u32,
     /// `slub_debug=` flags applied to every cache (`kmem_cache_flags`).
     pub slub_debug: SlabFlags,
+    /// CONFIG_SLUB_CPU_PARTIAL: per-cpu partial lists.
+    pub cpu_partial: bool,
     /// CONFIG_SLAB_FREELIST_RANDOM: every cache kmallocs a `random_seq` of
     /// 4 bytes per object of a slab (the shuffle itself is not modelled:
     /// objects are still handed out in address order).
@@ -68,6 +70,7 @@ impl SlabConfig {
             slub_max_order: 3,
             slub_min_objects: 0,
             slub_debug: SlabFlags::NONE,
+            cpu_partial: true,
             freelist_random: false,
             kmem_cache_node_size: 64,
             kmem_cache_base_size: 216,

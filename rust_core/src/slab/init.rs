@@ -74,6 +74,8 @@ impl SlabAllocator {
             large_pages: 0,
             large_blocks: 0,
             recorder: EventRecorder::default(),
+            cpu: 0,
+            reserved: Vec::new(),
         };
         if let Err(e) = a.boot(src) {
             a.release_all(src);
@@ -100,9 +102,9 @@ impl SlabAllocator {
         self.kmem_cache_node = 0;
         let mut kcn_nodes = Vec::with_capacity(nodes);
         for _ in 0..nodes {
-            kcn_nodes.push(self.alloc_obj(0, src)?.0);
+            kcn_nodes.push(self.alloc_obj(0, src)?);
         }
-        self.flush_cpu_slab(0, src);
+        self.deactivate_active(0, 0, src);
 
         // kmem_cache: sized for nr_node_ids node pointers.
         let size = cfg.kmem_cache_base_size + 8 * cfg.nr_node_ids;
@@ -114,12 +116,12 @@ impl SlabAllocator {
         self.kmem_cache = 1;
         let mut kc_nodes = Vec::with_capacity(nodes);
         for _ in 0..nodes {
-            kc_nodes.push(self.alloc_obj(0, src)?.0);
+            kc_nodes.push(self.alloc_obj(0, src)?);
         }
         // bootstrap(): both get a kmem_cache object; each goes to the head of
         // slab_caches, kmem_cache first.
-        let kc_meta = self.alloc_obj(1, src)?.0;
-        let kcn_meta = self.alloc_obj(1, src)?.0;
+        let kc_meta = self.alloc_obj(1, src)?;
+        let kcn_meta = self.alloc_obj(1, src)?;
         {
             let c = self.cache_mut_unchecked(1);
             c.meta_object = kc_meta;
@@ -199,8 +201,8 @@ impl SlabAllocator {
             let order: Vec<u32> = self.slab_caches.iter().rev().copied().collect();
             for cid in order {
                 let objects = self.cache_ref(cid).oo.objects as u64;
-                let m = self.alloc_meta(super::merge::MetaKind::Kmalloc(4 * objects), src)?;
-                self.cache_mut_unchecked(cid).random_seq = m.addr;
+                let addr = self.alloc_random_seq(4 * objects, src)?;
+                self.cache_mut_unchecked(cid).random_seq = addr;
             }
         }
         // Types the configuration lacks fall back to the normal caches.

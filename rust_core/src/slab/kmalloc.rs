@@ -136,7 +136,7 @@ impl SlabAllocator {
             return self.kmalloc_large(src, size);
         }
         let cid = self.kmalloc_caches[self.kmalloc_type(gfp) as usize][kmalloc_index(size) as usize];
-        let (addr, _) = self.alloc_obj(cid, src)?;
+        let addr = self.alloc_obj(cid, src)?;
         if self.recorder.enabled {
             self.recorder.record(SlabEventKind::Alloc, Some(CacheId(cid)), addr, size);
         }

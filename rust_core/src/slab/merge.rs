@@ -2,7 +2,6 @@
 //! `__kmem_cache_alias`, `find_mergeable`), `kmem_cache_alloc/free`,
 //! `kmem_cache_destroy` and `kmem_cache_shrink`.
 
-use super::alloc::AllocPath;
 use super::cache::{calculate_alignment, CacheId, KmemCache, WORD};
 use super::events::SlabEventKind;
 use super::flags::SlabFlags;
@@ -11,54 +10,18 @@ use super::SlabAllocator;
 use crate::error::{MmError, Result};
 use crate::page_source::PageSource;
 
-/// A metadata allocation to make.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum MetaKind {
-    /// One object of a boot cache.
-    Object(u32),
-    /// A kmalloc of this many bytes.
-    Kmalloc(u64),
-}
-
-/// A metadata allocation made, with what is needed to undo it exactly.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Meta {
-    pub addr: u64,
-    /// Cache and path for slab objects; `None` for a large kmalloc block.
-    undo: Option<(u32, AllocPath)>,
-}
-
 impl SlabAllocator {
-    /// Allocate metadata without reporting it to the event recorder.
-    pub(crate) fn alloc_meta(&mut self, want: MetaKind, src: &mut dyn PageSource) -> Result<Meta> {
-        let cid = match want {
-            MetaKind::Object(cid) => cid,
-            MetaKind::Kmalloc(size) if size > super::kmalloc::KMALLOC_MAX_CACHE_SIZE => {
-                let recording = std::mem::replace(&mut self.recorder.enabled, false);
-                let r = self.kmalloc_large(src, size);
-                self.recorder.enabled = recording;
-                return r.map(|addr| Meta { addr, undo: None });
-            }
-            MetaKind::Kmalloc(size) => {
-                let size = size.max(1);
-                let idx = super::kmalloc::kmalloc_index(size) as usize;
-                self.kmalloc_caches[0][idx]
-            }
-        };
-        let (addr, path) = self.alloc_obj(cid, src)?;
-        Ok(Meta { addr, undo: Some((cid, path)) })
-    }
-
-    /// Undo [`Self::alloc_meta`].
-    pub(crate) fn undo_meta(&mut self, m: Meta, src: &mut dyn PageSource) {
-        match m.undo {
-            Some((cid, path)) => self.undo_alloc(cid, m.addr, path, src),
-            None => {
-                let recording = std::mem::replace(&mut self.recorder.enabled, false);
-                let _ = self.free_addr(m.addr, None, src);
-                self.recorder.enabled = recording;
-            }
+    /// kcalloc of a `random_seq` array, not reported to the event recorder.
+    pub(crate) fn alloc_random_seq(&mut self, size: u64, src: &mut dyn PageSource) -> Result<u64> {
+        if size > super::kmalloc::KMALLOC_MAX_CACHE_SIZE {
+            let recording = std::mem::replace(&mut self.recorder.enabled, false);
+            let r = self.kmalloc_large(src, size);
+            self.recorder.enabled = recording;
+            return r;
         }
+        let idx = super::kmalloc::kmalloc_index(size.max(1)) as usize;
+        let cid = self.kmalloc_caches[0][idx];
+        self.alloc_obj(cid, src)
     }
 
     /// `kmem_cache_create(name, size, align, flags, ctor)`: a new cache, or
@@ -182,33 +145,48 @@ impl SlabAllocator {
         if self.caches.len() >= u32::MAX as usize - 1 {
             return Err(MmError::CapacityExceeded { table: "slab caches", capacity: self.caches.len() });
         }
-        // Metadata, in the kernel's order: the kmem_cache object, the
-        // random_seq array (kmalloc, once the kmalloc caches exist), the
-        // kmem_cache_node objects. Undone in reverse on failure.
-        let mut taken: Vec<Meta> = Vec::new();
-        let mut wanted = vec![MetaKind::Object(self.kmem_cache)];
-        if self.config.freelist_random && !is_boot {
-            wanted.push(MetaKind::Kmalloc(4 * cache.oo.objects as u64));
-        }
-        wanted.extend(std::iter::repeat_n(MetaKind::Object(self.kmem_cache_node), self.config.nr_node_ids as usize));
-        for want in wanted {
-            match self.alloc_meta(want, src) {
-                Ok(m) => taken.push(m),
-                Err(e) => {
-                    for m in taken.into_iter().rev() {
-                        self.undo_meta(m, src);
-                    }
-                    return Err(e);
-                }
+        // Metadata: the kmem_cache object, the random_seq array (kmalloc,
+        // once the kmalloc caches exist), the kmem_cache_node objects. The
+        // slabs they need are reserved first, so that either all of it
+        // happens or nothing does.
+        let seq_size = (self.config.freelist_random && !is_boot).then(|| 4 * cache.oo.objects as u64);
+        let mut needs = vec![(self.kmem_cache, 1), (self.kmem_cache_node, self.config.nr_node_ids as u64)];
+        let mut large_seq = 0;
+        if let Some(size) = seq_size {
+            if size > super::kmalloc::KMALLOC_MAX_CACHE_SIZE {
+                large_seq = self.alloc_random_seq(size, src)?;
+            } else {
+                needs.push((self.kmalloc_caches[0][super::kmalloc::kmalloc_index(size) as usize], 1));
             }
         }
-        cache.meta_object = taken[0].addr;
-        let mut rest = &taken[1..];
-        if self.config.freelist_random && !is_boot {
-            cache.random_seq = rest[0].addr;
-            rest = &rest[1..];
-        }
-        cache.node_objects = rest.iter().map(|t| t.addr).collect();
+        let made = self.reserve(&needs, src).and_then(|()| {
+            let meta = self.alloc_obj(self.kmem_cache, src)?;
+            let seq = match seq_size {
+                Some(_) if large_seq != 0 => large_seq,
+                Some(size) => self.alloc_random_seq(size, src)?,
+                None => 0,
+            };
+            let mut nodes = Vec::with_capacity(self.config.nr_node_ids as usize);
+            for _ in 0..self.config.nr_node_ids {
+                nodes.push(self.alloc_obj(self.kmem_cache_node, src)?);
+            }
+            Ok((meta, seq, nodes))
+        });
+        self.release_reserved(src);
+        let (meta, seq, nodes) = match made {
+            Ok(m) => m,
+            Err(e) => {
+                if large_seq != 0 {
+                    let recording = std::mem::replace(&mut self.recorder.enabled, false);
+                    let _ = self.free_addr(large_seq, None, src);
+                    self.recorder.enabled = recording;
+                }
+                return Err(e);
+            }
+        };
+        cache.meta_object = meta;
+        cache.random_seq = seq;
+        cache.node_objects = nodes;
         let id = self.caches.len() as u32;
         self.caches.push(Some(cache));
         self.slab_caches.push(id);
@@ -218,7 +196,7 @@ impl SlabAllocator {
     /// `kmem_cache_alloc(cache)`: one object.
     #[inline]
     pub fn kmem_cache_alloc(&mut self, src: &mut dyn PageSource, cache: CacheId) -> Result<u64> {
-        let (addr, _) = self.alloc_obj(cache.0, src)?;
+        let addr = self.alloc_obj(cache.0, src)?;
         if self.recorder.enabled {
             let size = self.cache_ref(cache.0).layout.object_size as u64;
             self.recorder.record(SlabEventKind::Alloc, Some(cache), addr, size);

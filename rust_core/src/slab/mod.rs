@@ -71,6 +71,10 @@ pub struct SlabAllocator {
     pub(crate) large_pages: u64,
     pub(crate) large_blocks: u64,
     pub(crate) recorder: EventRecorder,
+    /// The CPU allocations and frees run on.
+    pub(crate) cpu: u32,
+    /// Pages reserved for a compound operation in progress.
+    pub(crate) reserved: Vec<alloc::Reserved>,
 }
 
 impl SlabAllocator {
@@ -108,6 +112,26 @@ impl SlabAllocator {
     /// The boot cache `kmem_cache_node`.
     pub fn kmem_cache_node_cache(&self) -> CacheId {
         CacheId(self.kmem_cache_node)
+    }
+
+    /// The CPU the next operations run on (`smp_processor_id()`).
+    pub fn cpu(&self) -> u32 {
+        self.cpu
+    }
+
+    /// Run the next operations on `cpu` (below `nr_cpu_ids`): its active
+    /// slabs and per-cpu partial lists are used.
+    pub fn set_cpu(&mut self, cpu: u32) -> crate::Result<()> {
+        if cpu >= self.config.nr_cpu_ids {
+            return Err(crate::MmError::OutOfRange {
+                what: "cpu",
+                value: cpu as u64,
+                min: 0,
+                max: self.config.nr_cpu_ids as u64,
+            });
+        }
+        self.cpu = cpu;
+        Ok(())
     }
 
     /// Turn the event recorder on or off (events already recorded stay).

@@ -7,8 +7,10 @@ use super::cache::NO_SLAB;
 /// Where a slab is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlabState {
-    /// The cache's active slab (`cpu_slab`, frozen).
+    /// A CPU's active slab (`cpu_slab->slab`, frozen).
     Cpu,
+    /// On a CPU's partial list (frozen).
+    CpuPartial,
     /// On the node's partial list.
     Partial,
     /// All objects in use, on no list (counted).
@@ -38,6 +40,8 @@ pub struct Slab {
     pub(crate) free_map: Vec<u64>,
     /// List state.
     pub state: SlabState,
+    /// The CPU a frozen slab belongs to.
+    pub cpu: u32,
     /// Partial list links.
     pub(crate) prev: u32,
     pub(crate) next: u32,
@@ -56,6 +60,7 @@ impl Slab {
             freelist: Vec::new(),
             free_map: Vec::new(),
             state: SlabState::Unused,
+            cpu: 0,
             prev: NO_SLAB,
             next: NO_SLAB,
         }
@@ -82,6 +87,7 @@ impl Slab {
             }
         }
         self.state = SlabState::Cpu;
+        self.cpu = 0;
         self.prev = NO_SLAB;
         self.next = NO_SLAB;
     }

@@ -33,6 +33,8 @@ pub struct CacheStats {
     pub nr_partial: u64,
     /// Full slabs.
     pub nr_full: u64,
+    /// Slabs on the per-cpu partial lists (all CPUs).
+    pub nr_cpu_partial: u64,
     /// Pages held by the cache's slabs.
     pub pages: u64,
     /// Merge references.
@@ -90,6 +92,7 @@ impl SlabAllocator {
             inuse_objs: c.live_objects,
             nr_partial: n.nr_partial,
             nr_full: n.nr_full,
+            nr_cpu_partial: c.cpus.iter().map(|p| p.partial_slabs as u64).sum(),
             pages,
             refcount: c.refcount,
         })

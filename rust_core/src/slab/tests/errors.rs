@@ -198,7 +198,9 @@ fn cache_creation_undone_exactly() {
     // kmem_cache needs a new slab (granted), kmem_cache_node needs one too
     // (refused): the kmem_cache object and its new slab are undone.
     let mut src = Budget { inner: BumpPageSource::new(0x1000, 0x10_0000), budget: usize::MAX };
-    let mut a = SlabAllocator::new(SlabConfig::v6_1(), &mut src).unwrap();
+    let mut cfg = SlabConfig::v6_1();
+    cfg.cpu_partial = false;
+    let mut a = SlabAllocator::new(cfg, &mut src).unwrap();
     let (kc, kcn) = (a.kmem_cache_cache(), a.kmem_cache_node_cache());
     let held_kc = fill_cpu_slab(&mut a, &mut src, kc);
     let held_kcn = fill_cpu_slab(&mut a, &mut src, kcn);

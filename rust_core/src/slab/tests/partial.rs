@@ -5,7 +5,9 @@ use crate::slab::*;
 
 #[test]
 fn empty_slabs_beyond_min_partial_are_freed() {
-    let (mut a, mut src) = boot(SlabConfig::v6_1());
+    let mut cfg = SlabConfig::v6_1();
+    cfg.cpu_partial = false;
+    let (mut a, mut src) = boot(cfg);
     let c = a.kmem_cache_create(&mut src, "objs", 512, 0, SlabFlags::NONE, false).unwrap();
     let per = a.cache(c).unwrap().oo.objects as usize;
     let pages_per = 1u64 << a.cache(c).unwrap().oo.order;
@@ -55,7 +57,9 @@ fn empty_slabs_beyond_min_partial_are_freed() {
 
 #[test]
 fn refill_from_partial_before_new_slab() {
-    let (mut a, mut src) = boot(SlabConfig::v6_1());
+    let mut cfg = SlabConfig::v6_1();
+    cfg.cpu_partial = false;
+    let (mut a, mut src) = boot(cfg);
     let c = a.kmem_cache_create(&mut src, "refill", 1024, 0, SlabFlags::NONE, false).unwrap();
     let per = a.cache(c).unwrap().oo.objects as usize;
     let objs: Vec<u64> = (0..per * 3).map(|_| a.kmem_cache_alloc(&mut src, c).unwrap()).collect();
@@ -84,5 +88,89 @@ fn multi_page_slabs_map_every_page() {
     for p in ptrs {
         a.kfree(&mut src, p).unwrap();
     }
+    check_pages(&a, &src);
+}
+
+/// Free one object of each of 20 slabs (19 full ones, the 20th active) and
+/// return (node partial, cpu partial) slab counts.
+fn one_free_per_slab(cfg: SlabConfig) -> (u64, u64, SlabAllocator, crate::page_source::BumpPageSource, CacheId, Vec<u64>) {
+    let (mut a, mut src) = boot(cfg);
+    let c = a.kmem_cache_create(&mut src, "objs", 512, 0, SlabFlags::NONE, false).unwrap();
+    let per = a.cache(c).unwrap().oo.objects as usize;
+    let objs: Vec<u64> = (0..per * 20).map(|_| a.kmem_cache_alloc(&mut src, c).unwrap()).collect();
+    for i in 0..19 {
+        a.kmem_cache_free(&mut src, c, objs[i * per]).unwrap();
+    }
+    let s = a.cache_stats(c).unwrap();
+    (s.nr_partial, s.nr_cpu_partial, a, src, c, objs)
+}
+
+#[test]
+fn cpu_partial_lists_6_1_count_slabs() {
+    // kmalloc-512-like cache: cpu_partial 52 objects -> cpu_partial_slabs
+    // ceil(104 / 8) = 13; a full list of 13 is drained before the 14th.
+    let (node, cpu, a, _, c, _) = one_free_per_slab(SlabConfig::v6_1());
+    assert_eq!(a.cache(c).unwrap().cpu_partial_slabs, 13);
+    assert_eq!((node, cpu), (13, 6));
+}
+
+#[test]
+fn cpu_partial_lists_5_14_count_objects() {
+    // cpu_partial 13 objects: the list drains once it holds more than 13.
+    let (node, cpu, a, _, c, _) = one_free_per_slab(SlabConfig::v5_14());
+    assert_eq!(a.cache(c).unwrap().cpu_partial, 13);
+    assert_eq!((node, cpu), (14, 5));
+}
+
+#[test]
+fn cpu_partial_used_first_and_flushed_by_shrink() {
+    let (_, _, mut a, mut src, c, objs) = one_free_per_slab(SlabConfig::v6_1());
+    let per = a.cache(c).unwrap().oo.objects as usize;
+    // The active slab is full: the next object comes from the newest cpu
+    // partial slab (slab 18), not from the node list.
+    let o = a.kmem_cache_alloc(&mut src, c).unwrap();
+    assert_eq!(o, objs[18 * per]);
+    let s = a.cache_stats(c).unwrap();
+    assert_eq!((s.nr_partial, s.nr_cpu_partial, s.num_slabs), (13, 5, 20));
+    // An object freed into a frozen slab leaves it where it is, even empty.
+    for k in 1..per {
+        a.kmem_cache_free(&mut src, c, objs[18 * per + k]).unwrap();
+    }
+    a.kmem_cache_free(&mut src, c, o).unwrap();
+    assert_eq!(a.cache_stats(c).unwrap().num_slabs, 20);
+    // Everything else freed; shrink flushes the cpu lists and frees all.
+    for (i, &p) in objs.iter().enumerate() {
+        if i / per != 18 && i % per != 0 || i / per == 19 && i % per == 0 {
+            a.kmem_cache_free(&mut src, c, p).unwrap();
+        }
+    }
+    assert_eq!(a.live_objects(c), Some(0));
+    let before = src.in_use;
+    let freed = a.kmem_cache_shrink(&mut src, c).unwrap();
+    let s = a.cache_stats(c).unwrap();
+    assert_eq!((s.num_slabs, s.nr_partial, s.nr_cpu_partial), (0, 0, 0));
+    assert_eq!(src.in_use, before - freed);
+    check_pages(&a, &src);
+}
+
+#[test]
+fn several_cpus_have_their_own_slabs() {
+    let mut cfg = SlabConfig::v6_1();
+    cfg.nr_cpu_ids = 2;
+    let (mut a, mut src) = boot(cfg);
+    assert!(a.set_cpu(2).is_err());
+    assert_eq!(a.cpu(), 0);
+    let p0 = a.kmalloc(&mut src, 64, Gfp::KERNEL).unwrap();
+    a.set_cpu(1).unwrap();
+    let p1 = a.kmalloc(&mut src, 64, Gfp::KERNEL).unwrap();
+    assert_ne!((p0 - PAGE_OFFSET_L4) / 4096, (p1 - PAGE_OFFSET_L4) / 4096);
+    // Remote free into cpu 0's active slab: it stays active there.
+    a.kfree(&mut src, p0).unwrap();
+    a.set_cpu(0).unwrap();
+    assert_eq!(a.kmalloc(&mut src, 64, Gfp::KERNEL).unwrap(), p0);
+    let id = a.find_cache("kmalloc-64").unwrap();
+    assert_eq!(a.cache_stats(id).unwrap().num_slabs, 2);
+    a.kfree(&mut src, p0).unwrap();
+    a.kfree(&mut src, p1).unwrap();
     check_pages(&a, &src);
 }

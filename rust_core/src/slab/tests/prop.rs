@@ -17,6 +17,7 @@ enum Op {
     CacheFree(usize),
     Shrink(usize),
     BadFree(usize, u64),
+    SetCpu(u32),
 }
 
 fn size_strategy() -> impl Strategy<Value = u64> {
@@ -37,6 +38,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         3 => any::<usize>().prop_map(Op::CacheFree),
         1 => (0usize..3).prop_map(Op::Shrink),
         1 => (any::<usize>(), 1u64..8).prop_map(|(i, o)| Op::BadFree(i, o)),
+        1 => (0u32..4).prop_map(Op::SetCpu),
     ]
 }
 
@@ -79,11 +81,13 @@ fn check(a: &SlabAllocator, src: &crate::page_source::BumpPageSource, live: &[Li
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
     #[test]
-    fn random_sequences(ops in proptest::collection::vec(op_strategy(), 1..400), v61 in any::<bool>(), rnd in any::<bool>()) {
+    fn random_sequences(ops in proptest::collection::vec(op_strategy(), 1..400), v61 in any::<bool>(), rnd in any::<bool>(), cpus in 1u32..4, cpu_partial in any::<bool>()) {
         let mut cfg = if v61 { SlabConfig::v6_1() } else { SlabConfig::v5_14() };
         cfg.freelist_random = rnd;
+        cfg.nr_cpu_ids = cpus;
+        cfg.cpu_partial = cpu_partial;
         let (mut a, mut src) = boot(cfg);
         let custom = [
             a.kmem_cache_create(&mut src, "p_small", 24, 0, SlabFlags::NONE, false).unwrap(),
@@ -150,6 +154,9 @@ proptest! {
                 }
                 Op::Shrink(c) => {
                     a.kmem_cache_shrink(&mut src, custom[c]).unwrap();
+                }
+                Op::SetCpu(cpu) => {
+                    prop_assert_eq!(a.set_cpu(cpu).is_ok(), cpu < cpus);
                 }
                 Op::BadFree(i, off) => {
                     if !live.is_empty() {
