@@ -246,3 +246,32 @@ fn fill_cpu_slab_until_cpu_full(a: &mut SlabAllocator, src: &mut Budget, c: Cach
         v.push(a.kmem_cache_alloc(src, c).unwrap());
     }
 }
+
+#[test]
+fn creation_is_all_or_nothing_under_any_budget() {
+    for (rnd, nodes) in [(false, 1), (true, 1), (true, 3)] {
+        let mut cfg = SlabConfig::v6_1();
+        cfg.freelist_random = rnd;
+        cfg.nr_node_ids = nodes;
+        let mut src = Budget { inner: BumpPageSource::new(0x1000, 0x10_0000), budget: usize::MAX };
+        let mut a = SlabAllocator::new(cfg, &mut src).unwrap();
+        let mut made = 0;
+        let mut failures = 0;
+        for round in 0..300u32 {
+            src.budget = (round % 3) as usize;
+            let snap = format!("{}\n{}", super::fingerprint(&a), src.inner.in_use);
+            let size = 8 + (round * 37) % 3000;
+            match a.kmem_cache_create(&mut src, &format!("c{round}"), size, 0, SlabFlags::NONE, true) {
+                Ok(_) => made += 1,
+                Err(e) => {
+                    assert_eq!(e.kind(), MmErrorKind::OutOfMemory);
+                    assert_same(&snap, &format!("{}\n{}", super::fingerprint(&a), src.inner.in_use));
+                    failures += 1;
+                }
+            }
+        }
+        assert!(made > 0 && failures > 0, "{made} {failures}");
+        src.budget = usize::MAX;
+        check_pages(&a, &src.inner);
+    }
+}
