@@ -40,6 +40,19 @@ fn unreachable_cache() -> ! {
     unreachable!("slab: internal cache id of a destroyed cache")
 }
 
+/// Index of the object starting at `addr` in a slab whose object 0 is at
+/// `base`, or `None` if `addr` is not an object start. Slabs are at most
+/// 4 MiB, so the division is done on 32 bits.
+#[inline]
+fn object_index(addr: u64, base: u64, size: u32, objects: u32) -> Option<u32> {
+    let rel = addr.checked_sub(base)?;
+    if rel >= size as u64 * objects as u64 {
+        return None;
+    }
+    let rel = rel as u32;
+    (rel % size == 0).then_some(rel / size)
+}
+
 pub(crate) fn not_an_object(addr: u64, cache: &str) -> MmError {
     MmError::NotAnObject { addr, cache: cache.to_string() }
 }
@@ -390,10 +403,9 @@ impl SlabAllocator {
             PfnEntry::Slab(sid) => {
                 let slab = &self.slabs[sid as usize];
                 let cache = self.cache_ref(slab.cache);
-                let size = cache.layout.size as u64;
-                match addr.checked_sub(slab.base) {
-                    Some(rel) if rel % size == 0 && rel / size < slab.objects as u64 => Ok((sid, (rel / size) as u32)),
-                    _ => Err(not_an_object(addr, &cache.name)),
+                match object_index(addr, slab.base, cache.layout.size, slab.objects) {
+                    Some(idx) => Ok((sid, idx)),
+                    None => Err(not_an_object(addr, &cache.name)),
                 }
             }
             _ => Err(not_an_object(addr, "none")),
@@ -422,12 +434,9 @@ impl SlabAllocator {
                     }
                 }
                 let cache = self.cache_ref(cid);
-                let size = cache.layout.size as u64;
-                let rel = match addr.checked_sub(slab.base) {
-                    Some(r) if r % size == 0 && r / size < slab.objects as u64 => r,
-                    _ => return Err(not_an_object(addr, &cache.name)),
+                let Some(idx) = object_index(addr, slab.base, cache.layout.size, slab.objects) else {
+                    return Err(not_an_object(addr, &cache.name));
                 };
-                let idx = (rel / size) as u32;
                 if slab.is_free(idx) {
                     return Err(MmError::ObjectDoubleFree { addr, cache: cache.name.clone() });
                 }

@@ -95,6 +95,14 @@ impl SlabAllocator {
     /// `kmalloc_type`: DMA first, then reclaimable, then accounted.
     #[inline]
     pub fn kmalloc_type(&self, gfp: Gfp) -> KmallocType {
+        if gfp.0 & (Gfp::RECLAIMABLE.0 | Gfp::DMA.0 | Gfp::ACCOUNT.0) == 0 {
+            return KmallocType::Normal;
+        }
+        self.kmalloc_type_slow(gfp)
+    }
+
+    #[cold]
+    fn kmalloc_type_slow(&self, gfp: Gfp) -> KmallocType {
         let mut not_normal = Gfp::RECLAIMABLE.0;
         if self.config.zone_dma {
             not_normal |= Gfp::DMA.0;
