@@ -264,6 +264,11 @@ impl SlabAllocator {
         } else {
             self.alloc_slab_pages(oo, min, usage, src)?
         };
+        if !self.pfn_range_free(pfn, order) {
+            // A source handing out pages we already hold: refuse them
+            // rather than corrupt the map (they are not ours to free).
+            return Err(MmError::InvalidState(format!("page source returned pfn {pfn:#x}, already a slab page")));
+        }
         let Some(base) = self.slab_base(pfn, order, red_left_pad) else {
             let _ = src.free_pages(pfn, order, usage);
             return Err(MmError::OutOfRange { what: "slab pfn", value: pfn, min: 0, max: u64::MAX >> PAGE_SHIFT });
@@ -307,6 +312,13 @@ impl SlabAllocator {
         }
     }
 
+    /// Whether none of the `2^order` pfns from `pfn` holds a slab or block.
+    pub(crate) fn pfn_range_free(&self, pfn: u64, order: u32) -> bool {
+        let Some(end) = pfn.checked_add(1u64 << order) else { return false };
+        (pfn..end).all(|p| self.pfn_map.get(p) == PfnEntry::None)
+            && !self.reserved.iter().any(|r| r.pfn < end && pfn < r.pfn + (1u64 << r.order))
+    }
+
     fn slab_base(&self, pfn: u64, order: u32, red_left_pad: u32) -> Option<u64> {
         pfn.checked_mul(1 << PAGE_SHIFT)
             .and_then(|a| a.checked_add(self.config.page_offset))
@@ -342,9 +354,15 @@ impl SlabAllocator {
             let (oo, min, usage) = (c.oo, c.min, c.page_use());
             while have < n {
                 match self.alloc_slab_pages(oo, min, usage, src) {
-                    Ok((pfn, order, objects)) => {
+                    Ok((pfn, order, objects)) if self.pfn_range_free(pfn, order) => {
                         self.reserved.push(Reserved { cache: cid, pfn, order, objects });
                         have += objects as u64;
+                    }
+                    Ok((pfn, _, _)) => {
+                        self.release_reserved(src);
+                        return Err(MmError::InvalidState(format!(
+                            "page source returned pfn {pfn:#x}, already a slab page"
+                        )));
                     }
                     Err(e) => {
                         self.release_reserved(src);

@@ -107,9 +107,8 @@ pub fn calculate_layout(
     let inuse = size;
     // 6.1: `slub_debug_orig_size`: kmalloc caches that store the user keep the
     // requested size after the tracks, and the free pointer outside.
-    let orig_size = version == KernelVersion::V6_1
-        && flags.contains(SlabFlags::STORE_USER)
-        && flags.contains(SlabFlags::KMALLOC);
+    let orig_size =
+        version == KernelVersion::V6_1 && flags.contains(SlabFlags::STORE_USER) && flags.contains(SlabFlags::KMALLOC);
     let offset;
     if flags.intersects(SlabFlags::TYPESAFE_BY_RCU | SlabFlags::POISON)
         || (flags.contains(SlabFlags::RED_ZONE) && object_size < WORD)
@@ -270,7 +269,7 @@ impl KmemCache {
         let p = order_params(cfg);
         let order = calculate_order(layout.size, &p)?;
         let oo = OrderObjects::new(order, layout.size);
-        if oo.objects == 0 {
+        if oo.objects == 0 || oo.objects > super::order::MAX_OBJS_PER_PAGE {
             return None;
         }
         let min = OrderObjects::new(get_order(layout.size as u64), layout.size);

@@ -60,9 +60,8 @@ impl SlabFlags {
     pub const MERGE_SAME: SlabFlags =
         SlabFlags(Self::RECLAIM_ACCOUNT.0 | Self::CACHE_DMA.0 | Self::CACHE_DMA32.0 | Self::ACCOUNT.0);
     /// `SLAB_DEBUG_FLAGS` of SLUB.
-    pub const DEBUG_FLAGS: SlabFlags = SlabFlags(
-        Self::RED_ZONE.0 | Self::POISON.0 | Self::STORE_USER.0 | Self::TRACE.0 | Self::CONSISTENCY_CHECKS.0,
-    );
+    pub const DEBUG_FLAGS: SlabFlags =
+        SlabFlags(Self::RED_ZONE.0 | Self::POISON.0 | Self::STORE_USER.0 | Self::TRACE.0 | Self::CONSISTENCY_CHECKS.0);
     /// Every flag `kmem_cache_create` accepts (`SLAB_FLAGS_PERMITTED`).
     pub const PERMITTED: SlabFlags = SlabFlags(
         Self::CONSISTENCY_CHECKS.0

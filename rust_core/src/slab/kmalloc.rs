@@ -42,7 +42,8 @@ pub enum KmallocType {
 
 impl KmallocType {
     /// All types, in creation order.
-    pub const ALL: [KmallocType; 4] = [KmallocType::Normal, KmallocType::Cgroup, KmallocType::Reclaim, KmallocType::Dma];
+    pub const ALL: [KmallocType; 4] =
+        [KmallocType::Normal, KmallocType::Cgroup, KmallocType::Reclaim, KmallocType::Dma];
 
     /// The name prefix of the type's caches.
     pub fn prefix(self) -> &'static str {
@@ -158,6 +159,9 @@ impl SlabAllocator {
         }
         let order = get_order(size.max(1));
         let pfn = src.alloc_pages(order, None, PageUse::SlabUnreclaimable)?;
+        if !self.pfn_range_free(pfn, order) {
+            return Err(MmError::InvalidState(format!("page source returned pfn {pfn:#x}, already a slab page")));
+        }
         let pages = 1u64 << order;
         let addr = pfn
             .checked_mul(1 << PAGE_SHIFT)
@@ -165,7 +169,12 @@ impl SlabAllocator {
             .filter(|a| a.checked_add((pages << PAGE_SHIFT) - 1).is_some());
         let Some(addr) = addr else {
             let _ = src.free_pages(pfn, order, PageUse::SlabUnreclaimable);
-            return Err(MmError::OutOfRange { what: "kmalloc_large pfn", value: pfn, min: 0, max: u64::MAX >> PAGE_SHIFT });
+            return Err(MmError::OutOfRange {
+                what: "kmalloc_large pfn",
+                value: pfn,
+                min: 0,
+                max: u64::MAX >> PAGE_SHIFT,
+            });
         };
         self.pfn_map.set_range(pfn, pages, PfnEntry::LargeHead(order), PfnEntry::LargeTail);
         self.large_pages += pages;

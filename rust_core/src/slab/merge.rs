@@ -229,7 +229,10 @@ impl SlabAllocator {
     pub fn kmem_cache_destroy(&mut self, src: &mut dyn PageSource, cache: CacheId) -> Result<()> {
         let c = self.live_cache(cache)?;
         if c.is_boot {
-            return Err(MmError::InvalidState(format!("kmem_cache_destroy {}: boot caches cannot be destroyed", c.name)));
+            return Err(MmError::InvalidState(format!(
+                "kmem_cache_destroy {}: boot caches cannot be destroyed",
+                c.name
+            )));
         }
         if c.refcount > 1 {
             let c = self.cache_mut_unchecked(cache.0);

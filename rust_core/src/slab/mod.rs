@@ -99,9 +99,7 @@ impl SlabAllocator {
 
     /// Find a live cache by name (or alias name).
     pub fn find_cache(&self, name: &str) -> Option<CacheId> {
-        self.caches()
-            .find(|(_, c)| c.name == name || c.aliases.iter().any(|a| a == name))
-            .map(|(id, _)| id)
+        self.caches().find(|(_, c)| c.name == name || c.aliases.iter().any(|a| a == name)).map(|(id, _)| id)
     }
 
     /// The boot cache `kmem_cache`.

@@ -25,7 +25,15 @@ pub struct KmemCacheNode {
 
 impl Default for KmemCacheNode {
     fn default() -> Self {
-        KmemCacheNode { head: NO_SLAB, tail: NO_SLAB, nr_partial: 0, nr_slabs: 0, total_objects: 0, nr_full: 0, partial_free: 0 }
+        KmemCacheNode {
+            head: NO_SLAB,
+            tail: NO_SLAB,
+            nr_partial: 0,
+            nr_slabs: 0,
+            total_objects: 0,
+            nr_full: 0,
+            partial_free: 0,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{boot, check_pages};
 use crate::memblock::KernelVersion;
-use crate::slab::cache::{calculate_alignment, calculate_layout, min_partial_for, cpu_partial_for};
+use crate::slab::cache::{calculate_alignment, calculate_layout, cpu_partial_for, min_partial_for};
 use crate::slab::kmalloc::{kmalloc_cache_name, kmalloc_index};
 use crate::slab::order::{calculate_order, get_order, OrderParams};
 use crate::slab::*;
@@ -370,9 +370,15 @@ fn slabinfo_text_format() {
     );
     let line = text.lines().find(|l| l.starts_with("kmalloc-8 ")).unwrap();
     // One slab of 512 objects, all active (free objects of the cpu slab count).
-    assert_eq!(line, "kmalloc-8            512    512      8  512    1 : tunables    0    0    0 : slabdata      1      1      0");
+    assert_eq!(
+        line,
+        "kmalloc-8            512    512      8  512    1 : tunables    0    0    0 : slabdata      1      1      0"
+    );
     let line = text.lines().find(|l| l.starts_with("kmalloc-16 ")).unwrap();
-    assert_eq!(line, "kmalloc-16             0      0     16  256    1 : tunables    0    0    0 : slabdata      0      0      0");
+    assert_eq!(
+        line,
+        "kmalloc-16             0      0     16  256    1 : tunables    0    0    0 : slabdata      0      0      0"
+    );
     assert!(text.ends_with('\n'));
     let long = a.kmem_cache_create(&mut src, "a_rather_long_cache_name", 48, 0, SlabFlags::NONE, true).unwrap();
     a.kmem_cache_alloc(&mut src, long).unwrap();

@@ -35,7 +35,10 @@ fn not_an_object_cases() {
         assert!(a.krealloc(&mut src, bad, 10, Gfp::KERNEL).is_err());
         assert_same(&snap, &snapshot(&a, &src));
     }
-    assert_eq!(a.kfree(&mut src, p + 1).unwrap_err(), MmError::NotAnObject { addr: p + 1, cache: "kmalloc-128".into() });
+    assert_eq!(
+        a.kfree(&mut src, p + 1).unwrap_err(),
+        MmError::NotAnObject { addr: p + 1, cache: "kmalloc-128".into() }
+    );
     // Past the last object of a slab (kmalloc-96: 42 objects, 32 bytes left).
     let q = a.kmalloc(&mut src, 96, Gfp::KERNEL).unwrap();
     let tail = q - (q - PAGE_OFFSET_L4) % 4096 + 42 * 96;
@@ -274,4 +277,37 @@ fn creation_is_all_or_nothing_under_any_budget() {
         src.budget = usize::MAX;
         check_pages(&a, &src.inner);
     }
+}
+
+/// A source that hands out the same pages twice.
+#[derive(Debug)]
+struct Liar {
+    inner: BumpPageSource,
+    repeat: Option<u64>,
+}
+
+impl crate::page_source::PageSource for Liar {
+    fn alloc_pages(&mut self, order: u32, nid: Option<i32>, usage: crate::page_source::PageUse) -> crate::Result<u64> {
+        match self.repeat {
+            Some(p) => Ok(p),
+            None => self.inner.alloc_pages(order, nid, usage),
+        }
+    }
+    fn free_pages(&mut self, pfn: u64, order: u32, usage: crate::page_source::PageUse) -> crate::Result<()> {
+        self.inner.free_pages(pfn, order, usage)
+    }
+}
+
+#[test]
+fn misbehaving_source_is_refused() {
+    let mut src = Liar { inner: BumpPageSource::new(0x1000, 0x10_0000), repeat: None };
+    let mut a = SlabAllocator::new(SlabConfig::v6_1(), &mut src).unwrap();
+    let p = a.kmalloc(&mut src, 64, Gfp::KERNEL).unwrap();
+    src.repeat = Some((p - PAGE_OFFSET_L4) / 4096);
+    let snap = super::fingerprint(&a);
+    assert_eq!(a.kmalloc(&mut src, 512, Gfp::KERNEL).unwrap_err().kind(), MmErrorKind::InvalidState);
+    assert_eq!(a.kmalloc(&mut src, 50_000, Gfp::KERNEL).unwrap_err().kind(), MmErrorKind::InvalidState);
+    assert_same(&snap, &super::fingerprint(&a));
+    src.repeat = None;
+    a.kfree(&mut src, p).unwrap();
 }

@@ -93,7 +93,9 @@ fn multi_page_slabs_map_every_page() {
 
 /// Free one object of each of 20 slabs (19 full ones, the 20th active) and
 /// return (node partial, cpu partial) slab counts.
-fn one_free_per_slab(cfg: SlabConfig) -> (u64, u64, SlabAllocator, crate::page_source::BumpPageSource, CacheId, Vec<u64>) {
+fn one_free_per_slab(
+    cfg: SlabConfig,
+) -> (u64, u64, SlabAllocator, crate::page_source::BumpPageSource, CacheId, Vec<u64>) {
     let (mut a, mut src) = boot(cfg);
     let c = a.kmem_cache_create(&mut src, "objs", 512, 0, SlabFlags::NONE, false).unwrap();
     let per = a.cache(c).unwrap().oo.objects as usize;
