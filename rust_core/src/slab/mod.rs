@@ -13,6 +13,40 @@
 //! slab), `alloc` (allocation and free paths), [`kmalloc`], `merge`
 //! (`find_mergeable`, `kmem_cache_create`), `init` (`kmem_cache_init`),
 //! [`slabinfo`] (/proc/slabinfo and meminfo counters), [`events`].
+//!
+//! # Model
+//!
+//! * Caches live in a vector indexed by [`CacheId`]; a merged cache hands out
+//!   the id of the cache it joined (refcount and alias names go up).
+//! * Slabs live in an arena. Each has its free object indices as a LIFO stack
+//!   (the first object handed out by a new slab is object 0, and a freed
+//!   object is the next one handed out, as with SLUB's freelist) and a bitmap
+//!   of free objects, so a double free is found in O(1).
+//! * Every CPU of a cache has an active slab and a per-cpu partial list
+//!   (CONFIG_SLUB_CPU_PARTIAL); the node has the partial list, and counts of
+//!   slabs, objects and full slabs. [`SlabAllocator::set_cpu`] chooses the CPU.
+//! * Allocation: active slab, then the per-cpu partial list, then the node
+//!   partial list (`get_partial_node` also refills the per-cpu list), then a
+//!   new slab of order `oo` (falling back to `min`) from the page source.
+//! * Free: a frozen slab (active or per-cpu partial) just takes the object; a
+//!   full slab goes to the current CPU's partial list (draining it to the node
+//!   when full: 5.14 counts objects, 6.1 slabs); an empty node-partial slab is
+//!   discarded once the node has `min_partial` partial slabs.
+//! * Address → slab: a sparse two-level pfn map; multi-page slabs map every
+//!   page, large kmalloc blocks map a head and tails.
+//! * Every error leaves the allocator unchanged. Cache creation takes several
+//!   objects (its `kmem_cache` object, one `kmem_cache_node` object per node,
+//!   the `random_seq` array): the slabs they need are reserved from the page
+//!   source first, so either all of it happens or nothing does.
+//!
+//! # Not modelled
+//!
+//! One node's lists (`nr_node_ids` only sizes metadata); no freelist
+//! shuffling (CONFIG_SLAB_FREELIST_RANDOM only allocates `random_seq`); no
+//! zone choice for DMA caches (the page source only sees the page use); no
+//! RCU-delayed slab freeing; no object contents (poison, red zone bytes,
+//! tracks are sized, not written); caches created later by the rest of the
+//! kernel are up to the caller.
 
 pub mod cache;
 pub mod config;
