@@ -105,12 +105,13 @@ impl SlabAllocator {
             let cache = cm(&mut self.caches, cid);
             let c = &mut cache.cpus[cpu as usize];
             c.partial = nxt;
-            c.partial_slabs = c.partial_slabs.saturating_sub(1);
             c.partial_free -= free;
-            if nxt == NO_SLAB {
-                c.partial_slabs = 0;
-                c.partial_pobjects = 0;
-            }
+            // As `slub_set_percpu_partial`: the counts are those the new head
+            // recorded when it was put on the list.
+            (c.partial_slabs, c.partial_pobjects) = match self.slabs.get(nxt as usize) {
+                Some(n) => (n.pslabs, n.pobjects),
+                None => (0, 0),
+            };
             cpu_partial
         } else if node_head != NO_SLAB {
             self.get_partial_node(cid, cpu);
@@ -206,6 +207,8 @@ impl SlabAllocator {
         pc.partial_slabs += 1;
         pc.partial_pobjects += free;
         pc.partial_free += free as u64;
+        slab.pslabs = pc.partial_slabs;
+        slab.pobjects = pc.partial_pobjects;
     }
 
     /// `unfreeze_partials`: every slab of `cpu`'s partial list goes to the

@@ -42,6 +42,10 @@ pub struct Slab {
     pub state: SlabState,
     /// The CPU a frozen slab belongs to.
     pub cpu: u32,
+    /// On a per-cpu partial list: slabs (6.1 `slab->slabs`) and free objects
+    /// (5.14 `page->pobjects`) of the list when this slab was put on it.
+    pub(crate) pslabs: u32,
+    pub(crate) pobjects: u32,
     /// Partial list links.
     pub(crate) prev: u32,
     pub(crate) next: u32,
@@ -61,6 +65,8 @@ impl Slab {
             free_map: Vec::new(),
             state: SlabState::Unused,
             cpu: 0,
+            pslabs: 0,
+            pobjects: 0,
             prev: NO_SLAB,
             next: NO_SLAB,
         }

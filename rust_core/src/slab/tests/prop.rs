@@ -78,6 +78,11 @@ fn check(a: &SlabAllocator, src: &crate::page_source::BumpPageSource, live: &[Li
         assert_eq!(c.live_objects, expect, "{}", c.name);
     }
     assert_eq!(a.large_blocks(), large);
+    for st in a.all_stats() {
+        assert!(st.inuse_objs <= st.active_objs && st.active_objs <= st.num_objs, "{st:?}");
+        assert_eq!(st.num_slabs, st.active_slabs);
+        assert!(st.nr_partial + st.nr_full + st.nr_cpu_partial <= st.num_slabs, "{st:?}");
+    }
 }
 
 proptest! {
