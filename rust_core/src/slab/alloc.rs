@@ -540,7 +540,8 @@ impl SlabAllocator {
 
     /// `deactivate_slab` of `cpu`'s active slab: an empty one is discarded if
     /// the node has `min_partial` partial slabs, one with free objects goes
-    /// to the node list head, a full one is full.
+    /// to the node list tail (its free objects were on the cpu freelist), a
+    /// full one is full.
     pub(crate) fn deactivate_active(&mut self, cid: u32, cpu: u32, src: &mut dyn PageSource) {
         let cache = cm(&mut self.caches, cid);
         let sid = cache.cpus[cpu as usize].slab;
@@ -556,7 +557,7 @@ impl SlabAllocator {
             }
             cm(&mut self.caches, cid).node.add_partial(&mut self.slabs, sid, false);
         } else if slab.inuse < slab.objects {
-            cache.node.add_partial(&mut self.slabs, sid, false);
+            cache.node.add_partial(&mut self.slabs, sid, true);
         } else {
             self.slabs[sid as usize].state = SlabState::Full;
             cache.node.nr_full += 1;
