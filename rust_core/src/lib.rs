@@ -14,6 +14,7 @@ pub mod mm;
 pub mod page_source;
 pub mod page_alloc;
 pub mod pagetable;
+pub mod slab;
 pub mod units;
 
 pub use error::{MmError, MmErrorKind, Result};
