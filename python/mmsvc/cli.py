@@ -121,6 +121,7 @@ for _name, _doc in (
     ("pagetypeinfo", "Print /proc/pagetypeinfo of the machine after boot."),
     ("zoneinfo", "Print /proc/zoneinfo of the machine after boot."),
     ("meminfo", "Print /proc/meminfo of the machine after boot."),
+    ("slabinfo", "Print /proc/slabinfo of the machine after boot."),
 ):
     _proc_command(_name, _doc)
 

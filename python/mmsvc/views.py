@@ -11,7 +11,7 @@ from typing import Any
 
 from mmsvc.errors import InvalidArgumentError
 
-VIEWS = ("buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo")
+VIEWS = ("buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo", "slabinfo")
 
 
 def render(sim: Any, name: str) -> str:
@@ -23,6 +23,8 @@ def render(sim: Any, name: str) -> str:
         return mm.pagetypeinfo()
     if name == "zoneinfo":
         return mm.zoneinfo()
+    if name == "slabinfo":
+        return mm.slabinfo()
     if name == "meminfo":
         return meminfo_text(meminfo(sim))
     raise InvalidArgumentError(f"view: unknown /proc view {name!r} (known: {', '.join(VIEWS)})")
@@ -40,6 +42,11 @@ def meminfo(sim: Any) -> dict[str, int]:
         "Cached": 0,
         "SwapCached": 0,
     }
+    if sim.ctx.g.slab_state == "UP":
+        reclaimable, unreclaimable = sim.mm.slab_meminfo()
+        fields["Slab"] = (reclaimable + unreclaimable) * kb
+        fields["SReclaimable"] = reclaimable * kb
+        fields["SUnreclaim"] = unreclaimable * kb
     fields["PageTables"] = c.get("page_table_pages", 0) * kb
     dm = sim.ctx.results.get("direct_map")
     if dm is not None:

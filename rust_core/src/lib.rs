@@ -16,5 +16,7 @@ pub mod page_alloc;
 pub mod pagetable;
 pub mod slab;
 pub mod units;
+pub mod version;
 
 pub use error::{MmError, MmErrorKind, Result};
+pub use version::KernelVersion;

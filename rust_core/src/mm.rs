@@ -9,6 +9,7 @@
 use crate::error::{MmError, Result};
 use crate::page_alloc::Gfp;
 use crate::pagetable::direct_map::MapRange;
+use crate::slab::{SlabAllocator, SlabConfig};
 use crate::pagetable::{LeafCounts, PageSizePolicy, PageTable, PageTableFormat, PteFlags};
 use crate::page_source::{PageSource, PageUse};
 use crate::memblock::{KernelVersion, Memblock, MemblockFlags, NUMA_NO_NODE};
@@ -78,6 +79,8 @@ pub struct Mm {
     /// Pages set aside for early page tables (x86's brk buffer), used
     /// before memblock.
     pub early_pgt_pool: Vec<Pfn>,
+    /// SLUB, from `kmem_cache_init` on.
+    pub slab: Option<SlabAllocator>,
 }
 
 /// Page-table pages during boot: from the architecture's early pool (already
@@ -121,6 +124,7 @@ impl Mm {
             usage: UsageCounters::default(),
             kernel_pagetable: None,
             early_pgt_pool: Vec::new(),
+            slab: None,
         }
     }
 
@@ -137,6 +141,7 @@ impl Mm {
             usage: self.usage,
             kernel_pagetable: self.kernel_pagetable.clone(),
             early_pgt_pool: self.early_pgt_pool.clone(),
+            slab: None,
         })
     }
 
@@ -203,7 +208,7 @@ impl Mm {
         &mut self,
         f: impl FnOnce(&mut PageTable, &mut dyn PageSource) -> Result<T>,
     ) -> Result<T> {
-        let Mm { memblock, page_alloc, usage, kernel_pagetable, early_pgt_pool } = self;
+        let Mm { memblock, page_alloc, usage, kernel_pagetable, early_pgt_pool, .. } = self;
         let pt = kernel_pagetable
             .as_mut()
             .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?;
@@ -252,6 +257,24 @@ impl Mm {
             .as_ref()
             .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?
             .leaf_counts(virt, len)
+    }
+
+    /// `kmem_cache_init`: bring SLUB up, its slabs from the buddy allocator.
+    pub fn kmem_cache_init(&mut self, config: SlabConfig) -> Result<()> {
+        if self.slab.is_some() {
+            return Err(MmError::InvalidState("kmem_cache_init has already run".into()));
+        }
+        let slab = SlabAllocator::new(config, &mut self.buddy_source(0)?)?;
+        self.slab = Some(slab);
+        Ok(())
+    }
+
+    /// Run `f` on SLUB with the buddy allocator as its page source.
+    pub fn with_slab<T>(&mut self, cpu: u32, f: impl FnOnce(&mut SlabAllocator, &mut dyn PageSource) -> Result<T>) -> Result<T> {
+        let Mm { page_alloc, usage, slab, .. } = self;
+        let slab = slab.as_mut().ok_or_else(|| MmError::InvalidState("SLUB is not up yet: kmem_cache_init has not run".into()))?;
+        let page_alloc = page_alloc.as_mut().ok_or_else(not_yet)?;
+        f(slab, &mut BuddySource { page_alloc, usage, cpu })
     }
 
     /// The buddy allocator as a page source for the kernel's own structures.

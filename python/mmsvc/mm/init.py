@@ -79,14 +79,22 @@ def stack_depot_init(ctx: BootContext) -> None:
 
 
 def kmem_cache_init(ctx: BootContext) -> None:
-    """Bring SLUB up and print its parameters."""
+    """Bring SLUB up (boot caches and kmalloc caches, their slabs from the
+    buddy allocator) and print its parameters."""
     cmd = ctx.cmdline
-    min_order = _int(cmd, "slub_min_order", 0)
-    max_order = _int(cmd, "slub_max_order", PAGE_ALLOC_COSTLY_ORDER)
-    min_objects = _int(cmd, "slub_min_objects", 0)
-    nodes = max(ctx.g.nr_online_nodes, len(ctx.machine.numa) or 1)
-    ctx.pr_info(f"SLUB: HWalign={SMP_CACHE_BYTES}, Order={min_order}-{max_order}, "
-                f"MinObjects={min_objects}, CPUs={ctx.machine.cpus}, Nodes={nodes}")
+    direct_map = ctx.results.get("direct_map") or {}
+    options = {
+        "nr_cpu_ids": ctx.machine.cpus,
+        "nr_node_ids": ctx.arch_state.get("nr_node_ids", 1),
+        "zone_dma": bool(ctx.kconfig.zone_dma),
+        "slab_nomerge": cmd.get("slab_nomerge") is not None or cmd.get("slub_nomerge") is not None,
+        "slub_min_order": _int(cmd, "slub_min_order", 0),
+        "slub_max_order": _int(cmd, "slub_max_order", PAGE_ALLOC_COSTLY_ORDER),
+        "slub_min_objects": _int(cmd, "slub_min_objects", 0),
+    }
+    if "virt" in direct_map:
+        options["page_offset"] = direct_map["virt"]
+    ctx.pr_info(ctx.mm.kmem_cache_init(**options))
     ctx.g.slab_state = "UP"
 
 

@@ -98,14 +98,7 @@ pub const DEFAULT_MAX_REGIONS: usize = 1 << 16;
 /// * from 6.0 on `memblock_mark_mirror` does nothing unless
 ///   `kernelcore=mirror` ([`Memblock::mirrored_kernelcore`]);
 /// * `for_each_mem_range` also walks driver-managed memory in 6.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum KernelVersion {
-    /// Linux 5.14 (the project default).
-    #[default]
-    V5_14,
-    /// Linux 6.1.
-    V6_1,
-}
+pub use crate::version::KernelVersion;
 
 /// What happens when a region array is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -2,13 +2,7 @@
 
 use crate::error::{MmError, Result};
 
-/// Which kernel's rules to follow where 5.14 and 6.1 differ.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub enum KernelVersion {
-    #[default]
-    V5_14,
-    V6_1,
-}
+pub use crate::version::KernelVersion;
 
 /// Knobs of the page allocator. `Default` is x86_64 as Debian configures it
 /// (MAX_ORDER 11, pageblock order 9, SPARSEMEM with 128 MiB sections,
