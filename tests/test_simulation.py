@@ -156,3 +156,23 @@ def test_machine_usable_after_boot():
     assert sim.mm.allocated_order(pfn) == 4
     sim.mm.free_pages(pfn, 4)
     assert "Node 0, zone" in sim.mm.buddyinfo()
+
+
+class SlabWatcher:
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def mmsvc_slab_event(self, ctx, event):
+        self.events.append(event)
+
+
+def test_slab_events_reach_plugins_after_kmem_cache_init():
+    watcher = SlabWatcher()
+    sim = Simulation(default_machine(), plugins=[("watcher", watcher)])
+    sim.boot()
+    addr = sim.mm.kmalloc(100)
+    sim.mm.kfree(addr)
+    assert sim.flush_events() == 2
+    assert [(e.kind, e.cache, e.addr) for e in watcher.events[-2:]] == [
+        ("alloc", "kmalloc-128", addr), ("free", "kmalloc-128", addr)]

@@ -19,7 +19,7 @@ from mmsvc.boot.context import BootContext
 from mmsvc.boot.sequence import build_steps
 from mmsvc.boot.steps import Step, StepKind, StepState
 from mmsvc.errors import InvalidArgumentError, InvalidStateError, PluginError
-from mmsvc.events import PageEvent
+from mmsvc.events import PageEvent, SlabEvent
 from mmsvc.klog import KernelLog
 from mmsvc.plugins import PluginManager, plugin_manager
 
@@ -106,7 +106,7 @@ class Simulation:
         self.steps: list[Step] = build_steps(self.ctx)
         self._cursor = _Cursor([leaf for s in self.steps for leaf in s.leaves()])
         self.breakpoints: list[Breakpoint] = []
-        self._recording = False
+        self._recording: set[str] = set()
 
     # -- state ------------------------------------------------------------
 
@@ -195,23 +195,34 @@ class Simulation:
 
     def flush_events(self) -> int:
         """Hand the allocator events recorded since the last flush to the
-        ``mmsvc_page_event`` implementations; returns how many. Recording is
-        switched on only while some plugin implements the hook."""
-        hook = self.pm.hook.mmsvc_page_event
-        if not hook.get_hookimpls():
-            return 0
-        try:
-            if not self._recording:
-                self.ctx.mm.set_event_recording(True)
-                self._recording = True
-                return 0
-            events = self.ctx.mm.drain_events()
-        except InvalidStateError:
-            return 0  # no zones yet
-        for kind, pfn, order, gfp, nid, zone in events:
-            self.pm.call_guarded("mmsvc_page_event", ctx=self.ctx,
-                                 event=PageEvent(kind, pfn, order, gfp, nid, zone))
-        return len(events)
+        ``mmsvc_page_event`` / ``mmsvc_slab_event`` implementations; returns
+        how many. The core records only while some plugin implements the
+        hook, from the moment the allocator exists."""
+        count = 0
+        mm = self.ctx.mm
+        if self.pm.hook.mmsvc_page_event.get_hookimpls():
+            try:
+                if "page" not in self._recording:
+                    mm.set_event_recording(True)
+                    self._recording.add("page")
+                for kind, pfn, order, gfp, nid, zone in mm.drain_events():
+                    self.pm.call_guarded("mmsvc_page_event", ctx=self.ctx,
+                                         event=PageEvent(kind, pfn, order, gfp, nid, zone))
+                    count += 1
+            except InvalidStateError:
+                pass  # no zones yet
+        if self.pm.hook.mmsvc_slab_event.get_hookimpls():
+            try:
+                if "slab" not in self._recording:
+                    mm.set_slab_event_recording(True)
+                    self._recording.add("slab")
+                for kind, cache, addr, size in mm.drain_slab_events():
+                    self.pm.call_guarded("mmsvc_slab_event", ctx=self.ctx,
+                                         event=SlabEvent(kind, cache, addr, size))
+                    count += 1
+            except InvalidStateError:
+                pass  # SLUB not up yet
+        return count
 
     # -- internals --------------------------------------------------------
 

@@ -162,6 +162,39 @@ impl PyMm {
         guarded(|| self.shared.lock().with_slab(0, |s, _| Ok(s.slabinfo())))
     }
 
+    /// Record slab allocations and frees (for debug plugins).
+    fn set_slab_event_recording(&self, on: bool) -> PyResult<()> {
+        guarded(|| {
+            self.shared.lock().with_slab(0, |s, _| {
+                s.set_recording(on);
+                Ok(())
+            })
+        })
+    }
+
+    /// Take the recorded slab events: `(kind, cache name, addr, size)`.
+    fn drain_slab_events(&self) -> PyResult<Vec<(&'static str, String, u64, u64)>> {
+        guarded(|| {
+            self.shared.lock().with_slab(0, |s, _| {
+                let events = s.drain_events();
+                Ok(events
+                    .into_iter()
+                    .map(|e| {
+                        let kind = match e.kind {
+                            mmsvc_core::slab::SlabEventKind::Alloc => "alloc",
+                            mmsvc_core::slab::SlabEventKind::Free => "free",
+                        };
+                        let cache = e
+                            .cache
+                            .and_then(|c| s.cache(c).map(|k| k.name.clone()))
+                            .unwrap_or_else(|| "kmalloc_large".to_string());
+                        (kind, cache, e.addr, e.size)
+                    })
+                    .collect())
+            })
+        })
+    }
+
     /// SReclaimable and SUnreclaim pages (meminfo's Slab lines).
     fn slab_meminfo(&self) -> PyResult<(u64, u64)> {
         guarded(|| {
