@@ -181,10 +181,61 @@ def image_from_system_map(
         text = Path(source).read_text()
     else:
         text = str(source)
-    syms = parse_system_map(text)
+    return image_from_symbols(parse_system_map(text), release, arch,
+                              load_address=load_address, what="System.map")
+
+
+def image_from_vmlinux(
+    path: str | PathLike[str], release: str = "", arch: str = "x86_64",
+    *, load_address: int | None = None,
+) -> KernelImage:
+    """Describe a build from its ``vmlinux`` (an ELF64 file with a symbol table)."""
+    return image_from_symbols(elf_symbols(Path(path).read_bytes(), set(_WANTED)), release,
+                              arch, load_address=load_address, what="vmlinux")
+
+
+_WANTED = (*_REQUIRED, "_sinittext", "_einittext", "__binary_start",
+           "__end_of_kernel_reserve")
+
+
+def elf_symbols(data: bytes, wanted: set[str] | None = None) -> dict[str, int]:
+    """``{name: value}`` of an ELF64 little-endian file's ``.symtab``."""
+    import struct
+
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise MachineConfigError("vmlinux", "not a little-endian ELF64 file")
+    try:
+        shoff, = struct.unpack_from("<Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+        sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+                    for i in range(shnum)]
+        out: dict[str, int] = {}
+        for sh in sections:
+            if sh[1] != 2:  # SHT_SYMTAB
+                continue
+            _, _, _, _, off, size, link, _, _, entsize = sh
+            stroff, strsize = sections[link][4], sections[link][5]
+            strtab = data[stroff:stroff + strsize]
+            for i in range(size // (entsize or 24)):
+                name_off, _info, _other, _shndx, value, _sz = struct.unpack_from(
+                    "<IBBHQQ", data, off + i * (entsize or 24))
+                end = strtab.find(b"\0", name_off)
+                name = strtab[name_off:end].decode(errors="replace")
+                if wanted is None or name in wanted:
+                    out[name] = value
+        return out
+    except (struct.error, IndexError) as exc:
+        raise MachineConfigError("vmlinux", f"truncated or malformed ELF: {exc}") from None
+
+
+def image_from_symbols(
+    syms: dict[str, int], release: str = "", arch: str = "x86_64", *,
+    load_address: int | None = None, what: str = "System.map",
+) -> KernelImage:
+    """A :class:`KernelImage` from the link's symbols (System.map or vmlinux)."""
     for name in _REQUIRED:
         if name not in syms:
-            raise MachineConfigError("System.map", f"missing symbol {name}")
+            raise MachineConfigError(what, f"missing symbol {name}")
     s = syms
     init = s["__init_end"] - s["__init_begin"]
     if "_sinittext" in s and "_einittext" in s:
@@ -201,7 +252,7 @@ def image_from_system_map(
         if load_address is None:
             if s["_text"] < X86_START_KERNEL_MAP:
                 raise MachineConfigError(
-                    "System.map", "_text is not a kernel-map address; pass load_address")
+                    what, "_text is not a kernel-map address; pass load_address")
             load_address = s["_text"] - X86_START_KERNEL_MAP
         start = load_address
         if "__end_of_kernel_reserve" in s:

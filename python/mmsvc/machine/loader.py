@@ -2,7 +2,8 @@
 
 Extras over :meth:`MachineDescription.from_dict`: ``kconfig = {path = "my.config"}``
 reads a ``.config`` (relative paths are resolved against the description file), and
-``kernel = {system_map = "System.map", release = "..."}`` reads a System.map.
+``kernel = {system_map = "System.map", release = "..."}`` reads a System.map, and
+``kernel = {vmlinux = "vmlinux", release = "..."}`` the symbol table of a vmlinux.
 """
 
 from __future__ import annotations
@@ -36,22 +37,24 @@ def _resolve_files(data: Any, base: Path | None) -> Any:
             raise MachineConfigError("kconfig.path", f"no such file: {path}")
         data["kconfig"] = load_kconfig(path).to_dict()
     kern = data.get("kernel")
-    if isinstance(kern, Mapping) and "system_map" in kern:
-        from mmsvc.machine.kernels import image_from_system_map
+    for key in ("system_map", "vmlinux"):
+        if isinstance(kern, Mapping) and key in kern:
+            from mmsvc.machine.kernels import image_from_system_map, image_from_vmlinux
 
-        extra = set(kern) - {"system_map", "release", "load_address"}
-        if extra:
-            raise MachineConfigError(f"kernel.{sorted(extra)[0]}",
-                                     "not allowed together with system_map")
-        path = Path(kern["system_map"])
-        if base is not None and not path.is_absolute():
-            path = base / path
-        if not path.exists():
-            raise MachineConfigError("kernel.system_map", f"no such file: {path}")
-        img = image_from_system_map(path, str(kern.get("release", "")),
-                                    str(data.get("arch", "x86_64")),
-                                    load_address=kern.get("load_address"))
-        data["kernel"] = img.to_dict()
+            reader = image_from_system_map if key == "system_map" else image_from_vmlinux
+            extra = set(kern) - {key, "release", "load_address"}
+            if extra:
+                raise MachineConfigError(f"kernel.{sorted(extra)[0]}",
+                                         f"not allowed together with {key}")
+            path = Path(kern[key])
+            if base is not None and not path.is_absolute():
+                path = base / path
+            if not path.exists():
+                raise MachineConfigError(f"kernel.{key}", f"no such file: {path}")
+            img = reader(path, str(kern.get("release", "")), str(data.get("arch", "x86_64")),
+                         load_address=kern.get("load_address"))
+            data["kernel"] = img.to_dict()
+            break
     return data
 
 
