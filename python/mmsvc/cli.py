@@ -62,10 +62,19 @@ def load(machine_file: str | None, dmesg: str | None, profile: str | None,
 
 
 def booted(machine: Any) -> Any:
+    """Boot ``machine``; on a terminal, show the steps going by on stderr."""
     from mmsvc.simulation import Simulation
 
     sim = Simulation(machine)
-    sim.boot()
+    if not sys.stderr.isatty():
+        sim.boot()
+        return sim
+    total = sum(len(top.leaves()) for top in sim.steps)
+    with click.progressbar(length=total, label="booting", file=sys.stderr,
+                           item_show_func=lambda s: s) as bar:
+        while not sim.done:
+            bar.update(1, sim.next_step.path if sim.next_step else "")
+            sim.step("substep")
     return sim
 
 
