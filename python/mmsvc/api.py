@@ -18,6 +18,10 @@ Generic kernel services a ``setup_arch`` / ``mem_init`` calls
     architecture that allocates the units itself),
     :func:`node_of` (a memblock region's node).
 
+Page arithmetic
+    ``PAGE_SIZE``, ``PAGE_SHIFT``, ``SMP_CACHE_BYTES``, :func:`round_up`,
+    :func:`round_down`, :func:`page_align`, :func:`roundup_pow_of_two`.
+
 The machine's memory itself is ``ctx.mm`` (``mmsvc._core.Mm``): its
 ``memblock`` view (add, reserve, alloc_* ...) and, after
 ``free_area_init``, the buddy allocator (``alloc_pages``, ``free_pages`` ...).
@@ -42,6 +46,15 @@ from mmsvc.mm.percpu import (
     pcpu_setup_first_chunk,
 )
 from mmsvc.mm.sparse import SparseGeometry, VmemmapTables, sparse_init
+from mmsvc.units import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    SMP_CACHE_BYTES,
+    page_align,
+    round_down,
+    round_up,
+    roundup_pow_of_two,
+)
 
 __all__ = [
     "KERN_DEBUG", "KERN_INFO", "KERN_WARNING", "Architecture", "BootContext", "FirstChunk",
@@ -49,5 +62,6 @@ __all__ = [
     "Step", "StepKind", "StepState", "VmemmapTables", "free_area_init", "hookimpl",
     "memblock_free_all", "node_of", "pcpu_embed_first_chunk", "sparse_init", "substep",
     "PCPU_MIN_UNIT_SIZE", "PERCPU_DYNAMIC_RESERVE", "PERCPU_MODULE_RESERVE", "build_alloc_info",
-    "pcpu_setup_first_chunk",
+    "pcpu_setup_first_chunk", "PAGE_SHIFT", "PAGE_SIZE", "SMP_CACHE_BYTES", "page_align",
+    "round_down", "round_up", "roundup_pow_of_two",
 ]

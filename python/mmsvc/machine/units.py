@@ -13,10 +13,9 @@ Two families live here:
 from __future__ import annotations
 
 from mmsvc.errors import MachineConfigError
+from mmsvc.units import PAGE_SHIFT, PAGE_SIZE, round_down, round_up  # noqa: F401
 
 U64_MASK = (1 << 64) - 1
-PAGE_SIZE = 4096
-PAGE_SHIFT = 12
 
 _SUFFIX_SHIFT = {"k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 _HEX = "0123456789abcdefABCDEF"
@@ -138,14 +137,6 @@ def parse_str(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise MachineConfigError(field, f"expected a string, got {value!r}")
     return value
-
-
-def round_up(value: int, align: int) -> int:
-    return (value + align - 1) // align * align
-
-
-def round_down(value: int, align: int) -> int:
-    return value // align * align
 
 
 def hexs(value: int) -> str:

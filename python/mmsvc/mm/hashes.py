@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mmsvc.boot.context import BootContext
+from mmsvc.units import PAGE_SHIFT, PAGE_SIZE, SMP_CACHE_BYTES, roundup_pow_of_two
 
-PAGE_SHIFT = 12
-PAGE_SIZE = 1 << PAGE_SHIFT
-SMP_CACHE_BYTES = 64
 #: the table scale grows by one for every factor 4 of memory above 64 GiB
 ADAPT_SCALE_NPAGES = (64 << 30) >> PAGE_SHIFT
 ADAPT_SCALE_SHIFT = 2
@@ -37,10 +35,6 @@ class HashTable:
                 f"{self.size} bytes, {self.how})")
 
 
-def _roundup_pow_of_two(n: int) -> int:
-    return 1 << (n - 1).bit_length() if n > 1 else 1
-
-
 def hash_entries(nr_kernel_pages: int, nr_all_pages: int, bucketsize: int, scale: int,
                  numentries: int = 0) -> int:
     """How many buckets ``alloc_large_system_hash`` picks."""
@@ -58,7 +52,7 @@ def hash_entries(nr_kernel_pages: int, nr_all_pages: int, bucketsize: int, scale
             numentries <<= PAGE_SHIFT - scale
         if numentries * bucketsize < PAGE_SIZE:
             numentries = PAGE_SIZE // bucketsize
-    numentries = _roundup_pow_of_two(numentries)
+    numentries = roundup_pow_of_two(numentries)
     limit = min(((nr_all_pages << PAGE_SHIFT) >> 4) // bucketsize, MAX_ENTRIES)
     return max(1, min(numentries, limit))
 

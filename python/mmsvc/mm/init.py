@@ -7,9 +7,8 @@ Each function is one step; the architecture-specific steps (``mem_init``,
 from __future__ import annotations
 
 from mmsvc.boot.context import BootContext
+from mmsvc.units import PAGE_SIZE, SMP_CACHE_BYTES
 
-PAGE_SIZE = 4096
-SMP_CACHE_BYTES = 64
 #: STACK_HASH_ORDER_MAX in 5.14 lib/stackdepot.c: 2^20 buckets of pointers
 STACK_HASH_SIZE_5_14 = 1 << 20
 #: KFENCE_POOL_SIZE with the default CONFIG_KFENCE_NUM_OBJECTS=255

@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmsvc.boot.context import BootContext
-
-PAGE_SHIFT = 12
+from mmsvc.units import PAGE_SHIFT
 
 
 def _mem(start_pfn: int, end_pfn: int) -> str:

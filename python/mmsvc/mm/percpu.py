@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mmsvc.boot.context import BootContext
+from mmsvc.units import PAGE_SIZE, SMP_CACHE_BYTES, page_align
 
-PAGE_SIZE = 4096
-SMP_CACHE_BYTES = 64
 #: PERCPU_MODULE_RESERVE
 PERCPU_MODULE_RESERVE = 8 << 10
 #: PERCPU_DYNAMIC_RESERVE (64-bit)
@@ -26,10 +25,6 @@ PCPU_MIN_ALLOC_SIZE = 4
 #: sizeof(struct pcpu_block_md), sizeof(struct pcpu_chunk) (x86_64)
 PCPU_BLOCK_MD_SIZE = 36
 PCPU_CHUNK_SIZE = 152
-
-
-def _page_align(x: int) -> int:
-    return -(-x // PAGE_SIZE) * PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -59,7 +54,7 @@ def build_alloc_info(static_size: int, atom_size: int,
                      reserved_size: int = PERCPU_MODULE_RESERVE,
                      dyn_size: int = PERCPU_DYNAMIC_RESERVE) -> FirstChunk:
     """``pcpu_build_alloc_info``: the unit layout of the first chunk."""
-    size_sum = _page_align(static_size + reserved_size + dyn_size)
+    size_sum = page_align(static_size + reserved_size + dyn_size)
     dyn = size_sum - static_size - reserved_size
     unit = max(size_sum, PCPU_MIN_UNIT_SIZE)
     unit = -(-unit // atom_size) * atom_size
@@ -73,7 +68,7 @@ def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
     fc = build_alloc_info(static_size, atom_size)
     # the alloc-info block is a whole page, freed once the chunk is set up
     nr_units = sum(cpus_per_node.values())
-    ai_size = _page_align(64 + 32 * len(cpus_per_node) + 4 * nr_units)
+    ai_size = page_align(64 + 32 * len(cpus_per_node) + 4 * nr_units)
     ai = mb.alloc(ai_size, PAGE_SIZE, caller="pcpu_alloc_alloc_info")
     units: list[tuple[int, int]] = []
     for nid, cpus in sorted(cpus_per_node.items()):
@@ -111,7 +106,7 @@ def pcpu_setup_first_chunk(ctx: BootContext, fc: FirstChunk, nr_units: int,
                         (fc.static_size + fc.reserved_size, fc.dyn_size)):
         if size == 0:
             continue
-        region = _page_align(start % PAGE_SIZE + size)
+        region = page_align(start % PAGE_SIZE + size)
         bits = region // PCPU_MIN_ALLOC_SIZE
         longs = -(-(bits + 1) // 64)
         mb.alloc(PCPU_CHUNK_SIZE + 8 * -(-(region // PAGE_SIZE) // 64), SMP_CACHE_BYTES,

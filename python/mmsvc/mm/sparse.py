@@ -12,11 +12,9 @@ from dataclasses import dataclass
 
 from mmsvc.boot.context import BootContext
 from mmsvc.errors import OutOfMemoryError
+from mmsvc.units import PAGE_SHIFT, PAGE_SIZE, SMP_CACHE_BYTES
 
-PAGE_SHIFT = 12
-PAGE_SIZE = 1 << PAGE_SHIFT
 STRUCT_PAGE_SIZE = 64
-SMP_CACHE_BYTES = 64
 #: sizeof(struct mem_section_usage) + the pageblock-flags bitmap of a section
 MEM_SECTION_USAGE_SIZE = 56
 

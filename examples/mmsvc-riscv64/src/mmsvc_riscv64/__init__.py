@@ -12,6 +12,7 @@ free memory to the buddy allocator.
 from __future__ import annotations
 
 from mmsvc.api import (
+    PAGE_SIZE,
     Architecture,
     BootContext,
     SparseGeometry,
@@ -35,7 +36,6 @@ from mmsvc.machine import (
 __version__ = "0.1.0"
 
 NAME = "riscv64"
-PAGE_SIZE = 4096
 PMD_SHIFT = 21
 #: Sv39: three levels of 9 bits above the 4 KiB page
 SV39_LEVEL_SHIFTS = (30, 21, 12)

@@ -8,16 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmsvc.api import BootContext
+from mmsvc.api import PAGE_SIZE, BootContext, round_up
 
-PAGE_SIZE = 4096
 #: __binary_start of the x86_64 UML link (0x60000000)
 UML_PHYSMEM = 0x60000000
 MB4 = 4 << 20
-
-
-def round_up(x: int, a: int) -> int:
-    return -(-x // a) * a
 
 
 @dataclass(frozen=True)

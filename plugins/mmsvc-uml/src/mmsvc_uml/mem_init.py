@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from mmsvc import api
-from mmsvc.api import BootContext, Step, substep
-from mmsvc_uml.layout import PAGE_SIZE, round_up
+from mmsvc.api import PAGE_SIZE, BootContext, Step, round_up, substep
 
 
 def zero_empty_zero_page(ctx: BootContext) -> None:

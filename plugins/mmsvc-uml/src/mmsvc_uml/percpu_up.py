@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from mmsvc.api import (
+    PAGE_SIZE,
     PCPU_MIN_UNIT_SIZE,
     PERCPU_DYNAMIC_RESERVE,
     BootContext,
     FirstChunk,
     pcpu_setup_first_chunk,
 )
-
-PAGE_SIZE = 4096
 
 
 def setup_per_cpu_areas(ctx: BootContext) -> None:

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from mmsvc.api import BootContext, Step, free_area_init, substep
-from mmsvc_uml.layout import PAGE_SIZE, uml_layout
+from mmsvc.api import PAGE_SIZE, BootContext, Step, free_area_init, substep
+from mmsvc_uml.layout import uml_layout
 
 #: fixrange_init: a PMD and a PTE table for the fixmap, fixaddr_user_init
 FIXMAP_TABLE_PAGES = 2

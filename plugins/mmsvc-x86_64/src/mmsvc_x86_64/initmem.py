@@ -10,36 +10,31 @@ from that alignment rule for an uncatalogued build.
 
 from __future__ import annotations
 
-from mmsvc.api import BootContext
+from mmsvc.api import PAGE_SIZE, BootContext, round_up
 
-PAGE_SIZE = 4096
 HPAGE_SIZE = 2 << 20
-
-
-def _up(x: int, a: int) -> int:
-    return -(-x // a) * a
 
 
 def image_layout(ctx: BootContext) -> dict[str, tuple[int, int]]:
     """Physical ``[start, end)`` of each freeable piece of the image."""
     k, b = ctx.machine.kernel, ctx.build
-    text_end = _up(k.load_address + k.text, PAGE_SIZE)
+    text_end = round_up(k.load_address + k.text, PAGE_SIZE)
     gap1 = b.text_rodata_gap if b.text_rodata_gap is not None else \
-        _up(text_end, HPAGE_SIZE) - text_end
+        round_up(text_end, HPAGE_SIZE) - text_end
     rodata = text_end + gap1
-    rodata_end = _up(rodata + k.rodata, PAGE_SIZE)
+    rodata_end = round_up(rodata + k.rodata, PAGE_SIZE)
     gap2 = b.rodata_data_gap if b.rodata_data_gap is not None else \
-        _up(rodata_end, HPAGE_SIZE) - rodata_end
+        round_up(rodata_end, HPAGE_SIZE) - rodata_end
     data = rodata_end + gap2
-    alternatives = _up(data + k.rwdata, PAGE_SIZE)
+    alternatives = round_up(data + k.rwdata, PAGE_SIZE)
     init = alternatives + (b.smp_alternatives or 0)
-    bss = _up(init + k.init, PAGE_SIZE)
-    decrypted = _up(bss + k.bss, PAGE_SIZE)
+    bss = round_up(init + k.init, PAGE_SIZE)
+    decrypted = round_up(bss + k.bss, PAGE_SIZE)
     end = k.load_address + k.reserved_span
     pieces = {
         "SMP alternatives": (alternatives, init),
         "unused decrypted": (decrypted, min(end, decrypted + (b.decrypted_unused or 0))),
-        "unused kernel image (initmem)": (init, init + _up(k.init, PAGE_SIZE)),
+        "unused kernel image (initmem)": (init, init + round_up(k.init, PAGE_SIZE)),
         "unused kernel image (text/rodata gap)": (text_end, rodata),
         "unused kernel image (rodata/data gap)": (rodata_end, data),
     }
@@ -61,7 +56,7 @@ def free_initmem(ctx: BootContext) -> None:
     rd = ctx.machine.initrd
     if rd is not None and rd.size:
         start = rd.start & ~(PAGE_SIZE - 1)
-        give("initrd", start, _up(rd.start + rd.size, PAGE_SIZE))
+        give("initrd", start, round_up(rd.start + rd.size, PAGE_SIZE))
     for name, (start, end) in layout.items():
         give(name, start, end)
     ctx.arch_state["freed_after_boot"] = freed

@@ -8,11 +8,17 @@ top-level page tables from the buddy allocator.
 from __future__ import annotations
 
 from mmsvc import api
-from mmsvc.api import BootContext, Step, substep
+from mmsvc.api import (
+    PAGE_SIZE,
+    SMP_CACHE_BYTES,
+    BootContext,
+    Step,
+    page_align,
+    roundup_pow_of_two,
+    substep,
+)
 from mmsvc_x86_64 import paging
 
-PAGE_SIZE = 4096
-SMP_CACHE_BYTES = 64
 MAX_DMA32_PFN = (4 << 30) >> 12
 #: IO_TLB_DEFAULT_SIZE and IO_TLB_SHIFT
 IO_TLB_DEFAULT_SIZE = 64 << 20
@@ -21,14 +27,6 @@ IO_TLB_SHIFT = 11
 IO_TLB_SLOT_SIZE = 24
 IO_TLB_AREA_SIZE = 24
 IO_TLB_MEM_HEADER_5_14 = 256
-
-
-def _page_align(x: int) -> int:
-    return -(-x // PAGE_SIZE) * PAGE_SIZE
-
-
-def _roundup_pow_of_two(n: int) -> int:
-    return 1 << (n - 1).bit_length() if n > 1 else 1
 
 
 def swiotlb_wanted(ctx: BootContext) -> bool:
@@ -52,15 +50,15 @@ def pci_iommu_alloc(ctx: BootContext) -> None:
     mb = ctx.mm.memblock
     nslabs = IO_TLB_DEFAULT_SIZE >> IO_TLB_SHIFT
     if ctx.profile_at_least("6.1"):
-        nareas = _roundup_pow_of_two(max(ctx.machine.cpus, 1))
+        nareas = roundup_pow_of_two(max(ctx.machine.cpus, 1))
         ctx.pr_info(f"software IO TLB: area num {nareas}.")
-        tlb = mb.alloc_low(_page_align(nslabs << IO_TLB_SHIFT), PAGE_SIZE,
+        tlb = mb.alloc_low(page_align(nslabs << IO_TLB_SHIFT), PAGE_SIZE,
                            caller="swiotlb_memblock_alloc")
-        mb.alloc(_page_align(nslabs * IO_TLB_SLOT_SIZE), PAGE_SIZE, caller="swiotlb_init_remap")
+        mb.alloc(page_align(nslabs * IO_TLB_SLOT_SIZE), PAGE_SIZE, caller="swiotlb_init_remap")
         mb.alloc(nareas * IO_TLB_AREA_SIZE, SMP_CACHE_BYTES, caller="swiotlb_init_remap")
     else:
-        tlb = mb.alloc_low(_page_align(nslabs << IO_TLB_SHIFT), PAGE_SIZE, caller="swiotlb_init")
-        mb.alloc(_page_align(IO_TLB_MEM_HEADER_5_14 + nslabs * IO_TLB_SLOT_SIZE), PAGE_SIZE,
+        tlb = mb.alloc_low(page_align(nslabs << IO_TLB_SHIFT), PAGE_SIZE, caller="swiotlb_init")
+        mb.alloc(page_align(IO_TLB_MEM_HEADER_5_14 + nslabs * IO_TLB_SLOT_SIZE), PAGE_SIZE,
                  caller="swiotlb_init_with_tbl")
     ctx.arch_state["swiotlb"] = {"start": tlb, "size": nslabs << IO_TLB_SHIFT}
 

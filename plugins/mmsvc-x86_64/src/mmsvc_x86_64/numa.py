@@ -8,10 +8,8 @@ node with memory gets its ``pg_data_t`` (NODE_DATA) from its own memory.
 
 from __future__ import annotations
 
-from mmsvc.api import BootContext
+from mmsvc.api import SMP_CACHE_BYTES, BootContext
 
-PAGE_SIZE = 4096
-SMP_CACHE_BYTES = 64
 #: NODE_MIN_SIZE: nodes with less memory get no NODE_DATA of their own
 NODE_MIN_SIZE = 4 << 20
 #: roundup(sizeof(pg_data_t), PAGE_SIZE) of the Debian 6.1 x86_64 builds

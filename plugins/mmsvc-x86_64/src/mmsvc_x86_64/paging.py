@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmsvc.api import BootContext, SparseGeometry, VmemmapTables
+from mmsvc.api import PAGE_SIZE, BootContext, SparseGeometry, VmemmapTables
 
-PAGE_SIZE = 4096
 PMD_SHIFT = 21
 #: __VMEMMAP_BASE_L4 / __VMEMMAP_BASE_L5
 VMEMMAP_BASE_L4 = 0xFFFFEA0000000000

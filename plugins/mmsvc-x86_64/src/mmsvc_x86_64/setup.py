@@ -9,11 +9,10 @@ context API and prints what the kernel prints.
 from __future__ import annotations
 
 from mmsvc import api
-from mmsvc.api import BootContext, Step, free_area_init, substep
+from mmsvc.api import PAGE_SIZE, BootContext, Step, free_area_init, substep
 from mmsvc.machine import e820 as e820mod
 from mmsvc_x86_64 import numa, paging
 
-PAGE_SIZE = 4096
 SZ_64K = 64 << 10
 SZ_1M = 1 << 20
 MAX_DMA_PFN = (16 << 20) >> 12
