@@ -50,7 +50,7 @@ def load(machine_file: str | None, dmesg: str | None, profile: str | None,
     if dmesg:
         desc = m.from_dmesg(dmesg)
     elif machine_file:
-        desc = m.load_machine(machine_file)
+        desc = m.load(machine_file)
     else:
         desc = m.default_machine()
     changes: dict[str, Any] = {}
@@ -90,10 +90,10 @@ def cli() -> None:
 
 
 @cli.command()
+@handle_errors
 @machine_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead.")
 @click.option("--all-levels", is_flag=True, help="Include KERN_DEBUG lines.")
-@handle_errors
 def boot(machine: Any, as_json: bool, all_levels: bool) -> None:
     """Boot a machine and print the simulated kernel log."""
     sim = booted(machine)
@@ -107,8 +107,8 @@ def boot(machine: Any, as_json: bool, all_levels: bool) -> None:
 
 def _proc_command(name: str, doc: str) -> None:
     @cli.command(name=name, help=doc)
-    @machine_options
     @handle_errors
+    @machine_options
     def command(machine: Any) -> None:
         from mmsvc import views
 
@@ -126,9 +126,9 @@ for _name, _doc in (
 
 
 @cli.command()
+@handle_errors
 @machine_options
 @click.option("--substeps/--steps", default=True, help="Stop at every sub-step (default).")
-@handle_errors
 def step(machine: Any, substeps: bool) -> None:
     """Run the boot one step at a time: Enter steps, 'c' continues, 'q' quits."""
     from mmsvc.simulation import Simulation
@@ -188,6 +188,23 @@ def plugins() -> None:
         extra = f"  architectures: {', '.join(mine)}" if mine else ""
         click.echo(f"{info.name:<12} {dist} {version}{extra}")
         click.echo(f"{'':<12} hooks: {', '.join(info.hooks)}")
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="Smaller counts (a smoke run).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--no-scale", is_flag=True, help="Skip the 32 TiB boot.")
+@handle_errors
+def bench(quick: bool, as_json: bool, no_scale: bool) -> None:
+    """Measure the page allocator against baselines in the same run."""
+    from mmsvc.bench.run import run
+
+    report = run(quick=quick, scale=not no_scale)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for line in report.lines():
+            click.echo(line)
 
 
 def main() -> None:

@@ -88,7 +88,7 @@ def mmsvc_after_step(ctx: BootContext, step: Step) -> None:
     """Called after every step and sub-step has run (not when it raised)."""
 
 
-@hookspec(wrapper=True)
+@hookspec
 def mmsvc_step_wrapper(ctx: BootContext, step: Step) -> Generator[None, Any, Any]:
     """A pytest-style wrapper around the execution of every step.
 

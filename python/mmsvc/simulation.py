@@ -19,6 +19,7 @@ from mmsvc.boot.context import BootContext
 from mmsvc.boot.sequence import build_steps
 from mmsvc.boot.steps import Step, StepKind, StepState
 from mmsvc.errors import InvalidArgumentError, InvalidStateError, PluginError
+from mmsvc.events import PageEvent
 from mmsvc.klog import KernelLog
 from mmsvc.plugins import PluginManager, plugin_manager
 
@@ -100,9 +101,12 @@ class Simulation:
         mm = _core.Mm(machine.profile)
         self.ctx = BootContext(machine=machine, arch=self.arch, profile=machine.profile,
                                mm=mm, pm=self.pm, log=KernelLog(_console_loglevel(machine)))
+        if getattr(machine.parsed_cmdline, "memblock_debug", False):
+            mm.memblock.debug = True
         self.steps: list[Step] = build_steps(self.ctx)
         self._cursor = _Cursor([leaf for s in self.steps for leaf in s.leaves()])
         self.breakpoints: list[Breakpoint] = []
+        self._recording = False
 
     # -- state ------------------------------------------------------------
 
@@ -189,6 +193,26 @@ class Simulation:
         finally:
             self.breakpoints = saved
 
+    def flush_events(self) -> int:
+        """Hand the allocator events recorded since the last flush to the
+        ``mmsvc_page_event`` implementations; returns how many. Recording is
+        switched on only while some plugin implements the hook."""
+        hook = self.pm.hook.mmsvc_page_event
+        if not hook.get_hookimpls():
+            return 0
+        try:
+            if not self._recording:
+                self.ctx.mm.set_event_recording(True)
+                self._recording = True
+                return 0
+            events = self.ctx.mm.drain_events()
+        except InvalidStateError:
+            return 0  # no zones yet
+        for kind, pfn, order, gfp, nid, zone in events:
+            self.pm.call_guarded("mmsvc_page_event", ctx=self.ctx,
+                                 event=PageEvent(kind, pfn, order, gfp, nid, zone))
+        return len(events)
+
     # -- internals --------------------------------------------------------
 
     def _top_of(self, leaf: Step | None) -> Step | None:
@@ -230,7 +254,11 @@ class Simulation:
         self.ctx.log.step = leaf.name
         try:
             self.pm.call_guarded("mmsvc_before_step", ctx=self.ctx, step=leaf)
-            handled = self._execute(leaf)
+            try:
+                handled = self._execute(leaf)
+            finally:
+                self.ctx.flush_memblock_trace()
+                self.flush_events()
             if not handled:
                 leaf.state = StepState.SKIPPED
                 leaf.note = leaf.note or f"not on {self.arch.name}"

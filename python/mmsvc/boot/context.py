@@ -85,10 +85,19 @@ class BootContext:
 
     def printk(self, text: str, level: int = KERN_INFO) -> None:
         """Print to the kernel log, attributed to the running step."""
+        self.flush_memblock_trace()
         self.log.printk(text, level)
 
     def pr_info(self, text: str) -> None:
-        self.log.printk(text, KERN_INFO)
+        self.printk(text, KERN_INFO)
+
+    def flush_memblock_trace(self) -> None:
+        """Move memblock's ``memblock=debug`` lines into the kernel log, so
+        they appear in order with what the steps print."""
+        mb = self.mm.memblock
+        if mb.debug:
+            for line in mb.take_log():
+                self.log.printk(line)
 
     # -- command line ---------------------------------------------------
 
@@ -100,6 +109,15 @@ class BootContext:
     @property
     def kconfig(self) -> Any:
         return self.machine.kconfig
+
+    @property
+    def build(self) -> Any:
+        """The per-build constants of the kernel image (catalogue entry of its
+        release), or empty constants for an uncatalogued build."""
+        from mmsvc.machine.kernels import BuildConstants, find
+
+        found = find(self.machine.kernel.release, self.machine.arch)
+        return found.constants if found else BuildConstants()
 
     def profile_at_least(self, version: str) -> bool:
         return _version_tuple(self.profile) >= _version_tuple(version)

@@ -118,9 +118,22 @@ def build_steps(ctx: BootContext) -> list[Step]:
         else:
             steps.append(Step(name, "mm_init", G, _generic(name), doc=_DOCS.get(name, "")))
 
+    steps.append(Step("setup_per_cpu_pageset", "start_kernel", G,
+                      lambda ctx: ctx.mm.setup_per_cpu_pageset(),
+                      doc="the real per-cpu page lists replace the boot pagesets"))
+    steps.append(Step("vfs_caches_init", "start_kernel", G, _vfs_caches_init,
+                      doc="dentry and inode hash tables spread over the nodes (hashdist)"))
     steps.append(Step("page_alloc_init_late", "late", G, page_alloc.page_alloc_init_late,
                       doc="free the deferred struct pages"))
+    steps.append(Step("init_per_zone_wmark_min", "late", G, _init_per_zone_wmark_min,
+                      doc="min_free_kbytes, watermarks and lowmem_reserve (core_initcall)"))
+    steps.append(_arch_step(ctx, "free_initmem", "late",
+                            "give back the initrd, init sections and image gaps"))
     return steps
+
+
+def _init_per_zone_wmark_min(ctx: BootContext) -> None:
+    ctx.results["min_free_kbytes"] = ctx.mm.init_per_zone_wmark_min()
 
 
 def _print_cmdline(ctx: BootContext) -> None:
@@ -130,6 +143,14 @@ def _print_cmdline(ctx: BootContext) -> None:
         ctx.pr_info(unknown)
 
 
+def _hashdist(ctx: BootContext) -> bool:
+    """``hashdist``: NUMA kernels spread big hashes unless only one node has memory."""
+    return bool(ctx.kconfig.numa) and ctx.g.nr_online_nodes > 1
+
+
 def _vfs_caches_init_early(ctx: BootContext) -> None:
-    hashdist = ctx.kconfig.numa and ctx.g.nr_online_nodes > 1
-    hashes.vfs_caches_init_early(ctx, hashdist)
+    hashes.vfs_caches_init_early(ctx, _hashdist(ctx))
+
+
+def _vfs_caches_init(ctx: BootContext) -> None:
+    hashes.vfs_caches_init(ctx, _hashdist(ctx))

@@ -63,8 +63,8 @@ class Step:
 
     @property
     def path(self) -> str:
-        """``"mm_init/mem_init/memblock_free_all"``-style unique path."""
-        return f"{self.parent}/{self.name}" if self.parent else f"{self.phase}/{self.name}"
+        """``"mem_init/memblock_free_all"``-style unique path."""
+        return f"{self.parent}/{self.name}" if self.parent else self.name
 
     def leaves(self) -> list[Step]:
         return [s for sub in self.substeps for s in sub.leaves()] if self.substeps else [self]

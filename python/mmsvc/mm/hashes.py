@@ -85,6 +85,39 @@ def alloc_large_system_hash_early(ctx: BootContext, name: str, bucketsize: int,
     return table
 
 
+PMD_ORDER = 9
+
+
+def alloc_large_system_hash_vmalloc(ctx: BootContext, name: str, bucketsize: int,
+                                    scale: int, numentries: int = 0) -> HashTable:
+    """A late table spread over the nodes with vmalloc (``hashdist``): huge
+    pages when each node's share is at least a PMD, as ``vmalloc_huge`` does;
+    pages interleaved across the nodes like the boot-time mempolicy."""
+    entries = hash_entries(ctx.g.nr_kernel_pages, ctx.g.nr_all_pages, bucketsize, scale,
+                           numentries)
+    size = bucketsize * entries
+    nodes = max(ctx.g.nr_online_nodes, 1)
+    huge = size // nodes >= (PAGE_SIZE << PMD_ORDER)
+    order = PMD_ORDER if huge else 0
+    count = -(-size // (PAGE_SIZE << order))
+    pfns = [ctx.mm.alloc_pages(order=order, gfp="GFP_KERNEL", nid=i % nodes)
+            for i in range(count)]
+    table = HashTable(name, entries, size, "vmalloc hugepage" if huge else "vmalloc")
+    ctx.pr_info(table.banner())
+    ctx.results.setdefault("hash_tables", []).append(
+        {**table.__dict__, "pages": pfns, "order": order})
+    return table
+
+
+def vfs_caches_init(ctx: BootContext, hashdist: bool) -> None:
+    """``dcache_init``/``inode_init``: the tables the early call left to vmalloc."""
+    if not hashdist:
+        return
+    cmd = ctx.cmdline
+    alloc_large_system_hash_vmalloc(ctx, "Dentry cache", 8, 13, _opt_int(cmd, "dhash_entries"))
+    alloc_large_system_hash_vmalloc(ctx, "Inode-cache", 8, 14, _opt_int(cmd, "ihash_entries"))
+
+
 def vfs_caches_init_early(ctx: BootContext, hashdist: bool) -> None:
     """``dcache_init_early`` and ``inode_init_early``: early tables unless hashdist."""
     if hashdist:

@@ -106,7 +106,7 @@ def build_all_zonelists(ctx: BootContext) -> None:
     nodes = [n for n in layout["nodes"] if n["present"] > 0] or layout["nodes"][:1]
     if ctx.profile_at_least("6.1") and ctx.kconfig.numa:
         for node in nodes:
-            order = ctx.mm.node_fallback_order(node["nid"])
+            order = node_fallback_order(node["nid"], [n["nid"] for n in nodes])
             ctx.pr_info(f"Fallback order for Node {node['nid']}: "
                         + "".join(f"{n} " for n in order))
     total = layout["total_pages"]
@@ -116,6 +116,19 @@ def build_all_zonelists(ctx: BootContext) -> None:
     policy = policy_zone(layout)
     if policy and ctx.kconfig.numa:
         ctx.pr_info(f"Policy zone: {policy}")
+
+
+def node_distance(a: int, b: int) -> int:
+    """SLIT distance: LOCAL_DISTANCE (10) or REMOTE_DISTANCE (20)."""
+    return 10 if a == b else 20
+
+
+def node_fallback_order(nid: int, nodes: list[int]) -> list[int]:
+    """``build_zonelists``: the local node, then the others by distance, a
+    node numbered below the local one losing ties (``find_next_best_node``)."""
+    rest = sorted((n for n in nodes if n != nid),
+                  key=lambda n: (node_distance(nid, n) + (1 if n < nid else 0), n))
+    return [nid, *rest]
 
 
 def policy_zone(layout: dict[str, Any]) -> str | None:

@@ -87,7 +87,7 @@ def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
         if fc.unit_size > fc.size_sum:
             mb.free(unit + fc.size_sum, fc.unit_size - fc.size_sum, caller="pcpu_fc_free")
     ctx.pr_info(fc.banner())
-    _first_chunk_metadata(ctx, fc, nr_units, len(cpus_per_node))
+    pcpu_setup_first_chunk(ctx, fc, nr_units, len(cpus_per_node))
     mb.free(ai, ai_size, caller="pcpu_free_alloc_info")
     ctx.results["percpu"] = {
         "pages_per_cpu": fc.pages_per_cpu, "static": fc.static_size,
@@ -97,8 +97,8 @@ def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
     return fc
 
 
-def _first_chunk_metadata(ctx: BootContext, fc: FirstChunk, nr_units: int,
-                          nr_groups: int) -> None:
+def pcpu_setup_first_chunk(ctx: BootContext, fc: FirstChunk, nr_units: int,
+                           nr_groups: int) -> None:
     """``pcpu_setup_first_chunk``: unit maps, slot lists and the two first chunks."""
     mb = ctx.mm.memblock
     nr_cpu_ids = max(nr_units, 1)

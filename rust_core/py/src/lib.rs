@@ -9,12 +9,13 @@ use pyo3::prelude::*;
 mod errors;
 mod memblock;
 mod mm;
+mod page_alloc;
 
 /// The extension module.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    // one simulated machine's memory, and its views
+    // one simulated machine's memory (its methods: mm.rs, page_alloc.rs), and its views
     m.add_class::<mm::PyMm>()?;
     m.add_class::<memblock::PyMemblock>()?;
     m.add_class::<memblock::PyMemblockRegion>()?;

@@ -258,10 +258,12 @@ impl PyMemblock {
         Ok(ranges.into_iter().map(|r| (r.start, r.end, r.nid)).collect())
     }
 
-    /// `for_each_mem_pfn_range`: `(start_pfn, end_pfn, nid)` per memory region.
-    #[pyo3(signature = (nid = NUMA_NO_NODE))]
-    fn mem_pfn_ranges(&self, nid: i32) -> Vec<(u64, u64, i32)> {
+    /// `for_each_mem_pfn_range`: `(start_pfn, end_pfn, nid)` per memory
+    /// region, of node `nid` or (None) of every node.
+    #[pyo3(signature = (nid = None))]
+    fn mem_pfn_ranges(&self, nid: Option<i32>) -> Vec<(u64, u64, i32)> {
         let mm = self.shared.lock();
+        let nid = nid.unwrap_or_else(|| mm.memblock.max_numnodes());
         mm.memblock.mem_pfn_ranges(nid).into_iter().map(|r| (r.start_pfn, r.end_pfn, r.nid)).collect()
     }
 
@@ -300,6 +302,11 @@ impl PyMemblock {
     /// The `memblock_dump_all` text.
     fn dump(&self) -> String {
         self.shared.lock().memblock.dump_text()
+    }
+
+    /// `memblock_dump_all`: append the dump to the trace (only with `debug`).
+    fn dump_all(&self) {
+        self.shared.lock().memblock.memblock_dump_all()
     }
 
     /// Take (and clear) the `memblock=debug` trace lines.

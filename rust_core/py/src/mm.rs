@@ -42,6 +42,13 @@ pub struct PyMm {
     profile: String,
 }
 
+impl PyMm {
+    /// The kernel profile this machine follows.
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+}
+
 #[pymethods]
 impl PyMm {
     #[new]
@@ -52,8 +59,8 @@ impl PyMm {
     }
 
     /// The kernel profile ("5.14" or "6.1").
-    #[getter]
-    fn profile(&self) -> &str {
+    #[getter(profile)]
+    fn get_profile(&self) -> &str {
         &self.profile
     }
 
@@ -64,8 +71,8 @@ impl PyMm {
     }
 
     /// An independent copy of the whole state (a fork of the machine).
-    fn clone_state(&self, py: Python<'_>) -> PyMm {
-        let copy = py.detach(|| self.shared.lock().clone());
-        PyMm { shared: Shared(Arc::new(Mutex::new(copy))), profile: self.profile.clone() }
+    fn clone_state(&self, py: Python<'_>) -> PyResult<PyMm> {
+        let copy = py.detach(|| crate::errors::guarded(|| self.shared.lock().try_clone()))?;
+        Ok(PyMm { shared: Shared(Arc::new(Mutex::new(copy))), profile: self.profile.clone() })
     }
 }

@@ -9,11 +9,7 @@ statement-level sub-steps of arch/um/kernel/mem.c.
 
 from __future__ import annotations
 
-from mmsvc import hookimpl
-from mmsvc.arch import Architecture
-from mmsvc.boot.context import BootContext
-from mmsvc.boot.steps import Step
-
+from mmsvc.api import Architecture, BootContext, Step, hookimpl
 from mmsvc_uml import mem_init, percpu_up, setup
 
 __version__ = "0.1.0"
@@ -58,5 +54,9 @@ def mmsvc_arch_step(ctx: BootContext, step: Step) -> bool | None:
         return None
     if step.name == "setup_per_cpu_areas":
         percpu_up.setup_per_cpu_areas(ctx)
+        return True
+    if step.name == "free_initmem":
+        # UML's image is not in its physical memory: nothing to give back
+        ctx.arch_state["freed_after_boot"] = {}
         return True
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmsvc.boot.context import BootContext
+from mmsvc.api import BootContext
 
 PAGE_SIZE = 4096
 #: __binary_start of the x86_64 UML link (0x60000000)
@@ -51,7 +51,7 @@ class UmlLayout:
 def uml_layout(ctx: BootContext) -> UmlLayout:
     m = ctx.machine
     fw = m.firmware
-    base = ctx.arch.options.get("uml_physmem", UML_PHYSMEM)
+    base = ctx.build.uml_binary_start or UML_PHYSMEM
     image_end = base + round_up(m.kernel.image_end or m.kernel.reserved_span, PAGE_SIZE)
     gap = fw.exec_shield_gap if fw.exec_shield_gap > (1 << 20) else 0
     brk_start = image_end + round_up(gap, PAGE_SIZE)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from mmsvc.boot.context import BootContext
-from mmsvc.boot.steps import Step, substep
-from mmsvc.mm import page_alloc
-
+from mmsvc import api
+from mmsvc.api import BootContext, Step, substep
 from mmsvc_uml.layout import PAGE_SIZE, round_up
 
 
@@ -40,7 +38,7 @@ def free_brk_to_reserved(ctx: BootContext) -> None:
 
 
 def memblock_free_all(ctx: BootContext) -> None:
-    page_alloc.memblock_free_all(ctx)
+    api.memblock_free_all(ctx)
 
 
 def set_max_pfns(ctx: BootContext) -> None:

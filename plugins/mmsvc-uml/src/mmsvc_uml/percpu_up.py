@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from mmsvc.boot.context import BootContext
-from mmsvc.mm.percpu import (
+from mmsvc.api import (
     PCPU_MIN_UNIT_SIZE,
     PERCPU_DYNAMIC_RESERVE,
+    BootContext,
     FirstChunk,
-    _first_chunk_metadata,
+    pcpu_setup_first_chunk,
 )
 
 PAGE_SIZE = 4096
@@ -20,6 +20,6 @@ def setup_per_cpu_areas(ctx: BootContext) -> None:
     ai = mb.alloc(PAGE_SIZE, PAGE_SIZE, caller="pcpu_alloc_alloc_info")
     fc_addr = mb.alloc_from(unit, PAGE_SIZE, 0, caller="setup_per_cpu_areas")
     fc = FirstChunk(0, 0, unit, unit, unit)
-    _first_chunk_metadata(ctx, fc, 1, 1)
+    pcpu_setup_first_chunk(ctx, fc, 1, 1)
     mb.free(ai, PAGE_SIZE, caller="pcpu_free_alloc_info")
     ctx.results["percpu"] = {"unit": unit, "base": fc_addr}

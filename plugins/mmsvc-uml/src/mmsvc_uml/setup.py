@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-from mmsvc.boot.context import BootContext
-from mmsvc.boot.steps import Step, substep
-from mmsvc.mm.page_alloc import free_area_init
-
+from mmsvc.api import BootContext, Step, free_area_init, substep
 from mmsvc_uml.layout import PAGE_SIZE, uml_layout
 
 #: fixrange_init: a PMD and a PTE table for the fixmap, fixaddr_user_init

@@ -8,13 +8,9 @@ mmsvc's public hook API (see docs/plugins.md).
 
 from __future__ import annotations
 
-from mmsvc import hookimpl
-from mmsvc.arch import Architecture
-from mmsvc.boot.context import BootContext
-from mmsvc.boot.steps import Step
-from mmsvc.mm import percpu
-
-from mmsvc_x86_64 import espfix, mem_init, numa, pti, setup
+from mmsvc import api
+from mmsvc.api import Architecture, BootContext, Step, hookimpl
+from mmsvc_x86_64 import espfix, initmem, mem_init, numa, pti, setup
 
 __version__ = "0.1.0"
 
@@ -68,11 +64,19 @@ def mmsvc_arch_step(ctx: BootContext, step: Step) -> bool | None:
         "setup_per_cpu_areas": setup_per_cpu_areas,
         "init_espfix_bsp": espfix.init_espfix_bsp,
         "pti_init": pti.pti_init,
+        "free_initmem": initmem.free_initmem,
     }.get(step.name)
     if impl is None:
         return None
     impl(ctx)
     return True
+
+
+def _static_from_pages(pages: int | None) -> int:
+    """Without a catalogued static size, assume the unit was exactly full."""
+    if not pages:
+        return DEFAULT_PERCPU_STATIC
+    return pages * 4096 - api.PERCPU_MODULE_RESERVE - api.PERCPU_DYNAMIC_RESERVE
 
 
 def setup_per_cpu_areas(ctx: BootContext) -> None:
@@ -82,7 +86,7 @@ def setup_per_cpu_areas(ctx: BootContext) -> None:
     nr_cpus = ctx.kconfig.nr_cpus or DEFAULT_NR_CPUS
     ctx.pr_info(f"setup_percpu: NR_CPUS:{nr_cpus} nr_cpumask_bits:{cpus} "
                 f"nr_cpu_ids:{cpus} nr_node_ids:{nr_node_ids}")
-    static = getattr(ctx.machine.kernel, "percpu_static", None) or DEFAULT_PERCPU_STATIC
+    static = ctx.build.percpu_static or _static_from_pages(ctx.build.percpu_unit_pages)
     atom = PMD_SIZE if ctx.machine.cpu_features.pse else 4096
-    percpu.pcpu_embed_first_chunk(ctx, static, atom, numa.cpus_per_node(ctx), MAX_DMA_ADDRESS)
+    api.pcpu_embed_first_chunk(ctx, static, atom, numa.cpus_per_node(ctx), MAX_DMA_ADDRESS)
     ctx.g.nr_cpu_ids = cpus

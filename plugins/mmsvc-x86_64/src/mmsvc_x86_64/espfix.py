@@ -6,8 +6,7 @@ come from the buddy allocator, plus a P4D page with 5-level paging.
 
 from __future__ import annotations
 
-from mmsvc.boot.context import BootContext
-
+from mmsvc.api import BootContext
 from mmsvc_x86_64 import paging
 
 

@@ -7,10 +7,8 @@ top-level page tables from the buddy allocator.
 
 from __future__ import annotations
 
-from mmsvc.boot.context import BootContext
-from mmsvc.boot.steps import Step, substep
-from mmsvc.mm import page_alloc
-
+from mmsvc import api
+from mmsvc.api import BootContext, Step, substep
 from mmsvc_x86_64 import paging
 
 PAGE_SIZE = 4096
@@ -68,7 +66,7 @@ def pci_iommu_alloc(ctx: BootContext) -> None:
 
 
 def memblock_free_all(ctx: BootContext) -> None:
-    page_alloc.memblock_free_all(ctx)
+    api.memblock_free_all(ctx)
 
 
 def preallocate_vmalloc_pages(ctx: BootContext) -> None:

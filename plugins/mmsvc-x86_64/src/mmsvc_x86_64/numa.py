@@ -8,7 +8,7 @@ node with memory gets its ``pg_data_t`` (NODE_DATA) from its own memory.
 
 from __future__ import annotations
 
-from mmsvc.boot.context import BootContext
+from mmsvc.api import BootContext
 
 PAGE_SIZE = 4096
 SMP_CACHE_BYTES = 64
@@ -83,8 +83,7 @@ def x86_numa_init(ctx: BootContext) -> None:
     ctx.arch_state["nr_node_ids"] = (max(nids) + 1) if nids else 1
     ctx.arch_state["numa_blocks"] = blocks
     node_data = ctx.results.setdefault("node_data", {})
-    size = ctx.arch.options.get("node_data_size", DEFAULT_NODE_DATA_SIZE)
-    size = getattr(ctx.machine.kernel, "node_data_size", None) or size
+    size = ctx.build.node_data_size or DEFAULT_NODE_DATA_SIZE
     for nid in nids:
         present = [(s, e) for s, e, n in mb.mem_pfn_ranges(nid)]
         if not present:

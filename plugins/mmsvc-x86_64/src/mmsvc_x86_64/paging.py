@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmsvc.boot.context import BootContext
-from mmsvc.mm.sparse import SparseGeometry, VmemmapTables
+from mmsvc.api import BootContext, SparseGeometry, VmemmapTables
 
 PAGE_SIZE = 4096
 PMD_SHIFT = 21
@@ -80,7 +79,7 @@ def sparse_geometry(ctx: BootContext) -> SparseGeometry:
     return SparseGeometry(
         section_size_bits=ctx.arch.section_size_bits,
         max_physmem_bits=mode.max_physmem_bits,
-        mem_section_size=32 if ctx.kconfig.page_extension else 16,
+        mem_section_size=ctx.build.mem_section_size or (32 if ctx.kconfig.page_extension else 16),
         memmap_goal=MAX_DMA_ADDRESS,
         memmap_align=1 << PMD_SHIFT,
     )

@@ -7,7 +7,7 @@ page tables (cpu_entry_area, entry text) from the buddy allocator.
 
 from __future__ import annotations
 
-from mmsvc.boot.context import BootContext
+from mmsvc.api import BootContext
 
 PREFIX = "Kernel/User page tables isolation: "
 

@@ -8,12 +8,9 @@ context API and prints what the kernel prints.
 
 from __future__ import annotations
 
-from mmsvc.boot.context import BootContext
-from mmsvc.boot.steps import Step, substep
+from mmsvc import api
+from mmsvc.api import BootContext, Step, free_area_init, substep
 from mmsvc.machine import e820 as e820mod
-from mmsvc.mm import sparse
-from mmsvc.mm.page_alloc import free_area_init
-
 from mmsvc_x86_64 import numa, paging
 
 PAGE_SIZE = 4096
@@ -143,9 +140,7 @@ def e820__memblock_setup(ctx: BootContext) -> None:
         elif e.type == e820mod.E820_SOFT_RESERVED:
             mb.reserve(e.addr, end - e.addr, caller="e820__memblock_setup")
     mb.trim_memory(PAGE_SIZE)
-    if mb.debug:
-        for line in mb.dump().splitlines():
-            ctx.printk(line)
+    mb.dump_all()
 
 
 def reserve_real_mode(ctx: BootContext) -> None:
@@ -228,7 +223,7 @@ def paging_init(ctx: BootContext) -> None:
     """sparse_init, then zone_sizes_init -> free_area_init."""
     geo = paging.sparse_geometry(ctx)
     tables = paging.vmemmap_tables(ctx)
-    sparse.sparse_init(ctx, geo, tables)
+    api.sparse_init(ctx, geo, tables)
     max_pfn = ctx.g.max_pfn
     # on 64-bit init_mem_mapping has set max_low_pfn to max_pfn
     ctx.g.max_low_pfn = max_pfn

@@ -1,0 +1,67 @@
+"""What x86_64 gives back once boot is over (kernel_init: free_initmem,
+free_initrd_mem, mark_rodata_ro's image gaps, the unused decrypted bss and
+the SMP alternatives).
+
+The image is laid out the way vmlinux.lds.S lays it out: text, the gap to
+the 2 MiB-aligned rodata, rodata, the gap to the 2 MiB-aligned data, data,
+init, bss. Sizes the log does not give come from the kernel catalogue, or
+from that alignment rule for an uncatalogued build.
+"""
+
+from __future__ import annotations
+
+from mmsvc.api import BootContext
+
+PAGE_SIZE = 4096
+HPAGE_SIZE = 2 << 20
+
+
+def _up(x: int, a: int) -> int:
+    return -(-x // a) * a
+
+
+def image_layout(ctx: BootContext) -> dict[str, tuple[int, int]]:
+    """Physical ``[start, end)`` of each freeable piece of the image."""
+    k, b = ctx.machine.kernel, ctx.build
+    text_end = _up(k.load_address + k.text, PAGE_SIZE)
+    gap1 = b.text_rodata_gap if b.text_rodata_gap is not None else \
+        _up(text_end, HPAGE_SIZE) - text_end
+    rodata = text_end + gap1
+    rodata_end = _up(rodata + k.rodata, PAGE_SIZE)
+    gap2 = b.rodata_data_gap if b.rodata_data_gap is not None else \
+        _up(rodata_end, HPAGE_SIZE) - rodata_end
+    data = rodata_end + gap2
+    alternatives = _up(data + k.rwdata, PAGE_SIZE)
+    init = alternatives + (b.smp_alternatives or 0)
+    bss = _up(init + k.init, PAGE_SIZE)
+    decrypted = _up(bss + k.bss, PAGE_SIZE)
+    end = k.load_address + k.reserved_span
+    pieces = {
+        "SMP alternatives": (alternatives, init),
+        "unused decrypted": (decrypted, min(end, decrypted + (b.decrypted_unused or 0))),
+        "unused kernel image (initmem)": (init, init + _up(k.init, PAGE_SIZE)),
+        "unused kernel image (text/rodata gap)": (text_end, rodata),
+        "unused kernel image (rodata/data gap)": (rodata_end, data),
+    }
+    return {name: (s, e) for name, (s, e) in pieces.items() if e > s}
+
+
+def free_initmem(ctx: BootContext) -> None:
+    """Give the pieces back to the buddy allocator and print what the kernel prints."""
+    freed: dict[str, int] = {}
+
+    def give(name: str, start: int, end: int) -> None:
+        pages = ctx.mm.free_reserved_area(start // PAGE_SIZE, end // PAGE_SIZE)
+        freed[name] = pages
+        ctx.pr_info(f"Freeing {name} memory: {pages * PAGE_SIZE >> 10}K")
+
+    layout = image_layout(ctx)
+    if "SMP alternatives" in layout:
+        give("SMP alternatives", *layout.pop("SMP alternatives"))
+    rd = ctx.machine.initrd
+    if rd is not None and rd.size:
+        start = rd.start & ~(PAGE_SIZE - 1)
+        give("initrd", start, _up(rd.start + rd.size, PAGE_SIZE))
+    for name, (start, end) in layout.items():
+        give(name, start, end)
+    ctx.arch_state["freed_after_boot"] = freed

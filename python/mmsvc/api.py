@@ -1,0 +1,53 @@
+"""The public API for plugins: everything an architecture plugin may use.
+
+Plugins import from here (and :mod:`mmsvc.hookspecs` documents the hooks);
+anything else in the package is internal and may change. See
+``docs/plugins.md`` for a guide with a worked architecture.
+
+Boot context and steps
+    :class:`BootContext` (what every step receives), :class:`Step`,
+    :func:`substep` (a sub-step with its implementation),
+    :class:`Architecture` (what a plugin registers), :data:`hookimpl`.
+
+Generic kernel services a ``setup_arch`` / ``mem_init`` calls
+    :func:`free_area_init` (nodes and zones, with the kernel's prints),
+    :func:`memblock_free_all`, :func:`sparse_init` with
+    :class:`SparseGeometry` and :class:`VmemmapTables`,
+    :func:`pcpu_embed_first_chunk` (the per-cpu first chunk; or
+    :func:`build_alloc_info` and :func:`pcpu_setup_first_chunk` for an
+    architecture that allocates the units itself),
+    :func:`node_of` (a memblock region's node).
+
+The machine's memory itself is ``ctx.mm`` (``mmsvc._core.Mm``): its
+``memblock`` view (add, reserve, alloc_* ...) and, after
+``free_area_init``, the buddy allocator (``alloc_pages``, ``free_pages`` ...).
+"""
+
+from __future__ import annotations
+
+from mmsvc.arch import Architecture
+from mmsvc.boot.context import BootContext, KernelGlobals
+from mmsvc.boot.steps import Step, StepKind, StepState, substep
+from mmsvc.errors import MachineConfigError, MmsvcError, PluginError
+from mmsvc.hookspecs import hookimpl
+from mmsvc.klog import KERN_DEBUG, KERN_INFO, KERN_WARNING
+from mmsvc.mm.page_alloc import free_area_init, memblock_free_all, node_of
+from mmsvc.mm.percpu import (
+    PCPU_MIN_UNIT_SIZE,
+    PERCPU_DYNAMIC_RESERVE,
+    PERCPU_MODULE_RESERVE,
+    FirstChunk,
+    build_alloc_info,
+    pcpu_embed_first_chunk,
+    pcpu_setup_first_chunk,
+)
+from mmsvc.mm.sparse import SparseGeometry, VmemmapTables, sparse_init
+
+__all__ = [
+    "KERN_DEBUG", "KERN_INFO", "KERN_WARNING", "Architecture", "BootContext", "FirstChunk",
+    "KernelGlobals", "MachineConfigError", "MmsvcError", "PluginError", "SparseGeometry",
+    "Step", "StepKind", "StepState", "VmemmapTables", "free_area_init", "hookimpl",
+    "memblock_free_all", "node_of", "pcpu_embed_first_chunk", "sparse_init", "substep",
+    "PCPU_MIN_UNIT_SIZE", "PERCPU_DYNAMIC_RESERVE", "PERCPU_MODULE_RESERVE", "build_alloc_info",
+    "pcpu_setup_first_chunk",
+]

@@ -1,0 +1,474 @@
+"""Kernel command line parsing: the options that change memory initialisation.
+
+:func:`parse_cmdline` splits the line the way the kernel's ``next_arg`` does (quotes
+group words, quotes around a value are dropped, ``--`` ends the kernel's part), then
+reads the options mmsvc cares about. A malformed value of one of those options raises
+:class:`MachineConfigError` whose field is ``"cmdline: <the option as written>"``.
+Options the kernel does not know are kept and listed in
+:attr:`KernelCmdline.unknown`, in the order 6.1 prints them in
+"Unknown kernel command line parameters "...", will be passed to user space."
+(arguments without ``=`` first, then ``name=value`` ones; names with a dot are module
+parameters and are never listed). Which names the kernel knows is a table here
+(:data:`KNOWN_PARAMS`); it covers the common ones, not all of kernel-parameters.txt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mmsvc.errors import MachineConfigError
+from mmsvc.machine import e820 as _e820
+from mmsvc.machine.units import kernel_strtoull, kstrtobool, memparse, memparse_full
+
+# --------------------------------------------------------------------------- tables
+
+#: Parameters every architecture registers (``early_param``, ``__setup``, ``core_param``).
+_COMMON_KNOWN = frozenset("""
+console earlycon earlyprintk keep_bootcon loglevel quiet debug ignore_loglevel log_buf_len
+panic panic_on_warn panic_print panic_on_oops oops pause_on_oops initcall_debug
+init rdinit root rootfstype rootflags rootwait rootdelay ro rw initrd noinitrd retain_initrd
+nosmp maxcpus nr_cpus possible_cpus
+init_on_alloc init_on_free page_poison memblock crashkernel kernelcore movablecore
+movable_node numa_balancing hashdist cma mitigations nosmt
+slub_debug slub_nomerge slab_nomerge slub_min_order slub_max_order slub_min_objects
+page_owner debug_pagealloc page_alloc.shuffle stack_depot_disable page_ext
+hugepages hugepagesz default_hugepagesz hugetlb_cma transparent_hugepage
+cgroup_disable cgroup_enable cgroup_no_v1 swapaccount audit selinux apparmor security lsm
+enforcing checkreqprot
+nohz nohz_full isolcpus rcu_nocbs irqaffinity threadirqs nowatchdog nmi_watchdog watchdog
+softlockup_panic hardlockup_panic sysrq_always_enabled
+clocksource resume resume_offset noresume hibernate reboot
+norandmaps hardened_usercopy vmalloc stack_guard_gap lpj
+nomodeset vga video fbcon profile trace_event ftrace tp_printk
+""".split())
+
+_X86_KNOWN = frozenset("""
+mem memmap pti nopti acpi noapic nolapic apic disableapic nox2apic x2apic_phys
+iommu intel_iommu amd_iommu swiotlb noexec nopat nogbpages gbpages
+numa noefi efi add_efi_memmap efi_fake_mem tsc hpet nohpet notsc clearcpuid
+vsyscall idle pci pcie_aspm nospectre_v1 nospectre_v2 spectre_v2 spectre_v2_user
+spec_store_bypass_disable l1tf mds tsx tsx_async_abort retbleed srbds mmio_stale_data
+gather_data_sampling spec_rstack_overflow nospec_store_bypass_disable
+mce nomce memtest reservelow reservetop vdso nodelayacct intel_idle.max_cstate
+acpi_enforce_resources acpi_osi acpi_rsdp noxsave noxsaves nofsgsbase nopku
+""".split())
+
+_UML_KNOWN = frozenset("""
+con ssl ubd eth hostfs mconsole xterm dtb
+""".split())
+
+#: UML's console, serial-line and block-device options are ``__setup`` prefixes:
+#: ``con`` also claims ``con0=...``.
+_UML_PREFIX = ("con", "ssl", "ubd", "eth")
+
+#: Known parameter names by architecture; other architectures get the common set plus
+#: ``mem``.
+KNOWN_PARAMS: dict[str, frozenset[str]] = {
+    "x86_64": _COMMON_KNOWN | _X86_KNOWN,
+    "um": _COMMON_KNOWN | _UML_KNOWN,
+}
+
+
+def known_params(arch: str) -> frozenset[str]:
+    return KNOWN_PARAMS.get(arch, _COMMON_KNOWN | {"mem"})
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class MemOp:
+    """One e820 edit from ``mem=`` or one ``memmap=`` item (x86 only).
+
+    kind: ``exactmap`` (empty the table), ``limit`` (remove RAM at addresses >= size),
+    ``add`` (append ``[start, start+size)`` of ``type``), ``remove`` (remove the range,
+    only entries of ``from_type`` unless it is ``None``), ``update`` (retype
+    ``from_type`` to ``type`` inside the range).
+    """
+
+    kind: str
+    source: str
+    start: int = 0
+    size: int = 0
+    type: int = 0
+    from_type: int | None = None
+
+
+@dataclass(frozen=True)
+class CrashKernel:
+    """``crashkernel=``: a fixed size, or a size chosen by total memory from *ranges*
+    (``(start, end or None, size)`` each); optional ``@offset``; ``,high``/``,low``."""
+
+    raw: str
+    size: int | None = None
+    ranges: tuple[tuple[int, int | None, int], ...] = ()
+    offset: int | None = None
+    high: bool = False
+    low: bool = False
+
+    def size_for(self, system_ram: int) -> int:
+        """The size the kernel picks for a machine with *system_ram* bytes."""
+        if self.size is not None:
+            return self.size
+        for start, end, size in self.ranges:
+            if system_ram >= start and (end is None or system_ram < end):
+                return size
+        return 0
+
+
+@dataclass(frozen=True)
+class CoreSize:
+    """``kernelcore=``/``movablecore=``: bytes, a percentage, or ``mirror``."""
+
+    raw: str
+    bytes: int | None = None
+    percent: int | None = None
+    mirror: bool = False
+
+
+@dataclass(frozen=True)
+class KernelCmdline:
+    """The parsed command line. ``None`` for a tri-state means "not given"."""
+
+    raw: str
+    arch: str
+    params: tuple[tuple[str, str | None], ...]
+    init_args: tuple[str, ...] = ()
+    mem_ops: tuple[MemOp, ...] = ()
+    mem: int | None = None
+    pti: str = "auto"
+    mitigations: str = "auto"
+    init_on_alloc: bool | None = None
+    init_on_free: bool | None = None
+    page_poison: bool | None = None
+    memblock_debug: bool = False
+    no5lvl: bool = False
+    nokaslr: bool = False
+    nogbpages: bool = False
+    noexec: bool = False
+    crashkernel: CrashKernel | None = None
+    crashkernel_low: CrashKernel | None = None
+    kernelcore: CoreSize | None = None
+    movablecore: CoreSize | None = None
+    movable_node: bool = False
+    numa_off: bool = False
+    numa_options: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = field(default=())
+
+    @property
+    def userdef(self) -> bool:
+        """True when the kernel prints a "user-defined physical RAM map"."""
+        return bool(self.mem_ops)
+
+    @property
+    def pti_forced_off(self) -> bool:
+        return self.pti == "off" or self.mitigations == "off"
+
+    def unknown_line(self) -> str | None:
+        """6.1's notice, or ``None`` when nothing is unknown."""
+        if not self.unknown:
+            return None
+        return (f'Unknown kernel command line parameters "{" ".join(self.unknown)}", '
+                "will be passed to user space.")
+
+    def get(self, name: str) -> str | None:
+        """The value of the last ``name=`` (``""`` for a bare flag), or ``None``."""
+        found: str | None = None
+        for n, v in self.params:
+            if _norm(n) == _norm(name):
+                found = "" if v is None else v
+        return found
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+def split_args(text: str) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """Split like the kernel's ``next_arg``/``parse_args``.
+
+    Returns ``(params, init_args)``: ``(name, value or None)`` pairs up to ``--``, and
+    the words after it.
+    """
+    params: list[tuple[str, str | None]] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            return params, []
+        quoted = text[i] == '"'
+        if quoted:
+            i += 1
+        in_quote = quoted
+        j = i
+        while j < n:
+            c = text[j]
+            if c.isspace() and not in_quote:
+                break
+            if c == '"':
+                in_quote = not in_quote
+            j += 1
+        word = text[i:j]
+        i = j
+        if quoted and word.endswith('"'):
+            word = word[:-1]
+        eq = word.find("=")
+        if eq < 0:
+            name, value = word, None
+        else:
+            name, value = word[:eq], word[eq + 1:]
+            if value.startswith('"'):
+                value = value[1:]
+                if value.endswith('"'):
+                    value = value[:-1]
+        if value is None and name == "--":
+            rest = text[i:].split()
+            return params, rest
+        params.append((name, value))
+
+
+def _norm(name: str) -> str:
+    return name.replace("-", "_")
+
+
+# --------------------------------------------------------------------------- options
+
+
+def _err(name: str, value: str | None, reason: str) -> MachineConfigError:
+    shown = name if value is None else f"{name}={value}"
+    return MachineConfigError(f"cmdline: {shown}", reason)
+
+
+def _memparse_strict(name: str, value: str | None, text: str | None = None) -> int:
+    if value is None:
+        raise _err(name, value, "needs a value")
+    got = memparse_full(value if text is None else text)
+    if got is None:
+        raise _err(name, value, "not a size (a number with an optional K/M/G/T/P/E suffix)")
+    return got
+
+
+def _bool_opt(name: str, value: str | None) -> bool:
+    got = kstrtobool(value)
+    if got is None:
+        raise _err(name, value, "expected a boolean (1/0, y/n, on/off)")
+    return got
+
+
+def parse_memmap_item(item: str) -> MemOp:
+    """One comma-separated ``memmap=`` item, as ``parse_memmap_one`` reads it."""
+    source = f"memmap={item}"
+    if item.startswith("exactmap"):
+        return MemOp("exactmap", source)
+    size, p = memparse(item)
+    if p == 0:
+        raise MachineConfigError(f"cmdline: {source}", "does not start with a size")
+    if p == len(item):
+        return MemOp("limit", source, size=size)
+    marker = item[p]
+    kinds = {"@": _e820.E820_RAM, "#": _e820.E820_ACPI, "$": _e820.E820_RESERVED,
+             "!": _e820.E820_PRAM}
+    if marker in kinds or marker == "%":
+        start, q = memparse(item, p + 1)
+        if q == p + 1:
+            raise MachineConfigError(f"cmdline: {source}",
+                                     f"missing start address after {marker!r}")
+        if marker in kinds:
+            if q != len(item):
+                raise MachineConfigError(f"cmdline: {source}",
+                                         f"unexpected {item[q:]!r} after the start address")
+            return MemOp("add", source, start=start, size=size, type=kinds[marker])
+        from_type = to_type = 0
+        if q < len(item) and item[q] == "-":
+            from_type, r = kernel_strtoull(item, q + 1)
+            if r == q + 1:
+                raise MachineConfigError(f"cmdline: {source}", "missing type number after '-'")
+            q = r
+        if q < len(item) and item[q] == "+":
+            to_type, r = kernel_strtoull(item, q + 1)
+            if r == q + 1:
+                raise MachineConfigError(f"cmdline: {source}", "missing type number after '+'")
+            q = r
+        if q != len(item):
+            raise MachineConfigError(f"cmdline: {source}", f"unexpected {item[q:]!r}")
+        from_type &= 0xFFFFFFFF
+        to_type &= 0xFFFFFFFF
+        if from_type and to_type:
+            if from_type == to_type:
+                raise MachineConfigError(f"cmdline: {source}",
+                                         "old and new type are equal (the kernel BUGs on this)")
+            return MemOp("update", source, start=start, size=size, type=to_type,
+                         from_type=from_type)
+        if to_type:
+            return MemOp("add", source, start=start, size=size, type=to_type)
+        return MemOp("remove", source, start=start, size=size, from_type=from_type or None)
+    raise MachineConfigError(f"cmdline: {source}", f"unexpected {item[p:]!r} after the size")
+
+
+def _parse_crashkernel(value: str | None, name: str) -> CrashKernel:
+    if not value:
+        raise _err(name, value, "needs a value")
+    raw = value
+    high = low = False
+    if value.endswith(",high"):
+        high, value = True, value[: -len(",high")]
+    elif value.endswith(",low"):
+        low, value = True, value[: -len(",low")]
+    offset = None
+    if "@" in value:
+        value, _, off = value.rpartition("@")
+        offset = memparse_full(off)
+        if offset is None:
+            raise _err(name, raw, "bad offset after '@'")
+    if ":" in value:
+        ranges = []
+        for part in value.split(","):
+            rng, sep, sz = part.partition(":")
+            start_s, dash, end_s = rng.partition("-")
+            start = memparse_full(start_s)
+            end = memparse_full(end_s) if end_s else None
+            size = memparse_full(sz)
+            if not sep or not dash or start is None or size is None or (end_s and end is None):
+                raise _err(name, raw, f"bad range item {part!r} (expected start-[end]:size)")
+            if end is not None and end <= start:
+                raise _err(name, raw, f"range {part!r} ends before it starts")
+            ranges.append((start, end, size))
+        return CrashKernel(raw, ranges=tuple(ranges), offset=offset, high=high, low=low)
+    size = memparse_full(value)
+    if size is None:
+        raise _err(name, raw, "expected size[@offset], size,high|low or ranges")
+    return CrashKernel(raw, size=size, offset=offset, high=high, low=low)
+
+
+def _parse_core(name: str, value: str | None, allow_mirror: bool) -> CoreSize:
+    if not value:
+        raise _err(name, value, "needs a value")
+    if allow_mirror and value == "mirror":
+        return CoreSize(value, mirror=True)
+    number, end = kernel_strtoull(value)
+    if end and end == len(value) - 1 and value[end] == "%":
+        if number > 100:
+            raise _err(name, value, "percentage above 100")
+        return CoreSize(value, percent=number)
+    size = memparse_full(value)
+    if size is None:
+        raise _err(name, value, "expected a size, a percentage" + (" or mirror" if allow_mirror
+                                                                  else ""))
+    return CoreSize(value, bytes=size)
+
+
+def _is_known(name: str, arch: str) -> bool:
+    n = _norm(name)
+    if n in {_norm(k) for k in known_params(arch)}:
+        return True
+    return arch == "um" and any(n.startswith(p) for p in _UML_PREFIX)
+
+
+def parse_cmdline(text: str, arch: str = "x86_64") -> KernelCmdline:
+    """Parse a kernel command line for *arch* (``x86_64``, ``um`` or another name)."""
+    params, init_args = split_args(text)
+    values: dict[str, object] = {}
+    mem_ops: list[MemOp] = []
+    numa_opts: list[str] = []
+    argv: list[str] = []
+    envp: list[tuple[str, str]] = []
+    for name, value in params:
+        n = _norm(name)
+        if n == "mem":
+            if arch == "x86_64" and value == "nopentium":
+                pass  # 32-bit only; the 64-bit kernel warns and ignores it
+            else:
+                size = _memparse_strict(name, value)
+                if size == 0:
+                    raise _err(name, value, "mem=0 is rejected by the kernel")
+                values["mem"] = size
+                if arch == "x86_64":
+                    mem_ops.append(MemOp("limit", f"{name}={value}", size=size))
+        elif n == "memmap" and arch == "x86_64":
+            if value is None:
+                raise _err(name, value, "needs a value")
+            for item in value.split(","):
+                mem_ops.append(parse_memmap_item(item))
+        elif n in ("init_on_alloc", "init_on_free", "page_poison"):
+            values[n] = _bool_opt(name, value)
+        elif n == "memblock":
+            if value is None or "debug" not in value:
+                raise _err(name, value, "the only value is 'debug'")
+            values["memblock_debug"] = True
+        elif n == "pti" and arch == "x86_64":
+            if value not in ("on", "off", "auto"):
+                raise _err(name, value, "expected on, off or auto")
+            values["pti"] = value
+        elif n == "nopti" and arch == "x86_64":
+            values["nopti"] = True
+        elif n == "mitigations":
+            if value not in ("off", "auto", "auto,nosmt"):
+                raise _err(name, value, "expected off, auto or auto,nosmt")
+            values["mitigations"] = value
+        elif n in ("no5lvl", "nokaslr", "nogbpages", "movable_node") and value is None:
+            values[n] = True
+        elif n == "noexec" and arch == "x86_64":
+            if value not in (None, "on", "off"):
+                raise _err(name, value, "expected on or off")
+            values["noexec"] = value == "off"
+        elif n == "crashkernel":
+            ck = _parse_crashkernel(value, name)
+            values["crashkernel_low" if ck.low else "crashkernel"] = ck
+        elif n in ("kernelcore", "movablecore"):
+            values[n] = _parse_core(name, value, allow_mirror=n == "kernelcore")
+        elif n == "numa" and arch == "x86_64":
+            if value is None:
+                raise _err(name, value, "needs a value")
+            if not (value in ("off", "noacpi", "nohmat") or value.startswith("fake=")):
+                raise _err(name, value, "expected off, noacpi, nohmat or fake=...")
+            if value == "off":
+                values["numa_off"] = True
+            numa_opts.append(value)
+        # Unknown-parameter bookkeeping, as init/main.c's unknown_bootoption does it.
+        if "." in name or _is_known(name, arch):
+            continue
+        if value is None:
+            argv.append(name)
+        else:
+            for k, (en, _ev) in enumerate(envp):
+                if en == name:
+                    envp[k] = (name, value)
+                    break
+            else:
+                envp.append((name, value))
+    pti = values.get("pti", "auto")
+    if pti != "on" and values.get("nopti"):
+        pti = "off"
+    unknown = tuple(argv) + tuple(f"{n}={v}" for n, v in envp)
+    return KernelCmdline(
+        raw=text,
+        arch=arch,
+        params=tuple(params),
+        init_args=tuple(init_args),
+        mem_ops=tuple(mem_ops),
+        mem=values.get("mem"),  # type: ignore[arg-type]
+        pti=pti,  # type: ignore[arg-type]
+        mitigations=values.get("mitigations", "auto"),  # type: ignore[arg-type]
+        init_on_alloc=values.get("init_on_alloc"),  # type: ignore[arg-type]
+        init_on_free=values.get("init_on_free"),  # type: ignore[arg-type]
+        page_poison=values.get("page_poison"),  # type: ignore[arg-type]
+        memblock_debug=bool(values.get("memblock_debug", False)),
+        no5lvl=bool(values.get("no5lvl", False)),
+        nokaslr=bool(values.get("nokaslr", False)),
+        nogbpages=bool(values.get("nogbpages", False)),
+        noexec=bool(values.get("noexec", False)),
+        crashkernel=values.get("crashkernel"),  # type: ignore[arg-type]
+        crashkernel_low=values.get("crashkernel_low"),  # type: ignore[arg-type]
+        kernelcore=values.get("kernelcore"),  # type: ignore[arg-type]
+        movablecore=values.get("movablecore"),  # type: ignore[arg-type]
+        movable_node=bool(values.get("movable_node", False)),
+        numa_off=bool(values.get("numa_off", False)),
+        numa_options=tuple(numa_opts),
+        unknown=unknown,
+    )
+
+
+def user_map(bios: tuple[_e820.E820Entry, ...], cmdline: KernelCmdline):
+    """The "user-defined physical RAM map" for *cmdline* on top of the BIOS table, or
+    ``None`` when the command line has no ``mem=``/``memmap=``."""
+    return _e820.apply_user_map(bios, cmdline.mem_ops)

@@ -1,0 +1,798 @@
+"""The machine description: plain frozen dataclasses, their dict form, and validation.
+
+A :class:`MachineDescription` says what the simulated kernel boots on: the architecture,
+the firmware memory map (e820 on x86_64; the host set-up on UML; a generic typed region
+list for any other architecture), NUMA nodes, CPUs and their features, the command line,
+the kernel image and its configuration, the initrd and the simulation profile.
+
+``to_dict``/``from_dict`` convert to and from plain dicts (what TOML and JSON hold).
+``from_dict`` rejects unknown keys and malformed values with
+:class:`~mmsvc.errors.MachineConfigError` naming the field (``"firmware.e820[3].size"``).
+Constructing a :class:`MachineDescription` validates it (see :meth:`validate`).
+
+Architecture plug-ins register their firmware class with :func:`register_firmware`;
+any architecture without one uses :class:`GenericFirmware` and may pass free-form
+``arch_options`` through.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, ClassVar
+
+from mmsvc.errors import MachineConfigError
+from mmsvc.machine import e820 as _e820
+from mmsvc.machine.e820 import E820Entry
+from mmsvc.machine.units import PAGE_SIZE, parse_bool, parse_size, parse_str, round_up
+
+PROFILES = ("5.14", "6.1")
+DEFAULT_PROFILE = "5.14"
+
+
+def _check_keys(data: object, allowed: set[str] | frozenset[str], path: str) -> Mapping:
+    if not isinstance(data, Mapping):
+        raise MachineConfigError(path or "<root>", f"expected a table/object, got {data!r}")
+    for key in data:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            raise MachineConfigError(
+                where, f"unknown key {key!r} (known: {', '.join(sorted(allowed))})")
+    return data
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _list(data: object, path: str) -> list:
+    if not isinstance(data, list | tuple):
+        raise MachineConfigError(path, f"expected a list, got {data!r}")
+    return list(data)
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+# --------------------------------------------------------------------------- firmware
+
+
+def e820_entry_from_dict(data: object, path: str) -> E820Entry:
+    """An e820 entry ``{addr, size, type}``; ``type`` is a number or a printed name."""
+    d = _check_keys(data, {"addr", "size", "type"}, path)
+    for key in ("addr", "size", "type"):
+        if key not in d:
+            raise MachineConfigError(_join(path, key), "missing")
+    etype = d["type"]
+    if isinstance(etype, str) and _e820.parse_type_name(etype) is not None:
+        etype_num = _e820.parse_type_name(etype)
+    else:
+        etype_num = parse_size(etype, _join(path, "type"))
+    return E820Entry(parse_size(d["addr"], _join(path, "addr")),
+                     parse_size(d["size"], _join(path, "size")), int(etype_num))
+
+
+@dataclass(frozen=True)
+class E820Firmware:
+    """x86 firmware: the e820 entries the BIOS hands over (may overlap; the kernel
+    sanitises them)."""
+
+    e820: tuple[E820Entry, ...]
+    kind: ClassVar[str] = "e820"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"e820": [e.to_dict() for e in self.e820]}
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "firmware") -> E820Firmware:
+        d = _check_keys(data, {"e820"}, path)
+        if "e820" not in d:
+            raise MachineConfigError(_join(path, "e820"), "missing")
+        items = _list(d["e820"], _join(path, "e820"))
+        return cls(tuple(e820_entry_from_dict(x, f"{path}.e820[{i}]")
+                         for i, x in enumerate(items)))
+
+    def validate(self, desc: MachineDescription, path: str = "firmware") -> None:
+        limit = desc.max_physmem_bits
+        for i, e in enumerate(self.e820):
+            p = f"{path}.e820[{i}]"
+            for name in ("addr", "size", "type"):
+                v = getattr(e, name)
+                if isinstance(v, bool) or not isinstance(v, int):
+                    raise MachineConfigError(f"{p}.{name}", f"expected an integer, got {v!r}")
+                if v < 0:
+                    raise MachineConfigError(f"{p}.{name}", f"must not be negative, got {v}")
+            if e.size == 0:
+                raise MachineConfigError(f"{p}.size", "zero-sized entry")
+            if not 0 < e.type <= 0xFFFFFFFF:
+                raise MachineConfigError(f"{p}.type", f"type must be 1..0xffffffff, got {e.type}")
+            if limit is not None and e.end > 1 << limit:
+                raise MachineConfigError(
+                    p, f"ends at {e.end:#x}, above the {limit}-bit physical address limit "
+                       f"({1 << limit:#x})")
+        _e820.bios_table(self.e820, f"{path}.e820")
+
+
+@dataclass(frozen=True)
+class UmlFirmware:
+    """User-mode Linux host set-up.
+
+    ``physmem``: physical memory size before the command line (the ``mem=`` value; a
+    ``mem=`` on the command line overrides it; ``None`` → 64 MiB on 6.1, 32 MiB on 5.14).
+    ``exec_shield_gap``: the host's gap between the binary's end and the heap start
+    (added to physmem when above 1 MiB). ``iomem``: bytes of ``iomem=`` regions.
+    ``brk_growth``: host heap growth between start-up and ``mem_init`` (0 normally).
+    """
+
+    physmem: int | None = None
+    exec_shield_gap: int = 0
+    iomem: int = 0
+    brk_growth: int = 0
+    kind: ClassVar[str] = "uml"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none({"physmem": self.physmem, "exec_shield_gap": self.exec_shield_gap,
+                           "iomem": self.iomem, "brk_growth": self.brk_growth})
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "firmware") -> UmlFirmware:
+        d = _check_keys(data, {"physmem", "exec_shield_gap", "iomem", "brk_growth"}, path)
+        physmem = d.get("physmem")
+        return cls(
+            physmem=None if physmem is None else parse_size(
+                physmem, _join(path, "physmem"), allow_zero=False),
+            exec_shield_gap=parse_size(d.get("exec_shield_gap", 0),
+                                       _join(path, "exec_shield_gap")),
+            iomem=parse_size(d.get("iomem", 0), _join(path, "iomem")),
+            brk_growth=parse_size(d.get("brk_growth", 0), _join(path, "brk_growth")),
+        )
+
+    def validate(self, desc: MachineDescription, path: str = "firmware") -> None:
+        for name in ("physmem", "exec_shield_gap", "iomem", "brk_growth"):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise MachineConfigError(f"{path}.{name}",
+                                         f"expected a non-negative integer, got {v!r}")
+        if self.physmem == 0:
+            raise MachineConfigError(f"{path}.physmem", "must not be zero")
+
+
+@dataclass(frozen=True)
+class MemoryRegion:
+    """A typed physical range for architectures without a dedicated firmware class."""
+
+    start: int
+    size: int
+    type: str = "ram"
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "size": self.size, "type": self.type}
+
+
+@dataclass(frozen=True)
+class GenericFirmware:
+    """A generic memory list (``ram``, ``reserved``, ``nomap``... — the arch plug-in
+    decides what types mean)."""
+
+    memory: tuple[MemoryRegion, ...] = ()
+    kind: ClassVar[str] = "generic"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"memory": [m.to_dict() for m in self.memory]}
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "firmware") -> GenericFirmware:
+        d = _check_keys(data, {"memory"}, path)
+        out = []
+        for i, item in enumerate(_list(d.get("memory", []), _join(path, "memory"))):
+            p = f"{path}.memory[{i}]"
+            m = _check_keys(item, {"start", "size", "type"}, p)
+            for key in ("start", "size"):
+                if key not in m:
+                    raise MachineConfigError(f"{p}.{key}", "missing")
+            out.append(MemoryRegion(parse_size(m["start"], f"{p}.start"),
+                                    parse_size(m["size"], f"{p}.size"),
+                                    parse_str(m.get("type", "ram"), f"{p}.type")))
+        return cls(tuple(out))
+
+    def validate(self, desc: MachineDescription, path: str = "firmware") -> None:
+        limit = desc.max_physmem_bits
+        for i, m in enumerate(self.memory):
+            p = f"{path}.memory[{i}]"
+            if m.size <= 0:
+                raise MachineConfigError(f"{p}.size", "zero-sized region")
+            if m.start < 0:
+                raise MachineConfigError(f"{p}.start", "must not be negative")
+            if limit is not None and m.end > 1 << limit:
+                raise MachineConfigError(p, f"above the {limit}-bit physical address limit")
+
+
+Firmware = E820Firmware | UmlFirmware | GenericFirmware
+
+_FIRMWARE_BY_ARCH: dict[str, type] = {"x86_64": E820Firmware, "um": UmlFirmware}
+
+
+def register_firmware(arch: str, cls: type) -> None:
+    """Let an architecture plug-in use its own firmware class (needs ``from_dict``,
+    ``to_dict`` and ``validate(desc, path)``)."""
+    _FIRMWARE_BY_ARCH[arch] = cls
+
+
+def firmware_class(arch: str) -> type:
+    return _FIRMWARE_BY_ARCH.get(arch, GenericFirmware)
+
+
+# --------------------------------------------------------------------------- NUMA, CPU
+
+
+@dataclass(frozen=True)
+class NumaNode:
+    """A NUMA node: its memory ranges (``(start, end)``, end exclusive, as in the SRAT
+    memory affinity entries), the CPUs on it and, optionally, its ACPI proximity domain."""
+
+    nid: int
+    ranges: tuple[tuple[int, int], ...] = ()
+    cpus: tuple[int, ...] = ()
+    pxm: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none({"nid": self.nid,
+                           "ranges": [{"start": s, "end": e} for s, e in self.ranges],
+                           "cpus": list(self.cpus), "pxm": self.pxm})
+
+    @classmethod
+    def from_dict(cls, data: object, path: str) -> NumaNode:
+        d = _check_keys(data, {"nid", "ranges", "cpus", "pxm"}, path)
+        if "nid" not in d:
+            raise MachineConfigError(_join(path, "nid"), "missing")
+        ranges = []
+        for j, r in enumerate(_list(d.get("ranges", []), _join(path, "ranges"))):
+            p = f"{path}.ranges[{j}]"
+            rd = _check_keys(r, {"start", "end", "size"}, p)
+            if "start" not in rd:
+                raise MachineConfigError(f"{p}.start", "missing")
+            start = parse_size(rd["start"], f"{p}.start")
+            if ("end" in rd) == ("size" in rd):
+                raise MachineConfigError(p, "give exactly one of end (exclusive) or size")
+            end = (parse_size(rd["end"], f"{p}.end") if "end" in rd
+                   else start + parse_size(rd["size"], f"{p}.size"))
+            ranges.append((start, end))
+        cpus = tuple(parse_size(c, f"{path}.cpus[{k}]")
+                     for k, c in enumerate(_list(d.get("cpus", []), _join(path, "cpus"))))
+        pxm = d.get("pxm")
+        return cls(parse_size(d["nid"], _join(path, "nid")), tuple(ranges), cpus,
+                   None if pxm is None else parse_size(pxm, _join(path, "pxm")))
+
+
+@dataclass(frozen=True)
+class CpuFeatures:
+    """CPU features that change memory set-up. Defaults: the fixtures' QEMU TCG
+    ``-cpu max`` (LA57 and 1 GiB pages, NX, not vulnerable to Meltdown)."""
+
+    la57: bool = True
+    gbpages: bool = True
+    meltdown_vulnerable: bool = False
+    nx: bool = True
+    pse: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    _BOOLS: ClassVar[tuple[str, ...]] = ("la57", "gbpages", "meltdown_vulnerable", "nx", "pse")
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {k: getattr(self, k) for k in self._BOOLS}
+        if self.extra:
+            d["extra"] = dict(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "cpu_features") -> CpuFeatures:
+        d = _check_keys(data, set(cls._BOOLS) | {"extra"}, path)
+        kwargs: dict[str, Any] = {k: parse_bool(d[k], _join(path, k))
+                                  for k in cls._BOOLS if k in d}
+        if "extra" in d:
+            if not isinstance(d["extra"], Mapping):
+                raise MachineConfigError(_join(path, "extra"), "expected a table")
+            kwargs["extra"] = dict(d["extra"])
+        return cls(**kwargs)
+
+
+# --------------------------------------------------------------------------- kernel
+
+
+@dataclass(frozen=True)
+class KernelImage:
+    """The kernel image's place and section sizes, in bytes.
+
+    ``load_address``: physical address of ``_text`` (0x1000000 on x86_64 with
+    ``nokaslr``; 0 on UML, where physical addresses start at the binary's base).
+    ``text``/``rwdata``/``rodata``/``init``/``bss``: what "Memory: ..." prints
+    (``_etext-_stext``, ``_edata-_sdata``, ``__end_rodata-__start_rodata``,
+    ``__init_end-__init_begin``, ``__bss_stop-__bss_start``).
+    ``reserved_span``: bytes from ``load_address`` the kernel reserves for its image
+    (``__end_of_kernel_reserve - _text`` on x86_64; not derivable from the printed
+    sizes). ``image_end``: bytes from ``load_address`` to the page-rounded ``_end``
+    (``e820_add_kernel_range`` on x86_64; on UML ``ROUND_UP(_end) - 0x60000000``).
+    """
+
+    release: str
+    load_address: int = 0x1000000
+    text: int = 0
+    rwdata: int = 0
+    rodata: int = 0
+    init: int = 0
+    bss: int = 0
+    reserved_span: int = 0
+    image_end: int | None = None
+
+    _INTS: ClassVar[tuple[str, ...]] = ("load_address", "text", "rwdata", "rodata", "init",
+                                        "bss", "reserved_span", "image_end")
+
+    @property
+    def end_of_image(self) -> int:
+        """Exclusive end of ``_text`` .. ``_end`` (falls back to the reserved span)."""
+        span = self.image_end if self.image_end is not None else self.reserved_span
+        return self.load_address + span
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none({"release": self.release,
+                           **{k: getattr(self, k) for k in self._INTS}})
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "kernel",
+                  base: KernelImage | None = None) -> KernelImage:
+        d = _check_keys(data, {"release", *cls._INTS}, path)
+        kwargs: dict[str, Any] = dataclasses.asdict(base) if base else {}
+        if "release" in d:
+            kwargs["release"] = parse_str(d["release"], _join(path, "release"))
+        if "release" not in kwargs:
+            raise MachineConfigError(_join(path, "release"), "missing")
+        for k in cls._INTS:
+            if k in d:
+                kwargs[k] = parse_size(d[k], _join(path, k))
+        return cls(**kwargs)
+
+    def validate(self, path: str = "kernel") -> None:
+        if not isinstance(self.release, str) or not self.release:
+            raise MachineConfigError(f"{path}.release", "must be a non-empty string")
+        for k in self._INTS:
+            v = getattr(self, k)
+            if v is None and k == "image_end":
+                continue
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise MachineConfigError(f"{path}.{k}",
+                                         f"expected a non-negative integer, got {v!r}")
+
+
+_KCONFIG_BOOLS = (
+    "deferred_struct_page_init", "page_extension", "page_poisoning",
+    "init_on_alloc_default_on", "init_on_free_default_on", "kfence", "kmemleak",
+    "page_table_isolation", "x86_5level", "sparsemem", "sparsemem_extreme",
+    "sparsemem_vmemmap", "flatmem", "numa", "acpi_numa", "amd_numa", "numa_emu",
+    "stackdepot", "swiotlb", "init_stack_all_zero", "init_stack_all_pattern",
+    "structleak_byref_all", "structleak_byref", "structleak_user", "zone_dma",
+    "zone_dma32", "zone_device", "cma", "memory_hotplug", "randomize_memory",
+    "randomize_base", "page_owner", "debug_pagealloc", "shuffle_page_allocator", "smp",
+    "crash_core", "highmem", "transparent_hugepage", "hugetlbfs",
+)
+_KCONFIG_INTS = ("nr_cpus", "nodes_shift", "pgtable_levels", "physical_start",
+                 "physical_align")
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    """The kernel-config switches that change memory initialisation.
+
+    Field ``x`` stands for ``CONFIG_X`` except ``kmemleak`` (``DEBUG_KMEMLEAK``),
+    ``structleak_*`` (``GCC_PLUGIN_STRUCTLEAK_*``). Defaults are "off"; the catalogue
+    holds the real builds' values. ``extra`` carries other ``CONFIG_`` values for plug-ins.
+    """
+
+    deferred_struct_page_init: bool = False
+    page_extension: bool = False
+    page_poisoning: bool = False
+    init_on_alloc_default_on: bool = False
+    init_on_free_default_on: bool = False
+    kfence: bool = False
+    kmemleak: bool = False
+    page_table_isolation: bool = False
+    x86_5level: bool = False
+    sparsemem: bool = False
+    sparsemem_extreme: bool = False
+    sparsemem_vmemmap: bool = False
+    flatmem: bool = False
+    numa: bool = False
+    acpi_numa: bool = False
+    amd_numa: bool = False
+    numa_emu: bool = False
+    stackdepot: bool = False
+    swiotlb: bool = False
+    init_stack_all_zero: bool = False
+    init_stack_all_pattern: bool = False
+    structleak_byref_all: bool = False
+    structleak_byref: bool = False
+    structleak_user: bool = False
+    zone_dma: bool = False
+    zone_dma32: bool = False
+    zone_device: bool = False
+    cma: bool = False
+    memory_hotplug: bool = False
+    randomize_memory: bool = False
+    randomize_base: bool = False
+    page_owner: bool = False
+    debug_pagealloc: bool = False
+    shuffle_page_allocator: bool = False
+    smp: bool = False
+    crash_core: bool = False
+    highmem: bool = False
+    transparent_hugepage: bool = False
+    hugetlbfs: bool = False
+    nr_cpus: int = 1
+    nodes_shift: int = 0
+    pgtable_levels: int = 4
+    physical_start: int = 0
+    physical_align: int = 0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    BOOLS: ClassVar[tuple[str, ...]] = _KCONFIG_BOOLS
+    INTS: ClassVar[tuple[str, ...]] = _KCONFIG_INTS
+
+    @property
+    def max_numnodes(self) -> int:
+        return 1 << self.nodes_shift if self.numa else 1
+
+    @property
+    def stack_init(self) -> str:
+        """What "mem auto-init: stack:..." prints for this config."""
+        if self.init_stack_all_pattern:
+            return "all(pattern)"
+        if self.init_stack_all_zero:
+            return "all(zero)"
+        if self.structleak_byref_all:
+            return "byref_all(zero)"
+        if self.structleak_byref:
+            return "byref(zero)"
+        if self.structleak_user:
+            return "__user(zero)"
+        return "off"
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {k: getattr(self, k) for k in (*self.BOOLS, *self.INTS)}
+        if self.extra:
+            d["extra"] = dict(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "kconfig",
+                  base: KernelConfig | None = None) -> KernelConfig:
+        d = _check_keys(data, {*cls.BOOLS, *cls.INTS, "extra"}, path)
+        kwargs: dict[str, Any] = {}
+        for k in cls.BOOLS:
+            if k in d:
+                kwargs[k] = parse_bool(d[k], _join(path, k))
+        for k in cls.INTS:
+            if k in d:
+                kwargs[k] = parse_size(d[k], _join(path, k))
+        if "extra" in d:
+            extra = d["extra"]
+            if not isinstance(extra, Mapping):
+                raise MachineConfigError(_join(path, "extra"), "expected a table")
+            kwargs["extra"] = {str(k): str(v) for k, v in extra.items()}
+        return dataclasses.replace(base, **kwargs) if base else cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Initrd:
+    """Where the boot loader put the initrd (``RAMDISK: [mem start-(start+size-1)]``)."""
+
+    start: int
+    size: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"start": self.start, "size": self.size}
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "initrd") -> Initrd:
+        d = _check_keys(data, {"start", "size"}, path)
+        for k in ("start", "size"):
+            if k not in d:
+                raise MachineConfigError(_join(path, k), "missing")
+        return cls(parse_size(d["start"], _join(path, "start")),
+                   parse_size(d["size"], _join(path, "size")))
+
+
+# --------------------------------------------------------------------------- machine
+
+
+@dataclass(frozen=True)
+class MachineDescription:
+    """Everything the simulated boot needs to know about the machine. Validated on
+    construction (:meth:`validate`)."""
+
+    arch: str
+    firmware: Any
+    kernel: KernelImage
+    kconfig: KernelConfig
+    numa: tuple[NumaNode, ...] = ()
+    cpus: int = 1
+    cpu_features: CpuFeatures = field(default_factory=CpuFeatures)
+    cmdline: str = ""
+    initrd: Initrd | None = None
+    profile: str = DEFAULT_PROFILE
+    arch_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- derived facts -------------------------------------------------------------
+
+    @cached_property
+    def parsed_cmdline(self):
+        """The command line parsed for this architecture
+        (:class:`~mmsvc.machine.cmdline.KernelCmdline`)."""
+        from mmsvc.machine.cmdline import parse_cmdline
+
+        return parse_cmdline(self.cmdline, self.arch)
+
+    @property
+    def five_level_paging(self) -> bool:
+        """x86_64: 5-level paging is used (CONFIG_X86_5LEVEL, CPU LA57, no ``no5lvl``)."""
+        return (self.arch == "x86_64" and self.kconfig.x86_5level and self.cpu_features.la57
+                and not self.parsed_cmdline.no5lvl)
+
+    @property
+    def max_physmem_bits(self) -> int | None:
+        """``MAX_PHYSMEM_BITS``: 52 with 5-level paging, 46 with 4-level on x86_64;
+        ``arch_options["phys_bits"]`` for other architectures; ``None`` if unknown."""
+        if self.arch == "x86_64":
+            return 52 if self.five_level_paging else 46
+        bits = self.arch_options.get("phys_bits") if self.arch_options else None
+        return bits if isinstance(bits, int) and not isinstance(bits, bool) else None
+
+    def bios_e820(self) -> tuple[E820Entry, ...]:
+        """The table printed under "BIOS-provided physical RAM map:"."""
+        self._need_e820()
+        return _e820.bios_table(self.firmware.e820)
+
+    def user_e820(self) -> tuple[E820Entry, ...] | None:
+        """The table printed under "user-defined physical RAM map:", or ``None``."""
+        self._need_e820()
+        return _e820.apply_user_map(self.bios_e820(), self.parsed_cmdline.mem_ops)
+
+    def e820_after_setup(self) -> tuple[tuple[E820Entry, ...], bool]:
+        """The table after ``e820_add_kernel_range`` and ``trim_bios_range``, and
+        whether the kernel-range warning is printed."""
+        table = self.user_e820()
+        if table is None:
+            table = self.bios_e820()
+        return _e820.setup_arch_table(table, self.kernel.load_address,
+                                      self.kernel.end_of_image - self.kernel.load_address)
+
+    def memblock_memory(self) -> list[tuple[int, int]]:
+        """x86_64: the ``(start, end)`` ranges that become memblock memory.
+        UML: ``[(0, physmem)]``. Generic: the page-trimmed ``ram`` regions."""
+        if self.arch == "x86_64":
+            return _e820.memblock_memory(self.e820_after_setup()[0])
+        if self.arch == "um":
+            return [(0, self.uml_physmem_size())]
+        out = []
+        for m in self.firmware.memory:
+            if m.type == "ram":
+                s, e = round_up(m.start, PAGE_SIZE), m.end // PAGE_SIZE * PAGE_SIZE
+                if s < e:
+                    out.append((s, e))
+        return sorted(out)
+
+    def uml_physmem_size(self) -> int:
+        """UML: physmem as ``linux_main`` computes it: the ``mem=`` value (or the
+        firmware's, or the profile default), plus the exec-shield gap when it exceeds
+        1 MiB, page-aligned."""
+        if self.arch != "um":
+            raise MachineConfigError("arch", "uml_physmem_size needs arch 'um'")
+        size = self.parsed_cmdline.mem
+        if size is None:
+            size = self.firmware.physmem
+        if size is None:
+            size = (64 if self.profile == "6.1" else 32) << 20
+        if self.firmware.exec_shield_gap > 1 << 20:
+            size += self.firmware.exec_shield_gap
+        return round_up(size, PAGE_SIZE)
+
+    def _need_e820(self) -> None:
+        if not isinstance(self.firmware, E820Firmware):
+            raise MachineConfigError("firmware", f"arch {self.arch!r} has no e820 table")
+
+    # -- validation ----------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check the description; raises :class:`MachineConfigError` naming the field."""
+        if not isinstance(self.arch, str) or not self.arch:
+            raise MachineConfigError("arch", "must be a non-empty string")
+        if self.profile not in PROFILES:
+            raise MachineConfigError(
+                "profile", f"unknown profile {self.profile!r} (known: {', '.join(PROFILES)})")
+        if isinstance(self.cpus, bool) or not isinstance(self.cpus, int) or self.cpus < 1:
+            raise MachineConfigError("cpus", f"must be a positive integer, got {self.cpus!r}")
+        if self.cpus > self.kconfig.nr_cpus:
+            raise MachineConfigError(
+                "cpus", f"{self.cpus} CPUs but the kernel has NR_CPUS={self.kconfig.nr_cpus}")
+        if not isinstance(self.cmdline, str):
+            raise MachineConfigError("cmdline", "must be a string")
+        expected = firmware_class(self.arch)
+        if not isinstance(self.firmware, expected):
+            raise MachineConfigError(
+                "firmware", f"arch {self.arch!r} needs {expected.__name__}, "
+                            f"got {type(self.firmware).__name__}")
+        self.kernel.validate()
+        self.parsed_cmdline  # noqa: B018 - parsing raises on malformed known options
+        self.firmware.validate(self)
+        if isinstance(self.firmware, E820Firmware):
+            self.user_e820()
+        self._validate_numa()
+        self._validate_initrd()
+
+    def _validate_numa(self) -> None:
+        if not self.numa:
+            return
+        if not self.kconfig.numa:
+            raise MachineConfigError("numa", "NUMA nodes given but the kernel has CONFIG_NUMA off")
+        limit = self.max_physmem_bits
+        seen_nid: dict[int, int] = {}
+        seen_cpu: dict[int, int] = {}
+        spans: list[tuple[int, int, str]] = []
+        for i, node in enumerate(self.numa):
+            p = f"numa[{i}]"
+            if not isinstance(node.nid, int) or node.nid < 0:
+                raise MachineConfigError(f"{p}.nid", f"must be a non-negative integer, "
+                                                     f"got {node.nid!r}")
+            if node.nid >= self.kconfig.max_numnodes:
+                raise MachineConfigError(
+                    f"{p}.nid", f"unknown node {node.nid}: the kernel has "
+                                f"{self.kconfig.max_numnodes} possible nodes")
+            if node.nid in seen_nid:
+                raise MachineConfigError(f"{p}.nid", f"node {node.nid} is already "
+                                                     f"numa[{seen_nid[node.nid]}]")
+            seen_nid[node.nid] = i
+            for j, (s, e) in enumerate(node.ranges):
+                rp = f"{p}.ranges[{j}]"
+                if s < 0 or e <= s:
+                    raise MachineConfigError(rp, f"empty or inverted range [{s:#x}, {e:#x})")
+                if limit is not None and e > 1 << limit:
+                    raise MachineConfigError(rp, f"above the {limit}-bit physical address limit")
+                spans.append((s, e, rp))
+            for k, cpu in enumerate(node.cpus):
+                if not 0 <= cpu < self.cpus:
+                    raise MachineConfigError(f"{p}.cpus[{k}]",
+                                             f"CPU {cpu} does not exist (cpus = {self.cpus})")
+                if cpu in seen_cpu:
+                    raise MachineConfigError(f"{p}.cpus[{k}]", f"CPU {cpu} is already on "
+                                                               f"numa[{seen_cpu[cpu]}]")
+                seen_cpu[cpu] = i
+        spans.sort()
+        for (s1, e1, p1), (s2, e2, p2) in zip(spans, spans[1:], strict=False):
+            if s2 < e1:
+                raise MachineConfigError(p2, f"overlaps {p1} ([{s1:#x}, {e1:#x}) and "
+                                             f"[{s2:#x}, {e2:#x}))")
+
+    def _validate_initrd(self) -> None:
+        if self.initrd is None:
+            return
+        for k in ("start", "size"):
+            v = getattr(self.initrd, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise MachineConfigError(f"initrd.{k}", f"expected a non-negative integer, "
+                                                        f"got {v!r}")
+        if self.initrd.size == 0:
+            raise MachineConfigError("initrd.size", "zero-sized initrd")
+        limit = self.max_physmem_bits
+        if limit is not None and self.initrd.start + self.initrd.size > 1 << limit:
+            raise MachineConfigError("initrd", f"above the {limit}-bit physical address limit")
+
+    # -- dict form -----------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (ints, strs, bools, lists, dicts) that :meth:`from_dict` reads back."""
+        d: dict[str, Any] = {
+            "arch": self.arch,
+            "profile": self.profile,
+            "cpus": self.cpus,
+            "cmdline": self.cmdline,
+            "firmware": self.firmware.to_dict(),
+            "numa": [n.to_dict() for n in self.numa],
+            "cpu_features": self.cpu_features.to_dict(),
+            "kernel": self.kernel.to_dict(),
+            "kconfig": self.kconfig.to_dict(),
+        }
+        if self.initrd is not None:
+            d["initrd"] = self.initrd.to_dict()
+        if self.arch_options:
+            d["arch_options"] = dict(self.arch_options)
+        return d
+
+    KEYS: ClassVar[frozenset[str]] = frozenset({
+        "arch", "firmware", "numa", "cpus", "cpu_features", "cmdline", "kernel", "initrd",
+        "profile", "kconfig", "arch_options"})
+
+    @classmethod
+    def from_dict(cls, data: object) -> MachineDescription:
+        """Build from a dict; ``kernel``/``kconfig`` may be a catalogue release string,
+        or a table completed from the catalogue entry of ``kernel.release`` (or the
+        architecture's default build) for the keys it leaves out."""
+        from mmsvc.machine import kernels
+
+        d = _check_keys(data, cls.KEYS, "")
+        arch = parse_str(d.get("arch", "x86_64"), "arch")
+        profile = parse_str(d.get("profile", DEFAULT_PROFILE), "profile")
+        if profile not in PROFILES:
+            raise MachineConfigError(
+                "profile", f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+
+        # kernel image
+        raw_kernel = d.get("kernel")
+        build = None
+        if raw_kernel is None:
+            build = kernels.default_build(arch, profile)
+            if build is None:
+                raise MachineConfigError("kernel", f"missing (no default build for {arch!r})")
+            kernel = build.image
+        elif isinstance(raw_kernel, str):
+            build = kernels.lookup(raw_kernel, arch, field="kernel")
+            kernel = build.image
+        else:
+            kd = _check_keys(raw_kernel, {"release", *KernelImage._INTS}, "kernel")
+            release = kd.get("release")
+            if isinstance(release, str):
+                build = kernels.find(release, arch)
+            if build is None and arch == "x86_64" and "reserved_span" not in kd:
+                raise MachineConfigError(
+                    "kernel.reserved_span", "missing: the release is not in the catalogue, "
+                    "and the span the kernel reserves for itself cannot be guessed")
+            kernel = KernelImage.from_dict(kd, "kernel", base=build.image if build else None)
+
+        # kernel config
+        raw_cfg = d.get("kconfig")
+        base_cfg = build.kconfig if build else None
+        if base_cfg is None:
+            fallback = kernels.default_build(arch, profile)
+            base_cfg = fallback.kconfig if fallback else KernelConfig()
+        if raw_cfg is None:
+            kconfig = base_cfg
+        elif isinstance(raw_cfg, str):
+            kconfig = kernels.lookup(raw_cfg, arch, field="kconfig").kconfig
+        else:
+            kconfig = KernelConfig.from_dict(raw_cfg, "kconfig", base=base_cfg)
+
+        fw_cls = firmware_class(arch)
+        if "firmware" not in d:
+            if fw_cls is UmlFirmware:
+                firmware = UmlFirmware()
+            else:
+                raise MachineConfigError("firmware", "missing")
+        else:
+            firmware = fw_cls.from_dict(d["firmware"], "firmware")
+
+        numa = tuple(NumaNode.from_dict(n, f"numa[{i}]")
+                     for i, n in enumerate(_list(d.get("numa", []), "numa")))
+        cpus = parse_size(d.get("cpus", 1), "cpus", allow_zero=False)
+        cpu_features = (CpuFeatures.from_dict(d["cpu_features"]) if "cpu_features" in d
+                        else CpuFeatures())
+        cmdline = parse_str(d.get("cmdline", ""), "cmdline")
+        initrd = Initrd.from_dict(d["initrd"]) if d.get("initrd") is not None else None
+        arch_options = d.get("arch_options", {})
+        if not isinstance(arch_options, Mapping):
+            raise MachineConfigError("arch_options", "expected a table")
+        return cls(arch=arch, firmware=firmware, kernel=kernel, kconfig=kconfig, numa=numa,
+                   cpus=cpus, cpu_features=cpu_features, cmdline=cmdline, initrd=initrd,
+                   profile=profile, arch_options=dict(arch_options))
+
+    def replace(self, **changes: Any) -> MachineDescription:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,254 @@
+"""Build a machine description from a real boot log.
+
+Only the lines that describe the machine are read (see shared/fixtures/dmesg/README.md):
+the "BIOS-e820" (or BIOS-88/e801) and "user:" tables, "ACPI: SRAT: Node n PXM p [mem ..]"
+and "SRAT: PXM p -> APIC a -> Node n", the kernel command line, "RAMDISK: [mem ..]",
+UML's exec-shield gap, the five image sizes of the "Memory:" line, the "Linux version"
+release and the CPU count. Everything else is what a simulator must reproduce, and is
+ignored. Lines may carry ``[    0.000000] `` timestamps or ``<n>`` syslog levels.
+A ``=== /proc/NAME`` line ends the boot log; :func:`proc_sections` reads what follows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+from mmsvc.errors import MachineConfigError
+from mmsvc.machine import kernels
+from mmsvc.machine.description import (
+    CpuFeatures,
+    E820Firmware,
+    Initrd,
+    KernelImage,
+    MachineDescription,
+    NumaNode,
+    UmlFirmware,
+)
+from mmsvc.machine.e820 import E820Entry, parse_type_name
+
+_PREFIX = re.compile(r"^(?:<\d+>)?(?:\[\s*\d+\.\d+\]\s?)?")
+_E820 = re.compile(r"^(BIOS-e820|BIOS-88|BIOS-e801|user): \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] "
+                   r"(.+?)\s*$")
+_SRAT_MEM = re.compile(r"ACPI: SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
+_SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
+_RAMDISK = re.compile(r"RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
+_GAP = re.compile(r"Adding (\d+) bytes to physical memory to account for exec-shield gap")
+_VERSION = re.compile(r"Linux version (\S+)")
+_MEMORY = re.compile(r"Memory: \d+K/\d+K available \((\d+)K kernel code, (\d+)K rwdata, "
+                     r"(\d+)K rodata, (\d+)K init, (\d+)K bss")
+_ALLOWING = re.compile(r"smpboot: Allowing (\d+) CPUs")
+_NR_CPU_IDS = re.compile(r"nr_cpu_ids:(\d+)")
+_SLUB_CPUS = re.compile(r"SLUB: .*CPUs=(\d+)")
+_PROC = re.compile(r"^=== /proc/(\S+)")
+_UML_MARKERS = ("exec-shield gap", "Checking that ptrace can change system call numbers",
+                "Core dump limits :")
+_X86_MARKERS = ("BIOS-e820:", "BIOS-provided physical RAM map", "x86/fpu:", "DMI: ")
+
+
+@dataclass
+class DmesgFacts:
+    """Everything read from a log, before it becomes a description."""
+
+    arch: str | None = None
+    release: str | None = None
+    e820_who: str | None = None
+    e820: list[E820Entry] = field(default_factory=list)
+    user_map: list[E820Entry] = field(default_factory=list)
+    srat_memory: list[tuple[int, int, int, int]] = field(default_factory=list)  # nid,pxm,s,e
+    srat_cpus: list[tuple[int, int, int]] = field(default_factory=list)  # pxm, apic, nid
+    cmdline: str | None = None
+    ramdisk: tuple[int, int] | None = None  # start, size
+    exec_shield_gap: int | None = None
+    image_sizes: dict[str, int] | None = None  # bytes
+    cpus: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def clean_lines(text: str) -> list[str]:
+    """The boot log's lines without timestamps/levels, stopping at ``=== /proc/``."""
+    out = []
+    for raw in text.splitlines():
+        line = _PREFIX.sub("", raw.rstrip("\r\n"))
+        if _PROC.match(line):
+            break
+        out.append(line)
+    return out
+
+
+def proc_sections(text: str) -> dict[str, list[str]]:
+    """The ``/proc`` dumps after the boot log: ``{"meminfo": [lines], ...}``
+    (each ``=== /proc/NAME`` starts one, ``=== end`` stops)."""
+    out: dict[str, list[str]] = {}
+    cur: str | None = None
+    for line in text.splitlines():
+        m = _PROC.match(line)
+        if m:
+            cur = m.group(1)
+            out[cur] = []
+        elif line.startswith("=== end"):
+            cur = None
+        elif cur is not None:
+            out[cur].append(line)
+    return out
+
+
+def _read_text(source: str | PathLike[str]) -> str:
+    if isinstance(source, PathLike):
+        return Path(source).read_text(errors="replace")
+    if "\n" not in source and len(source) < 4096:
+        p = Path(source)
+        if p.exists():
+            return p.read_text(errors="replace")
+    return source
+
+
+def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
+    """Read the machine-describing facts from a log (a path or its text)."""
+    lines = clean_lines(_read_text(source))
+    f = DmesgFacts()
+    cmd_early = None
+    nr_cpu_ids = slub_cpus = None
+    for line in lines:
+        m = _E820.match(line)
+        if m:
+            who, s, e, tname = m.group(1), int(m.group(2), 16), int(m.group(3), 16), m.group(4)
+            etype = parse_type_name(tname)
+            if etype is None:
+                raise MachineConfigError(f"dmesg: {line}", f"unknown e820 type {tname!r}")
+            entry = E820Entry(s, e - s + 1, etype)
+            if who == "user":
+                f.user_map.append(entry)
+            else:
+                f.e820_who = who
+                f.e820.append(entry)
+            continue
+        if f.release is None and (m := _VERSION.search(line)):
+            f.release = m.group(1)
+        elif m := _SRAT_MEM.search(line):
+            f.srat_memory.append((int(m.group(1)), int(m.group(2)), int(m.group(3), 16),
+                                  int(m.group(4), 16) + 1))
+        elif m := _SRAT_CPU.search(line):
+            f.srat_cpus.append((int(m.group(1)), int(m.group(2), 16), int(m.group(3))))
+        elif line.startswith("Kernel command line:"):
+            f.cmdline = line[len("Kernel command line:"):].strip()
+        elif line.startswith("Command line:"):
+            cmd_early = line[len("Command line:"):].strip()
+        elif m := _RAMDISK.search(line):
+            s, e = int(m.group(1), 16), int(m.group(2), 16)
+            f.ramdisk = (s, e - s + 1)
+        elif m := _GAP.search(line):
+            f.exec_shield_gap = int(m.group(1))
+        elif m := _MEMORY.search(line):
+            k = [int(x) * 1024 for x in m.groups()]
+            f.image_sizes = dict(zip(("text", "rwdata", "rodata", "init", "bss"), k,
+                                     strict=True))
+        elif m := _ALLOWING.search(line):
+            f.cpus = int(m.group(1))
+        elif m := _NR_CPU_IDS.search(line):
+            nr_cpu_ids = int(m.group(1))
+        elif m := _SLUB_CPUS.search(line):
+            slub_cpus = int(m.group(1))
+    if f.cmdline is None:
+        f.cmdline = cmd_early
+    if f.cpus is None:
+        f.cpus = nr_cpu_ids or slub_cpus
+    text = "\n".join(lines)
+    if f.e820 or any(mk in text for mk in _X86_MARKERS):
+        f.arch = "x86_64"
+    elif any(mk in text for mk in _UML_MARKERS):
+        f.arch = "um"
+    return f
+
+
+def _estimated_image(release: str, arch: str, sizes: dict[str, int] | None) -> KernelImage:
+    sizes = sizes or {}
+    total = sum(sizes.values())
+    if arch == "um":
+        return KernelImage(release=release, load_address=0, reserved_span=total,
+                           image_end=total, **sizes)
+    span = -(-total // 0x200000) * 0x200000
+    return KernelImage(release=release, load_address=0x1000000, reserved_span=span, **sizes)
+
+
+def from_dmesg(
+    source: str | PathLike[str],
+    *,
+    profile: str | None = None,
+    cpu_features: CpuFeatures | None = None,
+    kernel: KernelImage | None = None,
+    warnings: list[str] | None = None,
+) -> MachineDescription:
+    """A :class:`MachineDescription` for the machine a boot log came from.
+
+    The kernel image and config come from the catalogue entry of the log's release
+    (unknown releases get the architecture's default config and an image whose reserved
+    span is estimated from the printed sizes; see ``DmesgFacts.warnings`` via
+    :func:`parse_dmesg`). The printed section sizes always override the catalogue's.
+    CPU features the log does not state default to the fixtures' QEMU ``-cpu max``.
+    The profile is the release's ("5.14"/"6.1") unless *profile* is given.
+    Guesses made along the way are appended to *warnings* when a list is passed.
+    """
+    f = parse_dmesg(source)
+    if f.arch is None:
+        raise MachineConfigError("dmesg", "cannot tell the architecture: no BIOS-e820 lines "
+                                          "and no UML start-up lines")
+    release = f.release or "unknown"
+    build = kernels.find(release, f.arch)
+    if profile is None:
+        if build is not None:
+            profile = build.profile
+        elif release.startswith("5.14"):
+            profile = "5.14"
+        else:
+            profile = "6.1"
+    if kernel is None:
+        if build is not None:
+            kernel = build.image
+            if f.image_sizes:
+                kernel = KernelImage(**{**kernel.__dict__, **f.image_sizes})
+        else:
+            kernel = _estimated_image(release, f.arch, f.image_sizes)
+            f.warnings.append(f"release {release!r} is not in the catalogue: the kernel's "
+                              "reserved span is estimated from the printed sizes")
+    if build is not None:
+        kconfig = build.kconfig
+    else:
+        fallback = kernels.default_build(f.arch, profile)
+        if fallback is None:
+            raise MachineConfigError("dmesg", f"no kernel config known for {f.arch}")
+        kconfig = fallback.kconfig
+        f.warnings.append(f"release {release!r} is not in the catalogue: using the config "
+                          f"of {fallback.release}")
+    if warnings is not None:
+        warnings.extend(f.warnings)
+    cmdline = f.cmdline or ""
+    if f.arch == "x86_64":
+        if not f.e820:
+            raise MachineConfigError("dmesg", "no BIOS-e820 lines")
+        firmware: object = E820Firmware(tuple(f.e820))
+    else:
+        from mmsvc.machine.cmdline import parse_cmdline
+
+        mem = parse_cmdline(cmdline, "um").mem
+        firmware = UmlFirmware(physmem=mem, exec_shield_gap=f.exec_shield_gap or 0)
+    nodes: dict[int, dict] = {}
+    for nid, pxm, s, e in f.srat_memory:
+        n = nodes.setdefault(nid, {"ranges": [], "pxm": pxm, "cpus": []})
+        n["ranges"].append((s, e))
+    for cpu, (pxm, _apic, nid) in enumerate(f.srat_cpus):
+        n = nodes.setdefault(nid, {"ranges": [], "pxm": pxm, "cpus": []})
+        n["cpus"].append(cpu)
+    numa = tuple(NumaNode(nid, tuple(v["ranges"]), tuple(v["cpus"]), v["pxm"])
+                 for nid, v in sorted(nodes.items()))
+    cpus = f.cpus or max(1, len(f.srat_cpus))
+    initrd = Initrd(*f.ramdisk) if f.ramdisk else None
+    return MachineDescription(
+        arch=f.arch, firmware=firmware, kernel=kernel, kconfig=kconfig, numa=numa, cpus=cpus,
+        cpu_features=cpu_features or CpuFeatures(), cmdline=cmdline, initrd=initrd,
+        profile=profile)
+
+
+__all__ = ["DmesgFacts", "clean_lines", "from_dmesg", "parse_dmesg", "proc_sections"]

@@ -1,0 +1,153 @@
+"""Number parsing shared by the machine-description modules.
+
+Two families live here:
+
+* the kernel's own number readers, reproduced for the command line:
+  ``kernel_strtoull`` (``simple_strtoull`` with base 0: ``0x`` hex, leading ``0`` octal,
+  otherwise decimal; wraps at 2**64), ``memparse`` (a number then at most one
+  K/M/G/T/P/E suffix) and ``kstrtobool``;
+* the strict reader of description files (``parse_size``), which refuses what the
+  kernel would silently accept (floats, booleans, negative numbers, trailing junk).
+"""
+
+from __future__ import annotations
+
+from mmsvc.errors import MachineConfigError
+
+U64_MASK = (1 << 64) - 1
+PAGE_SIZE = 4096
+PAGE_SHIFT = 12
+
+_SUFFIX_SHIFT = {"k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
+_HEX = "0123456789abcdefABCDEF"
+
+
+def kernel_strtoull(text: str, pos: int = 0) -> tuple[int, int]:
+    """Read an unsigned number the way the kernel's ``simple_strtoull(s, &end, 0)`` does.
+
+    Returns ``(value, end)``; ``end == pos`` means no digit was read. The value wraps
+    modulo 2**64 like the C code.
+    """
+    base = 10
+    i = pos
+    if i < len(text) and text[i] == "0":
+        if i + 2 < len(text) and text[i + 1] in "xX" and text[i + 2] in _HEX:
+            base = 16
+            i += 2
+        else:
+            base = 8
+    value = 0
+    start = i
+    while i < len(text):
+        c = text[i]
+        if c.isdigit() and c.isascii():
+            d = ord(c) - 48
+        elif base == 16 and c in _HEX:
+            d = int(c, 16)
+        else:
+            break
+        if d >= base:
+            break
+        value = (value * base + d) & U64_MASK
+        i += 1
+    if i == start:
+        return 0, pos
+    return value, i
+
+
+def memparse(text: str, pos: int = 0) -> tuple[int, int]:
+    """The kernel's ``memparse``: a number then an optional single size suffix.
+
+    Suffixes K, M, G, T, P, E (either case) multiply by 2**10 ... 2**60.
+    Returns ``(value, end)``; ``end == pos`` if no number was read.
+    """
+    value, end = kernel_strtoull(text, pos)
+    if end == pos:
+        return 0, pos
+    if end < len(text) and text[end].lower() in _SUFFIX_SHIFT:
+        value = (value << _SUFFIX_SHIFT[text[end].lower()]) & U64_MASK
+        end += 1
+    return value, end
+
+
+def memparse_full(text: str) -> int | None:
+    """``memparse`` that must consume the whole string; ``None`` when it does not."""
+    value, end = memparse(text)
+    if end == 0 or end != len(text):
+        return None
+    return value
+
+
+def kstrtobool(text: str | None) -> bool | None:
+    """The kernel's ``kstrtobool``: y/Y/1/on → True, n/N/0/off → False, else ``None``."""
+    if not text:
+        return None
+    c = text[0]
+    if c in "yY1":
+        return True
+    if c in "nN0":
+        return False
+    if c in "oO" and len(text) > 1:
+        if text[1] in "nN":
+            return True
+        if text[1] in "fF":
+            return False
+    return None
+
+
+def parse_size(value: object, field: str, *, allow_zero: bool = True) -> int:
+    """Read an integer from a description file.
+
+    Accepts Python ints and strings holding a decimal, ``0x`` hex, ``0o`` octal or
+    ``0b`` binary number with an optional K/M/G/T/P/E suffix (``"128M"``, ``"0x1000"``,
+    ``"4G"``). Refuses booleans, floats, negative values and anything else, raising
+    :class:`MachineConfigError` naming *field*.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise MachineConfigError(field, f"expected a non-negative integer, got {value!r}")
+    if isinstance(value, str):
+        s = value.strip().replace("_", "")
+        shift = 0
+        if s and s[-1].lower() in _SUFFIX_SHIFT and not (
+            s.lower().startswith("0x") and s[-1] in _HEX
+        ):
+            shift = _SUFFIX_SHIFT[s[-1].lower()]
+            s = s[:-1]
+        try:
+            number = int(s, 0)
+        except ValueError:
+            raise MachineConfigError(
+                field, f"expected a non-negative integer, got {value!r}"
+            ) from None
+        value = number << shift if number >= 0 else number
+    if value < 0:
+        raise MachineConfigError(field, f"must not be negative, got {value}")
+    if not allow_zero and value == 0:
+        raise MachineConfigError(field, "must not be zero")
+    return value
+
+
+def parse_bool(value: object, field: str) -> bool:
+    """A strict boolean from a description file (``true``/``false`` only)."""
+    if not isinstance(value, bool):
+        raise MachineConfigError(field, f"expected true or false, got {value!r}")
+    return value
+
+
+def parse_str(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        raise MachineConfigError(field, f"expected a string, got {value!r}")
+    return value
+
+
+def round_up(value: int, align: int) -> int:
+    return (value + align - 1) // align * align
+
+
+def round_down(value: int, align: int) -> int:
+    return value // align * align
+
+
+def hexs(value: int) -> str:
+    """``0x``-prefixed lower-case hex, the form the dumpers write."""
+    return f"{value:#x}"

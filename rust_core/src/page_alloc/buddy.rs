@@ -1,0 +1,1008 @@
+//! [`PageAlloc`]: nodes (`pglist_data`), zonelists, the boot frees and the
+//! runtime allocation API.
+
+use super::config::{KernelVersion, PageAllocConfig};
+use super::events::{AllocEvent, AllocEventKind, Recorder};
+use super::free_area::FreeArea;
+use super::free_area_init::{ZoneLayout, ZoneType};
+use super::gfp::Gfp;
+use super::migratetype::{MigrateType, NR_MT};
+use super::pages::{kind, order as st_order, PageTable, E_DESC, E_UNTOUCHED, K_ALLOC, K_FREE, K_NONE, K_PCP};
+use super::pcp::{zone_batchsize, zone_highsize, Pcp};
+use super::watermark::{
+    default_min_free_kbytes, setup_lowmem_reserve, setup_per_zone_wmarks, zone_watermark_fast, ALLOC_HARDER,
+    ALLOC_HIGH, ALLOC_NOFRAGMENT, ALLOC_WMARK_MASK, WMARK_LOW, WMARK_MIN,
+};
+use super::zone::Zone;
+use crate::error::{MmError, Result};
+use crate::units::Pfn;
+
+/// A zone, named by node and type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ZoneId {
+    pub nid: u32,
+    pub zone_type: ZoneType,
+}
+
+/// A snapshot of one zone's counters (what /proc/zoneinfo shows).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneInfo {
+    pub nid: u32,
+    pub zone_type: ZoneType,
+    pub start_pfn: Pfn,
+    pub spanned: u64,
+    pub present: u64,
+    pub managed: u64,
+    /// NR_FREE_PAGES (excludes pages on pcp lists, as in the kernel).
+    pub nr_free_pages: u64,
+    /// Pages on all CPUs' pcp lists of this zone.
+    pub pcp_pages: u64,
+    pub min: u64,
+    pub low: u64,
+    pub high: u64,
+    /// `lowmem_reserve[]` ("protection").
+    pub protection: Vec<u64>,
+    pub nr_reserved_highatomic: u64,
+    /// `free_area[order].nr_free`.
+    pub nr_free: Vec<u64>,
+    /// Free blocks per order per migratetype (index = `MigrateType as usize`).
+    pub free_by_type: Vec<[u64; NR_MT]>,
+    /// Per CPU: (count, high, batch).
+    pub pagesets: Vec<(u64, u64, u64)>,
+}
+
+/// A snapshot of one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub nid: u32,
+    pub start_pfn: Pfn,
+    pub end_pfn: Pfn,
+    pub spanned: u64,
+    pub present: u64,
+    pub managed: u64,
+    pub nr_free_pages: u64,
+    pub first_deferred_pfn: Option<Pfn>,
+}
+
+/// The page allocator of a whole machine.
+pub struct PageAlloc {
+    pub(crate) cfg: PageAllocConfig,
+    pub(crate) layout: ZoneLayout,
+    pub(crate) zones: Vec<Zone>,
+    pub(crate) nz: usize,
+    /// (start, end, zone id) of non-empty zones, sorted.
+    spans: Vec<(Pfn, Pfn, usize)>,
+    /// Per node: zone ids in fallback order (all nodes).
+    zonelists: Vec<Vec<usize>>,
+    /// Per node: its own zones only (`__GFP_THISNODE`).
+    thisnode: Vec<Vec<usize>>,
+    /// gfp_zone result (by ZoneType) → zone index in a node.
+    zone_idx_of: [usize; 5],
+    first_deferred: Vec<Option<Pfn>>,
+    /// `alloc_flags_nofragment` per (node, thisnode, highest zone index).
+    nofrag: Vec<u32>,
+    totalram_pages: u64,
+    min_free_kbytes: u64,
+    boot_freed: bool,
+    deferred_done: bool,
+    pcp_setup: bool,
+    pub(crate) mobility_disabled: bool,
+    rec: Recorder,
+}
+
+/// The first pfn that appears twice in `pfns` (all heads of `order` blocks).
+/// A bitmap over the batch's span when that span is small compared with the
+/// batch (the usual case: a batch of recent allocations), a sort otherwise.
+fn first_duplicate(pfns: &[Pfn], order: u32) -> Option<Pfn> {
+    let (&lo, &hi) = (pfns.iter().min()?, pfns.iter().max()?);
+    let span = ((hi - lo) >> order) + 1;
+    if span <= 64 * pfns.len() as u64 + 4096 {
+        let mut seen = vec![0u64; span.div_ceil(64) as usize];
+        for &p in pfns {
+            let i = (p - lo) >> order;
+            let (w, b) = ((i / 64) as usize, i % 64);
+            if seen[w] & (1 << b) != 0 {
+                return Some(p);
+            }
+            seen[w] |= 1 << b;
+        }
+        None
+    } else {
+        let mut sorted = pfns.to_vec();
+        sorted.sort_unstable();
+        sorted.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+    }
+}
+
+fn node_cpus(cfg: &PageAllocConfig, nid: u32) -> u64 {
+    (0..cfg.nr_cpus).filter(|&c| cfg.cpu_node(c) == nid).count() as u64
+}
+
+impl PageAlloc {
+    /// Build the nodes and zones of `layout` (from [`super::free_area_init`]).
+    /// Nothing is free until [`Self::memblock_free_all`]. Zone `managed`
+    /// holds the `free_area_init_core` estimate until then.
+    pub fn new(layout: &ZoneLayout, cfg: &PageAllocConfig) -> Result<Self> {
+        cfg.validate()?;
+        if layout.nodes.is_empty() || layout.zone_types.is_empty() {
+            return Err(MmError::invalid("layout", "no nodes or no zones"));
+        }
+        if cfg.cpu_to_node.iter().any(|&n| n as usize >= layout.nodes.len()) {
+            return Err(MmError::invalid("cpu_to_node", "cpu on a node that does not exist"));
+        }
+        let nz = layout.zone_types.len();
+        let top = cfg.max_order - 1;
+        let mut zones = Vec::with_capacity(layout.nodes.len() * nz);
+        let mut entries_total: u64 = 0;
+        for node in &layout.nodes {
+            if node.zones.len() != nz {
+                return Err(MmError::invalid("layout", "every node needs every zone type"));
+            }
+            if node.nid as usize != zones.len() / nz {
+                return Err(MmError::invalid("layout", "nodes must be numbered 0, 1, ... in order"));
+            }
+            for zs in &node.zones {
+                match zs.start_pfn.checked_add(zs.spanned) {
+                    Some(e) if e <= (1u64 << 40) && zs.present <= zs.spanned => {}
+                    _ => return Err(MmError::invalid("layout", "zone span out of range")),
+                }
+            }
+            for (j, zs) in node.zones.iter().enumerate() {
+                let (s, e) = (zs.start_pfn, zs.end_pfn());
+                entries_total += if e > s { ((e - 1) >> top) - (s >> top) + 1 } else { 0 };
+                if entries_total > (1u64 << 28) {
+                    return Err(MmError::invalid("layout", "span too large for the block table"));
+                }
+                let memory: Vec<(Pfn, Pfn)> = node
+                    .memory
+                    .iter()
+                    .map(|&(a, b)| (a.max(s), b.min(e)))
+                    .filter(|&(a, b)| a < b)
+                    .collect();
+                let valid = layout
+                    .valid_pfns
+                    .iter()
+                    .map(|&(a, b)| (a.max(s), b.min(e)))
+                    .filter(|&(a, b)| a < b)
+                    .collect();
+                zones.push(Zone {
+                    nid: node.nid,
+                    zone_type: zs.zone_type,
+                    idx: j,
+                    start_pfn: s,
+                    end_pfn: e,
+                    spanned: zs.spanned,
+                    present: zs.present,
+                    managed: zs.managed_estimate,
+                    memory,
+                    valid,
+                    wmark: [0; 3],
+                    lowmem_reserve: vec![0; nz],
+                    nr_reserved_highatomic: 0,
+                    nr_free_pages: 0,
+                    area: FreeArea::new(cfg.max_order),
+                    pt: PageTable::new(s, e, top, cfg.pageblock_order),
+                    pcp: vec![Pcp::boot(); cfg.nr_cpus as usize],
+                    pageblock_order: cfg.pageblock_order,
+                    mobility_disabled: !layout.mobility_grouping,
+                });
+            }
+        }
+        let mut spans: Vec<(Pfn, Pfn, usize)> = zones
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| z.spanned > 0)
+            .map(|(i, z)| (z.start_pfn, z.end_pfn, i))
+            .collect();
+        spans.sort();
+        if spans.windows(2).any(|w| w[1].0 < w[0].1) {
+            return Err(MmError::invalid("layout", "zone spans overlap"));
+        }
+        let nn = layout.nodes.len();
+        let mut zonelists = Vec::with_capacity(nn);
+        let mut thisnode = Vec::with_capacity(nn);
+        for nid in 0..nn {
+            let mut zl = Vec::new();
+            for k in 0..nn {
+                let n = (nid + k) % nn;
+                for j in (0..nz).rev() {
+                    if zones[n * nz + j].present > 0 {
+                        zl.push(n * nz + j);
+                    }
+                }
+            }
+            thisnode.push(zl.iter().copied().filter(|&z| zones[z].nid as usize == nid).collect());
+            zonelists.push(zl);
+        }
+        let types = &layout.zone_types;
+        let idx_of = |t: ZoneType| types.iter().position(|&x| x == t);
+        let normal = idx_of(ZoneType::Normal).unwrap_or(nz - 1);
+        let mut zone_idx_of = [normal; 5];
+        for t in [ZoneType::Dma, ZoneType::Dma32, ZoneType::Normal, ZoneType::Movable, ZoneType::Device] {
+            zone_idx_of[t as usize] = idx_of(t).unwrap_or(normal);
+        }
+        let mut pa = PageAlloc {
+            cfg: cfg.clone(),
+            layout: layout.clone(),
+            zones,
+            nz,
+            spans,
+            zonelists,
+            thisnode,
+            zone_idx_of,
+            first_deferred: layout.nodes.iter().map(|n| n.first_deferred_pfn).collect(),
+
+            totalram_pages: 0,
+            min_free_kbytes: 0,
+            boot_freed: false,
+            deferred_done: false,
+            pcp_setup: false,
+            mobility_disabled: !layout.mobility_grouping,
+            rec: Recorder::default(),
+            nofrag: Vec::new(),
+        };
+        let mut nf = Vec::with_capacity(nn * 2 * nz);
+        for nid in 0..nn as u32 {
+            for thisnode in [false, true] {
+                for h in 0..nz {
+                    nf.push(pa.nofragment(nid, h, thisnode));
+                }
+            }
+        }
+        pa.nofrag = nf;
+        Ok(pa)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PageAllocConfig {
+        &self.cfg
+    }
+    /// The layout this allocator was built from.
+    pub fn layout(&self) -> &ZoneLayout {
+        &self.layout
+    }
+    pub fn nr_nodes(&self) -> u32 {
+        self.layout.nodes.len() as u32
+    }
+
+    #[inline]
+    fn zone_of(&self, pfn: Pfn) -> Option<usize> {
+        let i = self.spans.partition_point(|s| s.0 <= pfn);
+        if i == 0 {
+            return None;
+        }
+        let (s, e, z) = self.spans[i - 1];
+        (pfn >= s && pfn < e).then_some(z)
+    }
+
+    fn zid(&self, nid: u32, zt: ZoneType) -> Result<usize> {
+        if nid as usize >= self.layout.nodes.len() {
+            return Err(MmError::NoSuchNode { nid: nid as i32 });
+        }
+        let j = self
+            .layout
+            .zone_types
+            .iter()
+            .position(|&t| t == zt)
+            .ok_or_else(|| MmError::invalid("zone_type", format!("no zone {} here", zt.name())))?;
+        Ok(nid as usize * self.nz + j)
+    }
+
+    // ---------------------------------------------------------------- boot
+
+    fn validate_ranges(&self, ranges: &[(Pfn, Pfn, u32)]) -> Result<()> {
+        for &(s, e, nid) in ranges {
+            let node = self.layout.nodes.get(nid as usize).ok_or(MmError::NoSuchNode { nid: nid as i32 })?;
+            if s >= e {
+                return Err(MmError::invalid("ranges", format!("empty range [{s:#x}, {e:#x})")));
+            }
+            if !node.memory.iter().any(|&(a, b)| s >= a && e <= b) {
+                return Err(MmError::invalid(
+                    "ranges",
+                    format!("[{s:#x}, {e:#x}) is not inside one memory region of node {nid}"),
+                ));
+            }
+        }
+        let mut v: Vec<(Pfn, Pfn)> = ranges.iter().map(|r| (r.0, r.1)).collect();
+        v.sort_unstable();
+        if v.windows(2).any(|w| w[1].0 < w[0].1) {
+            return Err(MmError::invalid("ranges", "ranges overlap"));
+        }
+        Ok(())
+    }
+
+    /// Free `[s, e)` of node `nid` into its zones; returns pages freed.
+    fn free_into_zones(&mut self, s: Pfn, e: Pfn, nid: u32) -> u64 {
+        let mut n = 0;
+        for j in 0..self.nz {
+            let z = &mut self.zones[nid as usize * self.nz + j];
+            let a = s.max(z.start_pfn);
+            let b = e.min(z.end_pfn);
+            if a < b {
+                z.free_range_boot(a, b);
+                z.managed += b - a;
+                n += b - a;
+            }
+        }
+        n
+    }
+
+    /// `memblock_free_all`: hand the free memblock ranges
+    /// `(start_pfn, end_pfn, nid)` to the buddy allocator. Zone managed
+    /// counts restart from 0 and count the pages freed now; pages at or
+    /// after a node's `first_deferred_pfn` stay for
+    /// [`Self::page_alloc_init_late`] but are counted in `totalram_pages`
+    /// already (as the kernel does). Returns the pages added to totalram.
+    pub fn memblock_free_all(&mut self, ranges: &[(Pfn, Pfn, u32)]) -> Result<u64> {
+        if self.boot_freed {
+            return Err(MmError::InvalidState("memblock_free_all already ran".into()));
+        }
+        self.validate_ranges(ranges)?;
+        for z in &mut self.zones {
+            z.managed = 0;
+        }
+        let mut total = 0;
+        for &(s, e, nid) in ranges {
+            total += e - s;
+            let cut = self.first_deferred[nid as usize].unwrap_or(Pfn::MAX);
+            let e2 = e.min(cut);
+            if s < e2 {
+                self.free_into_zones(s, e2, nid);
+            }
+        }
+        self.totalram_pages += total;
+        self.boot_freed = true;
+        if self.first_deferred.iter().all(|c| c.is_none()) {
+            self.deferred_done = true;
+        }
+        Ok(total)
+    }
+
+    /// `page_alloc_init_late` (deferred_init_memmap): free the parts of the
+    /// given free ranges at or after each node's `first_deferred_pfn`.
+    /// They join zone `managed` now (totalram already has them). Returns
+    /// the pages freed.
+    pub fn page_alloc_init_late(&mut self, ranges: &[(Pfn, Pfn, u32)]) -> Result<u64> {
+        if !self.boot_freed {
+            return Err(MmError::InvalidState("page_alloc_init_late before memblock_free_all".into()));
+        }
+        if self.first_deferred.iter().all(|c| c.is_none()) {
+            self.deferred_done = true;
+            return Ok(0);
+        }
+        self.validate_ranges(ranges)?;
+        let mut n = 0;
+        for &(s, e, nid) in ranges {
+            let Some(cut) = self.first_deferred[nid as usize] else { continue };
+            let s2 = s.max(cut);
+            if s2 < e {
+                n += self.free_into_zones(s2, e, nid);
+            }
+        }
+        for c in &mut self.first_deferred {
+            *c = None;
+        }
+        self.deferred_done = true;
+        for z in 0..self.zones.len() {
+            self.zone_pcp_update(z);
+        }
+        Ok(n)
+    }
+
+    /// `free_reserved_area`-like: give reserved pages `[start_pfn, end_pfn)`
+    /// back (added to managed and totalram). The pages go straight to the
+    /// buddy lists in aligned chunks (the kernel frees them one by one via
+    /// the pcp lists; the merged result is the same once drained).
+    pub fn free_boot_pages(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<u64> {
+        if !self.boot_freed {
+            return Err(MmError::InvalidState("free_boot_pages before memblock_free_all".into()));
+        }
+        if start_pfn >= end_pfn {
+            return Err(MmError::invalid("end_pfn", "empty range"));
+        }
+        // Validate every piece first.
+        let mut pieces = Vec::new();
+        let mut p = start_pfn;
+        while p < end_pfn {
+            let zid = self.zone_of(p).ok_or(MmError::PfnOutsideZone { pfn: p })?;
+            let z = &self.zones[zid];
+            let e = end_pfn.min(z.end_pfn);
+            if !z.range_present(p, e) {
+                return Err(MmError::invalid("start_pfn", format!("[{p:#x}, {e:#x}) is not all present memory")));
+            }
+            if let Some(cut) = self.first_deferred[z.nid as usize] {
+                if e > cut {
+                    return Err(MmError::InvalidState(format!(
+                        "pfns from {cut:#x} on node {} are not initialised yet",
+                        z.nid
+                    )));
+                }
+            }
+            self.check_reserved(zid, p, e)?;
+            pieces.push((zid, p, e));
+            p = e;
+        }
+        let mut n = 0;
+        for (zid, s, e) in pieces {
+            let z = &mut self.zones[zid];
+            z.free_range_boot_checked(s, e);
+            z.managed += e - s;
+            n += e - s;
+        }
+        self.totalram_pages += n;
+        Ok(n)
+    }
+
+    /// Every pfn of `[s, e)` must be reserved (not free, not allocated).
+    fn check_reserved(&self, zid: usize, s: Pfn, e: Pfn) -> Result<()> {
+        let z = &self.zones[zid];
+        let b = 1u64 << z.top();
+        let mut blk = s & !(b - 1);
+        while blk < e {
+            let ent = z.pt.entry(blk.max(s));
+            let lo = blk.max(s);
+            let hi = (blk + b).min(e);
+            if ent == E_UNTOUCHED {
+                if z.area.run_contains(blk) {
+                    return Err(MmError::DoubleFree { pfn: lo, order: 0 });
+                }
+            } else if ent < E_DESC {
+                return Err(MmError::InvalidState(format!("pfn {lo:#x} is allocated, not reserved")));
+            } else {
+                for p in lo..hi {
+                    match z.covering(p) {
+                        None => {}
+                        Some((_, st)) if kind(st) == K_ALLOC => {
+                            return Err(MmError::InvalidState(format!("pfn {p:#x} is allocated, not reserved")))
+                        }
+                        Some(_) => return Err(MmError::DoubleFree { pfn: p, order: 0 }),
+                    }
+                }
+            }
+            blk += b;
+        }
+        Ok(())
+    }
+
+    /// `adjust_managed_page_count`: take pages out of (negative) or put
+    /// them into (positive) the zone of `pfn` and totalram.
+    pub fn adjust_managed_page_count(&mut self, pfn: Pfn, delta: i64) -> Result<()> {
+        let zid = self.zone_of(pfn).ok_or(MmError::PfnOutsideZone { pfn })?;
+        let z = &self.zones[zid];
+        let managed = z.managed as i128 + delta as i128;
+        let total = self.totalram_pages as i128 + delta as i128;
+        if managed < 0 || total < 0 || managed > z.present as i128 {
+            return Err(MmError::invalid("delta", format!("managed pages would become {managed}")));
+        }
+        self.zones[zid].managed = managed as u64;
+        self.totalram_pages = total as u64;
+        Ok(())
+    }
+
+    // ------------------------------------------------- watermarks and pcp
+
+    /// `setup_per_cpu_pageset`: replace the boot pagesets (high 0, batch 1)
+    /// by real ones.
+    pub fn setup_per_cpu_pageset(&mut self) {
+        self.pcp_setup = true;
+        for z in 0..self.zones.len() {
+            self.zone_pcp_update(z);
+        }
+    }
+
+    fn zone_pcp_update(&mut self, zid: usize) {
+        if !self.pcp_setup || self.zones[zid].present == 0 {
+            return;
+        }
+        let z = &self.zones[zid];
+        let batch = zone_batchsize(z.managed).max(1);
+        let high = zone_highsize(
+            z.wmark[WMARK_LOW],
+            z.managed,
+            batch,
+            self.cfg.percpu_pagelist_high_fraction,
+            node_cpus(&self.cfg, z.nid),
+            self.cfg.nr_cpus as u64,
+            self.cfg.kernel == KernelVersion::V6_1,
+        );
+        for p in &mut self.zones[zid].pcp {
+            p.high = high;
+            p.batch = batch;
+        }
+    }
+
+    /// `nr_free_zone_pages(highest)`: Σ (managed − high) over zones up to
+    /// zone index `highest` in node 0's zonelist (all nodes).
+    pub fn nr_free_zone_pages(&self, highest: usize) -> u64 {
+        self.zonelists[0]
+            .iter()
+            .map(|&z| &self.zones[z])
+            .filter(|z| z.idx <= highest && z.managed > 0)
+            .map(|z| z.managed.saturating_sub(z.wmark[2]))
+            .sum()
+    }
+
+    /// `build_all_zonelists`: returns (nr_online_nodes, mobility grouping
+    /// on, Total pages) and sets grouping on or off.
+    pub fn build_all_zonelists(&mut self) -> (u32, bool, u64) {
+        let total = self.nr_free_zone_pages(self.zone_idx_of[ZoneType::Movable as usize]);
+        let on = total >= self.cfg.pageblock_nr_pages() * self.cfg.migrate_types();
+        self.mobility_disabled = !on;
+        for z in &mut self.zones {
+            z.mobility_disabled = !on;
+        }
+        (self.nr_nodes(), on, total)
+    }
+
+    /// `init_per_zone_wmark_min`: compute `min_free_kbytes` (unless the
+    /// config fixes it), then watermarks and lowmem_reserve. Returns it.
+    pub fn init_per_zone_wmark_min(&mut self) -> u64 {
+        let lowmem_kb = self.nr_free_zone_pages(self.zone_idx_of[ZoneType::Normal as usize]) * 4;
+        self.min_free_kbytes = self.cfg.min_free_kbytes.unwrap_or_else(|| default_min_free_kbytes(lowmem_kb));
+        self.setup_per_zone_wmarks();
+        self.setup_per_zone_lowmem_reserve();
+        self.min_free_kbytes
+    }
+
+    /// Set vm.min_free_kbytes and recompute watermarks.
+    pub fn set_min_free_kbytes(&mut self, kbytes: u64) -> Result<()> {
+        if kbytes > (1 << 40) {
+            return Err(MmError::invalid("min_free_kbytes", "too large"));
+        }
+        self.min_free_kbytes = kbytes;
+        self.setup_per_zone_wmarks();
+        Ok(())
+    }
+
+    /// Set vm.watermark_scale_factor (1..=3000) and recompute watermarks.
+    pub fn set_watermark_scale_factor(&mut self, f: u64) -> Result<()> {
+        if !(1..=3000).contains(&f) {
+            return Err(MmError::invalid("watermark_scale_factor", "not in 1..=3000"));
+        }
+        self.cfg.watermark_scale_factor = f;
+        self.setup_per_zone_wmarks();
+        Ok(())
+    }
+
+    /// khugepaged's `set_recommended_min_free_kbytes` (THP enabled).
+    pub fn set_recommended_min_free_kbytes(&mut self) -> u64 {
+        let normal = self.zone_idx_of[ZoneType::Normal as usize];
+        let nr_zones = self.zones.iter().filter(|z| z.present > 0 && z.idx <= normal).count() as u64;
+        let pb = self.cfg.pageblock_nr_pages();
+        let mut rec = pb * nr_zones * 2 + pb * nr_zones * 9;
+        rec = rec.min(self.nr_free_zone_pages(normal) / 20);
+        rec <<= 2;
+        if rec > self.min_free_kbytes {
+            self.min_free_kbytes = rec;
+        }
+        self.setup_per_zone_wmarks();
+        self.min_free_kbytes
+    }
+
+    /// Current vm.min_free_kbytes.
+    pub fn min_free_kbytes(&self) -> u64 {
+        self.min_free_kbytes
+    }
+
+    fn setup_per_zone_wmarks(&mut self) {
+        setup_per_zone_wmarks(&mut self.zones, self.min_free_kbytes, self.cfg.watermark_scale_factor);
+        for z in 0..self.zones.len() {
+            self.zone_pcp_update(z);
+        }
+    }
+
+    fn setup_per_zone_lowmem_reserve(&mut self) {
+        let types = self.layout.zone_types.clone();
+        let ratios = self.cfg.lowmem_reserve_ratio;
+        for n in 0..self.layout.nodes.len() {
+            let zs = &mut self.zones[n * self.nz..(n + 1) * self.nz];
+            setup_lowmem_reserve(zs, |i| ratios[types[i] as usize]);
+        }
+    }
+
+    // ------------------------------------------------------------ runtime
+
+    fn check_cpu(&self, cpu: u32) -> Result<()> {
+        if cpu >= self.cfg.nr_cpus {
+            return Err(MmError::OutOfRange {
+                what: "cpu",
+                value: cpu as u64,
+                min: 0,
+                max: self.cfg.nr_cpus as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Validate a request: (migratetype, highest zone index).
+    fn check_request(&self, gfp: Gfp, order: u32, nid: u32, cpu: u32) -> Result<(u8, usize)> {
+        if order >= self.cfg.max_order {
+            return Err(MmError::invalid("order", format!("{order} >= MAX_ORDER {}", self.cfg.max_order)));
+        }
+        if nid as usize >= self.layout.nodes.len() {
+            return Err(MmError::NoSuchNode { nid: nid as i32 });
+        }
+        self.check_cpu(cpu)?;
+        let zt = gfp.gfp_zone().map_err(|r| MmError::invalid("gfp", r))?;
+        let mt = gfp.gfp_migratetype().map_err(|r| MmError::invalid("gfp", r))?;
+        let mt = if self.mobility_disabled { MigrateType::Unmovable } else { mt };
+        Ok((mt as u8, self.zone_idx_of[zt as usize]))
+    }
+
+    /// One pass of `get_page_from_freelist`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn get_page_from_freelist(
+        &mut self,
+        order: u32,
+        mt: u8,
+        highest: usize,
+        nid: u32,
+        cpu: usize,
+        thisnode: bool,
+        mut flags: u32,
+    ) -> Option<(usize, Pfn)> {
+        'retry: loop {
+            let zl = if thisnode { &self.thisnode[nid as usize] } else { &self.zonelists[nid as usize] };
+            for &zid in zl.iter() {
+                let z = &self.zones[zid];
+                if z.idx > highest {
+                    continue;
+                }
+                if flags & ALLOC_NOFRAGMENT != 0 && z.nid != nid && self.layout.nodes.len() > 1 {
+                    flags &= !ALLOC_NOFRAGMENT;
+                    continue 'retry;
+                }
+                let mark = z.wmark[(flags & ALLOC_WMARK_MASK) as usize];
+                if !zone_watermark_fast(z, order, mark, highest, flags) {
+                    continue;
+                }
+                let z = &mut self.zones[zid];
+                let got = if order == 0 { z.pcp_alloc(cpu, mt, flags) } else { z.rmqueue_buddy(order, mt, flags) };
+                if let Some(p) = got {
+                    return Some((zid, p));
+                }
+            }
+            if flags & ALLOC_NOFRAGMENT != 0 {
+                flags &= !ALLOC_NOFRAGMENT;
+                continue;
+            }
+            return None;
+        }
+    }
+
+    /// `alloc_flags_nofragment` for the preferred zone.
+    fn nofragment(&self, nid: u32, highest: usize, thisnode: bool) -> u32 {
+        let zl = if thisnode { &self.thisnode[nid as usize] } else { &self.zonelists[nid as usize] };
+        let Some(&pz) = zl.iter().find(|&&z| self.zones[z].idx <= highest) else { return 0 };
+        let z = &self.zones[pz];
+        if z.zone_type != ZoneType::Normal || z.idx == 0 {
+            return 0;
+        }
+        let below = &self.zones[pz - 1];
+        if below.zone_type != ZoneType::Dma32 {
+            return 0;
+        }
+        if self.layout.nodes.len() > 1 && below.present == 0 {
+            return 0;
+        }
+        ALLOC_NOFRAGMENT
+    }
+
+    #[inline]
+    fn alloc_inner(&mut self, gfp: Gfp, order: u32, nid: u32, cpu: u32, mt: u8, highest: usize) -> Option<(usize, Pfn)> {
+        let thisnode = gfp.intersects(Gfp::__GFP_THISNODE);
+        let nf = self.nofrag[(nid as usize * 2 + thisnode as usize) * self.nz + highest];
+        let fast = WMARK_LOW as u32 | nf;
+        if let Some(r) = self.get_page_from_freelist(order, mt, highest, nid, cpu as usize, thisnode, fast) {
+            return Some(r);
+        }
+        let mut slow = WMARK_MIN as u32;
+        if gfp.intersects(Gfp::__GFP_HIGH) {
+            slow |= ALLOC_HIGH;
+        }
+        if gfp.intersects(Gfp::__GFP_ATOMIC) && !gfp.intersects(Gfp::__GFP_NOMEMALLOC) {
+            slow |= ALLOC_HARDER;
+        }
+        self.get_page_from_freelist(order, mt, highest, nid, cpu as usize, thisnode, slow)
+    }
+
+    fn record(&mut self, kind: AllocEventKind, zid: usize, pfn: Pfn, order: u32, gfp: Gfp) {
+        let z = &self.zones[zid];
+        let ev = AllocEvent { kind, pfn, order, gfp, nid: z.nid, zone: z.zone_type };
+        self.rec.events.push(ev);
+    }
+
+    fn oom(&self, gfp: Gfp, order: u32, nid: u32) -> MmError {
+        MmError::OutOfMemory { request: format!("order-{order} {gfp} on node {nid}") }
+    }
+
+    /// Allocate `2^order` pages (`__alloc_pages`): the zonelist of
+    /// `preferred_nid` from the highest zone `gfp` allows down, first at the
+    /// low watermark, then at min with `__GFP_HIGH`/`__GFP_ATOMIC` relief.
+    /// Order-0 requests go through `cpu`'s pcp lists. There is no reclaim:
+    /// failing both passes is `OutOfMemory`.
+    #[inline]
+    pub fn alloc_pages(&mut self, gfp: Gfp, order: u32, preferred_nid: u32, cpu: u32) -> Result<Pfn> {
+        let (mt, highest) = self.check_request(gfp, order, preferred_nid, cpu)?;
+        match self.alloc_inner(gfp, order, preferred_nid, cpu, mt, highest) {
+            Some((zid, pfn)) => {
+                if self.rec.on {
+                    self.record(AllocEventKind::Alloc, zid, pfn, order, gfp);
+                }
+                Ok(pfn)
+            }
+            None => Err(self.oom(gfp, order, preferred_nid)),
+        }
+    }
+
+    /// Allocate up to `count` blocks of `order` into `out` (appended).
+    /// Partial: returns how many were allocated (fewer than `count` when
+    /// memory runs out; never an `OutOfMemory` error). Argument errors
+    /// change nothing.
+    pub fn alloc_pages_bulk(
+        &mut self,
+        gfp: Gfp,
+        order: u32,
+        count: usize,
+        preferred_nid: u32,
+        cpu: u32,
+        out: &mut Vec<Pfn>,
+    ) -> Result<usize> {
+        let (mt, highest) = self.check_request(gfp, order, preferred_nid, cpu)?;
+        out.reserve(count.min(1 << 20));
+        let mut n = 0;
+        while n < count {
+            let Some((zid, pfn)) = self.alloc_inner(gfp, order, preferred_nid, cpu, mt, highest) else { break };
+            if self.rec.on {
+                self.record(AllocEventKind::Alloc, zid, pfn, order, gfp);
+            }
+            out.push(pfn);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Check that `pfn` is the head of a block allocated with `order`.
+    #[inline]
+    fn check_free(&self, pfn: Pfn, order: u32) -> Result<usize> {
+        if order >= self.cfg.max_order {
+            return Err(MmError::invalid("order", format!("{order} >= MAX_ORDER {}", self.cfg.max_order)));
+        }
+        let zid = self.zone_of(pfn).ok_or(MmError::PfnOutsideZone { pfn })?;
+        let z = &self.zones[zid];
+        let e = z.pt.entry(pfn);
+        if e >= E_DESC {
+            let s = z.pt.state(pfn);
+            return match kind(s) {
+                K_ALLOC if st_order(s) == order => Ok(zid),
+                K_ALLOC => Err(MmError::WrongOrder { pfn, given: order, allocated: st_order(s) }),
+                K_FREE | K_PCP => Err(MmError::DoubleFree { pfn, order }),
+                _ => {
+                    if z.is_free_pfn(pfn) {
+                        Err(MmError::DoubleFree { pfn, order })
+                    } else {
+                        Err(MmError::NotAllocated { pfn })
+                    }
+                }
+            };
+        }
+        let blk = pfn & !((1u64 << z.top()) - 1);
+        if e == E_UNTOUCHED {
+            return if z.area.run_contains(blk) {
+                Err(MmError::DoubleFree { pfn, order })
+            } else {
+                Err(MmError::NotAllocated { pfn })
+            };
+        }
+        if pfn != blk {
+            return Err(MmError::NotAllocated { pfn });
+        }
+        if order != z.top() {
+            return Err(MmError::WrongOrder { pfn, given: order, allocated: z.top() });
+        }
+        Ok(zid)
+    }
+
+    #[inline]
+    fn free_checked(&mut self, zid: usize, pfn: Pfn, order: u32, cpu: u32) {
+        if self.rec.on {
+            self.record(AllocEventKind::Free, zid, pfn, order, Gfp(0));
+        }
+        let z = &mut self.zones[zid];
+        if order == 0 {
+            z.pcp_free(cpu as usize, pfn);
+        } else {
+            let e = z.pt.entry(pfn);
+            let mt = if e >= E_DESC {
+                let idx = (e - E_DESC) as usize;
+                let off = z.pt.off(pfn);
+                z.pt.st[(idx << z.pt.shift) + off] = K_NONE;
+                z.pt.pbm[idx * z.pt.npb + (off >> z.pt.pb_shift)]
+            } else {
+                MigrateType::Movable as u8
+            };
+            z.free_one_page(pfn, order, mt, false);
+        }
+    }
+
+    /// Free a block (`__free_pages`). Order 0 goes to `cpu`'s pcp list.
+    /// Errors: `DoubleFree`, `NotAllocated`, `WrongOrder`, `PfnOutsideZone`.
+    #[inline]
+    pub fn free_pages(&mut self, pfn: Pfn, order: u32, cpu: u32) -> Result<()> {
+        if order == 0 && cpu < self.cfg.nr_cpus && !self.rec.on {
+            if let Some(zid) = self.zone_of(pfn) {
+                if self.zones[zid].pcp_free_fast(cpu as usize, pfn) {
+                    return Ok(());
+                }
+            }
+        }
+        self.check_cpu(cpu)?;
+        let zid = self.check_free(pfn, order)?;
+        self.free_checked(zid, pfn, order, cpu);
+        Ok(())
+    }
+
+    /// Free many blocks of one order; the whole batch is validated first
+    /// (a pfn twice in the batch is a `DoubleFree`), so an error frees
+    /// nothing.
+    pub fn free_pages_bulk(&mut self, pfns: &[Pfn], order: u32, cpu: u32) -> Result<()> {
+        self.check_cpu(cpu)?;
+        let mut zids = Vec::with_capacity(pfns.len());
+        for &p in pfns {
+            zids.push(self.check_free(p, order)?);
+        }
+        if let Some(pfn) = first_duplicate(pfns, order) {
+            return Err(MmError::DoubleFree { pfn, order });
+        }
+        for (&p, &z) in pfns.iter().zip(&zids) {
+            self.free_checked(z, p, order, cpu);
+        }
+        Ok(())
+    }
+
+    /// `drain_local_pages`/`drain_all_pages`: empty the pcp lists of one
+    /// CPU (or all with `None`).
+    pub fn drain_pcp(&mut self, cpu: Option<u32>) -> Result<()> {
+        if let Some(c) = cpu {
+            self.check_cpu(c)?;
+        }
+        for z in &mut self.zones {
+            for c in 0..z.pcp.len() {
+                if cpu.is_none_or(|x| x as usize == c) {
+                    z.drain_pcp(c);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ queries
+
+    /// `page_zone`: the zone whose span holds `pfn`.
+    pub fn page_zone(&self, pfn: Pfn) -> Result<ZoneId> {
+        let z = self.zone_of(pfn).ok_or(MmError::PfnOutsideZone { pfn })?;
+        Ok(ZoneId { nid: self.zones[z].nid, zone_type: self.zones[z].zone_type })
+    }
+
+    /// Is the page free (in the buddy lists or on a pcp list)?
+    pub fn is_free(&self, pfn: Pfn) -> Result<bool> {
+        let z = self.zone_of(pfn).ok_or(MmError::PfnOutsideZone { pfn })?;
+        Ok(self.zones[z].is_free_pfn(pfn))
+    }
+
+    /// The order `pfn` was allocated with, if it is an allocated head.
+    pub fn allocated_order(&self, pfn: Pfn) -> Result<Option<u32>> {
+        let z = self.zone_of(pfn).ok_or(MmError::PfnOutsideZone { pfn })?;
+        Ok(match self.zones[z].alloc_head_of(pfn) {
+            Some((h, o)) if h == pfn => Some(o),
+            _ => None,
+        })
+    }
+
+    /// Is the pfn inside present memory of some zone?
+    pub fn is_present(&self, pfn: Pfn) -> bool {
+        self.zone_of(pfn).is_some_and(|z| self.zones[z].is_present(pfn))
+    }
+
+    fn zone_info_of(&self, z: &Zone) -> ZoneInfo {
+        ZoneInfo {
+            nid: z.nid,
+            zone_type: z.zone_type,
+            start_pfn: z.start_pfn,
+            spanned: z.spanned,
+            present: z.present,
+            managed: z.managed,
+            nr_free_pages: z.nr_free_pages,
+            pcp_pages: z.pcp_pages(),
+            min: z.wmark[0],
+            low: z.wmark[1],
+            high: z.wmark[2],
+            protection: z.lowmem_reserve.clone(),
+            nr_reserved_highatomic: z.nr_reserved_highatomic,
+            nr_free: z.area.nr_free[..=z.top() as usize].to_vec(),
+            free_by_type: z.area.count[..=z.top() as usize].to_vec(),
+            pagesets: z.pcp.iter().map(|p| (p.count, p.high, p.batch)).collect(),
+        }
+    }
+
+    /// Counters of one zone.
+    pub fn zone_info(&self, nid: u32, zone_type: ZoneType) -> Result<ZoneInfo> {
+        let z = self.zid(nid, zone_type)?;
+        Ok(self.zone_info_of(&self.zones[z]))
+    }
+
+    /// Counters of every zone, node-major, in kernel order.
+    pub fn zone_infos(&self) -> Vec<ZoneInfo> {
+        self.zones.iter().map(|z| self.zone_info_of(z)).collect()
+    }
+
+    /// Counters of one node.
+    pub fn node_info(&self, nid: u32) -> Result<NodeInfo> {
+        let n = self.layout.nodes.get(nid as usize).ok_or(MmError::NoSuchNode { nid: nid as i32 })?;
+        let zs = &self.zones[nid as usize * self.nz..(nid as usize + 1) * self.nz];
+        Ok(NodeInfo {
+            nid,
+            start_pfn: n.start_pfn,
+            end_pfn: n.end_pfn,
+            spanned: n.spanned,
+            present: n.present,
+            managed: zs.iter().map(|z| z.managed).sum(),
+            nr_free_pages: zs.iter().map(|z| z.nr_free_pages).sum(),
+            first_deferred_pfn: self.first_deferred[nid as usize],
+        })
+    }
+
+    /// `nr_free_pages()`: global NR_FREE_PAGES (MemFree / 4 KiB).
+    pub fn nr_free_pages(&self) -> u64 {
+        self.zones.iter().map(|z| z.nr_free_pages).sum()
+    }
+    /// Pages on pcp lists, all zones and CPUs.
+    pub fn nr_pcp_pages(&self) -> u64 {
+        self.zones.iter().map(|z| z.pcp_pages()).sum()
+    }
+    /// `totalram_pages()` (MemTotal / 4 KiB).
+    pub fn totalram_pages(&self) -> u64 {
+        self.totalram_pages
+    }
+    /// (MemTotal, MemFree) in kB as /proc/meminfo prints them.
+    pub fn meminfo_kb(&self) -> (u64, u64) {
+        (self.totalram_pages * 4, self.nr_free_pages() * 4)
+    }
+    /// Has deferred init finished (or was there nothing deferred)?
+    pub fn deferred_done(&self) -> bool {
+        self.deferred_done
+    }
+    /// Live per-block descriptors (the sparse state's size).
+    pub fn nr_block_descriptors(&self) -> usize {
+        self.zones.iter().map(|z| z.pt.live_descs()).sum()
+    }
+
+    /// Blocks on one free list, head first (slow; for inspection).
+    pub fn free_list(&self, nid: u32, zone_type: ZoneType, order: u32, mt: MigrateType) -> Result<Vec<Pfn>> {
+        let z = &self.zones[self.zid(nid, zone_type)?];
+        if order >= self.cfg.max_order {
+            return Err(MmError::invalid("order", "too large"));
+        }
+        let mut v = Vec::new();
+        z.area.walk(&z.pt, order, mt as u8, |p| v.push(p));
+        Ok(v)
+    }
+
+    /// Pageblock migratetype of `pfn`.
+    pub fn pageblock_migratetype(&self, pfn: Pfn) -> Result<MigrateType> {
+        let z = self.zone_of(pfn).ok_or(MmError::PfnOutsideZone { pfn })?;
+        Ok(MigrateType::from_index(self.zones[z].pt.pb_mt(pfn)))
+    }
+
+    // ------------------------------------------------------------- events
+
+    /// Turn event recording on or off.
+    pub fn set_recording(&mut self, on: bool) {
+        self.rec.on = on;
+    }
+    /// Take the recorded events.
+    pub fn drain_events(&mut self) -> Vec<AllocEvent> {
+        std::mem::take(&mut self.rec.events)
+    }
+}

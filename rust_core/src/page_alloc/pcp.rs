@@ -1,0 +1,219 @@
+//! Per-cpu page lists (`per_cpu_pages`) for order-0 pages:
+//! `rmqueue_bulk` refills, `free_pcppages_bulk` drains.
+
+use std::collections::VecDeque;
+
+use super::migratetype::{MigrateType, MIGRATE_PCPTYPES};
+use super::pages::{kind, mk, mt as st_mt, K_ALLOC, K_NONE, K_PCP};
+use super::zone::Zone;
+use crate::units::Pfn;
+
+/// One CPU's lists for one zone.
+#[derive(Debug, Clone)]
+pub(crate) struct Pcp {
+    pub lists: [VecDeque<Pfn>; MIGRATE_PCPTYPES],
+    pub count: u64,
+    pub high: u64,
+    pub batch: u64,
+    pub free_factor: u32,
+}
+
+impl Pcp {
+    /// The boot pageset: high 0, batch 1 (every page goes straight through).
+    pub fn boot() -> Self {
+        Pcp { lists: Default::default(), count: 0, high: 0, batch: 1, free_factor: 0 }
+    }
+}
+
+/// `zone_batchsize`.
+pub(crate) fn zone_batchsize(managed: u64) -> u64 {
+    let mut batch = (managed >> 10).min((1024 * 1024) >> 12);
+    batch /= 4;
+    if batch < 1 {
+        batch = 1;
+    }
+    let x = batch + batch / 2;
+    (1u64 << (63 - x.leading_zeros())) - 1
+}
+
+/// `zone_highsize` (`cpu_online` = 0). `v6_1` selects the 6.1 split rule
+/// for nodes without CPUs.
+pub(crate) fn zone_highsize(
+    low_wmark: u64,
+    managed: u64,
+    batch: u64,
+    high_fraction: u64,
+    node_cpus: u64,
+    online_cpus: u64,
+    v6_1: bool,
+) -> u64 {
+    let total = managed.checked_div(high_fraction).unwrap_or(low_wmark);
+    let split = if v6_1 {
+        if node_cpus == 0 {
+            online_cpus.max(1)
+        } else {
+            node_cpus
+        }
+    } else {
+        node_cpus.max(1)
+    };
+    (total / split).max(batch << 2)
+}
+
+/// `nr_pcp_free`.
+fn nr_pcp_free(pcp: &mut Pcp, high: u64, batch: u64) -> u64 {
+    if high < batch {
+        return 1;
+    }
+    let min_nr = batch;
+    let max_nr = high - batch;
+    let b = batch.checked_shl(pcp.free_factor).unwrap_or(u64::MAX);
+    if b < max_nr {
+        pcp.free_factor += 1;
+    }
+    b.max(min_nr).min(max_nr)
+}
+
+impl Zone {
+    /// `rmqueue_bulk` into `cpu`'s list of `mt`.
+    fn rmqueue_bulk(&mut self, cpu: usize, mt: u8, count: u64, alloc_flags: u32) -> u64 {
+        let mut n = 0;
+        while n < count {
+            let Some(pfn) = self.rmqueue(0, mt, alloc_flags) else { break };
+            self.pt.set_state(pfn, mk(K_PCP, 0, mt));
+            self.pcp[cpu].lists[mt as usize].push_back(pfn);
+            n += 1;
+        }
+        self.pcp[cpu].count += n;
+        n
+    }
+
+    /// `rmqueue_pcplist`: an order-0 page from `cpu`'s list, refilled in
+    /// batches. The page is marked allocated.
+    #[inline]
+    pub fn pcp_alloc(&mut self, cpu: usize, mt: u8, alloc_flags: u32) -> Option<Pfn> {
+        let pcp = &mut self.pcp[cpu];
+        pcp.free_factor >>= 1;
+        let pfn = match pcp.lists[mt as usize].pop_front() {
+            Some(p) => {
+                pcp.count -= 1;
+                p
+            }
+            None => {
+                let batch = pcp.batch;
+                if self.rmqueue_bulk(cpu, mt, batch, alloc_flags) == 0 {
+                    return None;
+                }
+                let pcp = &mut self.pcp[cpu];
+                pcp.count -= 1;
+                pcp.lists[mt as usize].pop_front()?
+            }
+        };
+        self.pt.set_state(pfn, mk(K_ALLOC, 0, mt));
+        Some(pfn)
+    }
+
+    /// `free_unref_page` for a validated allocated order-0 page.
+    #[inline]
+    pub fn pcp_free(&mut self, cpu: usize, pfn: Pfn) {
+        let pb = self.pt.pb_mt(pfn);
+        if pb == MigrateType::Isolate as u8 {
+            self.pt.set_state(pfn, K_NONE);
+            self.free_one_page(pfn, 0, pb, false);
+            return;
+        }
+        let list = if (pb as usize) < MIGRATE_PCPTYPES { pb } else { MigrateType::Movable as u8 };
+        self.pt.set_state(pfn, mk(K_PCP, 0, pb));
+        let pcp = &mut self.pcp[cpu];
+        pcp.lists[list as usize].push_front(pfn);
+        pcp.count += 1;
+        let high = pcp.high;
+        if pcp.count >= high {
+            let batch = pcp.batch;
+            let n = nr_pcp_free(pcp, high, batch);
+            self.free_pcppages_bulk(cpu, n);
+        }
+    }
+
+    /// Fast `free_unref_page`: validates and frees in one descriptor
+    /// lookup. Returns false (nothing changed) when `pfn` is not an
+    /// allocated order-0 head or its pageblock is isolated.
+    #[inline]
+    pub fn pcp_free_fast(&mut self, cpu: usize, pfn: Pfn) -> bool {
+        let e = self.pt.entry(pfn);
+        if e < super::pages::E_DESC {
+            return false;
+        }
+        let idx = (e - super::pages::E_DESC) as usize;
+        let off = self.pt.off(pfn);
+        let i = (idx << self.pt.shift) + off;
+        let s = self.pt.st[i];
+        if kind(s) != K_ALLOC || super::pages::order(s) != 0 {
+            return false;
+        }
+        let pb = self.pt.pbm[idx * self.pt.npb + (off >> self.pt.pb_shift)];
+        if pb == MigrateType::Isolate as u8 {
+            return false;
+        }
+        self.pt.st[i] = mk(K_PCP, 0, pb);
+        let list = if (pb as usize) < MIGRATE_PCPTYPES { pb } else { MigrateType::Movable as u8 };
+        let pcp = &mut self.pcp[cpu];
+        pcp.lists[list as usize].push_front(pfn);
+        pcp.count += 1;
+        let high = pcp.high;
+        if pcp.count >= high {
+            let batch = pcp.batch;
+            let n = nr_pcp_free(pcp, high, batch);
+            self.free_pcppages_bulk(cpu, n);
+        }
+        true
+    }
+
+    /// `free_pcppages_bulk`: give `count` pages back to the buddy lists,
+    /// round-robin over the lists, from their tails.
+    pub fn free_pcppages_bulk(&mut self, cpu: usize, count: u64) {
+        let pcp = &mut self.pcp[cpu];
+        let mut count = count.min(pcp.count);
+        let mut taken: Vec<Pfn> = Vec::with_capacity(count as usize);
+        let mut pindex = 0usize;
+        let mut batch_free = 0u64;
+        while count > 0 {
+            loop {
+                batch_free += 1;
+                pindex += 1;
+                if pindex == MIGRATE_PCPTYPES {
+                    pindex = 0;
+                }
+                if !pcp.lists[pindex].is_empty() {
+                    break;
+                }
+            }
+            if batch_free == MIGRATE_PCPTYPES as u64 {
+                batch_free = count;
+            }
+            while let Some(p) = pcp.lists[pindex].pop_back() {
+                taken.push(p);
+                count -= 1;
+                batch_free -= 1;
+                if count == 0 || batch_free == 0 || pcp.lists[pindex].is_empty() {
+                    break;
+                }
+            }
+        }
+        pcp.count -= taken.len() as u64;
+        for p in taken {
+            let s = self.pt.state(p);
+            debug_assert_eq!(kind(s), K_PCP);
+            self.pt.set_state(p, K_NONE);
+            self.free_one_page(p, 0, st_mt(s), false);
+        }
+    }
+
+    /// Drain all of `cpu`'s lists.
+    pub fn drain_pcp(&mut self, cpu: usize) {
+        let n = self.pcp[cpu].count;
+        if n > 0 {
+            self.free_pcppages_bulk(cpu, n);
+        }
+    }
+}

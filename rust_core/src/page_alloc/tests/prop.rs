@@ -1,0 +1,183 @@
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Alloc { gfp: u8, order: u32, cpu: u32 },
+    Free { idx: usize, cpu: u32 },
+    BadFree { pfn: u64, order: u32 },
+    Bulk { gfp: u8, order: u32, n: usize },
+    FreeBulk { n: usize },
+    Drain,
+    InitLate,
+}
+
+fn gfp_of(i: u8) -> Gfp {
+    match i % 6 {
+        0 => Gfp::GFP_KERNEL,
+        1 => Gfp::GFP_HIGHUSER_MOVABLE,
+        2 => Gfp::GFP_KERNEL | Gfp::__GFP_RECLAIMABLE,
+        3 => Gfp::GFP_ATOMIC,
+        4 => Gfp::GFP_DMA,
+        _ => Gfp::GFP_DMA32 | Gfp::__GFP_MOVABLE,
+    }
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        5 => (any::<u8>(), prop_oneof![3 => 0u32..=2, 1 => 0u32..=10], 0u32..2)
+            .prop_map(|(gfp, order, cpu)| Op::Alloc { gfp, order, cpu }),
+        4 => (any::<usize>(), 0u32..2).prop_map(|(idx, cpu)| Op::Free { idx, cpu }),
+        1 => (0u64..0x5000, 0u32..12).prop_map(|(pfn, order)| Op::BadFree { pfn, order }),
+        1 => (any::<u8>(), 0u32..4, 1usize..40).prop_map(|(gfp, order, n)| Op::Bulk { gfp, order, n }),
+        1 => (1usize..20).prop_map(|n| Op::FreeBulk { n }),
+        1 => Just(Op::Drain),
+        1 => Just(Op::InitLate),
+    ]
+}
+
+/// Two nodes with deferred init: node 0 [0x100, 0x14000) cut 0x10000,
+/// node 1 [0x14000, 0x24000) cut 0x20000.
+fn two_nodes_deferred() -> (PageAlloc, Vec<(u64, u64, u32)>) {
+    let regions = vec![(0x1, 0x9f, 0), (0x100, 0x14000, 0), (0x14000, 0x24000, 1)];
+    let cfg = PageAllocConfig { nr_cpus: 2, cpu_to_node: vec![0, 1], ..Default::default() };
+    let l = free_area_init(&FreeAreaInitInput::x86_64(regions, 0), &cfg).unwrap();
+    assert_eq!(l.nodes[0].first_deferred_pfn, Some(0x10000));
+    assert_eq!(l.nodes[1].first_deferred_pfn, Some(0x20000));
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    let free = vec![(0x100, 0x14000, 0), (0x14000, 0x24000, 1)];
+    pa.memblock_free_all(&free).unwrap();
+    (pa, free)
+}
+
+fn run(ops: Vec<Op>, pcp: bool, wmarks: bool) {
+    run_on(ops, pcp, wmarks, false)
+}
+
+fn run_on(ops: Vec<Op>, pcp: bool, wmarks: bool, multinode: bool) {
+    let cfg = PageAllocConfig { nr_cpus: 2, ..no_defer() };
+    let (mut pa, late) = if multinode {
+        let (pa, free) = two_nodes_deferred();
+        (pa, Some(free))
+    } else {
+        (small(&cfg), None)
+    };
+    let mut late = late;
+    let nodes = pa.nr_nodes();
+    if pcp {
+        pa.setup_per_cpu_pageset();
+    }
+    if wmarks {
+        pa.init_per_zone_wmark_min();
+    }
+    let mut total = pa.nr_free_pages();
+    let mut initial = pa.buddyinfo();
+    // model: head pfn -> order
+    let mut model: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut allocated_pages = 0u64;
+    let add = |model: &mut BTreeMap<u64, u32>, pa: &PageAlloc, p: u64, o: u32| {
+        let end = p + (1 << o);
+        // no overlap with neighbours
+        if let Some((&q, &qo)) = model.range(..=p).next_back() {
+            assert!(q + (1 << qo) <= p, "overlap {q:#x}/{qo} with {p:#x}/{o}");
+        }
+        if let Some((&q, _)) = model.range(p..).next() {
+            assert!(q >= end, "overlap {p:#x}/{o} with {q:#x}");
+        }
+        assert_eq!(p & ((1 << o) - 1), 0);
+        assert!(pa.is_present(p) && pa.is_present(end - 1));
+        assert_eq!(pa.page_zone(p).unwrap(), pa.page_zone(end - 1).unwrap());
+        assert_eq!(pa.allocated_order(p).unwrap(), Some(o));
+        model.insert(p, o);
+    };
+    for op in ops {
+        match op {
+            Op::Alloc { gfp, order, cpu } => {
+                let g = gfp_of(gfp);
+                if let Ok(p) = pa.alloc_pages(g, order, cpu % nodes, cpu) {
+                    add(&mut model, &pa, p, order);
+                    allocated_pages += 1 << order;
+                    if g == Gfp::GFP_DMA {
+                        assert_eq!(pa.page_zone(p).unwrap().zone_type, ZoneType::Dma);
+                    }
+                }
+            }
+            Op::Free { idx, cpu } => {
+                if model.is_empty() {
+                    continue;
+                }
+                let (&p, &o) = model.iter().nth(idx % model.len()).unwrap();
+                pa.free_pages(p, o, cpu).unwrap();
+                model.remove(&p);
+                allocated_pages -= 1 << o;
+                assert_eq!(pa.free_pages(p, o, cpu).map_err(|e| e.kind()), Err(crate::MmErrorKind::DoubleFree));
+            }
+            Op::BadFree { pfn, order } => {
+                if model.get(&pfn) == Some(&order) {
+                    continue;
+                }
+                let before = (pa.zone_infos(), pa.pagetypeinfo());
+                assert!(pa.free_pages(pfn, order, 0).is_err());
+                assert_eq!((pa.zone_infos(), pa.pagetypeinfo()), before);
+            }
+            Op::Bulk { gfp, order, n } => {
+                let mut v = Vec::new();
+                let got = pa.alloc_pages_bulk(gfp_of(gfp), order, n, 0, 1, &mut v).unwrap();
+                assert_eq!(got, v.len());
+                for p in v {
+                    add(&mut model, &pa, p, order);
+                    allocated_pages += 1 << order;
+                }
+            }
+            Op::FreeBulk { n } => {
+                let Some((&_, &o)) = model.iter().next() else { continue };
+                let v: Vec<u64> = model.iter().filter(|e| *e.1 == o).take(n).map(|e| *e.0).collect();
+                pa.free_pages_bulk(&v, o, 1).unwrap();
+                for p in v {
+                    model.remove(&p);
+                    allocated_pages -= 1 << o;
+                }
+            }
+            Op::Drain => pa.drain_pcp(None).unwrap(),
+            Op::InitLate => {
+                if let Some(free) = late.take() {
+                    let n = pa.page_alloc_init_late(&free).unwrap();
+                    assert_eq!(n, 0x8000);
+                    total += n;
+                    // The reference for the final state: everything free.
+                    let (mut fresh, _) = two_nodes_deferred();
+                    fresh.page_alloc_init_late(&free).unwrap();
+                    initial = fresh.buddyinfo();
+                }
+            }
+        }
+        assert_eq!(pa.nr_free_pages() + pa.nr_pcp_pages() + allocated_pages, total);
+        check_consistency(&pa);
+    }
+    let all: Vec<(u64, u32)> = model.iter().map(|(&p, &o)| (p, o)).collect();
+    for (p, o) in all {
+        pa.free_pages(p, o, 0).unwrap();
+    }
+    pa.drain_pcp(None).unwrap();
+    assert_eq!(pa.nr_free_pages(), total);
+    assert_eq!(pa.buddyinfo(), initial);
+    assert_eq!(pa.totalram_pages(), if multinode { 0x24000 - 0x100 } else { 0x4000 - 0x100 });
+    check_consistency(&pa);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_ops_match_model(ops in proptest::collection::vec(op(), 1..200), pcp in any::<bool>(), wm in any::<bool>()) {
+        run(ops, pcp, wm);
+    }
+
+    #[test]
+    fn random_ops_two_nodes_deferred(ops in proptest::collection::vec(op(), 1..150), pcp in any::<bool>()) {
+        run_on(ops, pcp, false, true);
+    }
+}

@@ -1,0 +1,158 @@
+"""The Simulation: paused start, stepping, breakpoints, hooks, after boot."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmsvc import hookimpl
+from mmsvc.errors import InvalidArgumentError, InvalidStateError, PluginError
+from mmsvc.machine import default_machine, from_dmesg
+from mmsvc.simulation import Simulation, StopReason
+
+from .conftest import DMESG
+
+
+def x86(profile="6.1"):
+    return Simulation(default_machine().replace(profile=profile))
+
+
+def test_created_paused_before_setup_arch():
+    sim = x86()
+    assert not sim.done and len(sim.log) == 0
+    assert sim.next_step.path.startswith("setup_arch/")
+    assert all(s["state"] == "pending" for s in sim.step_list())
+
+
+def test_substep_and_step_granularity():
+    sim = x86()
+    first = sim.step("substep")
+    assert first.reason is StopReason.STEPPED
+    assert sim.find_step("setup_arch").state == "running"
+    sim.step("step")  # the rest of setup_arch
+    assert sim.find_step("setup_arch").state == "done"
+    assert sim.next_step.name == "setup_per_cpu_areas"
+    assert "Zone ranges:" in sim.log.text()
+
+
+def test_run_until_and_breakpoints():
+    sim = x86()
+    stop = sim.run(until="mem_init")
+    assert stop.reason is StopReason.UNTIL and stop.next == "mem_init/pci_iommu_alloc"
+    text = sim.log.text()
+    assert "mem auto-init:" in text and "Memory:" not in text
+    sim.add_breakpoint("mem_init_print_info", when="exit")
+    stop = sim.run()
+    assert stop.reason is StopReason.BREAKPOINT
+    assert stop.last == "mem_init_print_info"
+    assert sim.log.text().rstrip().splitlines()[-1].startswith("Memory:")
+    assert sim.run().reason is StopReason.BOOT_COMPLETE
+    with pytest.raises(InvalidStateError):
+        sim.step()
+
+
+def test_unknown_step_names_the_steps():
+    sim = x86()
+    with pytest.raises(InvalidArgumentError, match="no step named 'mem_int'"):
+        sim.add_breakpoint("mem_int")
+
+
+def test_profiles_follow_their_kernel():
+    names_514 = [s["name"] for s in x86("5.14").step_list()]
+    names_61 = [s["name"] for s in x86("6.1").step_list()]
+    assert names_514.index("page_ext_init_flatmem_late") < names_514.index("kmem_cache_init")
+    assert names_61.index("kmem_cache_init") < names_61.index("page_ext_init_flatmem_late")
+    assert "stack_depot_init" in names_514 and "stack_depot_early_init" in names_61
+    # 5.14 always takes the 8 MiB stack depot table from memblock
+    a, b = x86("5.14"), x86("6.1")
+    a.boot()
+    b.boot()
+    ra = a.ctx.results["mem_init_print_info"]["reserved_kb"]
+    rb = b.ctx.results["mem_init_print_info"]["reserved_kb"]
+    assert ra - rb >= 8192
+
+
+def test_uml_mem_init_statements():
+    if not DMESG.is_dir():
+        pytest.skip("fixtures absent")
+    sim = Simulation(from_dmesg(str(DMESG / "uml-32M.log")).replace(profile="6.1"))
+    sim.run(until="mem_init")
+    subs = [s.name for s in sim.find_step("mem_init").substeps]
+    assert subs == ["zero_empty_zero_page", "round_brk_end", "map_memory", "memblock_free",
+                    "memblock_free_all", "max_low_pfn", "kmalloc_ok"]
+    while sim.next_step.name != "kmalloc_ok":
+        assert not sim.ctx.g.kmalloc_ok
+        sim.step()
+    sim.step()
+    assert sim.ctx.g.kmalloc_ok
+    assert sim.ctx.g.max_low_pfn == sim.ctx.g.max_pfn == sim.mm.totalram_pages()
+    assert sim.ctx.arch_state["uml_reserved"] == sim.ctx.arch_state["brk_end"]
+    sim.boot()
+    assert sim.find_step("init_espfix_bsp").state == "skipped"
+    assert sim.find_step("pti_init").state == "skipped"
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+        self.events = []
+
+    @hookimpl
+    def mmsvc_before_step(self, ctx, step):
+        self.calls.append(("before", step.path))
+
+    @hookimpl
+    def mmsvc_after_step(self, ctx, step):
+        self.calls.append(("after", step.path))
+
+    @hookimpl(wrapper=True)
+    def mmsvc_step_wrapper(self, ctx, step):
+        self.calls.append(("enter", step.path))
+        result = yield
+        self.calls.append(("exit", step.path))
+        return result
+
+    @hookimpl
+    def mmsvc_page_event(self, ctx, event):
+        self.events.append(event)
+
+
+def test_step_hooks_and_page_events():
+    rec = Recorder()
+    sim = Simulation(default_machine().replace(profile="6.1"), plugins=[("rec", rec)])
+    sim.boot()
+    leaves = [leaf.path for top in sim.steps for leaf in top.leaves()]
+    befores = [p for kind, p in rec.calls if kind == "before"]
+    assert befores == leaves
+    i = rec.calls.index(("before", "mem_init_print_info"))
+    assert rec.calls[i:i + 4] == [("before", "mem_init_print_info"),
+                                  ("enter", "mem_init_print_info"),
+                                  ("exit", "mem_init_print_info"),
+                                  ("after", "mem_init_print_info")]
+    allocs = [e for e in rec.events if e.kind == "alloc"]
+    # preallocate_vmalloc_pages: one p4d page per PGD entry of vmalloc space (5-level: 50)
+    assert len(allocs) >= 50 and all(e.order == 0 for e in allocs[:50])
+
+
+class Exploder:
+    @hookimpl
+    def mmsvc_after_step(self, ctx, step):
+        if step.name == "report_meminit":
+            raise RuntimeError("kaboom")
+
+
+def test_raising_plugin_is_named_and_state_kept():
+    sim = Simulation(default_machine(), plugins=[("exploder", Exploder())])
+    with pytest.raises(PluginError, match="'exploder' raised in hook mmsvc_after_step") as err:
+        sim.boot()
+    assert err.value.plugin == "exploder"
+    assert sim.find_step("report_meminit").state == "failed"
+    assert "mem auto-init" in sim.log.text()
+
+
+def test_machine_usable_after_boot():
+    sim = x86()
+    sim.boot()
+    pfn = sim.mm.alloc_pages(order=4, gfp="GFP_KERNEL")
+    assert sim.mm.allocated_order(pfn) == 4
+    sim.mm.free_pages(pfn, 4)
+    assert "Node 0, zone" in sim.mm.buddyinfo()
