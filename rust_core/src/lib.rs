@@ -15,5 +15,6 @@ pub mod page_source;
 pub mod page_alloc;
 pub mod pagetable;
 pub mod units;
+pub mod vmalloc;
 
 pub use error::{MmError, MmErrorKind, Result};
