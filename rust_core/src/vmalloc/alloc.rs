@@ -124,11 +124,8 @@ impl VmallocSpace {
         let taken = self.free.take(addr, addr + size);
         debug_assert!(taken);
         let end = addr + size;
-        if self.freed.range(addr..end).next().is_some() {
-            let stale: Vec<u64> = self.freed.range(addr..end).copied().collect();
-            for s in stale {
-                self.freed.remove(&s);
-            }
+        if !self.freed.is_empty() {
+            self.freed.remove(&addr);
         }
         let vm = VmStruct {
             addr,
@@ -143,7 +140,7 @@ impl VmallocSpace {
             mapped: 0,
             array_of: None,
         };
-        self.busy.insert(addr, VmapArea { va_start: addr, va_end: end, vm });
+        self.busy.insert(VmapArea { va_start: addr, va_end: end, vm });
         Ok(addr)
     }
 

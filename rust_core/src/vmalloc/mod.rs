@@ -43,6 +43,7 @@
 
 mod alloc;
 mod area;
+mod busy;
 mod events;
 mod info;
 mod tree;
@@ -56,12 +57,14 @@ pub use alloc::VmallocRequest;
 pub use info::VmallocMeminfo;
 pub use tree::FreeTree;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::error::{MmError, Result};
 use crate::memblock::KernelVersion;
 use crate::units::{Pfn, PAGE_SIZE};
+use busy::Busy;
 use events::Recorder;
 
 /// x86_64 `VMALLOC_START` with 4-level paging (no KASLR).
@@ -86,15 +89,18 @@ pub struct VmallocSpace {
     end: u64,
     version: KernelVersion,
     /// `vmap_area_root`: busy areas by start.
-    busy: BTreeMap<u64, VmapArea>,
+    busy: Busy,
     /// `free_vmap_area_root`.
     free: FreeTree,
     /// `nr_vmalloc_pages`: base pages held by vmalloc areas.
     nr_vmalloc_pages: u64,
     /// Caller names, interned.
     callers: HashMap<Box<str>, Arc<str>>,
-    /// Starts of areas freed since (and not reused), for DoubleFree.
-    freed: BTreeSet<u64>,
+    /// The last caller interned (most calls repeat it).
+    last_caller: Option<Arc<str>>,
+    /// Starts of areas freed since (and not the start of an area again),
+    /// for DoubleFree.
+    freed: HashSet<u64, BuildHasherDefault<AddrHasher>>,
     /// `(first pfn, end pfn, nid)` of each node's memory, sorted; pages
     /// outside count as node 0.
     node_map: Vec<(Pfn, Pfn, i32)>,
@@ -125,11 +131,12 @@ impl VmallocSpace {
             start,
             end,
             version: KernelVersion::default(),
-            busy: BTreeMap::new(),
+            busy: Busy::default(),
             free,
             nr_vmalloc_pages: 0,
             callers: HashMap::new(),
-            freed: BTreeSet::new(),
+            last_caller: None,
+            freed: HashSet::default(),
             node_map: Vec::new(),
             recorder: Recorder::default(),
             totalram_pages: None,
@@ -204,8 +211,7 @@ impl VmallocSpace {
     /// `find_vmap_area()`: the busy area holding `addr` (guard page
     /// included).
     pub fn find_vmap_area(&self, addr: u64) -> Option<&VmapArea> {
-        let (_, va) = self.busy.range(..=addr).next_back()?;
-        va.contains(addr).then_some(va)
+        self.busy.containing(addr)
     }
 
     /// `find_vm_area()`: the `vm_struct` of the area starting at `addr`.
@@ -251,11 +257,20 @@ impl VmallocSpace {
     // ----- internals shared by alloc.rs -----------------------------------
 
     fn intern(&mut self, caller: &str) -> Arc<str> {
-        if let Some(c) = self.callers.get(caller) {
-            return c.clone();
+        if let Some(c) = &self.last_caller {
+            if **c == *caller {
+                return c.clone();
+            }
         }
-        let c: Arc<str> = Arc::from(caller);
-        self.callers.insert(Box::from(caller), c.clone());
+        let c = match self.callers.get(caller) {
+            Some(c) => c.clone(),
+            None => {
+                let c: Arc<str> = Arc::from(caller);
+                self.callers.insert(Box::from(caller), c.clone());
+                c
+            }
+        };
+        self.last_caller = Some(c.clone());
         c
     }
 
@@ -280,7 +295,7 @@ impl VmallocSpace {
 
     fn remember_freed(&mut self, addr: u64) {
         if self.freed.len() >= FREED_MEMORY {
-            self.freed.pop_first();
+            self.freed.clear();
         }
         self.freed.insert(addr);
     }
@@ -293,5 +308,25 @@ impl VmallocSpace {
         } else {
             MmError::NotAnObject { addr, cache: "vmalloc".into() }
         }
+    }
+}
+
+/// Hasher for page-aligned addresses: one multiply (Fibonacci hashing).
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (x >> 12).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
