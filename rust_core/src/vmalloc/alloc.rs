@@ -402,9 +402,10 @@ impl VmallocSpace {
         res
     }
 
-    /// `vfree()`: unmap a vmalloc area, free its pages and its space.
-    /// `vfree(0)` does nothing. Errors: `addr` starts no area (kind
-    /// NotAllocated; DoubleFree when the area there was freed already), the
+    /// `vfree()`: unmap a vmalloc area, free its pages and its space (and
+    /// its page array's area). `vfree(0)` does nothing. Errors: `addr`
+    /// starts no area (kind NotAllocated; kind DoubleFree when an area
+    /// starting there was freed and none has started there since), the
     /// area is not a vmalloc area (InvalidState), or the mapping is gone
     /// (NotMapped); nothing changed then.
     pub fn vfree(&mut self, pt: &mut PageTable, src: &mut dyn PageSource, addr: u64) -> Result<()> {
@@ -444,11 +445,12 @@ impl VmallocSpace {
             return Err(MmError::invalid("flags", "vmap areas do not own their pages (VM_ALLOC)"));
         }
         let count = pfns.len() as u64;
+        let size = count.checked_mul(PAGE_SIZE).ok_or_else(|| oom(format!("vmap of {count} pages")))?;
         if self.totalram_pages.is_some_and(|t| count > t) {
             return Err(oom(format!("vmap of {count} pages: more than the machine has")));
         }
         let caller = self.intern(caller);
-        let addr = self.reserve(count << PAGE_SHIFT, 1, PAGE_SIZE, None, flags, caller)?;
+        let addr = self.reserve(size, 1, PAGE_SIZE, None, flags, caller)?;
         for (i, &p) in pfns.iter().enumerate() {
             let va = addr + ((i as u64) << PAGE_SHIFT);
             let r = pfn_phys(p)
@@ -465,7 +467,7 @@ impl VmallocSpace {
             }
         }
         if let Some(va) = self.busy.get_mut(&addr) {
-            va.vm.mapped = count << PAGE_SHIFT;
+            va.vm.mapped = size;
         }
         self.record_at(VmallocEventKind::Alloc, addr);
         Ok(addr)

@@ -1,6 +1,6 @@
 //! The vmalloc space (mm/vmalloc.c): virtually contiguous kernel areas in
-//! `[VMALLOC_START, VMALLOC_END)`, backed by pages from a [`PageSource`]
-//! and mapped through the [`PageTable`] engine.
+//! `[VMALLOC_START, VMALLOC_END)`, backed by pages from a [`PageSource`](crate::page_source::PageSource)
+//! and mapped through the [`PageTable`](crate::pagetable::PageTable) engine.
 //!
 //! * [`VmallocSpace`] keeps the busy areas (`vmap_area_root`: a `BTreeMap`
 //!   by start address, so [`VmallocSpace::find_vmap_area`] is O(log n)) and
@@ -12,14 +12,20 @@
 //!   [`VmFlags::VM_NO_GUARD`], at the lowest address that fits the
 //!   alignment.
 //! * [`VmallocSpace::vmalloc`] and friends take order-0 pages one by one
-//!   ([`PageUse::Vmalloc`]), or PMD-size pages for
+//!   ([`PageUse::Vmalloc`](crate::page_source::PageUse::Vmalloc)), or PMD-size pages for
 //!   [`VmallocSpace::vmalloc_huge`] (6.1; 5.14 had no huge vmalloc on x86 and
 //!   falls back to base pages, as 6.1 does when huge pages run out), and map
 //!   them with kernel protections (`PAGE_KERNEL`). A page array bigger than
 //!   a page is itself vmalloc'ed, as the kernel does ("vpages").
 //! * Every call that fails has changed nothing: pages taken are given back,
 //!   mappings made are removed, the reservation is released.
-//! * Frees are immediate (no lazy purge).
+//! * Frees are immediate (no lazy purge). Errors of a free name the
+//!   address: kind NotAllocated for an address that starts no area, kind
+//!   DoubleFree for one whose area was freed already.
+//! * Complexity (n busy areas, m free extents): reservation O(log m) (see
+//!   [`FreeTree::find_lowest`] for alignments above a page) plus O(log n)
+//!   to index the area; freeing O(log n + log m); mapping and unmapping
+//!   are linear in the pages.
 //! * The page table and the page source are passed to each call, so one
 //!   kernel page table (direct map, vmalloc, ...) can be shared; use the
 //!   same ones for the whole life of the space.
@@ -300,7 +306,12 @@ impl VmallocSpace {
         self.freed.insert(addr);
     }
 
-    /// The error for freeing `addr`, which starts no busy area.
+    /// The error for freeing `addr`, which starts no busy area: a double
+    /// free ([`MmError::ObjectDoubleFree`], kind DoubleFree) when an area
+    /// starting at `addr` was freed and no area has started there since,
+    /// else [`MmError::NotAnObject`] (kind NotAllocated). Both name the
+    /// virtual address; the page-level `DoubleFree`/`NotAllocated` variants
+    /// carry a pfn and an order, which a vmalloc address is not.
     #[cold]
     fn bad_free(&self, addr: u64) -> MmError {
         if self.freed.contains(&addr) {
