@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use super::common::*;
 use crate::memblock::KernelVersion;
-use crate::page_source::BumpPageSource;
+use crate::error::Result;
+use crate::page_source::{BumpPageSource, PageSource, PageUse};
+use crate::units::Pfn;
+use std::collections::VecDeque;
 use crate::pagetable::{PageTable, PageTableFormat};
 use crate::units::PAGE_SIZE;
 use crate::vmalloc::{VmFlags, VmallocSpace};
@@ -45,11 +48,11 @@ fn vmallocinfo_lines() {
     assert_eq!(vs.node_of(0x100_0000), 0);
 }
 
-/// The fixture log, found from the crate's ancestors, or None.
-fn fixture() -> Option<String> {
+/// A fixture log, found from the crate's ancestors, or None.
+fn fixture_named(name: &str) -> Option<String> {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     here.ancestors()
-        .map(|d| d.join("shared/fixtures/dmesg/qemu-x86_64-2g-proc.log"))
+        .map(|d| d.join("shared/fixtures/dmesg").join(name))
         .find(|p| p.is_file())
         .and_then(|p| std::fs::read_to_string(p).ok())
 }
@@ -71,7 +74,7 @@ fn tail(line: &str) -> &str {
 /// line after the (hashed, in the log) addresses, and VmallocUsed.
 #[test]
 fn vmallocinfo_matches_real_boot() {
-    let Some(log) = fixture() else {
+    let Some(log) = fixture_named("qemu-x86_64-2g-proc.log") else {
         eprintln!("fixture qemu-x86_64-2g-proc.log not found: skipped");
         return;
     };
@@ -134,4 +137,98 @@ fn vmallocinfo_matches_real_boot() {
     let total = section(&log, "/proc/meminfo").into_iter().find(|l| l.starts_with("VmallocTotal:")).unwrap();
     assert_eq!(vs.meminfo().lines()[0], total);
     check_mappings(&vs, &pt);
+}
+
+/// Hands out vmalloc pages from the node named by the front of `nids`
+/// (node 0 when empty), page-table pages from elsewhere.
+struct NodeSource {
+    nids: VecDeque<i32>,
+    next: [Pfn; 2],
+    tables: Pfn,
+}
+
+impl PageSource for NodeSource {
+    fn alloc_pages(&mut self, order: u32, _nid: Option<i32>, usage: PageUse) -> Result<Pfn> {
+        assert_eq!(order, 0);
+        if usage == PageUse::PageTable {
+            self.tables += 1;
+            return Ok(self.tables);
+        }
+        let n = self.nids.pop_front().unwrap_or(0) as usize;
+        self.next[n] += 1;
+        Ok(self.next[n])
+    }
+
+    fn free_pages(&mut self, _pfn: Pfn, _order: u32, _usage: PageUse) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// `N0=a N1=b` as a queue of a zeros and b ones.
+fn node_queue(line: &str) -> Vec<i32> {
+    line.split_whitespace()
+        .filter_map(|f| f.strip_prefix('N').and_then(|x| x.split_once('=')))
+        .flat_map(|(nid, n)| std::iter::repeat_n(nid.parse::<i32>().unwrap(), n.parse().unwrap()))
+        .collect()
+}
+
+/// The 2-node boot: per-node counts (`N0=.. N1=..`) of every area, the
+/// page arrays of the three vpages areas included, come out as the
+/// kernel printed them when the pages come from the same nodes.
+#[test]
+fn vmallocinfo_two_nodes() {
+    let Some(log) = fixture_named("qemu-x86_64-4g-2node-proc.log") else {
+        eprintln!("fixture qemu-x86_64-4g-2node-proc.log not found: skipped");
+        return;
+    };
+    // Lazily freed areas ("unpurged vm_area"): our frees are immediate.
+    let mut real: Vec<&str> = section(&log, "/proc/vmallocinfo").into_iter().filter(|l| !l.ends_with(" unpurged vm_area")).collect();
+    assert!(real.len() > 50);
+    let mut src = NodeSource { nids: VecDeque::new(), next: [0x1000, 0x10_0000], tables: 0x7_0000 };
+    let mut pt = PageTable::new(PageTableFormat::x86_64_5level(), &mut src).unwrap();
+    let mut vs = VmallocSpace::x86_64_5level().with_version(KernelVersion::V6_1);
+    vs.set_node_map(vec![(0, 0x8_0000, 0), (0x8_0000, 0xc_0000, 1), (0x10_0000, 0x14_0000, 1)]);
+    let want: BTreeMap<&str, usize> = real.iter().fold(BTreeMap::new(), |mut m, l| {
+        *m.entry(tail(l)).or_default() += 1;
+        m
+    });
+    // The page array of a vpages area is vmalloc'ed first, inside it:
+    // take its line out and replay it with its owner.
+    let mut arrays: Vec<(&str, &str)> = Vec::new();
+    for l in real.clone().into_iter().filter(|l| l.contains(" vpages")) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let pages: u64 = f[3].strip_prefix("pages=").unwrap().parse().unwrap();
+        let arr = (pages * 8).div_ceil(PAGE_SIZE);
+        let head = format!(" {:>7} {} pages={arr} vmalloc ", (arr + 1) * PAGE_SIZE, f[2]);
+        let i = real.iter().position(|r| tail(r).starts_with(&head)).unwrap();
+        arrays.push((l, real.remove(i)));
+    }
+    while !real.is_empty() {
+        let l = real.remove(0);
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let size: u64 = f[1].parse().unwrap();
+        let caller = f[2];
+        if l.ends_with(" vmap") {
+            vs.vmap(&mut pt, &mut src, &[1, 2, 3, 4], VmFlags::VM_MAP, caller).unwrap();
+        } else if l.contains(" ioremap") {
+            let phys = u64::from_str_radix(f[3].strip_prefix("phys=0x").unwrap(), 16).unwrap();
+            vs.ioremap(&mut pt, &mut src, phys, size - PAGE_SIZE, caller).unwrap();
+        } else if l.contains(" pages=") {
+            src.nids.clear();
+            if let Some(&(_, arr)) = arrays.iter().find(|(owner, _)| *owner == l) {
+                src.nids.extend(node_queue(arr));
+            }
+            src.nids.extend(node_queue(l));
+            vs.vmalloc(&mut pt, &mut src, size - PAGE_SIZE, 1, caller).unwrap();
+            assert!(src.nids.is_empty());
+        } else {
+            vs.get_vm_area(size, VmFlags::VM_ALLOC | VmFlags::VM_NO_GUARD, caller).unwrap();
+        }
+    }
+    let ours = vs.vmallocinfo();
+    let got: BTreeMap<&str, usize> = ours.lines().fold(BTreeMap::new(), |mut m, l| {
+        *m.entry(tail(l)).or_default() += 1;
+        m
+    });
+    assert_eq!(got, want);
 }
