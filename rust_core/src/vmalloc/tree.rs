@@ -323,9 +323,11 @@ impl FreeTree {
 
     /// The lowest address `a` with `a % align == 0`, `a >= vstart`,
     /// `a + size <= vend` and `[a, a + size)` entirely free. `align` is a
-    /// power of two, `size > 0`.
+    /// power of two and `size > 0` (else: `None`).
     pub fn find_lowest(&self, size: u64, align: u64, vstart: u64, vend: u64) -> Option<u64> {
-        debug_assert!(align.is_power_of_two() && size > 0);
+        if size == 0 || !align.is_power_of_two() {
+            return None;
+        }
         let fit = |n: u32| -> Result<u64, bool> {
             // Ok(addr) | Err(true): no fit here or higher | Err(false): try higher
             let nd = &self.nodes[n as usize];

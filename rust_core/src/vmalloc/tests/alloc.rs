@@ -362,3 +362,9 @@ fn five_level_space() {
     assert!(VmallocSpace::new(START + 1, START + 0x10_0000).is_err());
     assert!(VmallocSpace::new(START, START + K4).is_err());
 }
+
+#[test]
+fn space_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<VmallocSpace>();
+}

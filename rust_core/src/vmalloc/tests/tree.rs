@@ -34,6 +34,10 @@ fn take_release_merge() {
     t.check().unwrap();
     assert_eq!(t.extent_at(0x5000), Some((0x3000, 0xf_f000)));
     assert_eq!(t.extent_at(0x1000), None);
+    assert_eq!(t.find_lowest(0, 0x1000, 0, u64::MAX), None);
+    assert_eq!(t.find_lowest(0x1000, 0, 0, u64::MAX), None);
+    assert_eq!(t.find_lowest(0x1000, 0x3000, 0, u64::MAX), None);
+    assert!(!t.take(0x5000, 0x5000) && !t.release(0x1000, 0x1000));
 }
 
 #[derive(Debug, Clone)]
