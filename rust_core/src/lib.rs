@@ -17,6 +17,7 @@ pub mod pagetable;
 pub mod slab;
 pub mod units;
 pub mod version;
+pub mod vmalloc;
 
 pub use error::{MmError, MmErrorKind, Result};
 pub use version::KernelVersion;
