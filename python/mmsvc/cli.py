@@ -131,6 +131,7 @@ for _name, _doc in (
     ("zoneinfo", "Print /proc/zoneinfo of the machine after boot."),
     ("meminfo", "Print /proc/meminfo of the machine after boot."),
     ("slabinfo", "Print /proc/slabinfo of the machine after boot."),
+    ("vmallocinfo", "Print /proc/vmallocinfo of the machine after boot."),
 ):
     _proc_command(_name, _doc)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from mmsvc.errors import InvalidArgumentError
 
-VIEWS = ("buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo", "slabinfo")
+VIEWS = ("buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo", "slabinfo", "vmallocinfo")
 
 
 def render(sim: Any, name: str) -> str:
@@ -25,6 +25,8 @@ def render(sim: Any, name: str) -> str:
         return mm.zoneinfo()
     if name == "slabinfo":
         return mm.slabinfo()
+    if name == "vmallocinfo":
+        return mm.vmallocinfo()
     if name == "meminfo":
         return meminfo_text(meminfo(sim))
     raise InvalidArgumentError(f"view: unknown /proc view {name!r} (known: {', '.join(VIEWS)})")
@@ -48,6 +50,9 @@ def meminfo(sim: Any) -> dict[str, int]:
         fields["SReclaimable"] = reclaimable * kb
         fields["SUnreclaim"] = unreclaimable * kb
     fields["PageTables"] = c.get("page_table_pages", 0) * kb
+    if sim.ctx.g.vmap_initialized:
+        total, used, chunk = sim.mm.vmalloc_meminfo()
+        fields.update(VmallocTotal=total, VmallocUsed=used, VmallocChunk=chunk)
     dm = sim.ctx.results.get("direct_map")
     if dm is not None:
         names = {4096: "DirectMap4k", 2 << 20: "DirectMap2M", 1 << 30: "DirectMap1G"}

@@ -10,6 +10,7 @@ use crate::error::{MmError, Result};
 use crate::page_alloc::Gfp;
 use crate::pagetable::direct_map::MapRange;
 use crate::slab::{SlabAllocator, SlabConfig};
+use crate::vmalloc::VmallocSpace;
 use crate::pagetable::{LeafCounts, PageSizePolicy, PageTable, PageTableFormat, PteFlags};
 use crate::page_source::{PageSource, PageUse};
 use crate::memblock::{KernelVersion, Memblock, MemblockFlags, NUMA_NO_NODE};
@@ -81,6 +82,8 @@ pub struct Mm {
     pub early_pgt_pool: Vec<Pfn>,
     /// SLUB, from `kmem_cache_init` on.
     pub slab: Option<SlabAllocator>,
+    /// The vmalloc space, from `vmalloc_init` on.
+    pub vmalloc: Option<VmallocSpace>,
 }
 
 /// Page-table pages during boot: from the architecture's early pool (already
@@ -125,6 +128,7 @@ impl Mm {
             kernel_pagetable: None,
             early_pgt_pool: Vec::new(),
             slab: None,
+            vmalloc: None,
         }
     }
 
@@ -142,6 +146,7 @@ impl Mm {
             kernel_pagetable: self.kernel_pagetable.clone(),
             early_pgt_pool: self.early_pgt_pool.clone(),
             slab: None,
+            vmalloc: None,
         })
     }
 
@@ -275,6 +280,40 @@ impl Mm {
         let slab = slab.as_mut().ok_or_else(|| MmError::InvalidState("SLUB is not up yet: kmem_cache_init has not run".into()))?;
         let page_alloc = page_alloc.as_mut().ok_or_else(not_yet)?;
         f(slab, &mut BuddySource { page_alloc, usage, cpu })
+    }
+
+    /// `vmalloc_init`: the vmalloc space becomes usable; its pages come from
+    /// the buddy allocator and are mapped in the kernel page table.
+    pub fn vmalloc_init(&mut self, mut space: VmallocSpace) -> Result<()> {
+        if self.vmalloc.is_some() {
+            return Err(MmError::InvalidState("vmalloc_init has already run".into()));
+        }
+        if self.kernel_pagetable.is_none() {
+            return Err(MmError::InvalidState("vmalloc needs the kernel page table".into()));
+        }
+        let nodes = self.memblock.mem_pfn_ranges(self.memblock.max_numnodes());
+        let no_node = self.memblock.max_numnodes();
+        space.set_node_map(nodes.iter().map(|r| (r.start_pfn, r.end_pfn, if r.nid == no_node { 0 } else { r.nid })).collect());
+        space.set_totalram_pages(self.page_alloc.as_ref().map(|p| p.totalram_pages()));
+        self.vmalloc = Some(space);
+        Ok(())
+    }
+
+    /// Run `f` on the vmalloc space with the kernel page table and the buddy
+    /// allocator as its page source.
+    pub fn with_vmalloc<T>(
+        &mut self,
+        f: impl FnOnce(&mut VmallocSpace, &mut PageTable, &mut dyn PageSource) -> Result<T>,
+    ) -> Result<T> {
+        let Mm { page_alloc, usage, kernel_pagetable, vmalloc, .. } = self;
+        let space = vmalloc
+            .as_mut()
+            .ok_or_else(|| MmError::InvalidState("the vmalloc space is not up yet: vmalloc_init has not run".into()))?;
+        let pt = kernel_pagetable
+            .as_mut()
+            .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?;
+        let page_alloc = page_alloc.as_mut().ok_or_else(not_yet)?;
+        f(space, pt, &mut BuddySource { page_alloc, usage, cpu: 0 })
     }
 
     /// The buddy allocator as a page source for the kernel's own structures.

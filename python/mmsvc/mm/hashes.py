@@ -85,21 +85,26 @@ PMD_ORDER = 9
 def alloc_large_system_hash_vmalloc(ctx: BootContext, name: str, bucketsize: int,
                                     scale: int, numentries: int = 0) -> HashTable:
     """A late table spread over the nodes with vmalloc (``hashdist``): huge
-    pages when each node's share is at least a PMD, as ``vmalloc_huge`` does;
-    pages interleaved across the nodes like the boot-time mempolicy."""
+    pages when each node's share is at least a PMD, as ``vmalloc_huge`` does.
+    (Without a vmalloc space the pages come straight from the buddy
+    allocator, interleaved over the nodes.)"""
     entries = hash_entries(ctx.g.nr_kernel_pages, ctx.g.nr_all_pages, bucketsize, scale,
                            numentries)
     size = bucketsize * entries
     nodes = max(ctx.g.nr_online_nodes, 1)
+    # vmalloc_huge uses PMD pages when each node's share is at least a PMD
     huge = size // nodes >= (PAGE_SIZE << PMD_ORDER)
-    order = PMD_ORDER if huge else 0
-    count = -(-size // (PAGE_SIZE << order))
-    pfns = [ctx.mm.alloc_pages(order=order, gfp="GFP_KERNEL", nid=i % nodes)
-            for i in range(count)]
+    if ctx.g.vmap_initialized:
+        addr = ctx.mm.vmalloc(size, caller="alloc_large_system_hash", huge=huge)
+        pages: list[int] = [addr]
+    else:
+        order = PMD_ORDER if huge else 0
+        count = -(-size // (PAGE_SIZE << order))
+        pages = [ctx.mm.alloc_pages(order=order, gfp="GFP_KERNEL", nid=i % nodes)
+                 for i in range(count)]
     table = HashTable(name, entries, size, "vmalloc hugepage" if huge else "vmalloc")
     ctx.pr_info(table.banner())
-    ctx.results.setdefault("hash_tables", []).append(
-        {**table.__dict__, "pages": pfns, "order": order})
+    ctx.results.setdefault("hash_tables", []).append({**table.__dict__, "where": pages})
     return table
 
 

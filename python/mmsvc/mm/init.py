@@ -98,7 +98,14 @@ def kmem_cache_init(ctx: BootContext) -> None:
 
 
 def vmalloc_init(ctx: BootContext) -> None:
-    """The vmalloc space becomes usable."""
+    """The vmalloc space becomes usable, in the bounds the architecture gave
+    (``ctx.results["vmalloc_layout"]``: a layout name or start/end)."""
+    layout = ctx.results.get("vmalloc_layout")
+    if layout is None:
+        ctx.results.setdefault("noop", {})["vmalloc_init"] = (
+            "the architecture set up no kernel page table / vmalloc bounds")
+        return
+    ctx.mm.vmalloc_init(**layout)
     ctx.g.vmap_initialized = True
 
 

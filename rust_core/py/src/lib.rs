@@ -12,13 +12,14 @@ mod mm;
 mod page_alloc;
 mod pagetable;
 mod slab;
+mod vmalloc;
 
 /// The extension module.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // one simulated machine's memory (its methods: mm.rs, page_alloc.rs,
-    // pagetable.rs, slab.rs), and its views
+    // pagetable.rs, slab.rs, vmalloc.rs), and its views
     m.add_class::<mm::PyMm>()?;
     m.add_class::<memblock::PyMemblock>()?;
     m.add_class::<memblock::PyMemblockRegion>()?;

@@ -97,6 +97,7 @@ def build_direct_map(ctx: BootContext, gbpages: bool) -> None:
         if start < end:
             mm.init_memory_mapping(start, end, mask, mode.page_offset)
     ctx.results["direct_map"] = {"virt": mode.page_offset, "length": 1 << mode.max_physmem_bits}
+    ctx.results["vmalloc_layout"] = {"layout": mode.preset}
 
 
 def sparse_geometry(ctx: BootContext) -> SparseGeometry:

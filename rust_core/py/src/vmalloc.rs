@@ -1,0 +1,79 @@
+//! Binding of the vmalloc space (`mmsvc_core::vmalloc`) as methods of `Mm`.
+
+use mmsvc_core::vmalloc::{VmFlags, VmallocSpace};
+use mmsvc_core::{KernelVersion, MmError};
+use pyo3::prelude::*;
+
+use crate::errors::guarded;
+use crate::mm::PyMm;
+
+#[pymethods]
+impl PyMm {
+    /// `vmalloc_init`: the vmalloc space of an x86_64 paging mode
+    /// ("x86_64_4level", "x86_64_5level") or explicit `[start, end)` bounds.
+    #[pyo3(signature = (layout = None, start = None, end = None))]
+    fn vmalloc_init(&self, layout: Option<&str>, start: Option<u64>, end: Option<u64>) -> PyResult<()> {
+        let version = if self.profile() == "6.1" { KernelVersion::V6_1 } else { KernelVersion::V5_14 };
+        guarded(|| {
+            let space = match (layout, start, end) {
+                (Some("x86_64_4level"), None, None) => VmallocSpace::x86_64_4level(),
+                (Some("x86_64_5level"), None, None) => VmallocSpace::x86_64_5level(),
+                (None, Some(s), Some(e)) => VmallocSpace::new(s, e)?,
+                (Some(other), None, None) => {
+                    return Err(MmError::invalid("layout", format!("unknown vmalloc layout {other:?}")))
+                }
+                _ => return Err(MmError::invalid("layout", "give a layout name or both start and end")),
+            };
+            self.shared.lock().vmalloc_init(space.with_version(version))
+        })
+    }
+
+    /// `vmalloc(size)` (or `vmalloc_huge` with `huge=True`, or on node
+    /// `nid`): returns the area's address.
+    #[pyo3(signature = (size, caller = "vmalloc", huge = false, nid = None, align = 4096))]
+    fn vmalloc(&self, size: u64, caller: &str, huge: bool, nid: Option<i32>, align: u64) -> PyResult<u64> {
+        guarded(|| {
+            self.shared.lock().with_vmalloc(|v, pt, src| match (huge, nid) {
+                (true, _) => v.vmalloc_huge(pt, src, size, caller),
+                (false, Some(n)) => v.vmalloc_node(pt, src, size, Some(n), caller),
+                (false, None) => v.vmalloc(pt, src, size, align, caller),
+            })
+        })
+    }
+
+    /// `vfree(addr)`.
+    fn vfree(&self, addr: u64) -> PyResult<()> {
+        guarded(|| self.shared.lock().with_vmalloc(|v, pt, src| v.vfree(pt, src, addr)))
+    }
+
+    /// `vmap(pfns)`: map the caller's pages contiguously; returns the address.
+    #[pyo3(signature = (pfns, caller = "vmap"))]
+    fn vmap(&self, pfns: Vec<u64>, caller: &str) -> PyResult<u64> {
+        guarded(|| self.shared.lock().with_vmalloc(|v, pt, src| v.vmap(pt, src, &pfns, VmFlags::VM_MAP, caller)))
+    }
+
+    /// `vunmap(addr)`.
+    fn vunmap(&self, addr: u64) -> PyResult<()> {
+        guarded(|| self.shared.lock().with_vmalloc(|v, pt, src| v.vunmap(pt, src, addr)))
+    }
+
+    /// `vmalloc_to_pfn(addr)`.
+    fn vmalloc_to_pfn(&self, addr: u64) -> PyResult<u64> {
+        guarded(|| self.shared.lock().with_vmalloc(|v, pt, _| v.vmalloc_to_pfn(pt, addr)))
+    }
+
+    /// `/proc/vmallocinfo`.
+    fn vmallocinfo(&self) -> PyResult<String> {
+        guarded(|| self.shared.lock().with_vmalloc(|v, _, _| Ok(v.vmallocinfo())))
+    }
+
+    /// (VmallocTotal, VmallocUsed, VmallocChunk) in kB.
+    fn vmalloc_meminfo(&self) -> PyResult<(u64, u64, u64)> {
+        guarded(|| {
+            self.shared.lock().with_vmalloc(|v, _, _| {
+                let m = v.meminfo();
+                Ok((m.vmalloc_total_kb, m.vmalloc_used_kb, m.vmalloc_chunk_kb))
+            })
+        })
+    }
+}
