@@ -57,3 +57,38 @@ def test_bad_description_names_the_field(riscv_site, tmp_path):
     out = _mmsvc(riscv_site, "boot", "--machine", str(bad))
     assert out.returncode == 2
     assert "firmware.memory[0].size" in out.stderr
+
+
+def test_sv39_described_as_plain_data_maps_and_walks(riscv_site):
+    code = (
+        "from mmsvc.machine import load\n"
+        "from mmsvc.simulation import Simulation\n"
+        f"sim = Simulation(load({str(EXAMPLE / 'machine.toml')!r}))\n"
+        "sim.boot()\n"
+        "t = sim.mm.translate(0xFFFFFFE000000000 + 0x40001000)\n"
+        "print(hex(t['phys']), t['page_size'], [s['name'] for s in sim.mm.walk(0xFFFFFFE000000000)])\n"
+        "a = sim.mm.vmalloc(8192, caller='riscv_probe')\n"
+        "print(sim.mm.vmallocinfo().split()[2], hex(t['entry'] & 0xff))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(riscv_site), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()
+    assert first == "0xc0001000 1073741824 ['pgd']"  # a 1 GiB Sv39 leaf
+    assert second.startswith("riscv_probe")
+    assert int(second.split()[1], 16) & 0b1111 == 0b0111  # V|R|W, no X: NX kernel data
+
+
+def test_a_bad_format_names_the_field():
+    from mmsvc import _core
+    from mmsvc.errors import InvalidArgumentError
+
+    fmt = _core.page_table_format("riscv_sv39")
+    fmt["va_form"] = "sideways"
+    with pytest.raises(InvalidArgumentError, match="format.va_form"):
+        _core.Mm().init_kernel_pagetable(fmt)
+    del fmt["levels"]
+    with pytest.raises(InvalidArgumentError, match="format.levels: missing"):
+        _core.Mm().init_kernel_pagetable(fmt)

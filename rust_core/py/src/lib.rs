@@ -23,5 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<mm::PyMm>()?;
     m.add_class::<memblock::PyMemblock>()?;
     m.add_class::<memblock::PyMemblockRegion>()?;
+    // page-table formats as plain data
+    m.add_function(wrap_pyfunction!(pagetable::page_table_format, m)?)?;
     Ok(())
 }

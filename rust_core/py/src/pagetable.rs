@@ -1,7 +1,10 @@
 //! Binding of the kernel page table of `Mm` (`mmsvc_core::pagetable`):
 //! build the direct map, map and unmap ranges, translate and walk.
 
-use mmsvc_core::pagetable::{EntryKind, PageSizePolicy, PageTableFormat, PteFlags, TRANSLATE_FAULT};
+use mmsvc_core::pagetable::{
+    BitPattern, EntryEncoding, EntryKind, FlagEncoding, LevelFormat, PageSizePolicy, PageTableFormat, PteFlags, VaForm,
+    TRANSLATE_FAULT,
+};
 use mmsvc_core::MmError;
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
@@ -18,6 +21,148 @@ fn flags_from(names: &[String]) -> Result<PteFlags, MmError> {
         f |= one;
     }
     Ok(f)
+}
+
+/// A page-table format given as a preset name or as plain data (a dict
+/// with the fields of `PageTableFormat`; see `page_table_format()`).
+#[derive(FromPyObject)]
+pub enum FormatArg<'py> {
+    Preset(String),
+    Data(Bound<'py, PyDict>),
+}
+
+fn item<'py, T>(d: &Bound<'py, PyDict>, key: &'static str) -> PyResult<T>
+where
+    T: for<'a> FromPyObject<'a, 'py>,
+{
+    match d.get_item(key)? {
+        Some(v) => v.extract::<T>().map_err(|e| {
+            let e: PyErr = e.into();
+            InvalidArgumentError::new_err(format!("format.{key}: {e}"))
+        }),
+        None => Err(InvalidArgumentError::new_err(format!("format.{key}: missing"))),
+    }
+}
+
+fn pattern(d: &Bound<'_, PyDict>, key: &'static str) -> PyResult<BitPattern> {
+    let p: Bound<'_, PyDict> = item(d, key)?;
+    Ok(BitPattern { mask: item(&p, "mask")?, value: item(&p, "value")? })
+}
+
+fn format_from_dict(d: &Bound<'_, PyDict>) -> PyResult<PageTableFormat> {
+    let levels: Vec<Bound<'_, PyDict>> = item(d, "levels")?;
+    let levels = levels
+        .iter()
+        .map(|l| {
+            Ok(LevelFormat {
+                name: item(l, "name")?,
+                shift: item(l, "shift")?,
+                index_bits: item(l, "index_bits")?,
+                leaf: item(l, "leaf")?,
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let va_form: String = item(d, "va_form")?;
+    let va_form = match va_form.as_str() {
+        "sign_extended" => VaForm::SignExtended,
+        "zero_extended" => VaForm::ZeroExtended,
+        "ones_extended" => VaForm::OnesExtended,
+        other => return Err(InvalidArgumentError::new_err(format!("format.va_form: unknown form {other:?}"))),
+    };
+    let e: Bound<'_, PyDict> = item(d, "entry")?;
+    let flags: Vec<Bound<'_, PyDict>> = item(&e, "flags")?;
+    let flags = flags
+        .iter()
+        .map(|f| {
+            let name: String = item(f, "flag")?;
+            let flag = PteFlags::from_name(&name)
+                .ok_or_else(|| InvalidArgumentError::new_err(format!("format.entry.flags: unknown flag {name:?}")))?;
+            Ok(FlagEncoding { flag, when_set: item(f, "when_set")?, when_clear: item(f, "when_clear")? })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let entry = EntryEncoding {
+        valid: pattern(&e, "valid")?,
+        table: pattern(&e, "table")?,
+        table_bits: item(&e, "table_bits")?,
+        page_bits: item(&e, "page_bits")?,
+        huge_bits: item(&e, "huge_bits")?,
+        pfn_shift: item(&e, "pfn_shift")?,
+        pfn_mask: item(&e, "pfn_mask")?,
+        flags,
+    };
+    let f = PageTableFormat {
+        name: item(d, "name")?,
+        levels,
+        va_bits: item(d, "va_bits")?,
+        va_form,
+        phys_bits: item(d, "phys_bits")?,
+        entry,
+    };
+    guarded(|| f.validate())?;
+    Ok(f)
+}
+
+fn format_to_dict<'py>(py: Python<'py>, f: &PageTableFormat) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", &f.name)?;
+    let levels = f
+        .levels
+        .iter()
+        .map(|l| {
+            let ld = PyDict::new(py);
+            ld.set_item("name", &l.name)?;
+            ld.set_item("shift", l.shift)?;
+            ld.set_item("index_bits", l.index_bits)?;
+            ld.set_item("leaf", l.leaf)?;
+            Ok(ld)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    d.set_item("levels", levels)?;
+    d.set_item("va_bits", f.va_bits)?;
+    d.set_item(
+        "va_form",
+        match f.va_form {
+            VaForm::SignExtended => "sign_extended",
+            VaForm::ZeroExtended => "zero_extended",
+            VaForm::OnesExtended => "ones_extended",
+        },
+    )?;
+    d.set_item("phys_bits", f.phys_bits)?;
+    let e = PyDict::new(py);
+    for (key, p) in [("valid", f.entry.valid), ("table", f.entry.table)] {
+        let pd = PyDict::new(py);
+        pd.set_item("mask", p.mask)?;
+        pd.set_item("value", p.value)?;
+        e.set_item(key, pd)?;
+    }
+    e.set_item("table_bits", f.entry.table_bits)?;
+    e.set_item("page_bits", f.entry.page_bits)?;
+    e.set_item("huge_bits", f.entry.huge_bits)?;
+    e.set_item("pfn_shift", f.entry.pfn_shift)?;
+    e.set_item("pfn_mask", f.entry.pfn_mask)?;
+    let flags = f
+        .entry
+        .flags
+        .iter()
+        .map(|fl| {
+            let fd = PyDict::new(py);
+            fd.set_item("flag", fl.flag.names().first().copied().unwrap_or(""))?;
+            fd.set_item("when_set", fl.when_set)?;
+            fd.set_item("when_clear", fl.when_clear)?;
+            Ok(fd)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    e.set_item("flags", flags)?;
+    d.set_item("entry", e)?;
+    Ok(d)
+}
+
+/// A preset page-table format as plain data (a starting point for a new
+/// architecture's format).
+#[pyfunction]
+pub fn page_table_format<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+    let f = guarded(|| PageTableFormat::preset(name))?;
+    format_to_dict(py, &f)
 }
 
 fn kind_name(k: EntryKind) -> String {
@@ -38,12 +183,14 @@ impl PyMm {
     }
 
     /// Create the kernel page table in a preset format ("x86_64_4level",
-    /// "x86_64_5level", "riscv_sv39", "riscv_sv48", "arm64_4k_48bit").
-    fn init_kernel_pagetable(&self, format: &str) -> PyResult<()> {
-        guarded(|| {
-            let f = PageTableFormat::preset(format)?;
-            self.shared.lock().init_kernel_pagetable(f)
-        })
+    /// "x86_64_5level", "riscv_sv39", "riscv_sv48", "arm64_4k_48bit") or a
+    /// format given as plain data (see `page_table_format`).
+    fn init_kernel_pagetable(&self, format: FormatArg<'_>) -> PyResult<()> {
+        let f = match format {
+            FormatArg::Preset(name) => guarded(|| PageTableFormat::preset(&name))?,
+            FormatArg::Data(d) => format_from_dict(&d)?,
+        };
+        guarded(|| self.shared.lock().init_kernel_pagetable(f))
     }
 
     /// `init_memory_mapping`: map physical `[start, end)` at `page_offset`.

@@ -45,6 +45,45 @@ MAX_PHYSMEM_BITS = 56
 DTB_SIZE = 0x2000
 #: the static per-cpu section of the example build
 PERCPU_STATIC = 0x13000
+#: Sv39 linear map and vmalloc area (5.14 layout)
+PAGE_OFFSET = 0xFFFFFFE000000000
+VMALLOC_START, VMALLOC_END = 0xFFFFFFD000000000, 0xFFFFFFE000000000
+
+# RISC-V bits of a page-table entry (V R W X U G A D, the PPN from bit 10)
+_V, _R, _W, _X, _U, _G, _A, _D = (1 << b for b in range(8))
+
+#: The Sv39 page-table format as plain data: three 9-bit levels, leaves at
+#: every level (1 GiB, 2 MiB, 4 KiB), a non-leaf entry is one with R, W and
+#: X all clear, and "no-execute" is the absence of X. The Rust engine needs
+#: nothing else to map, walk and translate with it.
+SV39 = {
+    "name": "riscv Sv39 (example plugin)",
+    "levels": [
+        {"name": "pgd", "shift": 30, "index_bits": 9, "leaf": True},
+        {"name": "pmd", "shift": 21, "index_bits": 9, "leaf": True},
+        {"name": "pte", "shift": 12, "index_bits": 9, "leaf": True},
+    ],
+    "va_bits": 39,
+    "va_form": "sign_extended",
+    "phys_bits": MAX_PHYSMEM_BITS,
+    "entry": {
+        "valid": {"mask": _V, "value": _V},
+        "table": {"mask": _R | _W | _X, "value": 0},
+        "table_bits": _V,
+        "page_bits": _V | _R,
+        "huge_bits": _V | _R,
+        "pfn_shift": 10,
+        "pfn_mask": ((1 << 44) - 1) << 10,
+        "flags": [
+            {"flag": "WRITE", "when_set": _W, "when_clear": 0},
+            {"flag": "USER", "when_set": _U, "when_clear": 0},
+            {"flag": "ACCESSED", "when_set": _A, "when_clear": 0},
+            {"flag": "DIRTY", "when_set": _D, "when_clear": 0},
+            {"flag": "GLOBAL", "when_set": _G, "when_clear": 0},
+            {"flag": "NOEXEC", "when_set": 0, "when_clear": _X},
+        ],
+    },
+}
 
 
 def default_machine() -> MachineDescription:
@@ -103,8 +142,24 @@ def setup_bootmem(ctx: BootContext) -> None:
     ctx.arch_state["dma32_limit_pfn"] = min((4 << 30) // PAGE_SIZE, ctx.g.max_low_pfn)
 
 
+def setup_vm_final(ctx: BootContext) -> None:
+    """The kernel page table (Sv39, described above as plain data) and the
+    linear map of all memory, with the largest pages alignment allows.
+    Its table pages come from memblock, as in the kernel before the buddy
+    allocator exists."""
+    mm = ctx.mm
+    mm.init_kernel_pagetable(SV39)
+    dram = mm.memblock.start_of_dram()  # PAGE_OFFSET maps the start of DRAM
+    for start_pfn, end_pfn, _nid in mm.memblock.mem_pfn_ranges():
+        start, end = start_pfn * PAGE_SIZE, end_pfn * PAGE_SIZE
+        mm.kernel_map_range(PAGE_OFFSET + start - dram, start, end - start)
+    ctx.results["direct_map"] = {"virt": PAGE_OFFSET, "length": 1 << 38}
+    ctx.results["vmalloc_layout"] = {"start": VMALLOC_START, "end": VMALLOC_END}
+
+
 def paging_init(ctx: BootContext) -> None:
-    """sparse_init, then zone_sizes_init."""
+    """The final page table, sparse_init, then zone_sizes_init."""
+    setup_vm_final(ctx)
     geo = SparseGeometry(section_size_bits=27, max_physmem_bits=MAX_PHYSMEM_BITS,
                          mem_section_size=16, memmap_goal=0, memmap_align=1 << PMD_SHIFT)
     sparse_init(ctx, geo, VmemmapTables(VMEMMAP_START, SV39_LEVEL_SHIFTS, PMD_SHIFT))
