@@ -66,7 +66,8 @@ def test_sv39_described_as_plain_data_maps_and_walks(riscv_site):
         f"sim = Simulation(load({str(EXAMPLE / 'machine.toml')!r}))\n"
         "sim.boot()\n"
         "t = sim.mm.translate(0xFFFFFFE000000000 + 0x40001000)\n"
-        "print(hex(t['phys']), t['page_size'], [s['name'] for s in sim.mm.walk(0xFFFFFFE000000000)])\n"
+        "walk = [s['name'] for s in sim.mm.walk(0xFFFFFFE000000000)]\n"
+        "print(hex(t['phys']), t['page_size'], walk)\n"
         "a = sim.mm.vmalloc(8192, caller='riscv_probe')\n"
         "print(sim.mm.vmallocinfo().split()[2], hex(t['entry'] & 0xff))\n"
     )
