@@ -62,3 +62,18 @@ def test_direct_map_counts_in_meminfo(sim):
     total_kb = info["DirectMap4k"] + info["DirectMap2M"] + info["DirectMap1G"]
     assert info["DirectMap1G"] == 2 * 1024 * 1024  # [1G, 2G) and [4G, 5G)
     assert total_kb >= info["MemTotal"]
+
+
+def test_batch_map_is_all_or_nothing(sim):
+    base = VMALLOC_START_L5 + (2 << 30)
+    pfns = [sim.mm.alloc_pages(0) for _ in range(4)]
+    virts = array.array("Q", [base + i * 4096 for i in range(4)])
+    physs = array.array("Q", [p << 12 for p in pfns])
+    sim.mm.kernel_map_batch(virts, physs)
+    assert [sim.mm.translate(v)["phys"] for v in virts] == list(physs)
+    clash = array.array("Q", [base + 8 * 4096, base])  # the second is mapped already
+    with pytest.raises(InvalidStateError):
+        sim.mm.kernel_map_batch(clash, array.array("Q", [physs[0], physs[1]]))
+    with pytest.raises(NotAllocatedError):
+        sim.mm.translate(base + 8 * 4096)  # rolled back
+    sim.mm.kernel_unmap_range(base, 4 * 4096)

@@ -217,6 +217,23 @@ impl PyMm {
         })
     }
 
+    /// Map many pages in one call: `virts[i] -> physs[i]`, each of
+    /// `page_size`, all with the named flags. All or nothing.
+    #[pyo3(signature = (virts, physs, page_size = 4096, flags = vec!["WRITE".to_string(), "GLOBAL".to_string(), "NOEXEC".to_string(), "ACCESSED".to_string(), "DIRTY".to_string()]))]
+    fn kernel_map_batch(&self, py: Python<'_>, virts: PyBuffer<u64>, physs: PyBuffer<u64>, page_size: u64, flags: Vec<String>) -> PyResult<()> {
+        if virts.item_count() != physs.item_count() {
+            return Err(InvalidArgumentError::new_err("physs: must be as long as virts"));
+        }
+        let items: Vec<(u64, u64, u64)> =
+            virts.to_vec(py)?.into_iter().zip(physs.to_vec(py)?).map(|(v, p)| (v, p, page_size)).collect();
+        py.detach(|| {
+            guarded(|| {
+                let f = flags_from(&flags)?;
+                self.shared.lock().with_kernel_pagetable(|pt, src| pt.map_batch(src, &items, f))
+            })
+        })
+    }
+
     /// Unmap `[virt, virt+length)` (splitting huge pages at the edges).
     fn kernel_unmap_range(&self, virt: u64, length: u64) -> PyResult<()> {
         guarded(|| self.shared.lock().kernel_unmap_range(virt, length))
