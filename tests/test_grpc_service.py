@@ -177,10 +177,11 @@ def test_fork_replays_to_the_same_state(alice, bob):
         assert alice.proc(fork2.simulation_id, name) == alice.proc(sid, name)
     # the copies are independent
     assert bob.alloc_pages(fork.simulation_id, order=2) == pfn
-    assert alice.proc(sid, "buddyinfo") != alice.proc(fork2.simulation_id, "buddyinfo") or True
     alice.free_pages(fork2.simulation_id, pfn, order=2)
-    assert alice.proc(fork2.simulation_id, "buddyinfo") == views.render(local("6.1"),
-                                                                         "buddyinfo")
+    ref = local("6.1")
+    ref.mm.free_pages(ref.mm.alloc_pages(order=2), order=2)
+    assert alice.proc(fork2.simulation_id, "buddyinfo") == views.render(ref, "buddyinfo")
+    assert alice.proc(sid, "buddyinfo") != alice.proc(fork2.simulation_id, "buddyinfo")
 
 
 def test_reset_keeps_breakpoints(alice):
@@ -257,14 +258,14 @@ def test_concurrent_clients_on_separate_simulations(server):
             for _ in range(5):
                 c.step(sid, "step")
             c.boot(sid)
+            same = c.proc(sid, "buddyinfo") == want[profile]
             pfns = [c.alloc_pages(sid, order=1) for _ in range(20)]
             for p in pfns:
                 c.free_pages(sid, p, order=1)
-            c.drain = None
             text = c.proc(sid, "meminfo")
             ok = "MemTotal" in text and c.get(sid).boot_complete
             c.delete(sid)
-            return ok and bool(want[profile])
+            return ok and same
 
     with ThreadPoolExecutor(6) as ex:
         assert all(ex.map(work, range(6)))
@@ -316,9 +317,7 @@ def test_batch_stream(alice):
     err = batch_error(bad)
     assert err is not None and err.code == grpc.StatusCode.FAILED_PRECONDITION
     assert ok1.count == 5000 and ok2.count == 100 and batch_error(ok2) is None
-    alice.step  # the stream ended cleanly; the machine is back where it was
-    assert alice.zones(sid)[0].nr_free  # still queryable
+    # everything was freed again: as many free pages as right after the boot
     assert sum(z.nr_free_pages + z.pcp_pages for z in alice.zones(sid)) == sum(
         z["nr_free_pages"] + z["pcp_pages"] for z in local().mm.zones())
-    assert before.splitlines()[0].split()[:4] == alice.proc(sid, "buddyinfo").splitlines()[
-        0].split()[:4]
+    assert len(alice.proc(sid, "buddyinfo").splitlines()) == len(before.splitlines())
