@@ -14,6 +14,7 @@ server raised, and the fields a BadRequest named.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -53,20 +54,19 @@ class RemoteError(MmsvcError):
 
     @classmethod
     def from_rpc_error(cls, err: grpc.RpcError) -> RemoteError:
-        from google.rpc import error_details_pb2
         from grpc_status import rpc_status
 
         code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
         message = err.details() if hasattr(err, "details") else str(err)
         status = rpc_status.from_call(err) if hasattr(err, "trailing_metadata") else None
-        return cls.from_status(code, message or "", status.details if status else [],
-                               error_details_pb2)
+        return cls.from_status(code, message or "", status.details if status else [])
 
     @classmethod
-    def from_status(cls, code: grpc.StatusCode, message: str, details: Iterable[Any],
-                    error_details_pb2: Any = None) -> RemoteError:
-        if error_details_pb2 is None:
-            from google.rpc import error_details_pb2
+    def from_status(cls, code: grpc.StatusCode, message: str,
+                    details: Iterable[Any]) -> RemoteError:
+        """From a status code, message and ``google.rpc.Status.details``."""
+        from google.rpc import error_details_pb2
+
         reason, metadata, fields, pre = "", {}, [], []
         for d in details:
             if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
@@ -152,8 +152,8 @@ class Client:
     def get(self, sim_id: str) -> pb.Simulation:
         return self.call("GetSimulation", pb.GetSimulationRequest(simulation_id=sim_id)).simulation
 
-    def list(self, only_mine: bool = False) -> list[pb.Simulation]:
-        return list(self.call("ListSimulations",
+    def list(self, only_mine: bool = False) -> builtins.list[pb.Simulation]:
+        return builtins.list(self.call("ListSimulations",
                               pb.ListSimulationsRequest(only_mine=only_mine)).simulations)
 
     def delete(self, sim_id: str) -> None:
@@ -170,8 +170,9 @@ class Client:
     def capabilities(self) -> pb.GetCapabilitiesResponse:
         return self.call("GetCapabilities", pb.GetCapabilitiesRequest(), WORK_TIMEOUT)
 
-    def steps(self, sim_id: str) -> list[pb.StepInfo]:
-        return list(self.call("ListSteps", pb.ListStepsRequest(simulation_id=sim_id)).steps)
+    def steps(self, sim_id: str) -> builtins.list[pb.StepInfo]:
+        r = self.call("ListSteps", pb.ListStepsRequest(simulation_id=sim_id))
+        return builtins.list(r.steps)
 
     # -- control ---------------------------------------------------------------
 
@@ -197,7 +198,7 @@ class Client:
 
     def set_breakpoints(self, sim_id: str,
                         breakpoints: Iterable[tuple[str, str] | str | pb.Breakpoint]
-                        ) -> list[pb.Breakpoint]:
+                        ) -> builtins.list[pb.Breakpoint]:
         """Breakpoints as step names, ``(step, "entry"|"exit")`` pairs or messages."""
         out = []
         for bp in breakpoints:
@@ -208,7 +209,7 @@ class Client:
             out.append(pb.Breakpoint(kind=pb.BREAKPOINT_KIND_STEP, step=pb.StepCondition(
                 step=step, when=pb.BREAKPOINT_WHEN_EXIT if when == "exit"
                 else pb.BREAKPOINT_WHEN_ENTRY)))
-        return list(self.call("SetBreakpoints", pb.SetBreakpointsRequest(
+        return builtins.list(self.call("SetBreakpoints", pb.SetBreakpointsRequest(
             simulation_id=sim_id, breakpoints=out)).breakpoints)
 
     # -- state -------------------------------------------------------------------
@@ -225,19 +226,19 @@ class Client:
             req.read_mask.paths.extend(fields)
         return self.call("GetMemblock", req)
 
-    def zones(self, sim_id: str) -> list[pb.Zone]:
-        return list(self.call("GetZones", pb.GetZonesRequest(simulation_id=sim_id)).zones)
+    def zones(self, sim_id: str) -> builtins.list[pb.Zone]:
+        return builtins.list(self.call("GetZones", pb.GetZonesRequest(simulation_id=sim_id)).zones)
 
     def meminfo(self, sim_id: str) -> dict[str, int]:
         r = self.call("GetMeminfo", pb.GetMeminfoRequest(simulation_id=sim_id))
         return {f.name: f.kb for f in r.fields}
 
-    def walk(self, sim_id: str, virt: int) -> list[pb.PageTableLevel]:
-        return list(self.call("WalkPageTable", pb.WalkPageTableRequest(
+    def walk(self, sim_id: str, virt: int) -> builtins.list[pb.PageTableLevel]:
+        return builtins.list(self.call("WalkPageTable", pb.WalkPageTableRequest(
             simulation_id=sim_id, virt=virt)).levels)
 
     def events(self, sim_id: str, from_seq: int = 0, follow: bool = False,
-               kinds: Iterable[int] = (), timeout: float | None = None
+               kinds: Iterable[Any] = (), timeout: float | None = None
                ) -> Iterator[pb.StreamEventsResponse]:
         """The simulation's events from ``from_seq``; with ``follow`` the
         iterator waits for new ones (cancel it with ``.cancel()`` on the call)."""
