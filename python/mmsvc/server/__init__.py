@@ -58,7 +58,8 @@ async def stop_server(server: grpc.aio.Server, grace: float | None = 1.0) -> Non
     await server.stop(grace)
     service: Any = getattr(server, "_mmsvc_service", None)
     if service is not None:
-        service.executor.shutdown(wait=False, cancel_futures=True)
+        # let queued work (state-dir writes) finish; nothing new arrives after stop
+        await asyncio.to_thread(service.executor.shutdown, True)
 
 
 def serve(listen: str = "127.0.0.1:50051", *, limits: Limits | None = None,

@@ -735,9 +735,16 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
                 log.exception("internal error in Batch")
             await context.abort_with_status(se.grpc_status(exc))
         finally:
-            if session is not None:
-                with contextlib.suppress(Exception):
-                    await self._work(None, session, lambda: None, persist=True)
+            if session is not None and self.state_dir is not None:
+                # fire and forget: no await here, the stream may be closing
+                self.executor.submit(self._persist_locked, session)
+
+    def _persist_locked(self, s: Session) -> None:
+        with s.lock:
+            try:
+                self._persist(s)
+            except OSError as exc:
+                log.warning("state-dir: cannot write %s: %s", s.id, exc)
 
     async def _one_batch(self, context: Any, s: Session, req: Any) -> pb.BatchResponse:
         out = pb.BatchResponse(batch_id=req.batch_id)
