@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 
 import grpc
 import pytest
@@ -248,14 +249,45 @@ def test_run_until_stops_between_leaves_and_keeps_them():
     assert st.code == C.DEADLINE_EXCEEDED.value[0]
 
 
-def test_deadline_on_the_wire(client, fresh):
-    # a deadline too short for anything: the server answers DEADLINE_EXCEEDED, and
-    # whatever ran is consistent (next_step agrees with the history)
-    with pytest.raises(RemoteError) as err:
-        client.run_until(fresh, timeout=1e-6)
-    assert err.value.code == C.DEADLINE_EXCEEDED
-    s = client.get(fresh)
-    assert s.next_step
+@pytest.fixture
+def slow_leaves(monkeypatch):
+    """Every leaf of every simulation in this process takes 20 ms more."""
+    import time
+
+    from mmsvc.simulation import Simulation
+
+    real = Simulation._run_leaf
+
+    def slow(self):
+        time.sleep(0.02)
+        return real(self)
+
+    monkeypatch.setattr(Simulation, "_run_leaf", slow)
+
+
+def test_deadline_and_cancel_stop_between_leaves(slow_leaves):
+    with ServerThread() as srv, Client(srv.address, client_id="d") as c:
+        sid = c.create().simulation_id
+        with pytest.raises(RemoteError) as err:
+            c.run_until(sid, timeout=0.3)
+        assert err.value.code == C.DEADLINE_EXCEEDED
+        time.sleep(0.3)  # the server notices between two leaves
+        s = c.get(sid)
+        assert s.next_step and not s.boot_complete and s.history_length == 1
+        ran = sum(1 for e in c.events(sid) if e.kind == pb.EVENT_KIND_STEP
+                  and e.step.state != pb.STEP_STATE_RUNNING)
+        assert 0 < ran < 40
+        # the leaves that ran are in the history: a fork is at the same point
+        assert c.fork(sid).next_step == s.next_step
+        # a cancelled call stops too
+        fut = c.stub.RunUntil.future(pb.RunUntilRequest(simulation_id=sid, boot_complete=True),
+                                     metadata=[("mmsvc-client-id", "d")], timeout=30)
+        time.sleep(0.2)
+        fut.cancel()
+        time.sleep(0.3)
+        s2 = c.get(sid)
+        assert not s2.boot_complete and s2.next_step != s.next_step
+        assert c.boot(sid).reason == pb.STOP_REASON_BOOT_COMPLETE
 
 
 def test_token_auth():
