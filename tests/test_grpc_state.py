@@ -133,3 +133,24 @@ def test_pins_agree():
     gencode = re.search(r"Protobuf Python Version: ([\d.]+)",
                         (REPO / "python/mmsvc/v1/simulation_service_pb2.py").read_text())
     assert gencode and f'"protobuf>={gencode.group(1)},<8"' in text
+
+
+def test_tls_with_token(tmp_path):
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    from mmsvc.client import RemoteError
+
+    with ServerThread(tls=(cert.read_bytes(), key.read_bytes()), token="t") as srv:
+        with Client(srv.address, root_certificates=cert.read_bytes(), token="t") as c:
+            sid = c.create().simulation_id
+            c.boot(sid)
+            assert "Normal" in c.proc(sid, "buddyinfo")
+        with Client(srv.address, token="t") as plain, pytest.raises(RemoteError):
+            plain.call("ListSimulations", pb.ListSimulationsRequest(), timeout=3)

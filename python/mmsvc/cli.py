@@ -223,9 +223,13 @@ def bench(quick: bool, as_json: bool, no_scale: bool) -> None:
               help="Simulated RAM of all simulations, bytes (default 256 GiB).")
 @click.option("--token", envvar="MMSVC_SERVER_TOKEN", default=None,
               help="Require 'authorization: Bearer TOKEN' (or set MMSVC_SERVER_TOKEN).")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TLS certificate chain (PEM); needs --tls-key.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TLS private key (PEM).")
 def serve(listen: str, state_dir: str | None, max_simulations: int,
           max_ram_per_simulation: int | None, max_total_ram: int | None,
-          token: str | None) -> None:
+          token: str | None, tls_cert: str | None, tls_key: str | None) -> None:
     """Run the gRPC server (docs/grpc.md)."""
     import dataclasses
 
@@ -237,8 +241,14 @@ def serve(listen: str, state_dir: str | None, max_simulations: int,
         changes["max_ram_per_simulation"] = max_ram_per_simulation
     if max_total_ram:
         changes["max_total_ram"] = max_total_ram
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("give --tls-cert and --tls-key together")
+    from pathlib import Path
+
+    tls = (Path(tls_cert).read_bytes(), Path(tls_key).read_bytes()) if tls_cert and tls_key \
+        else None
     run_server(listen, limits=dataclasses.replace(Limits(), **changes), state_dir=state_dir,
-               token=token)
+               token=token, tls=tls)
 
 
 def _remote_run(remote: str, token: str | None, command: str, machine: Any,

@@ -93,12 +93,16 @@ def _code_of(status_code: int) -> grpc.StatusCode:
 
 class Client:
     """One connection to a server; ``client_id`` names this client (its
-    simulations are the ones it controls); ``token`` is the bearer token."""
+    simulations are the ones it controls); ``token`` is the bearer token;
+    ``tls=True`` (system roots) or ``root_certificates`` (PEM) use TLS."""
 
     def __init__(self, addr: str, *, client_id: str | None = None, token: str | None = None,
+                 tls: bool = False, root_certificates: bytes | None = None,
                  channel: grpc.Channel | None = None) -> None:
         self.addr = addr
         self.client_id = client_id or f"client-{uuid.uuid4().hex[:12]}"
+        if channel is None and (tls or root_certificates):
+            channel = grpc.secure_channel(addr, grpc.ssl_channel_credentials(root_certificates))
         self._channel = channel or grpc.insecure_channel(addr)
         self.stub = pb_grpc.SimulationServiceStub(self._channel)
         self._metadata = [("mmsvc-client-id", self.client_id)]

@@ -29,9 +29,11 @@ __all__ = ["Limits", "SimulationService", "start_server", "serve", "SERVICE_NAME
 
 async def start_server(listen: str = "127.0.0.1:50051", *, limits: Limits | None = None,
                        state_dir: str | os.PathLike[str] | None = None,
-                       token: str | None = None) -> tuple[grpc.aio.Server, int,
-                                                          SimulationService]:
-    """Build and start a server; returns it, the bound port and the servicer."""
+                       token: str | None = None,
+                       tls: tuple[bytes, bytes] | None = None
+                       ) -> tuple[grpc.aio.Server, int, SimulationService]:
+    """Build and start a server; returns it, the bound port and the servicer.
+    ``tls`` is ``(certificate_chain_pem, private_key_pem)`` for a TLS port."""
     limits = limits or Limits()
     service = SimulationService(limits, state_dir=state_dir, token=token)
     server = grpc.aio.server(options=[
@@ -44,7 +46,11 @@ async def start_server(listen: str = "127.0.0.1:50051", *, limits: Limits | None
     reflection.enable_server_reflection(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
          reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(listen)
+    if tls is not None:
+        cert, key = tls
+        port = server.add_secure_port(listen, grpc.ssl_server_credentials([(key, cert)]))
+    else:
+        port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     await server.start()
@@ -64,13 +70,13 @@ async def stop_server(server: grpc.aio.Server, grace: float | None = 1.0) -> Non
 
 def serve(listen: str = "127.0.0.1:50051", *, limits: Limits | None = None,
           state_dir: str | None = None, token: str | None = None,
-          ready: Any = None) -> None:
+          tls: tuple[bytes, bytes] | None = None, ready: Any = None) -> None:
     """Run a server until interrupted (``mmsvc serve``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def main() -> None:
         server, port, service = await start_server(listen, limits=limits, state_dir=state_dir,
-                                                   token=token)
+                                                   token=token, tls=tls)
         host = listen.rsplit(":", 1)[0]
         logging.getLogger("mmsvc.server").info(
             "listening on %s:%d (%d simulations restored)", host, port, len(service.sessions))

@@ -18,9 +18,10 @@ class ServerThread:
     """Run :func:`mmsvc.server.start_server` on its own event loop in a thread."""
 
     def __init__(self, listen: str = "127.0.0.1:0", *, limits: Limits | None = None,
-                 state_dir: Any = None, token: str | None = None) -> None:
+                 state_dir: Any = None, token: str | None = None,
+                 tls: tuple[bytes, bytes] | None = None) -> None:
         self.listen = listen
-        self.kwargs = {"limits": limits, "state_dir": state_dir, "token": token}
+        self.kwargs = {"limits": limits, "state_dir": state_dir, "token": token, "tls": tls}
         self.port = 0
         self.service: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
