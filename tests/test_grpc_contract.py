@@ -43,7 +43,7 @@ def test_every_element_is_documented(fds):
         comments = {tuple(loc.path): loc.leading_comments.strip()
                     for loc in f.source_code_info.location}
 
-        def check(path, what):
+        def check(path, what, comments=comments):
             if not comments.get(tuple(path)):
                 undocumented.append(what)
 
