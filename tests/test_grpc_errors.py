@@ -313,3 +313,19 @@ def test_reflection_lists_the_services(server):
         assert {"mmsvc.v1.SimulationService", "grpc.health.v1.Health"} <= services
         fd = db.FindFileContainingSymbol("mmsvc.v1.SimulationService")
         assert fd.package == "mmsvc.v1"
+
+
+def test_restore_refuses_forged_snapshots(client, booted):
+    from mmsvc.server.sessions import decode_snapshot, encode_snapshot
+
+    data = decode_snapshot(client.snapshot(booted))
+    before = len(client.list())
+    for history in ([["alloc_bulk", 1 << 40, 0, None, 0]], [["leaves", "many"]],
+                    [["bogus"]], [["free", 1, 0, 0]], [["alloc"]]):
+        blob = encode_snapshot({**data, "history": data["history"] + history})
+        expect(lambda b=blob: client.restore(b), C.INVALID_ARGUMENT, "snapshot")
+    blob = encode_snapshot({**data, "version": 99})
+    expect(lambda: client.restore(blob), C.FAILED_PRECONDITION)
+    blob = encode_snapshot({**data, "mmsvc": "0.0.0-other"})
+    expect(lambda: client.restore(blob), C.FAILED_PRECONDITION)
+    assert len(client.list()) == before

@@ -791,6 +791,10 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
         if not request.snapshot:
             raise se.RequestError("snapshot", "required")
         data = decode_snapshot(request.snapshot)
+        if len(data["history"]) > self.limits.max_history:
+            raise se.LimitExceededError("max_history", f"snapshot: {len(data['history'])} "
+                                        f"history entries, the limit is "
+                                        f"{self.limits.max_history}")
         try:
             inp = SimInput(data["machine"], data.get("profile"),
                            self._check_plugins(list(data["plugins"])))

@@ -45,6 +45,8 @@ SNAPSHOT_MAGIC = b"MMSVC-SNAPSHOT\n"
 SNAPSHOT_VERSION = 1
 #: largest decompressed snapshot accepted
 MAX_SNAPSHOT_BYTES = 256 << 20
+#: largest bulk allocation a history entry may replay
+MAX_BULK = 1 << 24
 
 ShouldStop = Callable[[], None]
 
@@ -238,8 +240,9 @@ class Session:
         for i, op in enumerate(history):
             try:
                 self._apply(op)
-            except MmsvcError as exc:
-                raise MmsvcError(f"history[{i}] {op[0]}: {type(exc).__name__}: {exc}") from exc
+            except (MmsvcError, TypeError, ValueError, IndexError) as exc:
+                raise MmsvcError(f"history[{i}] {op[0]!r}: {type(exc).__name__}: {exc}") \
+                    from exc
             self._record(op)
 
     def _apply(self, op: list[Any]) -> None:
@@ -262,6 +265,8 @@ class Session:
             sim.mm.free_pages(pfn, order=order, cpu=cpu)
         elif kind == "alloc_bulk":
             _, count, order, gfp, cpu = op
+            if not isinstance(count, int) or not 0 <= count <= MAX_BULK:
+                raise MmsvcError(f"alloc_bulk count {count!r} outside 0..{MAX_BULK}")
             sim.mm.alloc_pages_bulk(array.array("Q", bytes(8 * count)), order=order, gfp=gfp,
                                     cpu=cpu)
         elif kind == "free_bulk":
