@@ -218,6 +218,104 @@ def bench(quick: bool, as_json: bool, no_scale: bool) -> None:
             click.echo(line)
 
 
+# -- gRPC: `mmsvc serve` and `--remote ADDR` (python/mmsvc/server, python/mmsvc/client.py) --
+
+
+@cli.command()
+@click.option("--listen", default="127.0.0.1:50051", show_default=True,
+              help="Address to listen on (host:port; port 0 picks one).")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None,
+              help="Keep every simulation here (atomic snapshots) and reload them on start.")
+@click.option("--max-simulations", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Simulations alive at once.")
+@click.option("--max-ram-per-simulation", type=click.IntRange(min=1), default=None,
+              help="Simulated RAM of one simulation, bytes (default 64 GiB).")
+@click.option("--max-total-ram", type=click.IntRange(min=1), default=None,
+              help="Simulated RAM of all simulations, bytes (default 256 GiB).")
+@click.option("--token", envvar="MMSVC_SERVER_TOKEN", default=None,
+              help="Require 'authorization: Bearer TOKEN' (or set MMSVC_SERVER_TOKEN).")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TLS certificate chain (PEM); needs --tls-key.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TLS private key (PEM).")
+def serve(listen: str, state_dir: str | None, max_simulations: int,
+          max_ram_per_simulation: int | None, max_total_ram: int | None,
+          token: str | None, tls_cert: str | None, tls_key: str | None) -> None:
+    """Run the gRPC server (docs/grpc.md)."""
+    import dataclasses
+
+    from mmsvc.server import Limits
+    from mmsvc.server import serve as run_server
+
+    changes: dict[str, int] = {"max_simulations": max_simulations}
+    if max_ram_per_simulation:
+        changes["max_ram_per_simulation"] = max_ram_per_simulation
+    if max_total_ram:
+        changes["max_total_ram"] = max_total_ram
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("give --tls-cert and --tls-key together")
+    from pathlib import Path
+
+    tls = (Path(tls_cert).read_bytes(), Path(tls_key).read_bytes()) if tls_cert and tls_key \
+        else None
+    run_server(listen, limits=dataclasses.replace(Limits(), **changes), state_dir=state_dir,
+               token=token, tls=tls)
+
+
+def _remote_run(remote: str, token: str | None, command: str, machine: Any,
+                kwargs: dict[str, Any]) -> None:
+    """Run a machine command on a server: create, boot, print, delete."""
+    from mmsvc.client import Client
+    from mmsvc.machine import dumps_json
+
+    if kwargs.get("as_json"):
+        raise click.UsageError("--json is not available with --remote")
+    with Client(remote, token=token) as client:
+        sim = client.create(json=dumps_json(machine))
+        try:
+            client.boot(sim.simulation_id)
+            if command == "boot":
+                all_levels = kwargs.get("all_levels", False)
+                for ev in client.events(sim.simulation_id, kinds=[1]):
+                    if all_levels or ev.log.visible:
+                        click.echo(ev.log.text)
+            else:
+                click.echo(client.proc(sim.simulation_id, command), nl=False)
+        finally:
+            client.delete(sim.simulation_id)
+
+
+def _add_remote_option(name: str) -> None:
+    """Give an existing machine command a ``--remote ADDR`` option."""
+    cmd = cli.commands.get(name)
+    if cmd is None or cmd.callback is None:
+        return
+    cmd.params.append(click.Option(["--remote"], metavar="ADDR", default=None,
+                                   help="Run on an mmsvc server (mmsvc serve) at ADDR."))
+    cmd.params.append(click.Option(["--remote-token"], envvar="MMSVC_TOKEN", default=None,
+                                   help="Bearer token for --remote (or MMSVC_TOKEN)."))
+    local = cmd.callback
+
+    @functools.wraps(local)
+    def callback(*args: Any, remote: str | None = None, remote_token: str | None = None,
+                 **kwargs: Any) -> Any:
+        if remote is None:
+            return local(*args, **kwargs)
+        try:
+            machine = load(kwargs.pop("machine_file"), kwargs.pop("dmesg"),
+                           kwargs.pop("profile"), kwargs.pop("cmdline"))
+            return _remote_run(remote, remote_token, name, machine, kwargs)
+        except MmsvcError as exc:
+            click.echo(f"mmsvc: error: {exc}", err=True)
+            sys.exit(2)
+
+    cmd.callback = callback
+
+
+for _name in ("boot", "buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo"):
+    _add_remote_option(_name)
+
+
 def main() -> None:
     from mmsvc.plugins import plugin_manager
 
