@@ -111,8 +111,8 @@ def test_bad_requests_of_every_kind(client, server, fresh, booted):
                  dict(kind=pb.BREAKPOINT_KIND_PLUGIN_REPORT)):
         expect(lambda c=cond: client.set_breakpoints(fresh, [pb.Breakpoint(**c)]),
                C.UNIMPLEMENTED)
-    expect(lambda: client.proc(booted, "slabinfo"), C.UNIMPLEMENTED)
-    expect(lambda: client.proc(booted, "vmallocinfo"), C.UNIMPLEMENTED)
+    expect(lambda: client.proc(fresh, "slabinfo"), C.FAILED_PRECONDITION)
+    expect(lambda: client.proc(fresh, "vmallocinfo"), C.FAILED_PRECONDITION)
     expect(lambda: client.proc(booted, "nope"), C.INVALID_ARGUMENT, "file")
     expect(lambda: client.memblock(booted, ["bogus"]), C.INVALID_ARGUMENT, "read_mask")
     # state errors from the simulation itself

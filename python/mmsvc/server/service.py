@@ -51,7 +51,8 @@ API_VERSION = "v1"
 STATE_SUFFIX = ".mmsvc-sim"
 
 _PROC = {pb.PROC_FILE_BUDDYINFO: "buddyinfo", pb.PROC_FILE_PAGETYPEINFO: "pagetypeinfo",
-         pb.PROC_FILE_ZONEINFO: "zoneinfo", pb.PROC_FILE_MEMINFO: "meminfo"}
+         pb.PROC_FILE_ZONEINFO: "zoneinfo", pb.PROC_FILE_MEMINFO: "meminfo",
+         pb.PROC_FILE_SLABINFO: "slabinfo", pb.PROC_FILE_VMALLOCINFO: "vmallocinfo"}
 _STATE = {"pending": pb.STEP_STATE_PENDING, "running": pb.STEP_STATE_RUNNING,
           "done": pb.STEP_STATE_DONE, "skipped": pb.STEP_STATE_SKIPPED,
           "failed": pb.STEP_STATE_FAILED}
@@ -573,9 +574,6 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
     @rpc
     async def GetProcFile(self, request: Any, context: Any) -> Any:  # noqa: N802
         s = self._session(_require_id(request))
-        if request.file in (pb.PROC_FILE_SLABINFO, pb.PROC_FILE_VMALLOCINFO):
-            raise se.NotImplementedYetError(
-                f"file: {pb.ProcFile.Name(request.file)} is not implemented yet")
         name = _PROC.get(request.file)
         if name is None:
             raise se.RequestError("file", "required: one of " + ", ".join(
