@@ -205,12 +205,13 @@ def plugins() -> None:
 @click.option("--quick", is_flag=True, help="Smaller counts (a smoke run).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--no-scale", is_flag=True, help="Skip the 32 TiB boot.")
+@click.option("--no-service", is_flag=True, help="Skip the gRPC service figures.")
 @handle_errors
-def bench(quick: bool, as_json: bool, no_scale: bool) -> None:
-    """Measure the page allocator against baselines in the same run."""
+def bench(quick: bool, as_json: bool, no_scale: bool, no_service: bool) -> None:
+    """Measure the allocators, the scale and the service against baselines."""
     from mmsvc.bench.run import run
 
-    report = run(quick=quick, scale=not no_scale)
+    report = run(quick=quick, scale=not no_scale, service=not no_service)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

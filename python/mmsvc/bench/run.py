@@ -82,7 +82,21 @@ def run_scale(report: BenchReport, quick: bool) -> None:
     report.add("  peak RSS of that boot", m["big_rss_kib"] / 1024, "MiB")
 
 
-def run(quick: bool = False, scale: bool = True) -> BenchReport:
+def run_service(report: BenchReport, quick: bool) -> None:
+    """The gRPC service against the in-process API (a server on loopback)."""
+    from mmsvc.bench.service import measure
+
+    m = measure(quick)
+    report.add("in-process Simulation.step, p50", m["inproc_step_p50_us"], "us")
+    report.add("gRPC unary Step round trip, p50", m["step_p50_us"], "us",
+               "in-process Simulation.step, p50", m["step_p50_us"] / m["inproc_step_p50_us"])
+    report.add("gRPC unary Step round trip, p99", m["step_p99_us"], "us")
+    report.add("in-process batch API", m["inproc_batch_ops_s"] / 1e6, "M ops/s")
+    report.add("gRPC Batch stream", m["service_batch_ops_s"] / 1e6, "M ops/s",
+               "in-process batch API", m["service_batch_ops_s"] / m["inproc_batch_ops_s"])
+
+
+def run(quick: bool = False, scale: bool = True, service: bool = True) -> BenchReport:
     """Run every workload; ``quick`` shrinks the counts (for tests)."""
     shrink = 20 if quick else 1
     report = BenchReport(meta={"python": platform.python_version(),
@@ -133,4 +147,6 @@ def run(quick: bool = False, scale: bool = True) -> BenchReport:
                ours_ns / (n0 / 2))
     if scale:
         run_scale(report, quick)
+    if service:
+        run_service(report, quick)
     return report
