@@ -89,5 +89,6 @@ def test_bench_quick(run):
     data = json.loads(out.output)
     names = {f["name"] for f in data["figures"]}
     assert {"native order-0 alloc+free pair", "mmsvc per-call API", "mmsvc batch API",
-            "plain-Python buddy, per call"} <= names
+            "plain-Python buddy, per call", "boot of a 1 GiB machine",
+            "gRPC unary Step round trip, p50", "gRPC Batch stream"} <= names
     assert all(f["value"] > 0 for f in data["figures"])
