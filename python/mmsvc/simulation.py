@@ -300,23 +300,39 @@ class Simulation:
         return bool(self._wrapped(leaf, call))
 
     def _wrapped(self, leaf: Step, call: Any) -> Any:
-        hook = self.pm.hook.mmsvc_step_wrapper
-        if not hook.get_hookimpls():
+        """Run ``call`` inside every ``mmsvc_step_wrapper`` implementation,
+        nested the way pluggy nests wrappers (last registered outermost)."""
+        impls = [i for i in reversed(self.pm.hook.mmsvc_step_wrapper.get_hookimpls())
+                 if i.wrapper]
+        if not impls:
             return self._guard(leaf, call)
-        result: list[Any] = []
-
-        def inner() -> None:
-            result.append(self._guard(leaf, call))
-
-        # pluggy runs the wrappers around a (non-wrapper) implementation; we
-        # register a transient innermost implementation that runs the step.
-        innermost = _Innermost(inner)
-        self.pm.register(innermost, name="mmsvc-step-runner")
+        args = {"ctx": self.ctx, "step": leaf}
+        entered = []
+        result: Any = None
+        exc: BaseException | None = None
         try:
-            hook(ctx=self.ctx, step=leaf)
-        finally:
-            self.pm.unregister(innermost)
-        return result[0] if result else False
+            for impl in impls:
+                gen = impl.function(*(args[a] for a in impl.argnames))
+                next(gen)
+                entered.append((impl, gen))
+            result = self._guard(leaf, call)
+        except BaseException as e:  # noqa: BLE001 - handed to the wrappers, re-raised below
+            exc = e
+        for impl, gen in reversed(entered):
+            try:
+                if exc is None:
+                    gen.send(result)
+                else:
+                    gen.throw(exc)
+                exc = PluginError(f"plugin {impl.plugin_name!r}: mmsvc_step_wrapper yielded "
+                                  "twice", plugin=impl.plugin_name, hook="mmsvc_step_wrapper")
+            except StopIteration as stop:
+                result, exc = stop.value, None
+            except BaseException as e:  # noqa: BLE001
+                exc = e
+        if exc is not None:
+            raise exc
+        return result
 
     def _guard(self, leaf: Step, call: Any) -> Any:
         try:
@@ -334,20 +350,6 @@ class Simulation:
                     f"{type(exc).__name__}: {exc}",
                     plugin=self.arch.plugin, hook="mmsvc_arch_step") from exc
             raise
-
-
-class _Innermost:
-    """The step itself, as the innermost implementation of mmsvc_step_wrapper."""
-
-    def __init__(self, fn: Any) -> None:
-        self._fn = fn
-
-    def mmsvc_step_wrapper(self, ctx: Any, step: Any) -> None:
-        self._fn()
-
-
-_Innermost.mmsvc_step_wrapper = __import__("mmsvc.hookspecs", fromlist=["hookimpl"]).hookimpl(
-    tryfirst=True)(_Innermost.mmsvc_step_wrapper)
 
 
 def _console_loglevel(machine: Any) -> int:
