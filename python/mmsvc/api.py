@@ -7,7 +7,8 @@ anything else in the package is internal and may change. See
 Boot context and steps
     :class:`BootContext` (what every step receives), :class:`Step`,
     :func:`substep` (a sub-step with its implementation),
-    :class:`Architecture` (what a plugin registers), :data:`hookimpl`.
+    :class:`Architecture` (what a plugin registers), :class:`ArchPlugin`
+    (a base class implementing the arch hooks), :data:`hookimpl`.
 
 Generic kernel services a ``setup_arch`` / ``mem_init`` calls
     :func:`free_area_init` (nodes and zones, with the kernel's prints),
@@ -29,7 +30,7 @@ The machine's memory itself is ``ctx.mm`` (``mmsvc._core.Mm``): its
 
 from __future__ import annotations
 
-from mmsvc.arch import Architecture
+from mmsvc.arch import Architecture, ArchPlugin
 from mmsvc.boot.context import BootContext, KernelGlobals
 from mmsvc.boot.steps import Step, StepKind, StepState, substep
 from mmsvc.errors import MachineConfigError, MmsvcError, PluginError
@@ -57,7 +58,8 @@ from mmsvc.units import (
 )
 
 __all__ = [
-    "KERN_DEBUG", "KERN_INFO", "KERN_WARNING", "Architecture", "BootContext", "FirstChunk",
+    "KERN_DEBUG", "KERN_INFO", "KERN_WARNING", "ArchPlugin", "Architecture", "BootContext",
+    "FirstChunk",
     "KernelGlobals", "MachineConfigError", "MmsvcError", "PluginError", "SparseGeometry",
     "Step", "StepKind", "StepState", "VmemmapTables", "free_area_init", "hookimpl",
     "memblock_free_all", "node_of", "pcpu_embed_first_chunk", "sparse_init", "substep",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmsvc.errors import PluginError
+from mmsvc.hookspecs import hookimpl
 
 
 @dataclass(frozen=True)
@@ -113,3 +114,44 @@ def collect_architectures(pm: Any) -> ArchRegistry:
                 hook="mmsvc_register_architectures",
             ) from exc
     return registry
+
+
+class ArchPlugin:
+    """A convenience base for architecture plugins.
+
+    Set :attr:`arch`; define ``<phase>_steps(self, ctx)`` methods returning
+    the sub-steps of an arch phase (``setup_arch_steps``, ``mem_init_steps``)
+    and ``step_<name>(self, ctx)`` methods for the steps only some
+    architectures have (``step_setup_per_cpu_areas``, ``step_pti_init`` ...).
+    The hook implementations below answer only for :attr:`arch`, as every
+    architecture plugin must. Publish an instance through the entry point::
+
+        [project.entry-points.mmsvc]
+        riscv64 = "mmsvc_riscv64:plugin"
+    """
+
+    arch: Architecture
+
+    def _mine(self, ctx: Any) -> bool:
+        return ctx.arch.name == self.arch.name
+
+    @hookimpl
+    def mmsvc_register_architectures(self, register: Callable[[Architecture], None]) -> None:
+        register(self.arch)
+
+    @hookimpl
+    def mmsvc_arch_steps(self, ctx: Any, phase: str) -> list[Any] | None:
+        if not self._mine(ctx):
+            return None
+        make = getattr(self, f"{phase}_steps", None)
+        return make(ctx) if make is not None else None
+
+    @hookimpl
+    def mmsvc_arch_step(self, ctx: Any, step: Any) -> bool | None:
+        if not self._mine(ctx):
+            return None
+        run = getattr(self, f"step_{step.name}", None)
+        if run is None:
+            return None
+        run(ctx)
+        return True

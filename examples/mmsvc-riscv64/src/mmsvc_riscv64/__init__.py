@@ -14,12 +14,12 @@ from __future__ import annotations
 from mmsvc.api import (
     PAGE_SIZE,
     Architecture,
+    ArchPlugin,
     BootContext,
     SparseGeometry,
     Step,
     VmemmapTables,
     free_area_init,
-    hookimpl,
     memblock_free_all,
     pcpu_embed_first_chunk,
     sparse_init,
@@ -115,10 +115,6 @@ ARCH = Architecture(
 )
 
 
-def _mine(ctx: BootContext) -> bool:
-    return ctx.arch.name == NAME
-
-
 # -- setup_arch -----------------------------------------------------------
 
 def early_init_dt_scan_memory(ctx: BootContext) -> None:
@@ -179,26 +175,22 @@ def mem_init_steps() -> list[Step]:
     return [substep("memblock_free_all", memblock_free_all, "free memory to the buddy")]
 
 
-# -- hooks ----------------------------------------------------------------
+# -- the plugin -------------------------------------------------------------
 
-@hookimpl
-def mmsvc_register_architectures(register) -> None:
-    register(ARCH)
+class Riscv64(ArchPlugin):
+    """riscv64: its setup_arch and mem_init sub-steps and its per-cpu set-up."""
 
+    arch = ARCH
 
-@hookimpl
-def mmsvc_arch_steps(ctx: BootContext, phase: str) -> list[Step] | None:
-    if not _mine(ctx):
-        return None
-    return {"setup_arch": setup_arch_steps, "mem_init": mem_init_steps}.get(
-        phase, lambda: None)()
+    def setup_arch_steps(self, ctx: BootContext) -> list[Step]:
+        return setup_arch_steps()
 
+    def mem_init_steps(self, ctx: BootContext) -> list[Step]:
+        return mem_init_steps()
 
-@hookimpl
-def mmsvc_arch_step(ctx: BootContext, step: Step) -> bool | None:
-    if not _mine(ctx):
-        return None
-    if step.name == "setup_per_cpu_areas":
+    def step_setup_per_cpu_areas(self, ctx: BootContext) -> None:
         pcpu_embed_first_chunk(ctx, PERCPU_STATIC, PAGE_SIZE, {0: ctx.machine.cpus}, 0)
-        return True
-    return None
+
+
+#: the plugin object the ``mmsvc`` entry point names
+plugin = Riscv64()

@@ -9,7 +9,7 @@ statement-level sub-steps of arch/um/kernel/mem.c.
 
 from __future__ import annotations
 
-from mmsvc.api import Architecture, BootContext, Step, hookimpl
+from mmsvc.api import Architecture, ArchPlugin, BootContext, Step
 from mmsvc_uml import mem_init, percpu_up, setup
 
 __version__ = "0.1.0"
@@ -28,35 +28,25 @@ ARCH = Architecture(
 )
 
 
-def _mine(ctx: BootContext) -> bool:
-    return ctx.arch.name == NAME
+class Uml(ArchPlugin):
+    """User-mode Linux: linux_main/setup_physmem/paging_init, mem_init's
+    statements, the UP per-cpu chunk, nothing to free after boot."""
 
+    arch = ARCH
 
-@hookimpl
-def mmsvc_register_architectures(register) -> None:
-    register(ARCH)
-
-
-@hookimpl
-def mmsvc_arch_steps(ctx: BootContext, phase: str) -> list[Step] | None:
-    if not _mine(ctx):
-        return None
-    if phase == "setup_arch":
+    def setup_arch_steps(self, ctx: BootContext) -> list[Step]:
         return setup.steps()
-    if phase == "mem_init":
+
+    def mem_init_steps(self, ctx: BootContext) -> list[Step]:
         return mem_init.steps()
-    return None
 
-
-@hookimpl
-def mmsvc_arch_step(ctx: BootContext, step: Step) -> bool | None:
-    if not _mine(ctx):
-        return None
-    if step.name == "setup_per_cpu_areas":
+    def step_setup_per_cpu_areas(self, ctx: BootContext) -> None:
         percpu_up.setup_per_cpu_areas(ctx)
-        return True
-    if step.name == "free_initmem":
+
+    def step_free_initmem(self, ctx: BootContext) -> None:
         # UML's image is not in its physical memory: nothing to give back
         ctx.arch_state["freed_after_boot"] = {}
-        return True
-    return None
+
+
+#: the plugin object the ``mmsvc`` entry point names
+plugin = Uml()

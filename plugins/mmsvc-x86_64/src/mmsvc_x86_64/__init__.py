@@ -9,7 +9,7 @@ mmsvc's public hook API (see docs/plugins.md).
 from __future__ import annotations
 
 from mmsvc import api
-from mmsvc.api import Architecture, BootContext, Step, hookimpl
+from mmsvc.api import Architecture, ArchPlugin, BootContext, Step
 from mmsvc_x86_64 import espfix, initmem, mem_init, numa, pti, setup
 
 __version__ = "0.1.0"
@@ -36,40 +36,33 @@ ARCH = Architecture(
 )
 
 
-def _mine(ctx: BootContext) -> bool:
-    return ctx.arch.name == NAME
+class X86_64(ArchPlugin):
+    """The x86_64 architecture: setup_arch and mem_init sub-steps, and the
+    steps only x86 has."""
 
+    arch = ARCH
 
-@hookimpl
-def mmsvc_register_architectures(register) -> None:
-    register(ARCH)
-
-
-@hookimpl
-def mmsvc_arch_steps(ctx: BootContext, phase: str) -> list[Step] | None:
-    if not _mine(ctx):
-        return None
-    if phase == "setup_arch":
+    def setup_arch_steps(self, ctx: BootContext) -> list[Step]:
         return setup.steps(ctx.profile)
-    if phase == "mem_init":
+
+    def mem_init_steps(self, ctx: BootContext) -> list[Step]:
         return mem_init.steps()
-    return None
+
+    def step_setup_per_cpu_areas(self, ctx: BootContext) -> None:
+        setup_per_cpu_areas(ctx)
+
+    def step_init_espfix_bsp(self, ctx: BootContext) -> None:
+        espfix.init_espfix_bsp(ctx)
+
+    def step_pti_init(self, ctx: BootContext) -> None:
+        pti.pti_init(ctx)
+
+    def step_free_initmem(self, ctx: BootContext) -> None:
+        initmem.free_initmem(ctx)
 
 
-@hookimpl
-def mmsvc_arch_step(ctx: BootContext, step: Step) -> bool | None:
-    if not _mine(ctx):
-        return None
-    impl = {
-        "setup_per_cpu_areas": setup_per_cpu_areas,
-        "init_espfix_bsp": espfix.init_espfix_bsp,
-        "pti_init": pti.pti_init,
-        "free_initmem": initmem.free_initmem,
-    }.get(step.name)
-    if impl is None:
-        return None
-    impl(ctx)
-    return True
+#: the plugin object the ``mmsvc`` entry point names
+plugin = X86_64()
 
 
 def _static_from_pages(pages: int | None) -> int:
