@@ -176,3 +176,23 @@ def test_slab_events_reach_plugins_after_kmem_cache_init():
     assert sim.flush_events() == 2
     assert [(e.kind, e.cache, e.addr) for e in watcher.events[-2:]] == [
         ("alloc", "kmalloc-128", addr), ("free", "kmalloc-128", addr)]
+
+
+class VmallocWatcher:
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def mmsvc_vmalloc_event(self, ctx, event):
+        self.events.append(event)
+
+
+def test_vmalloc_events_reach_plugins():
+    watcher = VmallocWatcher()
+    sim = Simulation(default_machine().replace(profile="6.1"), plugins=[("vw", watcher)])
+    sim.boot()
+    addr = sim.mm.vmalloc(8192, caller="probe")
+    sim.mm.vfree(addr)
+    sim.flush_events()
+    assert [(e.kind, e.caller, e.addr) for e in watcher.events[-2:]] == [
+        ("alloc", "probe", addr), ("free", "probe", addr)]

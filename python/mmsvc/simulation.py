@@ -19,7 +19,7 @@ from mmsvc.boot.context import BootContext
 from mmsvc.boot.sequence import build_steps
 from mmsvc.boot.steps import Step, StepKind, StepState
 from mmsvc.errors import InvalidArgumentError, InvalidStateError, PluginError
-from mmsvc.events import PageEvent, SlabEvent
+from mmsvc.events import PageEvent, SlabEvent, VmallocEvent
 from mmsvc.klog import KernelLog
 from mmsvc.plugins import PluginManager, plugin_manager
 
@@ -195,7 +195,8 @@ class Simulation:
 
     def flush_events(self) -> int:
         """Hand the allocator events recorded since the last flush to the
-        ``mmsvc_page_event`` / ``mmsvc_slab_event`` implementations; returns
+        ``mmsvc_page_event`` / ``mmsvc_slab_event`` / ``mmsvc_vmalloc_event``
+        implementations; returns
         how many. The core records only while some plugin implements the
         hook, from the moment the allocator exists."""
         count = 0
@@ -222,6 +223,17 @@ class Simulation:
                     count += 1
             except InvalidStateError:
                 pass  # SLUB not up yet
+        if self.pm.hook.mmsvc_vmalloc_event.get_hookimpls():
+            try:
+                if "vmalloc" not in self._recording:
+                    mm.set_vmalloc_event_recording(True)
+                    self._recording.add("vmalloc")
+                for kind, addr, size, caller in mm.drain_vmalloc_events():
+                    self.pm.call_guarded("mmsvc_vmalloc_event", ctx=self.ctx,
+                                         event=VmallocEvent(kind, addr, size, caller))
+                    count += 1
+            except InvalidStateError:
+                pass  # no vmalloc space yet
         return count
 
     # -- internals --------------------------------------------------------

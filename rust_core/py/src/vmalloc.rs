@@ -67,6 +67,34 @@ impl PyMm {
         guarded(|| self.shared.lock().with_vmalloc(|v, _, _| Ok(v.vmallocinfo())))
     }
 
+    /// Record vmalloc area set-ups and tear-downs (for debug plugins).
+    fn set_vmalloc_event_recording(&self, on: bool) -> PyResult<()> {
+        guarded(|| {
+            self.shared.lock().with_vmalloc(|v, _, _| {
+                v.set_event_recording(on);
+                Ok(())
+            })
+        })
+    }
+
+    /// Take the recorded vmalloc events: `(kind, addr, size, caller)`.
+    fn drain_vmalloc_events(&self) -> PyResult<Vec<(&'static str, u64, u64, String)>> {
+        guarded(|| {
+            self.shared.lock().with_vmalloc(|v, _, _| {
+                Ok(v.take_events()
+                    .into_iter()
+                    .map(|e| {
+                        let kind = match e.kind {
+                            mmsvc_core::vmalloc::VmallocEventKind::Alloc => "alloc",
+                            mmsvc_core::vmalloc::VmallocEventKind::Free => "free",
+                        };
+                        (kind, e.addr, e.size, e.caller.to_string())
+                    })
+                    .collect())
+            })
+        })
+    }
+
     /// (VmallocTotal, VmallocUsed, VmallocChunk) in kB.
     fn vmalloc_meminfo(&self) -> PyResult<(u64, u64, u64)> {
         guarded(|| {
