@@ -7,7 +7,7 @@ use super::free_area::FreeArea;
 use super::free_area_init::{ZoneLayout, ZoneType};
 use super::gfp::Gfp;
 use super::migratetype::{MigrateType, NR_MT};
-use super::pages::{kind, order as st_order, PageTable, E_DESC, E_UNTOUCHED, K_ALLOC, K_FREE, K_NONE, K_PCP};
+use super::pages::{kind, order as st_order, PageTable, E_DESC, E_UNTOUCHED, K_ALLOC, K_FREE, K_NONE, K_PCP, S_MARK};
 use super::pcp::{zone_batchsize, zone_highsize, Pcp};
 use super::watermark::{
     default_min_free_kbytes, setup_lowmem_reserve, setup_per_zone_wmarks, zone_watermark_fast, ALLOC_HARDER,
@@ -180,6 +180,7 @@ impl PageAlloc {
                     lowmem_reserve: vec![0; nz],
                     nr_reserved_highatomic: 0,
                     nr_free_pages: 0,
+                    pcp_refills: 0,
                     area: FreeArea::new(cfg.max_order),
                     pt: PageTable::new(s, e, top, cfg.pageblock_order),
                     pcp: vec![Pcp::boot(); cfg.nr_cpus as usize],
@@ -752,6 +753,25 @@ impl PageAlloc {
         let (mt, highest) = self.check_request(gfp, order, preferred_nid, cpu)?;
         out.reserve(count.min(1 << 20));
         let mut n = 0;
+        if order == 0 && !self.rec.on {
+            // Calls one by one, except that a call served from a pcp list
+            // without refilling it changed nothing but that list: the next
+            // calls see the same zones and watermarks and are served from
+            // the same list's head while it lasts, so those are taken in one
+            // go.
+            let mut last: Option<(usize, u64)> = None;
+            while n < count {
+                let Some((zid, pfn)) = self.alloc_inner(gfp, 0, preferred_nid, cpu, mt, highest) else { break };
+                out.push(pfn);
+                n += 1;
+                let now = (zid, self.zones[zid].pcp_refills);
+                if last == Some(now) {
+                    n += self.zones[zid].pcp_take(cpu as usize, mt, count - n, out);
+                }
+                last = Some(now);
+            }
+            return Ok(n);
+        }
         while n < count {
             let Some((zid, pfn)) = self.alloc_inner(gfp, order, preferred_nid, cpu, mt, highest) else { break };
             if self.rec.on {
@@ -848,6 +868,15 @@ impl PageAlloc {
     /// nothing.
     pub fn free_pages_bulk(&mut self, pfns: &[Pfn], order: u32, cpu: u32) -> Result<()> {
         self.check_cpu(cpu)?;
+        if order == 0 && !self.rec.on {
+            if let Some(zids) = self.mark_batch0(pfns) {
+                for (&p, &z) in pfns.iter().zip(&zids) {
+                    self.zones[z as usize].pcp_free_validated(cpu as usize, p);
+                }
+                return Ok(());
+            }
+            // Something is wrong with the batch: the path below names it.
+        }
         let mut zids = Vec::with_capacity(pfns.len());
         for &p in pfns {
             zids.push(self.check_free(p, order)?);
@@ -859,6 +888,50 @@ impl PageAlloc {
             self.free_checked(z, p, order, cpu);
         }
         Ok(())
+    }
+
+    /// Validate an order-0 batch with one lookup per page: every pfn must
+    /// be an allocated order-0 head, and is marked (`S_MARK`) so that a
+    /// second occurrence is caught. Returns the zone of each pfn, or `None`
+    /// with every mark undone when the batch is not valid.
+    fn mark_batch0(&mut self, pfns: &[Pfn]) -> Option<Vec<u32>> {
+        let mut zids: Vec<u32> = Vec::with_capacity(pfns.len());
+        let (mut lo, mut hi, mut zid) = (1u64, 0u64, 0usize);
+        let mut ok = true;
+        for &p in pfns {
+            if !(p >= lo && p < hi) {
+                let i = self.spans.partition_point(|s| s.0 <= p);
+                match i.checked_sub(1).map(|i| self.spans[i]) {
+                    Some((s, e, z)) if p < e => (lo, hi, zid) = (s, e, z),
+                    _ => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            let pt = &mut self.zones[zid].pt;
+            match pt.si(p) {
+                Some(i) if pt.st[i] & (S_MARK | 0x7f) == K_ALLOC => {
+                    pt.st[i] |= S_MARK;
+                    zids.push(zid as u32);
+                }
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            // The frees overwrite every marked state.
+            return Some(zids);
+        }
+        for (&p, &z) in pfns.iter().zip(&zids) {
+            let pt = &mut self.zones[z as usize].pt;
+            if let Some(i) = pt.si(p) {
+                pt.st[i] &= !S_MARK;
+            }
+        }
+        None
     }
 
     /// `drain_local_pages`/`drain_all_pages`: empty the pcp lists of one

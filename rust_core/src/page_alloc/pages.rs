@@ -24,6 +24,9 @@ pub(crate) const K_NONE: u16 = 0;
 pub(crate) const K_FREE: u16 = 1;
 pub(crate) const K_ALLOC: u16 = 2;
 pub(crate) const K_PCP: u16 = 3;
+/// A spare state bit: "in the batch being freed" (set only while
+/// `free_pages_bulk` validates a batch, never left behind).
+pub(crate) const S_MARK: u16 = 0x80;
 
 /// Page state: kind (2 bits) | order (5 bits) << 2 | migratetype << 8.
 #[inline]

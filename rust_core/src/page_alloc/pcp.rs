@@ -75,17 +75,71 @@ fn nr_pcp_free(pcp: &mut Pcp, high: u64, batch: u64) -> u64 {
 }
 
 impl Zone {
-    /// `rmqueue_bulk` into `cpu`'s list of `mt`.
+    /// `rmqueue_bulk` into `cpu`'s list of `mt`: `count` times
+    /// `__rmqueue(0)`, carved a block at a time. While `mt` has a free block,
+    /// the smallest one is what `__rmqueue_smallest(0)` takes next, and
+    /// taking `k` pages of it one by one leaves exactly the aligned
+    /// decomposition of its tail, one block per lower order, on lists that
+    /// were empty: so the block is split once here with the same result.
+    /// Only when `mt` has nothing left does a page go through `__rmqueue`
+    /// (fallback, stealing) on its own.
     fn rmqueue_bulk(&mut self, cpu: usize, mt: u8, count: u64, alloc_flags: u32) -> u64 {
+        let top = self.top();
+        self.pcp_refills += 1;
         let mut n = 0;
         while n < count {
-            let Some(pfn) = self.rmqueue(0, mt, alloc_flags) else { break };
-            self.pt.set_state(pfn, mk(K_PCP, 0, mt));
-            self.pcp[cpu].lists[mt as usize].push_back(pfn);
-            n += 1;
+            let cur = if top == 0 { None } else { (0..=top).find(|&o| !self.area.is_empty(o, mt)) };
+            let Some(cur) = cur else {
+                let Some(pfn) = self.rmqueue(0, mt, alloc_flags) else { break };
+                self.pt.set_state(pfn, mk(K_PCP, 0, mt));
+                self.pcp[cpu].lists[mt as usize].push_back(pfn);
+                n += 1;
+                continue;
+            };
+            let Some(pfn) = self.area.pop_head(&mut self.pt, cur, mt) else { break };
+            if self.pt.entry(pfn) < super::pages::E_DESC {
+                self.pt.ensure_desc(pfn, K_NONE);
+            }
+            let size = 1u64 << cur;
+            let take = (count - n).min(size);
+            self.nr_free_pages -= take;
+            if let Some(i) = self.pt.si(pfn) {
+                self.pt.st[i..i + take as usize].fill(mk(K_PCP, 0, mt));
+            }
+            self.pcp[cpu].lists[mt as usize].extend(pfn..pfn + take);
+            let mut off = take;
+            while off < size {
+                let o = off.trailing_zeros();
+                self.area.add(&mut self.pt, pfn + off, o, mt, false);
+                off += 1u64 << o;
+            }
+            n += take;
         }
         self.pcp[cpu].count += n;
         n
+    }
+
+    /// Up to `max` more order-0 allocations served from the head of
+    /// `cpu`'s list of `mt`, appended to `out` (what as many calls of
+    /// `rmqueue_pcplist` would return while the list is not empty).
+    pub fn pcp_take(&mut self, cpu: usize, mt: u8, max: usize, out: &mut Vec<Pfn>) -> usize {
+        let pcp = &mut self.pcp[cpu];
+        let list = &mut pcp.lists[mt as usize];
+        let k = max.min(list.len());
+        if k == 0 {
+            return 0;
+        }
+        pcp.free_factor = if k >= 32 { 0 } else { pcp.free_factor >> k };
+        pcp.count -= k as u64;
+        let st = mk(K_ALLOC, 0, mt);
+        let pt = &mut self.pt;
+        for p in list.drain(..k) {
+            if let Some(i) = pt.si(p) {
+                pt.st[i] = st;
+            }
+            out.push(p);
+        }
+        k
     }
 
     /// `rmqueue_pcplist`: an order-0 page from `cpu`'s list, refilled in
@@ -167,6 +221,31 @@ impl Zone {
             self.free_pcppages_bulk(cpu, n);
         }
         true
+    }
+
+    /// `free_unref_page` for a page of a validated batch (its state is an
+    /// allocated order-0 head, possibly with `S_MARK`).
+    #[inline]
+    pub fn pcp_free_validated(&mut self, cpu: usize, pfn: Pfn) {
+        let Some(i) = self.pt.si(pfn) else { return };
+        let idx = i >> self.pt.shift;
+        let pb = self.pt.pbm[idx * self.pt.npb + ((i & ((1usize << self.pt.shift) - 1)) >> self.pt.pb_shift)];
+        if pb == MigrateType::Isolate as u8 {
+            self.pt.st[i] = K_NONE;
+            self.free_one_page(pfn, 0, pb, false);
+            return;
+        }
+        self.pt.st[i] = mk(K_PCP, 0, pb);
+        let list = if (pb as usize) < MIGRATE_PCPTYPES { pb } else { MigrateType::Movable as u8 };
+        let pcp = &mut self.pcp[cpu];
+        pcp.lists[list as usize].push_front(pfn);
+        pcp.count += 1;
+        let high = pcp.high;
+        if pcp.count >= high {
+            let batch = pcp.batch;
+            let n = nr_pcp_free(pcp, high, batch);
+            self.free_pcppages_bulk(cpu, n);
+        }
     }
 
     /// `free_pcppages_bulk`: give `count` pages back to the buddy lists,

@@ -30,6 +30,9 @@ pub(crate) struct Zone {
     pub nr_reserved_highatomic: u64,
     /// NR_FREE_PAGES (buddy pages only; pcp pages are not counted).
     pub nr_free_pages: u64,
+    /// How many times `rmqueue_bulk` ran (lets bulk allocation know that a
+    /// call changed nothing but a pcp list).
+    pub pcp_refills: u64,
     pub area: FreeArea,
     pub pt: PageTable,
     pub pcp: Vec<Pcp>,
