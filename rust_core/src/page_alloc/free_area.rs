@@ -65,15 +65,24 @@ impl FreeArea {
     /// the head or tail of its list and mark its head page free.
     #[inline]
     pub fn add(&mut self, pt: &mut PageTable, pfn: Pfn, order: u32, mt: u8, tail: bool) {
-        self.count[order as usize][mt as usize] += 1;
-        self.nr_free[order as usize] += 1;
         if order == self.top {
+            self.count[order as usize][mt as usize] += 1;
+            self.nr_free[order as usize] += 1;
             pt.set_state(pfn, mk(K_FREE, order, mt));
             self.push_run(mt, pfn, 1, tail);
             return;
         }
+        let i = pt.si(pfn);
+        self.add_at(pt, pfn, i, order, mt, tail);
+    }
+
+    /// [`Self::add`] below the top order, the state index of `pfn` known.
+    #[inline]
+    pub fn add_at(&mut self, pt: &mut PageTable, pfn: Pfn, i: Option<usize>, order: u32, mt: u8, tail: bool) {
+        self.count[order as usize][mt as usize] += 1;
+        self.nr_free[order as usize] += 1;
         let (head, tl) = self.list[order as usize][mt as usize];
-        if let Some(i) = pt.si(pfn) {
+        if let Some(i) = i {
             pt.st[i] = mk(K_FREE, order, mt);
             if tail {
                 pt.nx[i] = NIL;
@@ -127,16 +136,29 @@ impl FreeArea {
     /// Remove a block below the top order from its list; clears its state.
     #[inline]
     pub fn del(&mut self, pt: &mut PageTable, pfn: Pfn, order: u32, mt: u8) {
+        match pt.si(pfn) {
+            Some(i) => self.del_at(pt, i, order, mt),
+            None => {
+                self.count[order as usize][mt as usize] -= 1;
+                self.nr_free[order as usize] -= 1;
+                self.unlink(pt, NIL, NIL, order, mt);
+            }
+        }
+    }
+
+    /// [`Self::del`] of the block whose state index (`PageTable::si`) is `i`.
+    #[inline]
+    pub fn del_at(&mut self, pt: &mut PageTable, i: usize, order: u32, mt: u8) {
         debug_assert!(order < self.top);
         self.count[order as usize][mt as usize] -= 1;
         self.nr_free[order as usize] -= 1;
-        let (n, p) = match pt.si(pfn) {
-            Some(i) => {
-                pt.st[i] = K_NONE;
-                (pt.nx[i], pt.pv[i])
-            }
-            None => (NIL, NIL),
-        };
+        pt.st[i] = K_NONE;
+        let (n, p) = (pt.nx[i], pt.pv[i]);
+        self.unlink(pt, n, p, order, mt);
+    }
+
+    #[inline]
+    fn unlink(&mut self, pt: &mut PageTable, n: u64, p: u64, order: u32, mt: u8) {
         let (mut head, mut tail) = self.list[order as usize][mt as usize];
         if p != NIL {
             set_next(pt, p, n);

@@ -280,11 +280,35 @@ impl Zone {
             }
         }
         pcp.count -= taken.len() as u64;
-        for p in taken {
-            let s = self.pt.state(p);
-            debug_assert_eq!(kind(s), K_PCP);
-            self.pt.set_state(p, K_NONE);
-            self.free_one_page(p, 0, st_mt(s), false);
+        // Pages are freed one by one in `taken` order. A stretch of `taken`
+        // that is exactly the pages of an aligned block of order k (each
+        // page's buddies inside the block still on the list while the
+        // stretch is freed) merges into that block and nothing else, every
+        // intermediate block being added to a free list and taken off again:
+        // freeing the block whole, with the migratetype of its last page,
+        // gives the same lists. Whole stretches are found greedily.
+        let top = self.top();
+        let mut j = 0;
+        while j < taken.len() {
+            let p = taken[j];
+            let mut k = 0u32;
+            while k < top && p & ((2u64 << k) - 1) == 0 && j + (2usize << k) <= taken.len() {
+                let (lo, hi) = (j + (1usize << k), j + (2usize << k));
+                if !taken[lo..hi].iter().enumerate().all(|(t, &q)| q == p + (1u64 << k) + t as u64) {
+                    break;
+                }
+                k += 1;
+            }
+            let mut s = K_NONE;
+            for t in 0..1u64 << k {
+                s = match self.pt.si(p + t) {
+                    Some(i) => std::mem::replace(&mut self.pt.st[i], K_NONE),
+                    None => K_NONE,
+                };
+                debug_assert_eq!(kind(s), K_PCP);
+            }
+            self.free_one_page(p, k, st_mt(s), false);
+            j += 1usize << k;
         }
     }
 

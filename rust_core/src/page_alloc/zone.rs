@@ -309,13 +309,28 @@ impl Zone {
                 if !whole_block_in_zone && !self.spans(buddy) {
                     break;
                 }
-                let s = self.pt.st[base + (buddy & mask) as usize];
+                let bi = base + (buddy & mask) as usize;
+                let s = self.pt.st[bi];
                 if kind(s) != K_FREE || st_order(s) != order {
                     break;
                 }
-                self.area.del(&mut self.pt, buddy, order, st_mt(s));
+                self.area.del_at(&mut self.pt, bi, order, st_mt(s));
                 pfn &= buddy;
                 order += 1;
+            }
+            if order < top {
+                // `buddy_merge_likely`: the higher buddy is in this block.
+                let to_tail = to_tail_flag
+                    || (order + 2 < top + 1 && {
+                        let higher = (pfn & !(1u64 << order)) ^ (1u64 << (order + 1));
+                        (whole_block_in_zone || self.spans(higher)) && {
+                            let s = self.pt.st[base + (higher & mask) as usize];
+                            kind(s) == K_FREE && st_order(s) == order + 1
+                        }
+                    });
+                let i = base + (pfn & mask) as usize;
+                self.area.add_at(&mut self.pt, pfn, Some(i), order, mt, to_tail);
+                return;
             }
         }
         if order == top {

@@ -265,7 +265,10 @@ fn bulk_matches_one_by_one(prefix: Vec<Op>, gfp: u8, n: usize, wm: bool, rot: us
         f.rotate_left(r);
     }
     let mut x = shuffle | 1;
-    for i in (1..f.len()).rev() {
+    if shuffle % 3 == 0 {
+        f.sort_unstable();
+    }
+    for i in (1..f.len()).rev().filter(|_| shuffle % 3 == 2) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
