@@ -869,9 +869,9 @@ impl PageAlloc {
     pub fn free_pages_bulk(&mut self, pfns: &[Pfn], order: u32, cpu: u32) -> Result<()> {
         self.check_cpu(cpu)?;
         if order == 0 && !self.rec.on {
-            if let Some(zids) = self.mark_batch0(pfns) {
-                for (&p, &z) in pfns.iter().zip(&zids) {
-                    self.zones[z as usize].pcp_free_validated(cpu as usize, p);
+            if let Some(at) = self.mark_batch0(pfns) {
+                for (&p, &x) in pfns.iter().zip(&at) {
+                    self.zones[(x & 0xffff) as usize].pcp_free_validated(cpu as usize, p, (x >> 16) as usize);
                 }
                 return Ok(());
             }
@@ -892,17 +892,24 @@ impl PageAlloc {
 
     /// Validate an order-0 batch with one lookup per page: every pfn must
     /// be an allocated order-0 head, and is marked (`S_MARK`) so that a
-    /// second occurrence is caught. Returns the zone of each pfn, or `None`
-    /// with every mark undone when the batch is not valid.
-    fn mark_batch0(&mut self, pfns: &[Pfn]) -> Option<Vec<u32>> {
-        let mut zids: Vec<u32> = Vec::with_capacity(pfns.len());
+    /// second occurrence is caught. Returns, per pfn, its state index and
+    /// zone packed as `index << 16 | zone`, or `None` with every mark undone
+    /// when the batch is not valid.
+    fn mark_batch0(&mut self, pfns: &[Pfn]) -> Option<Vec<u64>> {
+        if self.zones.len() > 1 << 16 {
+            return None;
+        }
+        let mut out: Vec<u64> = Vec::with_capacity(pfns.len());
+        // the zone span and the max-order block (with its first state
+        // index) of the previous pfn: batches are mostly runs of both
         let (mut lo, mut hi, mut zid) = (1u64, 0u64, 0usize);
+        let (mut blo, mut bhi, mut bbase) = (1u64, 0u64, 0usize);
         let mut ok = true;
         for &p in pfns {
             if !(p >= lo && p < hi) {
                 let i = self.spans.partition_point(|s| s.0 <= p);
                 match i.checked_sub(1).map(|i| self.spans[i]) {
-                    Some((s, e, z)) if p < e => (lo, hi, zid) = (s, e, z),
+                    Some((s, e, z)) if p < e => (lo, hi, zid, bhi) = (s, e, z, 0),
                     _ => {
                         ok = false;
                         break;
@@ -910,26 +917,35 @@ impl PageAlloc {
                 }
             }
             let pt = &mut self.zones[zid].pt;
-            match pt.si(p) {
-                Some(i) if pt.st[i] & (S_MARK | 0x7f) == K_ALLOC => {
-                    pt.st[i] |= S_MARK;
-                    zids.push(zid as u32);
+            let i = if p >= blo && p < bhi {
+                bbase + (p - blo) as usize
+            } else {
+                match pt.si(p) {
+                    Some(i) => {
+                        let off = pt.off(p);
+                        (blo, bhi, bbase) = (p - off as u64, p - off as u64 + (1u64 << pt.shift), i - off);
+                        i
+                    }
+                    None => {
+                        ok = false;
+                        break;
+                    }
                 }
-                _ => {
-                    ok = false;
-                    break;
-                }
+            };
+            let st = &mut pt.st[i];
+            if *st & (S_MARK | 0x7f) != K_ALLOC {
+                ok = false;
+                break;
             }
+            *st |= S_MARK;
+            out.push((i as u64) << 16 | zid as u64);
         }
         if ok {
             // The frees overwrite every marked state.
-            return Some(zids);
+            return Some(out);
         }
-        for (&p, &z) in pfns.iter().zip(&zids) {
-            let pt = &mut self.zones[z as usize].pt;
-            if let Some(i) = pt.si(p) {
-                pt.st[i] &= !S_MARK;
-            }
+        for &x in &out {
+            self.zones[(x & 0xffff) as usize].pt.st[(x >> 16) as usize] &= !S_MARK;
         }
         None
     }

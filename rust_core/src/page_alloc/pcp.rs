@@ -133,9 +133,17 @@ impl Zone {
         pcp.count -= k as u64;
         let st = mk(K_ALLOC, 0, mt);
         let pt = &mut self.pt;
+        out.reserve(k);
+        // the max-order block of the previous page and its first state
+        // index: a refilled list is runs of consecutive pages
+        let (mut blo, mut bhi, mut bbase) = (1u64, 0u64, 0usize);
         for p in list.drain(..k) {
-            if let Some(i) = pt.si(p) {
+            if p >= blo && p < bhi {
+                pt.st[bbase + (p - blo) as usize] = st;
+            } else if let Some(i) = pt.si(p) {
                 pt.st[i] = st;
+                let off = pt.off(p);
+                (blo, bhi, bbase) = (p - off as u64, p - off as u64 + (1u64 << pt.shift), i - off);
             }
             out.push(p);
         }
@@ -223,11 +231,10 @@ impl Zone {
         true
     }
 
-    /// `free_unref_page` for a page of a validated batch (its state is an
-    /// allocated order-0 head, possibly with `S_MARK`).
+    /// `free_unref_page` for a page of a validated batch (its state, at
+    /// index `i`, is an allocated order-0 head, possibly with `S_MARK`).
     #[inline]
-    pub fn pcp_free_validated(&mut self, cpu: usize, pfn: Pfn) {
-        let Some(i) = self.pt.si(pfn) else { return };
+    pub fn pcp_free_validated(&mut self, cpu: usize, pfn: Pfn, i: usize) {
         let idx = i >> self.pt.shift;
         let pb = self.pt.pbm[idx * self.pt.npb + ((i & ((1usize << self.pt.shift) - 1)) >> self.pt.pb_shift)];
         if pb == MigrateType::Isolate as u8 {
