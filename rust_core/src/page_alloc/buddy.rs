@@ -88,6 +88,8 @@ pub struct PageAlloc {
     pcp_setup: bool,
     pub(crate) mobility_disabled: bool,
     rec: Recorder,
+    /// (start, end, zone id) of the zone of the last order-0 free.
+    hint: (Pfn, Pfn, usize),
 }
 
 /// The first pfn that appears twice in `pfns` (all heads of `order` blocks).
@@ -241,6 +243,7 @@ impl PageAlloc {
             mobility_disabled: !layout.mobility_grouping,
             rec: Recorder::default(),
             nofrag: Vec::new(),
+            hint: (1, 0, 0),
         };
         let mut nf = Vec::with_capacity(nn * 2 * nz);
         for nid in 0..nn as u32 {
@@ -616,6 +619,7 @@ impl PageAlloc {
     }
 
     /// Validate a request: (migratetype, highest zone index).
+    #[inline]
     fn check_request(&self, gfp: Gfp, order: u32, nid: u32, cpu: u32) -> Result<(u8, usize)> {
         if order >= self.cfg.max_order {
             return Err(MmError::invalid("order", format!("{order} >= MAX_ORDER {}", self.cfg.max_order)));
@@ -851,7 +855,17 @@ impl PageAlloc {
     #[inline]
     pub fn free_pages(&mut self, pfn: Pfn, order: u32, cpu: u32) -> Result<()> {
         if order == 0 && cpu < self.cfg.nr_cpus && !self.rec.on {
-            if let Some(zid) = self.zone_of(pfn) {
+            let (lo, hi, z) = self.hint;
+            let zid = if pfn >= lo && pfn < hi {
+                Some(z)
+            } else {
+                let z = self.zone_of(pfn);
+                if let Some(z) = z {
+                    self.hint = (self.zones[z].start_pfn, self.zones[z].end_pfn, z);
+                }
+                z
+            };
+            if let Some(zid) = zid {
                 if self.zones[zid].pcp_free_fast(cpu as usize, pfn) {
                     return Ok(());
                 }
