@@ -88,7 +88,7 @@ pub struct PageAlloc {
     pcp_setup: bool,
     pub(crate) mobility_disabled: bool,
     rec: Recorder,
-    /// (start, end, zone id) of the zone of the last order-0 free.
+    /// (start, end, zone id) of the zone of the last free.
     hint: (Pfn, Pfn, usize),
 }
 
@@ -854,7 +854,7 @@ impl PageAlloc {
     /// Errors: `DoubleFree`, `NotAllocated`, `WrongOrder`, `PfnOutsideZone`.
     #[inline]
     pub fn free_pages(&mut self, pfn: Pfn, order: u32, cpu: u32) -> Result<()> {
-        if order == 0 && cpu < self.cfg.nr_cpus && !self.rec.on {
+        if cpu < self.cfg.nr_cpus && !self.rec.on {
             let (lo, hi, z) = self.hint;
             let zid = if pfn >= lo && pfn < hi {
                 Some(z)
@@ -866,7 +866,9 @@ impl PageAlloc {
                 z
             };
             if let Some(zid) = zid {
-                if self.zones[zid].pcp_free_fast(cpu as usize, pfn) {
+                let z = &mut self.zones[zid];
+                let done = if order == 0 { z.pcp_free_fast(cpu as usize, pfn) } else { z.buddy_free_fast(pfn, order) };
+                if done {
                     return Ok(());
                 }
             }

@@ -114,6 +114,7 @@ impl FreeArea {
         self.push_run(mt, pfn, n, tail);
     }
 
+    #[inline]
     fn push_run(&mut self, mt: u8, pfn: Pfn, n: u64, tail: bool) {
         let b = 1u64 << self.top;
         let q = &mut self.runs[mt as usize];
@@ -185,6 +186,7 @@ impl FreeArea {
     }
 
     /// Remove and return the first block of a list; its state is cleared.
+    #[inline]
     pub fn pop_head(&mut self, pt: &mut PageTable, order: u32, mt: u8) -> Option<Pfn> {
         let pfn = self.head(order, mt)?;
         if order == self.top {

@@ -203,6 +203,7 @@ impl PageTable {
     }
 
     /// True when every pageblock of the block has the default type.
+    #[inline]
     pub fn default_pb(&self, pfn: Pfn) -> bool {
         match self.desc_of(pfn) {
             Some(d) => d.pb_mt.iter().all(|&m| m == MigrateType::Movable as u8),

@@ -288,6 +288,32 @@ impl Zone {
         self.move_freepages_block(pfn, MigrateType::HighAtomic as u8);
     }
 
+    /// Free an allocated block of `0 < order < top` in one descriptor
+    /// lookup (validation and `__free_pages`). Returns false, changing
+    /// nothing, when `pfn` is not the head of a block allocated with
+    /// `order`.
+    #[inline]
+    pub fn buddy_free_fast(&mut self, pfn: Pfn, order: u32) -> bool {
+        if order >= self.top() {
+            return false;
+        }
+        let e = self.pt.entry(pfn);
+        if e < super::pages::E_DESC {
+            return false;
+        }
+        let idx = (e - super::pages::E_DESC) as usize;
+        let off = self.pt.off(pfn);
+        let i = (idx << self.pt.shift) + off;
+        let s = self.pt.st[i];
+        if kind(s) != K_ALLOC || st_order(s) != order {
+            return false;
+        }
+        self.pt.st[i] = K_NONE;
+        let mt = self.pt.pbm[idx * self.pt.npb + (off >> self.pt.pb_shift)];
+        self.free_one_page(pfn, order, mt, false);
+        true
+    }
+
     /// `__free_one_page`: merge with free buddies and add to a list.
     /// The block must be in this zone and not on any list.
     pub fn free_one_page(&mut self, pfn: Pfn, order: u32, mt: u8, to_tail_flag: bool) {

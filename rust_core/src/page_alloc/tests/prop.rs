@@ -182,8 +182,12 @@ proptest! {
     }
 }
 
+/// Zone counters, buddyinfo, pagetypeinfo, free and pcp lists, page
+/// states, pageblock types.
+type FullState = (Vec<ZoneInfo>, String, String, Vec<Vec<u64>>, Vec<u16>, Vec<u8>);
+
 /// Everything observable, and the per-page states.
-fn full_state(pa: &PageAlloc) -> (Vec<ZoneInfo>, String, String, Vec<Vec<u64>>, Vec<u16>, Vec<u8>) {
+fn full_state(pa: &PageAlloc) -> FullState {
     let mut lists = Vec::new();
     let mut st = Vec::new();
     let mut pb = Vec::new();
