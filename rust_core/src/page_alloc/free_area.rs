@@ -107,6 +107,16 @@ impl FreeArea {
         }
     }
 
+    /// [`Self::add`] of a top-order block with a descriptor whose head
+    /// state index is `i`.
+    #[inline]
+    pub fn add_top_at(&mut self, pt: &mut PageTable, pfn: Pfn, i: usize, mt: u8, tail: bool) {
+        self.count[self.top as usize][mt as usize] += 1;
+        self.nr_free[self.top as usize] += 1;
+        pt.st[i] = mk(K_FREE, self.top, mt);
+        self.push_run(mt, pfn, 1, tail);
+    }
+
     /// Add `n` consecutive untouched top-order blocks starting at `pfn`.
     pub fn add_run(&mut self, mt: u8, pfn: Pfn, n: u64, tail: bool) {
         self.count[self.top as usize][mt as usize] += n;

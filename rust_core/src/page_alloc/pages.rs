@@ -120,16 +120,6 @@ impl PageTable {
         (idx * b..(idx + 1) * b, idx * self.npb..(idx + 1) * self.npb)
     }
     #[inline]
-    pub fn desc_of(&self, pfn: Pfn) -> Option<Desc<'_>> {
-        let e = self.entry(pfn);
-        if e < E_DESC {
-            return None;
-        }
-        let (r, p) = self.view_ranges((e - E_DESC) as usize);
-        let _ = r;
-        Some(Desc { pb_mt: &self.pbm[p] })
-    }
-    #[inline]
     pub fn desc_mut(&mut self, pfn: Pfn) -> Option<DescMut<'_>> {
         let e = self.entry(pfn);
         if e < E_DESC {
@@ -200,15 +190,6 @@ impl PageTable {
         self.owner[idx as usize] = pfn & !((1u64 << self.shift) - 1);
         self.st[(idx as usize) << self.shift] = head;
         self.entries[slot] = E_DESC + idx;
-    }
-
-    /// True when every pageblock of the block has the default type.
-    #[inline]
-    pub fn default_pb(&self, pfn: Pfn) -> bool {
-        match self.desc_of(pfn) {
-            Some(d) => d.pb_mt.iter().all(|&m| m == MigrateType::Movable as u8),
-            None => true,
-        }
     }
 
     /// Drop the block's descriptor (back to the pool).

@@ -62,35 +62,40 @@ impl Zone {
     /// Mark a block taken from the free lists as allocated.
     #[inline]
     pub fn mark_alloc(&mut self, pfn: Pfn, order: u32, mt: u8) {
-        if order == self.top() && self.pt.entry(pfn) < super::pages::E_DESC {
+        let e = self.pt.entry(pfn);
+        if e >= super::pages::E_DESC {
+            let i = (((e - super::pages::E_DESC) as usize) << self.pt.shift) + self.pt.off(pfn);
+            self.pt.st[i] = mk(K_ALLOC, order, mt);
+        } else if order == self.top() {
             self.pt.set_whole(pfn, mt);
-        } else {
-            self.pt.set_state(pfn, mk(K_ALLOC, order, mt));
-        }
-    }
-
-    /// `expand`: give back the upper halves of a block split from `high`
-    /// down to `low`, each to the head of its list.
-    fn expand(&mut self, pfn: Pfn, low: u32, high: u32, mt: u8) {
-        let mut h = high;
-        while h > low {
-            h -= 1;
-            self.area.add(&mut self.pt, pfn + (1u64 << h), h, mt, false);
         }
     }
 
     /// `__rmqueue_smallest`: the head of the smallest non-empty list of
     /// `mt` at or above `order`, split down. The returned page is unmarked.
     pub fn rmqueue_smallest(&mut self, order: u32, mt: u8) -> Option<Pfn> {
-        for cur in order..=self.top() {
+        let top = self.top();
+        for cur in order..=top {
             if self.area.is_empty(cur, mt) {
                 continue;
             }
             let pfn = self.area.pop_head(&mut self.pt, cur, mt)?;
-            if cur == self.top() && order < cur && self.pt.entry(pfn) < super::pages::E_DESC {
-                self.pt.ensure_desc(pfn, K_NONE);
+            if order < cur {
+                // `expand`, the block's descriptor looked up once
+                let mut e = self.pt.entry(pfn);
+                if cur == top && e < super::pages::E_DESC {
+                    self.pt.ensure_desc(pfn, K_NONE);
+                    e = self.pt.entry(pfn);
+                }
+                let base = (e >= super::pages::E_DESC).then(|| ((e - super::pages::E_DESC) as usize) << top);
+                let mask = (1u64 << top) - 1;
+                let mut h = cur;
+                while h > order {
+                    h -= 1;
+                    let q = pfn + (1u64 << h);
+                    self.area.add_at(&mut self.pt, q, base.map(|b| b + (q & mask) as usize), h, mt, false);
+                }
             }
-            self.expand(pfn, order, cur, mt);
             self.nr_free_pages -= 1u64 << order;
             return Some(pfn);
         }
@@ -360,11 +365,21 @@ impl Zone {
             }
         }
         if order == top {
-            if self.pt.default_pb(pfn) {
+            let e = self.pt.entry(pfn);
+            if e < super::pages::E_DESC {
+                self.pt.drop_desc(pfn);
+                self.area.add_run(mt, pfn, 1, to_tail_flag);
+                return;
+            }
+            let idx = (e - super::pages::E_DESC) as usize;
+            let npb = self.pt.npb;
+            if self.pt.pbm[idx * npb..(idx + 1) * npb].iter().all(|&m| m == MigrateType::Movable as u8) {
                 self.pt.drop_desc(pfn);
                 self.area.add_run(mt, pfn, 1, to_tail_flag);
             } else {
-                self.area.add(&mut self.pt, pfn, order, mt, to_tail_flag);
+                // a block of non-default pageblock types keeps its
+                // descriptor; pfn is its first page
+                self.area.add_top_at(&mut self.pt, pfn, idx << top, mt, to_tail_flag);
             }
             return;
         }
