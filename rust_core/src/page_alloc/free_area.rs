@@ -197,6 +197,24 @@ impl FreeArea {
 
     /// Remove and return the first block of a list; its state is cleared.
     #[inline]
+    /// Take the first top-order block of `mt` off its run; its head state
+    /// (if the block has a descriptor) is left for the caller to clear.
+    #[inline]
+    pub fn pop_run_head(&mut self, mt: u8) -> Option<Pfn> {
+        let b = 1u64 << self.top;
+        let q = &mut self.runs[mt as usize];
+        let r = q.front_mut()?;
+        let pfn = r.0;
+        r.0 += b;
+        r.1 -= 1;
+        if r.1 == 0 {
+            q.pop_front();
+        }
+        self.count[self.top as usize][mt as usize] -= 1;
+        self.nr_free[self.top as usize] -= 1;
+        Some(pfn)
+    }
+
     pub fn pop_head(&mut self, pt: &mut PageTable, order: u32, mt: u8) -> Option<Pfn> {
         let pfn = self.head(order, mt)?;
         if order == self.top {

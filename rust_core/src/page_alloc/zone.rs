@@ -79,7 +79,17 @@ impl Zone {
             if self.area.is_empty(cur, mt) {
                 continue;
             }
-            let pfn = self.area.pop_head(&mut self.pt, cur, mt)?;
+            let pfn = if cur == top {
+                let pfn = self.area.pop_run_head(mt)?;
+                let e = self.pt.entry(pfn);
+                if e >= super::pages::E_DESC {
+                    // clear the head state `pop_head` would have cleared
+                    self.pt.st[((e - super::pages::E_DESC) as usize) << top] = K_NONE;
+                }
+                pfn
+            } else {
+                self.area.pop_head(&mut self.pt, cur, mt)?
+            };
             if order < cur {
                 // `expand`, the block's descriptor looked up once
                 let mut e = self.pt.entry(pfn);
@@ -315,24 +325,34 @@ impl Zone {
         }
         self.pt.st[i] = K_NONE;
         let mt = self.pt.pbm[idx * self.pt.npb + (off >> self.pt.pb_shift)];
-        self.free_one_page(pfn, order, mt, false);
+        self.free_one_page_at(pfn, order, mt, false, idx << self.pt.shift);
         true
     }
 
     /// `__free_one_page`: merge with free buddies and add to a list.
     /// The block must be in this zone and not on any list.
     pub fn free_one_page(&mut self, pfn: Pfn, order: u32, mt: u8, to_tail_flag: bool) {
-        self.nr_free_pages += 1u64 << order;
-        let top = self.top();
-        let (mut pfn, mut order) = (pfn, order);
-        if order < top {
+        let mut base = 0;
+        if order < self.top() {
             let mut e = self.pt.entry(pfn);
             if e < super::pages::E_DESC {
                 self.pt.ensure_desc(pfn, K_NONE);
                 e = self.pt.entry(pfn);
             }
+            base = ((e - super::pages::E_DESC) as usize) << self.top();
+        }
+        self.free_one_page_at(pfn, order, mt, to_tail_flag, base);
+    }
+
+    /// [`Self::free_one_page`] with the first state index of the block's
+    /// descriptor (`base`, used below the top order) known.
+    #[inline]
+    pub fn free_one_page_at(&mut self, pfn: Pfn, order: u32, mt: u8, to_tail_flag: bool, base: usize) {
+        self.nr_free_pages += 1u64 << order;
+        let top = self.top();
+        let (mut pfn, mut order) = (pfn, order);
+        if order < top {
             let mask = (1u64 << top) - 1;
-            let base = ((e - super::pages::E_DESC) as usize) << top;
             let whole_block_in_zone = self.spans(pfn & !mask) && self.spans(pfn | mask);
             self.pt.st[base + (pfn & mask) as usize] = K_NONE;
             while order < top {
