@@ -195,8 +195,6 @@ impl FreeArea {
         }
     }
 
-    /// Remove and return the first block of a list; its state is cleared.
-    #[inline]
     /// Take the first top-order block of `mt` off its run; its head state
     /// (if the block has a descriptor) is left for the caller to clear.
     #[inline]
@@ -215,6 +213,8 @@ impl FreeArea {
         Some(pfn)
     }
 
+    /// Remove and return the first block of a list; its state is cleared.
+    #[inline]
     pub fn pop_head(&mut self, pt: &mut PageTable, order: u32, mt: u8) -> Option<Pfn> {
         let pfn = self.head(order, mt)?;
         if order == self.top {
