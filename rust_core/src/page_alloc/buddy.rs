@@ -90,6 +90,8 @@ pub struct PageAlloc {
     rec: Recorder,
     /// (start, end, zone id) of the zone of the last free.
     hint: (Pfn, Pfn, usize),
+    /// Scratch space of `free_pages_bulk`.
+    scratch: Vec<u64>,
 }
 
 /// The first pfn that appears twice in `pfns` (all heads of `order` blocks).
@@ -244,6 +246,7 @@ impl PageAlloc {
             rec: Recorder::default(),
             nofrag: Vec::new(),
             hint: (1, 0, 0),
+            scratch: Vec::new(),
         };
         let mut nf = Vec::with_capacity(nn * 2 * nz);
         for nid in 0..nn as u32 {
@@ -889,6 +892,7 @@ impl PageAlloc {
                 for (&p, &x) in pfns.iter().zip(&at) {
                     self.zones[(x & 0xffff) as usize].pcp_free_validated(cpu as usize, p, (x >> 16) as usize);
                 }
+                self.scratch = at;
                 return Ok(());
             }
             // Something is wrong with the batch: the path below names it.
@@ -915,7 +919,10 @@ impl PageAlloc {
         if self.zones.len() > 1 << 16 {
             return None;
         }
-        let mut out: Vec<u64> = Vec::with_capacity(pfns.len());
+        // (kept between batches: a large batch's buffer is not mapped anew)
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        out.reserve(pfns.len());
         // the zone span and the max-order block (with its first state
         // index) of the previous pfn: batches are mostly runs of both
         let (mut lo, mut hi, mut zid) = (1u64, 0u64, 0usize);
@@ -963,6 +970,7 @@ impl PageAlloc {
         for &x in &out {
             self.zones[(x & 0xffff) as usize].pt.st[(x >> 16) as usize] &= !S_MARK;
         }
+        self.scratch = out;
         None
     }
 
