@@ -306,14 +306,17 @@ impl Zone {
                 }
                 k += 1;
             }
-            let mut s = K_NONE;
-            for t in 0..1u64 << k {
-                s = match self.pt.si(p + t) {
-                    Some(i) => std::mem::replace(&mut self.pt.st[i], K_NONE),
-                    None => K_NONE,
-                };
-                debug_assert_eq!(kind(s), K_PCP);
-            }
+            // the stretch lies in one max-order block
+            let s = match self.pt.si(p) {
+                Some(i) => {
+                    let st = &mut self.pt.st[i..i + (1usize << k)];
+                    let last = st[st.len() - 1];
+                    debug_assert!(st.iter().all(|&x| kind(x) == K_PCP));
+                    st.fill(K_NONE);
+                    last
+                }
+                None => K_NONE,
+            };
             self.free_one_page(p, k, st_mt(s), false);
             j += 1usize << k;
         }
