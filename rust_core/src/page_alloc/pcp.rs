@@ -1,17 +1,103 @@
 //! Per-cpu page lists (`per_cpu_pages`) for order-0 pages:
 //! `rmqueue_bulk` refills, `free_pcppages_bulk` drains.
 
-use std::collections::VecDeque;
-
 use super::migratetype::{MigrateType, MIGRATE_PCPTYPES};
 use super::pages::{kind, mk, mt as st_mt, K_ALLOC, K_NONE, K_PCP};
 use super::zone::Zone;
 use crate::units::Pfn;
 
+/// A deque of pfns: a power-of-two ring with the few operations a pcp
+/// list needs, each small enough to inline into the hot paths.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PcpList {
+    /// `buf.len()` is 0 or a power of two.
+    buf: Vec<Pfn>,
+    head: usize,
+    len: usize,
+}
+
+impl PcpList {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    #[inline]
+    fn mask(&self) -> usize {
+        self.buf.len().wrapping_sub(1)
+    }
+    #[cold]
+    fn grow(&mut self) {
+        let old = self.buf.len();
+        let mut b = vec![0; (old * 2).max(64)];
+        for (i, x) in b.iter_mut().enumerate().take(self.len) {
+            *x = self.buf[(self.head + i) & (old - 1)];
+        }
+        self.buf = b;
+        self.head = 0;
+    }
+    #[inline]
+    pub fn push_front(&mut self, p: Pfn) {
+        if self.len == self.buf.len() {
+            self.grow();
+        }
+        self.head = self.head.wrapping_sub(1) & self.mask();
+        self.buf[self.head] = p;
+        self.len += 1;
+    }
+    #[inline]
+    pub fn push_back(&mut self, p: Pfn) {
+        if self.len == self.buf.len() {
+            self.grow();
+        }
+        let i = (self.head + self.len) & self.mask();
+        self.buf[i] = p;
+        self.len += 1;
+    }
+    /// `push_back` of the `n` pfns from `start` on.
+    #[inline]
+    pub fn push_back_run(&mut self, start: Pfn, n: usize) {
+        while self.len + n > self.buf.len() {
+            self.grow();
+        }
+        let (m, at) = (self.mask(), self.head + self.len);
+        for k in 0..n {
+            self.buf[(at + k) & m] = start.wrapping_add(k as u64);
+        }
+        self.len += n;
+    }
+    #[inline]
+    pub fn pop_front(&mut self) -> Option<Pfn> {
+        if self.len == 0 {
+            return None;
+        }
+        let p = self.buf[self.head];
+        self.head = (self.head + 1) & self.mask();
+        self.len -= 1;
+        Some(p)
+    }
+    #[inline]
+    pub fn pop_back(&mut self) -> Option<Pfn> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        Some(self.buf[(self.head + self.len) & self.mask()])
+    }
+    /// Head to tail.
+    #[cfg(test)]
+    pub fn iter(&self) -> impl Iterator<Item = &Pfn> + '_ {
+        (0..self.len).map(move |i| &self.buf[(self.head + i) & self.mask()])
+    }
+}
+
 /// One CPU's lists for one zone.
 #[derive(Debug, Clone)]
 pub(crate) struct Pcp {
-    pub lists: [VecDeque<Pfn>; MIGRATE_PCPTYPES],
+    pub lists: [PcpList; MIGRATE_PCPTYPES],
     pub count: u64,
     pub high: u64,
     pub batch: u64,
@@ -106,7 +192,7 @@ impl Zone {
             if let Some(i) = self.pt.si(pfn) {
                 self.pt.st[i..i + take as usize].fill(mk(K_PCP, 0, mt));
             }
-            self.pcp[cpu].lists[mt as usize].extend(pfn..pfn + take);
+            self.pcp[cpu].lists[mt as usize].push_back_run(pfn, take as usize);
             let mut off = take;
             while off < size {
                 let o = off.trailing_zeros();
@@ -137,7 +223,7 @@ impl Zone {
         // the max-order block of the previous page and its first state
         // index: a refilled list is runs of consecutive pages
         let (mut blo, mut bhi, mut bbase) = (1u64, 0u64, 0usize);
-        for p in list.drain(..k) {
+        for p in (0..k).filter_map(|_| list.pop_front()) {
             if p >= blo && p < bhi {
                 pt.st[bbase + (p - blo) as usize] = st;
             } else if let Some(i) = pt.si(p) {

@@ -316,3 +316,27 @@ proptest! {
         bulk_matches_one_by_one(prefix, gfp, n, wm, rot, shuffle);
     }
 }
+
+proptest! {
+    /// The pcp ring behaves as a `VecDeque`.
+    #[test]
+    fn pcp_list_is_a_deque(ops in proptest::collection::vec((0u8..5, any::<u64>()), 0..400)) {
+        let mut a = super::super::pcp::PcpList::default();
+        let mut b = std::collections::VecDeque::new();
+        for (op, v) in ops {
+            match op {
+                0 => { a.push_front(v); b.push_front(v); }
+                1 => { a.push_back(v); b.push_back(v); }
+                2 => prop_assert_eq!(a.pop_front(), b.pop_front()),
+                4 => {
+                    let n = (v % 150) as usize;
+                    a.push_back_run(v, n);
+                    b.extend((0..n as u64).map(|k| v.wrapping_add(k)));
+                }
+                _ => prop_assert_eq!(a.pop_back(), b.pop_back()),
+            }
+            prop_assert_eq!(a.len(), b.len());
+            prop_assert_eq!(a.iter().copied().collect::<Vec<_>>(), b.iter().copied().collect::<Vec<_>>());
+        }
+    }
+}
