@@ -6,10 +6,9 @@
 //! its lists are deques of runs `(first pfn, number of blocks)` of
 //! consecutive blocks: a 2 TiB node freed at boot is one run.
 
-use std::collections::VecDeque;
-
 use super::migratetype::NR_MT;
 use super::pages::{mk, PageTable, K_FREE, K_NONE, NIL};
+use super::pcp::Ring;
 use crate::units::Pfn;
 
 /// Array size for per-order data (max_order is at most 16).
@@ -20,7 +19,7 @@ pub(crate) struct FreeArea {
     /// (head, tail) per order below `top`, per migratetype.
     pub list: [[(u64, u64); NR_MT]; MAX_ORDERS],
     /// Runs of whole top-order blocks per migratetype.
-    pub runs: [VecDeque<(u64, u64)>; NR_MT],
+    pub runs: [Ring<(u64, u64)>; NR_MT],
     /// Free blocks per order per migratetype.
     pub count: [[u64; NR_MT]; MAX_ORDERS],
     /// `free_area[order].nr_free`.
@@ -247,7 +246,7 @@ impl FreeArea {
     pub fn walk(&self, pt: &PageTable, order: u32, mt: u8, mut f: impl FnMut(Pfn)) {
         if order == self.top {
             let b = 1u64 << self.top;
-            for &(s, n) in &self.runs[mt as usize] {
+            for &(s, n) in self.runs[mt as usize].iter() {
                 for i in 0..n {
                     f(s + i * b);
                 }

@@ -6,17 +6,21 @@ use super::pages::{kind, mk, mt as st_mt, K_ALLOC, K_NONE, K_PCP};
 use super::zone::Zone;
 use crate::units::Pfn;
 
-/// A deque of pfns: a power-of-two ring with the few operations a pcp
-/// list needs, each small enough to inline into the hot paths.
+/// A deque (a power-of-two ring) with the few operations the pcp lists and
+/// the top-order runs need, each small enough to inline into the hot paths
+/// (`VecDeque::push_front` is an out-of-line call).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct PcpList {
+pub(crate) struct Ring<T> {
     /// `buf.len()` is 0 or a power of two.
-    buf: Vec<Pfn>,
+    buf: Vec<T>,
     head: usize,
     len: usize,
 }
 
-impl PcpList {
+/// A pcp list.
+pub(crate) type PcpList = Ring<Pfn>;
+
+impl<T: Copy + Default> Ring<T> {
     #[inline]
     pub fn len(&self) -> usize {
         self.len
@@ -32,7 +36,7 @@ impl PcpList {
     #[cold]
     fn grow(&mut self) {
         let old = self.buf.len();
-        let mut b = vec![0; (old * 2).max(64)];
+        let mut b = vec![T::default(); (old * 2).max(64)];
         for (i, x) in b.iter_mut().enumerate().take(self.len) {
             *x = self.buf[(self.head + i) & (old - 1)];
         }
@@ -40,7 +44,7 @@ impl PcpList {
         self.head = 0;
     }
     #[inline]
-    pub fn push_front(&mut self, p: Pfn) {
+    pub fn push_front(&mut self, p: T) {
         if self.len == self.buf.len() {
             self.grow();
         }
@@ -49,7 +53,7 @@ impl PcpList {
         self.len += 1;
     }
     #[inline]
-    pub fn push_back(&mut self, p: Pfn) {
+    pub fn push_back(&mut self, p: T) {
         if self.len == self.buf.len() {
             self.grow();
         }
@@ -57,6 +61,44 @@ impl PcpList {
         self.buf[i] = p;
         self.len += 1;
     }
+    #[inline]
+    pub fn pop_front(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        let p = self.buf[self.head];
+        self.head = (self.head + 1) & self.mask();
+        self.len -= 1;
+        Some(p)
+    }
+    #[inline]
+    pub fn pop_back(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        Some(self.buf[(self.head + self.len) & self.mask()])
+    }
+    #[inline]
+    pub fn front(&self) -> Option<&T> {
+        (self.len > 0).then(|| &self.buf[self.head])
+    }
+    #[inline]
+    pub fn front_mut(&mut self) -> Option<&mut T> {
+        (self.len > 0).then(|| &mut self.buf[self.head])
+    }
+    #[inline]
+    pub fn back_mut(&mut self) -> Option<&mut T> {
+        let m = self.mask();
+        (self.len > 0).then(|| &mut self.buf[(self.head + self.len - 1) & m])
+    }
+    /// Head to tail.
+    pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
+        (0..self.len).map(move |i| &self.buf[(self.head + i) & self.mask()])
+    }
+}
+
+impl Ring<Pfn> {
     /// `push_back` of the `n` pfns from `start` on.
     #[inline]
     pub fn push_back_run(&mut self, start: Pfn, n: usize) {
@@ -68,29 +110,6 @@ impl PcpList {
             self.buf[(at + k) & m] = start.wrapping_add(k as u64);
         }
         self.len += n;
-    }
-    #[inline]
-    pub fn pop_front(&mut self) -> Option<Pfn> {
-        if self.len == 0 {
-            return None;
-        }
-        let p = self.buf[self.head];
-        self.head = (self.head + 1) & self.mask();
-        self.len -= 1;
-        Some(p)
-    }
-    #[inline]
-    pub fn pop_back(&mut self) -> Option<Pfn> {
-        if self.len == 0 {
-            return None;
-        }
-        self.len -= 1;
-        Some(self.buf[(self.head + self.len) & self.mask()])
-    }
-    /// Head to tail.
-    #[cfg(test)]
-    pub fn iter(&self) -> impl Iterator<Item = &Pfn> + '_ {
-        (0..self.len).map(move |i| &self.buf[(self.head + i) & self.mask()])
     }
 }
 

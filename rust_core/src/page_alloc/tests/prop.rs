@@ -336,6 +336,9 @@ proptest! {
                 _ => prop_assert_eq!(a.pop_back(), b.pop_back()),
             }
             prop_assert_eq!(a.len(), b.len());
+            prop_assert_eq!(a.front().copied(), b.front().copied());
+            prop_assert_eq!(a.front_mut().map(|x| *x), b.back().copied().and(b.front().copied()));
+            prop_assert_eq!(a.back_mut().map(|x| *x), b.back().copied());
             prop_assert_eq!(a.iter().copied().collect::<Vec<_>>(), b.iter().copied().collect::<Vec<_>>());
         }
     }
