@@ -80,23 +80,27 @@ impl Zone {
                 continue;
             }
             let pfn = if cur == top {
-                let pfn = self.area.pop_run_head(mt)?;
-                let e = self.pt.entry(pfn);
-                if e >= super::pages::E_DESC {
-                    // clear the head state `pop_head` would have cleared
-                    self.pt.st[((e - super::pages::E_DESC) as usize) << top] = K_NONE;
-                }
-                pfn
+                self.area.pop_run_head(mt)?
             } else {
                 self.area.pop_head(&mut self.pt, cur, mt)?
             };
-            if order < cur {
-                // `expand`, the block's descriptor looked up once
+            if cur == top || order < cur {
+                // the block's descriptor, looked up once
                 let mut e = self.pt.entry(pfn);
-                if cur == top && e < super::pages::E_DESC {
-                    self.pt.ensure_desc(pfn, K_NONE);
-                    e = self.pt.entry(pfn);
+                if cur == top {
+                    if e >= super::pages::E_DESC {
+                        // clear the head state `pop_head` would have cleared
+                        self.pt.st[((e - super::pages::E_DESC) as usize) << top] = K_NONE;
+                    } else if order < cur {
+                        self.pt.ensure_desc(pfn, K_NONE);
+                        e = self.pt.entry(pfn);
+                    }
                 }
+                if order == cur {
+                    self.nr_free_pages -= 1u64 << order;
+                    return Some(pfn);
+                }
+                // `expand`
                 let base = (e >= super::pages::E_DESC).then(|| ((e - super::pages::E_DESC) as usize) << top);
                 let mask = (1u64 << top) - 1;
                 let mut h = cur;
@@ -350,6 +354,7 @@ impl Zone {
     pub fn free_one_page_at(&mut self, pfn: Pfn, order: u32, mt: u8, to_tail_flag: bool, base: usize) {
         self.nr_free_pages += 1u64 << order;
         let top = self.top();
+        let merged = order < top;
         let (mut pfn, mut order) = (pfn, order);
         if order < top {
             let mask = (1u64 << top) - 1;
@@ -385,13 +390,18 @@ impl Zone {
             }
         }
         if order == top {
-            let e = self.pt.entry(pfn);
-            if e < super::pages::E_DESC {
-                self.pt.drop_desc(pfn);
-                self.area.add_run(mt, pfn, 1, to_tail_flag);
-                return;
-            }
-            let idx = (e - super::pages::E_DESC) as usize;
+            // merged up from below: `base` is the block's descriptor
+            let idx = if merged {
+                base >> top
+            } else {
+                let e = self.pt.entry(pfn);
+                if e < super::pages::E_DESC {
+                    self.pt.drop_desc(pfn);
+                    self.area.add_run(mt, pfn, 1, to_tail_flag);
+                    return;
+                }
+                (e - super::pages::E_DESC) as usize
+            };
             let npb = self.pt.npb;
             if self.pt.pbm[idx * npb..(idx + 1) * npb].iter().all(|&m| m == MigrateType::Movable as u8) {
                 self.pt.drop_desc(pfn);
