@@ -129,6 +129,7 @@ impl Zone {
     }
 
     /// The buddy path of `rmqueue` for one request (no pcp).
+    #[inline]
     pub fn rmqueue_buddy(&mut self, order: u32, mt: u8, alloc_flags: u32) -> Option<Pfn> {
         let mut page = None;
         if order > 0 && alloc_flags & ALLOC_HARDER != 0 {
