@@ -889,8 +889,13 @@ impl PageAlloc {
         self.check_cpu(cpu)?;
         if order == 0 && !self.rec.on {
             if let Some(at) = self.mark_batch0(pfns) {
-                for (&p, &x) in pfns.iter().zip(&at) {
-                    self.zones[(x & 0xffff) as usize].pcp_free_validated(cpu as usize, p, (x >> 16) as usize);
+                // runs of pages of one zone
+                let mut a = 0;
+                while a < at.len() {
+                    let z = at[a] & 0xffff;
+                    let b = a + at[a..].iter().take_while(|&&x| x & 0xffff == z).count();
+                    self.zones[z as usize].pcp_free_batch(cpu as usize, &pfns[a..b], &at[a..b]);
+                    a = b;
                 }
                 self.scratch = at;
                 return Ok(());

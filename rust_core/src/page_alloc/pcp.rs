@@ -336,27 +336,41 @@ impl Zone {
         true
     }
 
-    /// `free_unref_page` for a page of a validated batch (its state, at
-    /// index `i`, is an allocated order-0 head, possibly with `S_MARK`).
-    #[inline]
-    pub fn pcp_free_validated(&mut self, cpu: usize, pfn: Pfn, i: usize) {
-        let idx = i >> self.pt.shift;
-        let pb = self.pt.pbm[idx * self.pt.npb + ((i & ((1usize << self.pt.shift) - 1)) >> self.pt.pb_shift)];
-        if pb == MigrateType::Isolate as u8 {
-            self.pt.st[i] = K_NONE;
-            self.free_one_page(pfn, 0, pb, false);
-            return;
-        }
-        self.pt.st[i] = mk(K_PCP, 0, pb);
-        let list = if (pb as usize) < MIGRATE_PCPTYPES { pb } else { MigrateType::Movable as u8 };
-        let pcp = &mut self.pcp[cpu];
-        pcp.lists[list as usize].push_front(pfn);
-        pcp.count += 1;
-        let high = pcp.high;
-        if pcp.count >= high {
-            let batch = pcp.batch;
-            let n = nr_pcp_free(pcp, high, batch);
-            self.free_pcppages_bulk(cpu, n);
+    /// `free_unref_page` for consecutive pages of a validated batch, all in
+    /// this zone (`at[k] >> 16`: the state index of `pfns[k]`). Pages go to
+    /// the pcp lists a chunk at a time, a chunk ending where the count
+    /// reaches `high` (the only place the one-by-one frees drain).
+    pub fn pcp_free_batch(&mut self, cpu: usize, pfns: &[Pfn], at: &[u64]) {
+        let mut j = 0;
+        while j < pfns.len() {
+            let pcp = &self.pcp[cpu];
+            let room = pcp.high.saturating_sub(pcp.count).max(1) as usize;
+            let end = (j + room).min(pfns.len());
+            let mut pushed = 0u64;
+            for k in j..end {
+                let i = (at[k] >> 16) as usize;
+                let pfn = pfns[k];
+                let idx = i >> self.pt.shift;
+                let pb = self.pt.pbm[idx * self.pt.npb + ((i & ((1usize << self.pt.shift) - 1)) >> self.pt.pb_shift)];
+                if pb == MigrateType::Isolate as u8 {
+                    self.pt.st[i] = K_NONE;
+                    self.free_one_page(pfn, 0, pb, false);
+                    continue;
+                }
+                self.pt.st[i] = mk(K_PCP, 0, pb);
+                let list = if (pb as usize) < MIGRATE_PCPTYPES { pb } else { MigrateType::Movable as u8 };
+                self.pcp[cpu].lists[list as usize].push_front(pfn);
+                pushed += 1;
+            }
+            let pcp = &mut self.pcp[cpu];
+            pcp.count += pushed;
+            let high = pcp.high;
+            if pushed > 0 && pcp.count >= high {
+                let batch = pcp.batch;
+                let n = nr_pcp_free(pcp, high, batch);
+                self.free_pcppages_bulk(cpu, n);
+            }
+            j = end;
         }
     }
 
