@@ -118,6 +118,12 @@ def run(quick: bool = False, scale: bool = True, service: bool = True) -> BenchR
     ours_ns = _per_call_ns(mm.alloc_pages, mm.free_pages, 400_000 // shrink)
     report.add("mmsvc per-call API", ours_ns, "ns/op", "plain-Python buddy", py_ns / ours_ns)
 
+    # the same loop calling two C builtins that do nothing useful: what any
+    # per-call API costs from Python at the least (the loop, the call, an int)
+    floor_ns = _per_call_ns(abs, max, 400_000 // shrink)
+    report.add("  Python call floor (builtins)", floor_ns, "ns/op", "plain-Python buddy",
+               py_ns / floor_ns)
+
     # the batch workload (65536 pages out, then back) on the plain-Python buddy
     batch = 65536
     py_reps = 1 if quick else 3

@@ -198,6 +198,25 @@ fn zone_dict<'py>(py: Python<'py>, z: &ZoneInfo) -> PyResult<Bound<'py, PyDict>>
     Ok(d)
 }
 
+thread_local! {
+    /// A pfn buffer reused by the batch calls of this thread, so that a
+    /// large batch does not map (and fault in) a fresh buffer every call.
+    static SCRATCH: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+fn take_scratch() -> Vec<u64> {
+    let mut v = SCRATCH.with(|s| s.take());
+    v.clear();
+    v
+}
+
+fn put_scratch(v: Vec<u64>) {
+    // keep at most 8 MiB between calls
+    if v.capacity() <= 1 << 20 {
+        SCRATCH.with(|s| s.set(v));
+    }
+}
+
 /// One recorded event as Python sees it: `(kind, pfn, order, gfp, nid, zone)`.
 type EventTuple = (&'static str, u64, u32, u32, u32, &'static str);
 
@@ -361,21 +380,30 @@ impl PyMm {
             None => Gfp::GFP_KERNEL,
             Some(g) => guarded(|| g.resolve())?,
         };
-        let mut pfns = Vec::with_capacity(count);
+        let mut pfns = take_scratch();
         let n = py.detach(|| {
             guarded(|| self.shared.lock().buddy_mut()?.alloc_pages_bulk(gfp, order, count, nid_arg(nid), cpu, &mut pfns))
-        })?;
-        pfns.resize(count, u64::MAX);
-        out.copy_from_slice(py, &pfns)?;
-        Ok(n)
+        });
+        let n = n.and_then(|n| {
+            pfns.resize(count, u64::MAX);
+            out.copy_from_slice(py, &pfns)?;
+            Ok(n)
+        });
+        put_scratch(pfns);
+        n
     }
 
     /// Free every pfn of the buffer `pfns` (u64 items), all allocated with
     /// `order`. The whole batch is checked first: on error nothing is freed.
     #[pyo3(signature = (pfns, order = 0, cpu = 0))]
     fn free_pages_bulk(&self, py: Python<'_>, pfns: PyBuffer<u64>, order: u32, cpu: u32) -> PyResult<()> {
-        let pfns = pfns.to_vec(py)?;
-        py.detach(|| guarded(|| self.shared.lock().buddy_mut()?.free_pages_bulk(&pfns, order, cpu)))
+        let mut v = take_scratch();
+        v.resize(pfns.item_count(), 0);
+        let r = pfns
+            .copy_to_slice(py, &mut v)
+            .and_then(|()| py.detach(|| guarded(|| self.shared.lock().buddy_mut()?.free_pages_bulk(&v, order, cpu))));
+        put_scratch(v);
+        r
     }
 
     /// Return every CPU's (or one CPU's) pcp pages to the buddy lists.

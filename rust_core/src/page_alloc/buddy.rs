@@ -7,7 +7,7 @@ use super::free_area::FreeArea;
 use super::free_area_init::{ZoneLayout, ZoneType};
 use super::gfp::Gfp;
 use super::migratetype::{MigrateType, NR_MT};
-use super::pages::{kind, order as st_order, PageTable, E_DESC, E_UNTOUCHED, K_ALLOC, K_FREE, K_NONE, K_PCP};
+use super::pages::{kind, order as st_order, PageTable, E_DESC, E_UNTOUCHED, K_ALLOC, K_FREE, K_NONE, K_PCP, S_MARK};
 use super::pcp::{zone_batchsize, zone_highsize, Pcp};
 use super::watermark::{
     default_min_free_kbytes, setup_lowmem_reserve, setup_per_zone_wmarks, zone_watermark_fast, ALLOC_HARDER,
@@ -88,6 +88,10 @@ pub struct PageAlloc {
     pcp_setup: bool,
     pub(crate) mobility_disabled: bool,
     rec: Recorder,
+    /// (start, end, zone id) of the zone of the last free.
+    hint: (Pfn, Pfn, usize),
+    /// Scratch space of `free_pages_bulk`.
+    scratch: Vec<u64>,
 }
 
 /// The first pfn that appears twice in `pfns` (all heads of `order` blocks).
@@ -180,6 +184,7 @@ impl PageAlloc {
                     lowmem_reserve: vec![0; nz],
                     nr_reserved_highatomic: 0,
                     nr_free_pages: 0,
+                    pcp_refills: 0,
                     area: FreeArea::new(cfg.max_order),
                     pt: PageTable::new(s, e, top, cfg.pageblock_order),
                     pcp: vec![Pcp::boot(); cfg.nr_cpus as usize],
@@ -240,6 +245,8 @@ impl PageAlloc {
             mobility_disabled: !layout.mobility_grouping,
             rec: Recorder::default(),
             nofrag: Vec::new(),
+            hint: (1, 0, 0),
+            scratch: Vec::new(),
         };
         let mut nf = Vec::with_capacity(nn * 2 * nz);
         for nid in 0..nn as u32 {
@@ -615,6 +622,7 @@ impl PageAlloc {
     }
 
     /// Validate a request: (migratetype, highest zone index).
+    #[inline]
     fn check_request(&self, gfp: Gfp, order: u32, nid: u32, cpu: u32) -> Result<(u8, usize)> {
         if order >= self.cfg.max_order {
             return Err(MmError::invalid("order", format!("{order} >= MAX_ORDER {}", self.cfg.max_order)));
@@ -752,6 +760,25 @@ impl PageAlloc {
         let (mt, highest) = self.check_request(gfp, order, preferred_nid, cpu)?;
         out.reserve(count.min(1 << 20));
         let mut n = 0;
+        if order == 0 && !self.rec.on {
+            // Calls one by one, except that a call served from a pcp list
+            // without refilling it changed nothing but that list: the next
+            // calls see the same zones and watermarks and are served from
+            // the same list's head while it lasts, so those are taken in one
+            // go.
+            let mut last: Option<(usize, u64)> = None;
+            while n < count {
+                let Some((zid, pfn)) = self.alloc_inner(gfp, 0, preferred_nid, cpu, mt, highest) else { break };
+                out.push(pfn);
+                n += 1;
+                let now = (zid, self.zones[zid].pcp_refills);
+                if last == Some(now) {
+                    n += self.zones[zid].pcp_take(cpu as usize, mt, count - n, out);
+                }
+                last = Some(now);
+            }
+            return Ok(n);
+        }
         while n < count {
             let Some((zid, pfn)) = self.alloc_inner(gfp, order, preferred_nid, cpu, mt, highest) else { break };
             if self.rec.on {
@@ -830,9 +857,21 @@ impl PageAlloc {
     /// Errors: `DoubleFree`, `NotAllocated`, `WrongOrder`, `PfnOutsideZone`.
     #[inline]
     pub fn free_pages(&mut self, pfn: Pfn, order: u32, cpu: u32) -> Result<()> {
-        if order == 0 && cpu < self.cfg.nr_cpus && !self.rec.on {
-            if let Some(zid) = self.zone_of(pfn) {
-                if self.zones[zid].pcp_free_fast(cpu as usize, pfn) {
+        if cpu < self.cfg.nr_cpus && !self.rec.on {
+            let (lo, hi, z) = self.hint;
+            let zid = if pfn >= lo && pfn < hi {
+                Some(z)
+            } else {
+                let z = self.zone_of(pfn);
+                if let Some(z) = z {
+                    self.hint = (self.zones[z].start_pfn, self.zones[z].end_pfn, z);
+                }
+                z
+            };
+            if let Some(zid) = zid {
+                let z = &mut self.zones[zid];
+                let done = if order == 0 { z.pcp_free_fast(cpu as usize, pfn) } else { z.buddy_free_fast(pfn, order) };
+                if done {
                     return Ok(());
                 }
             }
@@ -848,6 +887,21 @@ impl PageAlloc {
     /// nothing.
     pub fn free_pages_bulk(&mut self, pfns: &[Pfn], order: u32, cpu: u32) -> Result<()> {
         self.check_cpu(cpu)?;
+        if order == 0 && !self.rec.on {
+            if let Some(at) = self.mark_batch0(pfns) {
+                // runs of pages of one zone
+                let mut a = 0;
+                while a < at.len() {
+                    let z = at[a] & 0xffff;
+                    let b = a + at[a..].iter().take_while(|&&x| x & 0xffff == z).count();
+                    self.zones[z as usize].pcp_free_batch(cpu as usize, &pfns[a..b], &at[a..b]);
+                    a = b;
+                }
+                self.scratch = at;
+                return Ok(());
+            }
+            // Something is wrong with the batch: the path below names it.
+        }
         let mut zids = Vec::with_capacity(pfns.len());
         for &p in pfns {
             zids.push(self.check_free(p, order)?);
@@ -859,6 +913,70 @@ impl PageAlloc {
             self.free_checked(z, p, order, cpu);
         }
         Ok(())
+    }
+
+    /// Validate an order-0 batch with one lookup per page: every pfn must
+    /// be an allocated order-0 head, and is marked (`S_MARK`) so that a
+    /// second occurrence is caught. Returns, per pfn, its state index and
+    /// zone packed as `index << 16 | zone`, or `None` with every mark undone
+    /// when the batch is not valid.
+    fn mark_batch0(&mut self, pfns: &[Pfn]) -> Option<Vec<u64>> {
+        if self.zones.len() > 1 << 16 {
+            return None;
+        }
+        // (kept between batches: a large batch's buffer is not mapped anew)
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        out.reserve(pfns.len());
+        // the zone span and the max-order block (with its first state
+        // index) of the previous pfn: batches are mostly runs of both
+        let (mut lo, mut hi, mut zid) = (1u64, 0u64, 0usize);
+        let (mut blo, mut bhi, mut bbase) = (1u64, 0u64, 0usize);
+        let mut ok = true;
+        for &p in pfns {
+            if !(p >= lo && p < hi) {
+                let i = self.spans.partition_point(|s| s.0 <= p);
+                match i.checked_sub(1).map(|i| self.spans[i]) {
+                    Some((s, e, z)) if p < e => (lo, hi, zid, bhi) = (s, e, z, 0),
+                    _ => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            let pt = &mut self.zones[zid].pt;
+            let i = if p >= blo && p < bhi {
+                bbase + (p - blo) as usize
+            } else {
+                match pt.si(p) {
+                    Some(i) => {
+                        let off = pt.off(p);
+                        (blo, bhi, bbase) = (p - off as u64, p - off as u64 + (1u64 << pt.shift), i - off);
+                        i
+                    }
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            };
+            let st = &mut pt.st[i];
+            if *st & (S_MARK | 0x7f) != K_ALLOC {
+                ok = false;
+                break;
+            }
+            *st |= S_MARK;
+            out.push((i as u64) << 16 | zid as u64);
+        }
+        if ok {
+            // The frees overwrite every marked state.
+            return Some(out);
+        }
+        for &x in &out {
+            self.zones[(x & 0xffff) as usize].pt.st[(x >> 16) as usize] &= !S_MARK;
+        }
+        self.scratch = out;
+        None
     }
 
     /// `drain_local_pages`/`drain_all_pages`: empty the pcp lists of one

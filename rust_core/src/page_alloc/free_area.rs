@@ -6,10 +6,9 @@
 //! its lists are deques of runs `(first pfn, number of blocks)` of
 //! consecutive blocks: a 2 TiB node freed at boot is one run.
 
-use std::collections::VecDeque;
-
 use super::migratetype::NR_MT;
 use super::pages::{mk, PageTable, K_FREE, K_NONE, NIL};
+use super::pcp::Ring;
 use crate::units::Pfn;
 
 /// Array size for per-order data (max_order is at most 16).
@@ -20,7 +19,7 @@ pub(crate) struct FreeArea {
     /// (head, tail) per order below `top`, per migratetype.
     pub list: [[(u64, u64); NR_MT]; MAX_ORDERS],
     /// Runs of whole top-order blocks per migratetype.
-    pub runs: [VecDeque<(u64, u64)>; NR_MT],
+    pub runs: [Ring<(u64, u64)>; NR_MT],
     /// Free blocks per order per migratetype.
     pub count: [[u64; NR_MT]; MAX_ORDERS],
     /// `free_area[order].nr_free`.
@@ -65,15 +64,24 @@ impl FreeArea {
     /// the head or tail of its list and mark its head page free.
     #[inline]
     pub fn add(&mut self, pt: &mut PageTable, pfn: Pfn, order: u32, mt: u8, tail: bool) {
-        self.count[order as usize][mt as usize] += 1;
-        self.nr_free[order as usize] += 1;
         if order == self.top {
+            self.count[order as usize][mt as usize] += 1;
+            self.nr_free[order as usize] += 1;
             pt.set_state(pfn, mk(K_FREE, order, mt));
             self.push_run(mt, pfn, 1, tail);
             return;
         }
+        let i = pt.si(pfn);
+        self.add_at(pt, pfn, i, order, mt, tail);
+    }
+
+    /// [`Self::add`] below the top order, the state index of `pfn` known.
+    #[inline]
+    pub fn add_at(&mut self, pt: &mut PageTable, pfn: Pfn, i: Option<usize>, order: u32, mt: u8, tail: bool) {
+        self.count[order as usize][mt as usize] += 1;
+        self.nr_free[order as usize] += 1;
         let (head, tl) = self.list[order as usize][mt as usize];
-        if let Some(i) = pt.si(pfn) {
+        if let Some(i) = i {
             pt.st[i] = mk(K_FREE, order, mt);
             if tail {
                 pt.nx[i] = NIL;
@@ -98,6 +106,16 @@ impl FreeArea {
         }
     }
 
+    /// [`Self::add`] of a top-order block with a descriptor whose head
+    /// state index is `i`.
+    #[inline]
+    pub fn add_top_at(&mut self, pt: &mut PageTable, pfn: Pfn, i: usize, mt: u8, tail: bool) {
+        self.count[self.top as usize][mt as usize] += 1;
+        self.nr_free[self.top as usize] += 1;
+        pt.st[i] = mk(K_FREE, self.top, mt);
+        self.push_run(mt, pfn, 1, tail);
+    }
+
     /// Add `n` consecutive untouched top-order blocks starting at `pfn`.
     pub fn add_run(&mut self, mt: u8, pfn: Pfn, n: u64, tail: bool) {
         self.count[self.top as usize][mt as usize] += n;
@@ -105,6 +123,7 @@ impl FreeArea {
         self.push_run(mt, pfn, n, tail);
     }
 
+    #[inline]
     fn push_run(&mut self, mt: u8, pfn: Pfn, n: u64, tail: bool) {
         let b = 1u64 << self.top;
         let q = &mut self.runs[mt as usize];
@@ -127,16 +146,29 @@ impl FreeArea {
     /// Remove a block below the top order from its list; clears its state.
     #[inline]
     pub fn del(&mut self, pt: &mut PageTable, pfn: Pfn, order: u32, mt: u8) {
+        match pt.si(pfn) {
+            Some(i) => self.del_at(pt, i, order, mt),
+            None => {
+                self.count[order as usize][mt as usize] -= 1;
+                self.nr_free[order as usize] -= 1;
+                self.unlink(pt, NIL, NIL, order, mt);
+            }
+        }
+    }
+
+    /// [`Self::del`] of the block whose state index (`PageTable::si`) is `i`.
+    #[inline]
+    pub fn del_at(&mut self, pt: &mut PageTable, i: usize, order: u32, mt: u8) {
         debug_assert!(order < self.top);
         self.count[order as usize][mt as usize] -= 1;
         self.nr_free[order as usize] -= 1;
-        let (n, p) = match pt.si(pfn) {
-            Some(i) => {
-                pt.st[i] = K_NONE;
-                (pt.nx[i], pt.pv[i])
-            }
-            None => (NIL, NIL),
-        };
+        pt.st[i] = K_NONE;
+        let (n, p) = (pt.nx[i], pt.pv[i]);
+        self.unlink(pt, n, p, order, mt);
+    }
+
+    #[inline]
+    fn unlink(&mut self, pt: &mut PageTable, n: u64, p: u64, order: u32, mt: u8) {
         let (mut head, mut tail) = self.list[order as usize][mt as usize];
         if p != NIL {
             set_next(pt, p, n);
@@ -162,7 +194,26 @@ impl FreeArea {
         }
     }
 
+    /// Take the first top-order block of `mt` off its run; its head state
+    /// (if the block has a descriptor) is left for the caller to clear.
+    #[inline]
+    pub fn pop_run_head(&mut self, mt: u8) -> Option<Pfn> {
+        let b = 1u64 << self.top;
+        let q = &mut self.runs[mt as usize];
+        let r = q.front_mut()?;
+        let pfn = r.0;
+        r.0 += b;
+        r.1 -= 1;
+        if r.1 == 0 {
+            q.pop_front();
+        }
+        self.count[self.top as usize][mt as usize] -= 1;
+        self.nr_free[self.top as usize] -= 1;
+        Some(pfn)
+    }
+
     /// Remove and return the first block of a list; its state is cleared.
+    #[inline]
     pub fn pop_head(&mut self, pt: &mut PageTable, order: u32, mt: u8) -> Option<Pfn> {
         let pfn = self.head(order, mt)?;
         if order == self.top {
@@ -195,7 +246,7 @@ impl FreeArea {
     pub fn walk(&self, pt: &PageTable, order: u32, mt: u8, mut f: impl FnMut(Pfn)) {
         if order == self.top {
             let b = 1u64 << self.top;
-            for &(s, n) in &self.runs[mt as usize] {
+            for &(s, n) in self.runs[mt as usize].iter() {
                 for i in 0..n {
                     f(s + i * b);
                 }

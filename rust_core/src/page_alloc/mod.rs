@@ -31,6 +31,18 @@
 //! consecutive blocks (the kernel only ever takes their heads; stealing
 //! takes the head too), so a 2 TiB node freed at boot is a single run.
 //!
+//! # Batches
+//!
+//! `alloc_pages_bulk` and `free_pages_bulk` (order 0) give exactly the
+//! state that the same calls one by one give (a proptest compares every
+//! list, counter and page state), only cheaper: a pcp refill
+//! (`rmqueue_bulk`) carves whole blocks instead of splitting page by page,
+//! calls that only pop a pcp list are served from it in one go, a batch is
+//! validated with one lookup per page (a mark bit catches duplicates, and
+//! an invalid batch changes nothing), and a pcp drain frees each stretch
+//! of pages that forms an aligned block as that block (the merges it
+//! would go through one page at a time cancel out).
+//!
 //! # Differences from the kernel (documented choices)
 //!
 //! * pcp lists cache order-0 pages only (5.13+ also caches orders 1-3 and

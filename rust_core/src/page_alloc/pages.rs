@@ -24,6 +24,9 @@ pub(crate) const K_NONE: u16 = 0;
 pub(crate) const K_FREE: u16 = 1;
 pub(crate) const K_ALLOC: u16 = 2;
 pub(crate) const K_PCP: u16 = 3;
+/// A spare state bit: "in the batch being freed" (set only while
+/// `free_pages_bulk` validates a batch, never left behind).
+pub(crate) const S_MARK: u16 = 0x80;
 
 /// Page state: kind (2 bits) | order (5 bits) << 2 | migratetype << 8.
 #[inline]
@@ -117,16 +120,6 @@ impl PageTable {
         (idx * b..(idx + 1) * b, idx * self.npb..(idx + 1) * self.npb)
     }
     #[inline]
-    pub fn desc_of(&self, pfn: Pfn) -> Option<Desc<'_>> {
-        let e = self.entry(pfn);
-        if e < E_DESC {
-            return None;
-        }
-        let (r, p) = self.view_ranges((e - E_DESC) as usize);
-        let _ = r;
-        Some(Desc { pb_mt: &self.pbm[p] })
-    }
-    #[inline]
     pub fn desc_mut(&mut self, pfn: Pfn) -> Option<DescMut<'_>> {
         let e = self.entry(pfn);
         if e < E_DESC {
@@ -197,14 +190,6 @@ impl PageTable {
         self.owner[idx as usize] = pfn & !((1u64 << self.shift) - 1);
         self.st[(idx as usize) << self.shift] = head;
         self.entries[slot] = E_DESC + idx;
-    }
-
-    /// True when every pageblock of the block has the default type.
-    pub fn default_pb(&self, pfn: Pfn) -> bool {
-        match self.desc_of(pfn) {
-            Some(d) => d.pb_mt.iter().all(|&m| m == MigrateType::Movable as u8),
-            None => true,
-        }
     }
 
     /// Drop the block's descriptor (back to the pool).

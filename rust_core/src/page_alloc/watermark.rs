@@ -69,6 +69,7 @@ fn unusable_free(z: &Zone, order: u32, alloc_flags: u32) -> i64 {
 }
 
 /// `__zone_watermark_ok`.
+#[inline]
 pub(crate) fn zone_watermark_ok(z: &Zone, order: u32, mark: u64, highest: usize, alloc_flags: u32) -> bool {
     let free = z.nr_free_pages as i64 - unusable_free(z, order, alloc_flags);
     let mut min = mark as i64;

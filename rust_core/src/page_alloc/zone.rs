@@ -30,6 +30,9 @@ pub(crate) struct Zone {
     pub nr_reserved_highatomic: u64,
     /// NR_FREE_PAGES (buddy pages only; pcp pages are not counted).
     pub nr_free_pages: u64,
+    /// How many times `rmqueue_bulk` ran (lets bulk allocation know that a
+    /// call changed nothing but a pcp list).
+    pub pcp_refills: u64,
     pub area: FreeArea,
     pub pt: PageTable,
     pub pcp: Vec<Pcp>,
@@ -59,35 +62,54 @@ impl Zone {
     /// Mark a block taken from the free lists as allocated.
     #[inline]
     pub fn mark_alloc(&mut self, pfn: Pfn, order: u32, mt: u8) {
-        if order == self.top() && self.pt.entry(pfn) < super::pages::E_DESC {
+        let e = self.pt.entry(pfn);
+        if e >= super::pages::E_DESC {
+            let i = (((e - super::pages::E_DESC) as usize) << self.pt.shift) + self.pt.off(pfn);
+            self.pt.st[i] = mk(K_ALLOC, order, mt);
+        } else if order == self.top() {
             self.pt.set_whole(pfn, mt);
-        } else {
-            self.pt.set_state(pfn, mk(K_ALLOC, order, mt));
-        }
-    }
-
-    /// `expand`: give back the upper halves of a block split from `high`
-    /// down to `low`, each to the head of its list.
-    fn expand(&mut self, pfn: Pfn, low: u32, high: u32, mt: u8) {
-        let mut h = high;
-        while h > low {
-            h -= 1;
-            self.area.add(&mut self.pt, pfn + (1u64 << h), h, mt, false);
         }
     }
 
     /// `__rmqueue_smallest`: the head of the smallest non-empty list of
     /// `mt` at or above `order`, split down. The returned page is unmarked.
     pub fn rmqueue_smallest(&mut self, order: u32, mt: u8) -> Option<Pfn> {
-        for cur in order..=self.top() {
+        let top = self.top();
+        for cur in order..=top {
             if self.area.is_empty(cur, mt) {
                 continue;
             }
-            let pfn = self.area.pop_head(&mut self.pt, cur, mt)?;
-            if cur == self.top() && order < cur && self.pt.entry(pfn) < super::pages::E_DESC {
-                self.pt.ensure_desc(pfn, K_NONE);
+            let pfn = if cur == top {
+                self.area.pop_run_head(mt)?
+            } else {
+                self.area.pop_head(&mut self.pt, cur, mt)?
+            };
+            if cur == top || order < cur {
+                // the block's descriptor, looked up once
+                let mut e = self.pt.entry(pfn);
+                if cur == top {
+                    if e >= super::pages::E_DESC {
+                        // clear the head state `pop_head` would have cleared
+                        self.pt.st[((e - super::pages::E_DESC) as usize) << top] = K_NONE;
+                    } else if order < cur {
+                        self.pt.ensure_desc(pfn, K_NONE);
+                        e = self.pt.entry(pfn);
+                    }
+                }
+                if order == cur {
+                    self.nr_free_pages -= 1u64 << order;
+                    return Some(pfn);
+                }
+                // `expand`
+                let base = (e >= super::pages::E_DESC).then(|| ((e - super::pages::E_DESC) as usize) << top);
+                let mask = (1u64 << top) - 1;
+                let mut h = cur;
+                while h > order {
+                    h -= 1;
+                    let q = pfn + (1u64 << h);
+                    self.area.add_at(&mut self.pt, q, base.map(|b| b + (q & mask) as usize), h, mt, false);
+                }
             }
-            self.expand(pfn, order, cur, mt);
             self.nr_free_pages -= 1u64 << order;
             return Some(pfn);
         }
@@ -107,6 +129,7 @@ impl Zone {
     }
 
     /// The buddy path of `rmqueue` for one request (no pcp).
+    #[inline]
     pub fn rmqueue_buddy(&mut self, order: u32, mt: u8, alloc_flags: u32) -> Option<Pfn> {
         let mut page = None;
         if order > 0 && alloc_flags & ALLOC_HARDER != 0 {
@@ -285,20 +308,57 @@ impl Zone {
         self.move_freepages_block(pfn, MigrateType::HighAtomic as u8);
     }
 
+    /// Free an allocated block of `0 < order < top` in one descriptor
+    /// lookup (validation and `__free_pages`). Returns false, changing
+    /// nothing, when `pfn` is not the head of a block allocated with
+    /// `order`.
+    #[inline]
+    pub fn buddy_free_fast(&mut self, pfn: Pfn, order: u32) -> bool {
+        if order >= self.top() {
+            return false;
+        }
+        let e = self.pt.entry(pfn);
+        if e < super::pages::E_DESC {
+            return false;
+        }
+        let idx = (e - super::pages::E_DESC) as usize;
+        let off = self.pt.off(pfn);
+        let i = (idx << self.pt.shift) + off;
+        let s = self.pt.st[i];
+        if kind(s) != K_ALLOC || st_order(s) != order {
+            return false;
+        }
+        self.pt.st[i] = K_NONE;
+        let mt = self.pt.pbm[idx * self.pt.npb + (off >> self.pt.pb_shift)];
+        self.free_one_page_at(pfn, order, mt, false, idx << self.pt.shift);
+        true
+    }
+
     /// `__free_one_page`: merge with free buddies and add to a list.
     /// The block must be in this zone and not on any list.
     pub fn free_one_page(&mut self, pfn: Pfn, order: u32, mt: u8, to_tail_flag: bool) {
-        self.nr_free_pages += 1u64 << order;
-        let top = self.top();
-        let (mut pfn, mut order) = (pfn, order);
-        if order < top {
+        let mut base = 0;
+        if order < self.top() {
             let mut e = self.pt.entry(pfn);
             if e < super::pages::E_DESC {
                 self.pt.ensure_desc(pfn, K_NONE);
                 e = self.pt.entry(pfn);
             }
+            base = ((e - super::pages::E_DESC) as usize) << self.top();
+        }
+        self.free_one_page_at(pfn, order, mt, to_tail_flag, base);
+    }
+
+    /// [`Self::free_one_page`] with the first state index of the block's
+    /// descriptor (`base`, used below the top order) known.
+    #[inline]
+    pub fn free_one_page_at(&mut self, pfn: Pfn, order: u32, mt: u8, to_tail_flag: bool, base: usize) {
+        self.nr_free_pages += 1u64 << order;
+        let top = self.top();
+        let merged = order < top;
+        let (mut pfn, mut order) = (pfn, order);
+        if order < top {
             let mask = (1u64 << top) - 1;
-            let base = ((e - super::pages::E_DESC) as usize) << top;
             let whole_block_in_zone = self.spans(pfn & !mask) && self.spans(pfn | mask);
             self.pt.st[base + (pfn & mask) as usize] = K_NONE;
             while order < top {
@@ -306,21 +366,51 @@ impl Zone {
                 if !whole_block_in_zone && !self.spans(buddy) {
                     break;
                 }
-                let s = self.pt.st[base + (buddy & mask) as usize];
+                let bi = base + (buddy & mask) as usize;
+                let s = self.pt.st[bi];
                 if kind(s) != K_FREE || st_order(s) != order {
                     break;
                 }
-                self.area.del(&mut self.pt, buddy, order, st_mt(s));
+                self.area.del_at(&mut self.pt, bi, order, st_mt(s));
                 pfn &= buddy;
                 order += 1;
             }
+            if order < top {
+                // `buddy_merge_likely`: the higher buddy is in this block.
+                let to_tail = to_tail_flag
+                    || (order + 2 < top + 1 && {
+                        let higher = (pfn & !(1u64 << order)) ^ (1u64 << (order + 1));
+                        (whole_block_in_zone || self.spans(higher)) && {
+                            let s = self.pt.st[base + (higher & mask) as usize];
+                            kind(s) == K_FREE && st_order(s) == order + 1
+                        }
+                    });
+                let i = base + (pfn & mask) as usize;
+                self.area.add_at(&mut self.pt, pfn, Some(i), order, mt, to_tail);
+                return;
+            }
         }
         if order == top {
-            if self.pt.default_pb(pfn) {
+            // merged up from below: `base` is the block's descriptor
+            let idx = if merged {
+                base >> top
+            } else {
+                let e = self.pt.entry(pfn);
+                if e < super::pages::E_DESC {
+                    self.pt.drop_desc(pfn);
+                    self.area.add_run(mt, pfn, 1, to_tail_flag);
+                    return;
+                }
+                (e - super::pages::E_DESC) as usize
+            };
+            let npb = self.pt.npb;
+            if self.pt.pbm[idx * npb..(idx + 1) * npb].iter().all(|&m| m == MigrateType::Movable as u8) {
                 self.pt.drop_desc(pfn);
                 self.area.add_run(mt, pfn, 1, to_tail_flag);
             } else {
-                self.area.add(&mut self.pt, pfn, order, mt, to_tail_flag);
+                // a block of non-default pageblock types keeps its
+                // descriptor; pfn is its first page
+                self.area.add_top_at(&mut self.pt, pfn, idx << top, mt, to_tail_flag);
             }
             return;
         }

@@ -181,3 +181,165 @@ proptest! {
         run_on(ops, pcp, false, true);
     }
 }
+
+/// Zone counters, buddyinfo, pagetypeinfo, free and pcp lists, page
+/// states, pageblock types.
+type FullState = (Vec<ZoneInfo>, String, String, Vec<Vec<u64>>, Vec<u16>, Vec<u8>);
+
+/// Everything observable, and the per-page states.
+fn full_state(pa: &PageAlloc) -> FullState {
+    let mut lists = Vec::new();
+    let mut st = Vec::new();
+    let mut pb = Vec::new();
+    for z in &pa.zones {
+        for o in 0..=z.top() {
+            for mt in 0..6u8 {
+                let mut v = Vec::new();
+                z.area.walk(&z.pt, o, mt, |p| v.push(p));
+                lists.push(v);
+            }
+        }
+        for c in &z.pcp {
+            for l in &c.lists {
+                lists.push(l.iter().copied().collect());
+            }
+            lists.push(vec![c.count, c.free_factor as u64]);
+        }
+        for p in z.start_pfn..z.end_pfn {
+            st.push(z.pt.state(p));
+            pb.push(z.pt.pb_mt(p));
+        }
+    }
+    (pa.zone_infos(), pa.buddyinfo(), pa.pagetypeinfo(), lists, st, pb)
+}
+
+/// The bulk calls give exactly what the same calls one by one give.
+fn bulk_matches_one_by_one(prefix: Vec<Op>, gfp: u8, n: usize, wm: bool, rot: usize, shuffle: u64) {
+    let cfg = PageAllocConfig { nr_cpus: 2, ..no_defer() };
+    let mk = || {
+        let mut pa = small(&cfg);
+        pa.setup_per_cpu_pageset();
+        if wm {
+            pa.init_per_zone_wmark_min();
+        }
+        pa
+    };
+    let (mut a, mut b) = (mk(), mk());
+    let mut held: Vec<(u64, u32)> = Vec::new();
+    for op in prefix {
+        match op {
+            Op::Alloc { gfp, order, cpu } => {
+                let g = gfp_of(gfp);
+                let r = a.alloc_pages(g, order, 0, cpu);
+                assert_eq!(r, b.alloc_pages(g, order, 0, cpu));
+                if let Ok(p) = r {
+                    held.push((p, order));
+                }
+            }
+            Op::Free { idx, cpu } if !held.is_empty() => {
+                let (p, o) = held.swap_remove(idx % held.len());
+                a.free_pages(p, o, cpu).unwrap();
+                b.free_pages(p, o, cpu).unwrap();
+            }
+            Op::Drain => {
+                a.drain_pcp(None).unwrap();
+                b.drain_pcp(None).unwrap();
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(full_state(&a), full_state(&b));
+    let g = gfp_of(gfp);
+    let mut va = Vec::new();
+    a.alloc_pages_bulk(g, 0, n, 0, 1, &mut va).unwrap();
+    let mut vb = Vec::new();
+    for _ in 0..n {
+        match b.alloc_pages(g, 0, 0, 1) {
+            Ok(p) => vb.push(p),
+            Err(_) => break,
+        }
+    }
+    if va != vb { let i = va.iter().zip(&vb).position(|(x, y)| x != y); panic!("DIFF len {} {} first {:?} {:?} {:?}", va.len(), vb.len(), i, i.map(|i| &va[i.saturating_sub(3)..(i+3).min(va.len())]), i.map(|i| &vb[i.saturating_sub(3)..(i+3).min(vb.len())])); }
+    assert_eq!(full_state(&a), full_state(&b));
+    // free them (and some order-0 pages held before) in a scrambled order
+    let mut f = va.clone();
+    f.extend(held.iter().filter(|h| h.1 == 0).map(|h| h.0));
+    if !f.is_empty() {
+        let r = rot % f.len();
+        f.rotate_left(r);
+    }
+    let mut x = shuffle | 1;
+    if shuffle % 3 == 0 {
+        f.sort_unstable();
+    }
+    for i in (1..f.len()).rev().filter(|_| shuffle % 3 == 2) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        f.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    // an invalid batch changes nothing
+    if let Some(&p) = f.first() {
+        let mut bad = f.clone();
+        bad.push(p);
+        let before = full_state(&a);
+        assert!(matches!(a.free_pages_bulk(&bad, 0, 0), Err(crate::MmError::DoubleFree { .. })));
+        assert_eq!(full_state(&a), before);
+        bad.pop();
+        bad.push(0x3fff_0000);
+        assert!(a.free_pages_bulk(&bad, 0, 0).is_err());
+        assert_eq!(full_state(&a), before);
+    }
+    a.free_pages_bulk(&f, 0, 0).unwrap();
+    for &p in &f {
+        b.free_pages(p, 0, 0).unwrap();
+    }
+    assert_eq!(full_state(&a), full_state(&b));
+    a.drain_pcp(None).unwrap();
+    b.drain_pcp(None).unwrap();
+    assert_eq!(full_state(&a), full_state(&b));
+    check_consistency(&a);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, ..ProptestConfig::default() })]
+
+    #[test]
+    fn bulk_order0_matches_one_by_one(
+        prefix in proptest::collection::vec(op(), 0..120),
+        gfp in any::<u8>(),
+        n in prop_oneof![1usize..300, 300usize..20000],
+        wm in any::<bool>(),
+        rot in any::<usize>(),
+        shuffle in any::<u64>(),
+    ) {
+        bulk_matches_one_by_one(prefix, gfp, n, wm, rot, shuffle);
+    }
+}
+
+proptest! {
+    /// The pcp ring behaves as a `VecDeque`.
+    #[test]
+    fn pcp_list_is_a_deque(ops in proptest::collection::vec((0u8..5, any::<u64>()), 0..400)) {
+        let mut a = super::super::pcp::PcpList::default();
+        let mut b = std::collections::VecDeque::new();
+        for (op, v) in ops {
+            match op {
+                0 => { a.push_front(v); b.push_front(v); }
+                1 => { a.push_back(v); b.push_back(v); }
+                2 => prop_assert_eq!(a.pop_front(), b.pop_front()),
+                4 => {
+                    let n = (v % 150) as usize;
+                    a.push_back_run(v, n);
+                    b.extend((0..n as u64).map(|k| v.wrapping_add(k)));
+                }
+                _ => prop_assert_eq!(a.pop_back(), b.pop_back()),
+            }
+            prop_assert_eq!(a.len(), b.len());
+            prop_assert_eq!(a.front().copied(), b.front().copied());
+            prop_assert_eq!(a.front_mut().map(|x| *x), b.back().copied().and(b.front().copied()));
+            prop_assert_eq!(a.back_mut().map(|x| *x), b.back().copied());
+            prop_assert_eq!(a.iter().copied().collect::<Vec<_>>(), b.iter().copied().collect::<Vec<_>>());
+        }
+    }
+}
