@@ -102,8 +102,12 @@ impl PageSource for BootPageSource<'_> {
                 if let Some(p) = popped {
                     self.pool.push(p);
                 }
+                // like alloc_low_pages: any mapped memory, top-down, whatever
+                // memblock's current limit is at this point of the boot
                 let size = crate::units::PAGE_SIZE << order;
-                let addr = self.memblock.alloc_try_nid(size, size, 0, 0, nid.unwrap_or(NUMA_NO_NODE), "alloc_low_pages")?;
+                let _ = nid;
+                let end = self.memblock.end_of_dram();
+                let addr = self.memblock.phys_alloc_range(size, size, 0, end, "alloc_low_pages")?;
                 pfn_down(addr)
             }
         };
