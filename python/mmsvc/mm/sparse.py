@@ -71,6 +71,17 @@ def present_sections(ctx: BootContext, geo: SparseGeometry) -> dict[int, list[in
     return {nid: sorted(s) for nid, s in sorted(per_node.items())}
 
 
+def section_runs(sections: list[int]) -> list[tuple[int, int]]:
+    """Maximal runs ``(first, last)`` of consecutive section numbers (sorted input)."""
+    runs: list[tuple[int, int]] = []
+    for sec in sections:
+        if runs and runs[-1][1] + 1 == sec:
+            runs[-1] = (runs[-1][0], sec)
+        else:
+            runs.append((sec, sec))
+    return runs
+
+
 def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTables) -> dict:
     """Allocate what SPARSEMEM_VMEMMAP needs from memblock; return a summary."""
     mb = ctx.mm.memblock
@@ -79,12 +90,13 @@ def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTa
     root_array = geo.nr_section_roots * 8
     mb.alloc(root_array, SMP_CACHE_BYTES, caller="memory_present")
     roots_done: set[int] = set()
+    per_root = geo.sections_per_root
     for nid, secs in sections.items():
-        for sec in secs:
-            root = sec // geo.sections_per_root
-            if root not in roots_done:
-                roots_done.add(root)
-                mb.alloc_node(PAGE_SIZE, SMP_CACHE_BYTES, nid, caller="sparse_index_alloc")
+        for first, last in section_runs(secs):
+            for root in range(first // per_root, last // per_root + 1):
+                if root not in roots_done:
+                    roots_done.add(root)
+                    mb.alloc_node(PAGE_SIZE, SMP_CACHE_BYTES, nid, caller="sparse_index_alloc")
     memmap_pages = 0
     table_pages = 0
     for nid, secs in sections.items():
@@ -137,17 +149,18 @@ class VmemmapTables:
     def __init__(self, vmemmap_base: int, level_shifts: tuple[int, ...], leaf_shift: int) -> None:
         self.vmemmap_base = vmemmap_base
         self.parent_shifts = tuple(s for s in level_shifts if s > leaf_shift)
-        self.present: set[tuple[int, int]] = set()
+        self.present: dict[int, set[int]] = {}
 
     def new_tables(self, sections: list[int], geo: SparseGeometry) -> int:
+        """Tables still missing to map the memmap of ``sections``; marks them made."""
         count = 0
         span = geo.pages_per_section * STRUCT_PAGE_SIZE
-        for sec in sections:
-            start = self.vmemmap_base + sec * span
-            end = start + span
+        for first, last in section_runs(sections):
+            start = self.vmemmap_base + first * span
+            end = self.vmemmap_base + (last + 1) * span
             for shift in self.parent_shifts:
-                for idx in range(start >> shift, ((end - 1) >> shift) + 1):
-                    if (shift, idx) not in self.present:
-                        self.present.add((shift, idx))
-                        count += 1
+                wanted = set(range(start >> shift, ((end - 1) >> shift) + 1))
+                made = self.present.setdefault(shift, set())
+                count += len(wanted - made)
+                made |= wanted
         return count
