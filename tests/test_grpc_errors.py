@@ -104,13 +104,20 @@ def test_bad_requests_of_every_kind(client, server, fresh, booted):
     expect(lambda: client.set_breakpoints(fresh, ["mem_int"]), C.INVALID_ARGUMENT,
            "breakpoints[0].step.step")
     expect(lambda: client.step(fresh, count=10**6), C.INVALID_ARGUMENT, "count")
-    for cond in (dict(kind=pb.BREAKPOINT_KIND_PFN_RANGE, pfn_range=pb.PfnRangeCondition()),
-                 dict(kind=pb.BREAKPOINT_KIND_ALLOCATION_FAILURE),
-                 dict(kind=pb.BREAKPOINT_KIND_ZONE_FREE_BELOW,
-                      zone_free_below=pb.ZoneFreeBelowCondition(pages=10)),
-                 dict(kind=pb.BREAKPOINT_KIND_PLUGIN_REPORT)):
+    for cond, field in (
+            (dict(kind=pb.BREAKPOINT_KIND_PFN_RANGE, pfn_range=pb.PfnRangeCondition()),
+             "breakpoints[0].pfn_range"),
+            (dict(kind=pb.BREAKPOINT_KIND_ZONE_FREE_BELOW,
+                  zone_free_below=pb.ZoneFreeBelowCondition(pages=10)),
+             "breakpoints[0].zone_free_below"),
+            (dict(kind=pb.BREAKPOINT_KIND_ZONE_FREE_BELOW,
+                  zone_free_below=pb.ZoneFreeBelowCondition(zone="HighMem", pages=10)),
+             "breakpoints[0].zone_free_below.zone"),
+            (dict(kind=pb.BREAKPOINT_KIND_STEP,
+                  pfn_range=pb.PfnRangeCondition(start_pfn=1, end_pfn=2)),
+             "breakpoints[0].pfn_range")):
         expect(lambda c=cond: client.set_breakpoints(fresh, [pb.Breakpoint(**c)]),
-               C.UNIMPLEMENTED)
+               C.INVALID_ARGUMENT, field)
     expect(lambda: client.proc(fresh, "slabinfo"), C.FAILED_PRECONDITION)
     expect(lambda: client.proc(fresh, "vmallocinfo"), C.FAILED_PRECONDITION)
     expect(lambda: client.proc(booted, "nope"), C.INVALID_ARGUMENT, "file")

@@ -221,7 +221,10 @@ def test_capabilities_and_steps(alice):
     ref = local("6.1", boot=False)
     assert list(caps.step_names["6.1"].paths) == [
         leaf.path for top in ref.steps for leaf in top.leaves()]
-    assert list(caps.breakpoint_kinds) == [pb.BREAKPOINT_KIND_STEP]
+    assert list(caps.breakpoint_kinds) == [
+        pb.BREAKPOINT_KIND_STEP, pb.BREAKPOINT_KIND_PFN_RANGE,
+        pb.BREAKPOINT_KIND_ALLOCATION_FAILURE, pb.BREAKPOINT_KIND_ZONE_FREE_BELOW,
+        pb.BREAKPOINT_KIND_PLUGIN_REPORT]
     assert caps.limits.max_simulations > 0 and caps.snapshot_version == 1
     sid = alice.create(profile="6.1").simulation_id
     alice.step(sid)
@@ -321,3 +324,20 @@ def test_batch_stream(alice):
     assert sum(z.nr_free_pages + z.pcp_pages for z in alice.zones(sid)) == sum(
         z["nr_free_pages"] + z["pcp_pages"] for z in local().mm.zones())
     assert len(alice.proc(sid, "buddyinfo").splitlines()) == len(before.splitlines())
+
+
+def test_condition_breakpoints_over_the_wire(server):
+    with Client(server.address, client_id="bp") as c:
+        sid = c.create(profile="6.1").simulation_id
+        bps = c.set_breakpoints(sid, [pb.Breakpoint(
+            kind=pb.BREAKPOINT_KIND_ZONE_FREE_BELOW,
+            zone_free_below=pb.ZoneFreeBelowCondition(nid=0, zone="DMA32", pages=10**9))])
+        assert bps[0].zone_free_below.zone == "DMA32"
+        stop = c.run_until(sid)
+        assert stop.reason == pb.STOP_REASON_BREAKPOINT
+        assert stop.last_step == "setup_arch/paging_init"
+        assert stop.breakpoint.kind == pb.BREAKPOINT_KIND_ZONE_FREE_BELOW
+        # a snapshot keeps the breakpoint
+        copy = c.restore(c.snapshot(sid))
+        kinds = [s.kind for s in c.get(copy.simulation_id).breakpoints]
+        assert kinds == [pb.BREAKPOINT_KIND_ZONE_FREE_BELOW]

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PageEvent:
-    """A buddy allocation or free: ``kind`` is ``"alloc"`` or ``"free"``."""
+    """A buddy allocator operation: ``kind`` is ``"alloc"``, ``"free"`` or
+    ``"fail"`` (an allocation that could not be satisfied; ``pfn`` is 2**64-1,
+    ``nid``/``zone`` the preferred node and highest zone asked for)."""
 
     kind: str
     pfn: int

@@ -38,20 +38,75 @@ class StopReason(enum.StrEnum):
     BOOT_COMPLETE = "boot_complete"
 
 
+#: the kinds of breakpoint, and the condition fields each one uses
+BREAKPOINT_KINDS = {
+    "step": ("step", "when"),
+    "pfn_range": ("start_pfn", "end_pfn"),
+    "allocation_failure": ("min_order",),
+    "zone_free_below": ("nid", "zone", "pages"),
+    "plugin_report": ("plugin",),
+}
+
+
 @dataclass(frozen=True)
 class Breakpoint:
-    """Stop before (``when="entry"``) or after (``"exit"``) a step or sub-step.
+    """Where :meth:`Simulation.run` stops.
 
-    ``step`` matches a step's name or its path (``"mm_init/mem_init"``).
+    ``kind="step"`` (the default): before (``when="entry"``) or after
+    (``"exit"``) a step or sub-step; ``step`` matches a name or a path
+    (``"mem_init/memblock_free_all"``). The other kinds are checked after
+    every leaf that runs:
+
+    * ``"pfn_range"``: a page allocation or free touched ``[start_pfn, end_pfn)``;
+    * ``"allocation_failure"``: an allocation of order ``min_order`` or more failed;
+    * ``"zone_free_below"``: zone ``zone`` of node ``nid`` has fewer than
+      ``pages`` free pages;
+    * ``"plugin_report"``: plugin ``plugin`` called ``ctx.report(...)``
+      (any plugin when empty).
     """
 
-    step: str
+    step: str = ""
     when: str = "entry"
+    kind: str = "step"
+    start_pfn: int = 0
+    end_pfn: int = 0
+    min_order: int = 0
+    nid: int = 0
+    zone: str = ""
+    pages: int = 0
+    plugin: str = ""
 
     def __post_init__(self) -> None:
+        if self.kind not in BREAKPOINT_KINDS:
+            raise InvalidArgumentError(f"breakpoint.kind: unknown kind {self.kind!r} "
+                                       f"(known: {', '.join(BREAKPOINT_KINDS)})")
         if self.when not in ("entry", "exit"):
             raise InvalidArgumentError(f"breakpoint.when: expected 'entry' or 'exit', "
                                        f"got {self.when!r}")
+        if self.kind == "step" and not self.step:
+            raise InvalidArgumentError("breakpoint.step: required for a step breakpoint")
+        if self.kind == "pfn_range" and not 0 <= self.start_pfn < self.end_pfn:
+            raise InvalidArgumentError("breakpoint.end_pfn: the range [start_pfn, end_pfn) "
+                                       "is empty")
+        if self.kind == "zone_free_below" and not self.zone:
+            raise InvalidArgumentError("breakpoint.zone: required for zone_free_below")
+
+    def to_dict(self) -> dict[str, object]:
+        """The kind and its condition fields, as plain data."""
+        return {"kind": self.kind, **{f: getattr(self, f) for f in BREAKPOINT_KINDS[self.kind]}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Breakpoint:
+        kind = str(data.get("kind", "step"))
+        fields = BREAKPOINT_KINDS.get(kind)
+        if fields is None:
+            raise InvalidArgumentError(f"breakpoint.kind: unknown kind {kind!r}")
+        unknown = set(data) - {"kind", *fields}
+        if unknown:
+            raise InvalidArgumentError(f"breakpoint.{sorted(unknown)[0]}: not a field of a "
+                                       f"{kind} breakpoint")
+        rest = {k: v for k, v in data.items() if k != "kind"}
+        return cls(kind=kind, **rest)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -107,6 +162,8 @@ class Simulation:
         self._cursor = _Cursor([leaf for s in self.steps for leaf in s.leaves()])
         self.breakpoints: list[Breakpoint] = []
         self._recording: set[str] = set()
+        self._leaf_page_events: list[tuple[Any, ...]] = []
+        self._reports_seen = 0
 
     # -- state ------------------------------------------------------------
 
@@ -142,9 +199,15 @@ class Simulation:
 
     # -- control ----------------------------------------------------------
 
-    def add_breakpoint(self, step: str, when: str = "entry") -> Breakpoint:
-        self.find_step(step)
-        bp = Breakpoint(step, when)
+    def add_breakpoint(self, step: str = "", when: str = "entry", *, kind: str = "step",
+                       **condition: Any) -> Breakpoint:
+        """Add a breakpoint (see :class:`Breakpoint` for the kinds)."""
+        bp = Breakpoint(step, when, kind, **condition)
+        if bp.kind == "step":
+            self.find_step(bp.step)
+        if bp.kind == "zone_free_below" and bp.zone not in self.arch.zone_names:
+            raise InvalidArgumentError(f"breakpoint.zone: {bp.zone!r} is not a zone of "
+                                       f"{self.arch.name} ({', '.join(self.arch.zone_names)})")
         self.breakpoints.append(bp)
         return bp
 
@@ -180,7 +243,7 @@ class Simulation:
             first = False
             last = self._run_leaf()
             ran = self._cursor.leaves[self._cursor.index - 1]
-            bp = self._hit(ran, "exit")
+            bp = self._hit(ran, "exit") or self._condition_hit()
             if bp is not None:
                 return self._stop(StopReason.BREAKPOINT, last, bp)
         return self._stop(StopReason.BOOT_COMPLETE, last)
@@ -193,6 +256,38 @@ class Simulation:
         finally:
             self.breakpoints = saved
 
+    def _wants_page_events(self) -> bool:
+        return any(bp.kind in ("pfn_range", "allocation_failure") for bp in self.breakpoints)
+
+    def _condition_hit(self) -> Breakpoint | None:
+        """The first condition breakpoint the last leaf satisfied."""
+        events, self._leaf_page_events = self._leaf_page_events, []
+        reports = self.ctx.reports[self._reports_seen:]
+        self._reports_seen = len(self.ctx.reports)
+        zones = None
+        for bp in self.breakpoints:
+            if bp.kind == "pfn_range":
+                for kind, pfn, order, *_ in events:
+                    if kind != "fail" and pfn < bp.end_pfn and bp.start_pfn < pfn + (1 << order):
+                        return bp
+            elif bp.kind == "allocation_failure":
+                if any(e[0] == "fail" and e[2] >= bp.min_order for e in events):
+                    return bp
+            elif bp.kind == "zone_free_below":
+                if zones is None:
+                    try:
+                        zones = self.ctx.mm.zones()
+                    except InvalidStateError:
+                        zones = []
+                for z in zones:
+                    if (z["nid"], z["zone"]) == (bp.nid, bp.zone) and \
+                            z["nr_free_pages"] + z["pcp_pages"] < bp.pages:
+                        return bp
+            elif bp.kind == "plugin_report":
+                if any(not bp.plugin or r.plugin == bp.plugin for r in reports):
+                    return bp
+        return None
+
     def flush_events(self) -> int:
         """Hand the allocator events recorded since the last flush to the
         ``mmsvc_page_event`` / ``mmsvc_slab_event`` / ``mmsvc_vmalloc_event``
@@ -201,12 +296,15 @@ class Simulation:
         hook, from the moment the allocator exists."""
         count = 0
         mm = self.ctx.mm
-        if self.pm.hook.mmsvc_page_event.get_hookimpls():
+        listeners = bool(self.pm.hook.mmsvc_page_event.get_hookimpls())
+        if listeners or self._wants_page_events():
             try:
                 if "page" not in self._recording:
                     mm.set_event_recording(True)
                     self._recording.add("page")
-                for kind, pfn, order, gfp, nid, zone in mm.drain_events():
+                events = mm.drain_events()
+                self._leaf_page_events.extend(events)
+                for kind, pfn, order, gfp, nid, zone in events if listeners else ():
                     self.pm.call_guarded("mmsvc_page_event", ctx=self.ctx,
                                          event=PageEvent(kind, pfn, order, gfp, nid, zone))
                     count += 1
@@ -249,7 +347,7 @@ class Simulation:
     def _hit(self, leaf: Step, when: str) -> Breakpoint | None:
         top = self._top_of(leaf)
         for bp in self.breakpoints:
-            if bp.when != when:
+            if bp.kind != "step" or bp.when != when:
                 continue
             if bp.step in (leaf.name, leaf.path):
                 return bp
@@ -268,6 +366,7 @@ class Simulation:
         return StopInfo(reason, last, nxt.path if nxt else None, bp)
 
     def _run_leaf(self) -> str:
+        self._leaf_page_events = []
         c = self._cursor
         leaf = c.leaves[c.index]
         top = self._top_of(leaf)
@@ -276,18 +375,19 @@ class Simulation:
         leaf.state = StepState.RUNNING
         self.ctx.log.step = leaf.name
         try:
-            self.pm.call_guarded("mmsvc_before_step", ctx=self.ctx, step=leaf)
             try:
+                self.pm.call_guarded("mmsvc_before_step", ctx=self.ctx, step=leaf)
                 handled = self._execute(leaf)
+                if not handled:
+                    leaf.state = StepState.SKIPPED
+                    leaf.note = leaf.note or f"not on {self.arch.name}"
+                else:
+                    leaf.state = StepState.DONE
+                self.pm.call_guarded("mmsvc_after_step", ctx=self.ctx, step=leaf)
             finally:
+                # what the step (and the hooks around it) did, in order
                 self.ctx.flush_memblock_trace()
                 self.flush_events()
-            if not handled:
-                leaf.state = StepState.SKIPPED
-                leaf.note = leaf.note or f"not on {self.arch.name}"
-            else:
-                leaf.state = StepState.DONE
-            self.pm.call_guarded("mmsvc_after_step", ctx=self.ctx, step=leaf)
         except BaseException:
             leaf.state = StepState.FAILED
             if top is not None:

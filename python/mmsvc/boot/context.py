@@ -53,6 +53,16 @@ class KernelGlobals:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Report:
+    """Something a debug plugin found (KFENCE, kmemleak ...): a
+    ``plugin_report`` breakpoint stops on it."""
+
+    plugin: str
+    message: str
+    step: str
+
+
 @dataclass
 class BootContext:
     """Everything a boot step may read or change.
@@ -80,6 +90,7 @@ class BootContext:
     arch_state: dict[str, Any] = field(default_factory=dict)
     plugin_state: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
+    reports: list[Report] = field(default_factory=list)
 
     # -- printing -------------------------------------------------------
 
@@ -98,6 +109,14 @@ class BootContext:
         if mb.debug:
             for line in mb.take_log():
                 self.log.printk(line)
+
+    def report(self, plugin: str, message: str) -> Report:
+        """A debug plugin reports a finding: logged, kept in ``reports``, and
+        ``plugin_report`` breakpoints stop after the current step."""
+        rep = Report(plugin, message, self.log.step)
+        self.reports.append(rep)
+        self.printk(f"{plugin}: {message}")
+        return rep
 
     # -- command line ---------------------------------------------------
 

@@ -33,6 +33,8 @@ from mmsvc.server.sessions import (
     SNAPSHOT_VERSION,
     Session,
     SimInput,
+    add_snapshot_breakpoint,
+    breakpoint_from_pb,
     breakpoint_to_pb,
     decode_snapshot,
     encode_snapshot,
@@ -291,7 +293,7 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
 
     async def _new_session(self, context: Any, inp: SimInput, controller: str,
                            display_name: str, history: list[list[Any]] | None = None,
-                           breakpoints: list[list[str]] | None = None,
+                           breakpoints: list[Any] | None = None,
                            sid: str | None = None) -> Session:
         desc = inp.description()
         ram = ram_bytes(desc)
@@ -301,8 +303,8 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
                 s = Session(id=sid or uuid.uuid4().hex[:16], input=inp, controller=controller,
                             display_name=display_name, ram=ram,
                             max_history=self.limits.max_history)
-                for step, when in breakpoints or ():
-                    s.sim.add_breakpoint(step, when)
+                for item in breakpoints or ():
+                    add_snapshot_breakpoint(s.sim, item)
                 if history:
                     try:
                         s.replay(history)
@@ -357,8 +359,8 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
                             ram=ram_bytes(inp.description()),
                             max_history=self.limits.max_history)
                 s.created = float(srv.get("created", s.created))
-                for step, when in data["breakpoints"]:
-                    s.sim.add_breakpoint(step, when)
+                for item in data["breakpoints"]:
+                    add_snapshot_breakpoint(s.sim, item)
                 s.replay(data["history"])
                 self.sessions[sid] = s
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the server
@@ -460,7 +462,10 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
         out = pb.GetCapabilitiesResponse(
             api_version=API_VERSION, server_version=mmsvc_version(), profiles=["5.14", "6.1"],
             granularities=[pb.GRANULARITY_STEP, pb.GRANULARITY_SUBSTEP],
-            breakpoint_kinds=[pb.BREAKPOINT_KIND_STEP], proc_files=list(_PROC),
+            breakpoint_kinds=[pb.BREAKPOINT_KIND_STEP, pb.BREAKPOINT_KIND_PFN_RANGE,
+                              pb.BREAKPOINT_KIND_ALLOCATION_FAILURE,
+                              pb.BREAKPOINT_KIND_ZONE_FREE_BELOW,
+                              pb.BREAKPOINT_KIND_PLUGIN_REPORT], proc_files=list(_PROC),
             snapshot_version=SNAPSHOT_VERSION)
         for name in arches.names():
             a = arches.get(name)
@@ -541,29 +546,26 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
     @rpc
     async def SetBreakpoints(self, request: Any, context: Any) -> Any:  # noqa: N802
         s = self._controlled(request, context)
-        wanted: list[Breakpoint] = []
-        for i, bp in enumerate(request.breakpoints):
-            cond = bp.WhichOneof("condition")
-            kind = bp.kind or pb.BREAKPOINT_KIND_STEP
-            if kind != pb.BREAKPOINT_KIND_STEP or cond not in (None, "step"):
-                raise se.NotImplementedYetError(
-                    f"breakpoints[{i}]: kind {pb.BreakpointKind.Name(kind)} / condition "
-                    f"{cond} is not implemented yet (only BREAKPOINT_KIND_STEP)")
-            if not bp.step.step:
-                raise se.RequestError(f"breakpoints[{i}].step.step", "required")
-            when = "exit" if bp.step.when == pb.BREAKPOINT_WHEN_EXIT else "entry"
-            wanted.append(Breakpoint(bp.step.step, when))
+        wanted: list[Breakpoint] = [breakpoint_from_pb(bp, f"breakpoints[{i}]")
+                                    for i, bp in enumerate(request.breakpoints)]
 
         def apply() -> list[pb.Breakpoint]:
             for i, bp in enumerate(wanted):
                 try:
-                    s.sim.find_step(bp.step)
+                    if bp.kind == "step":
+                        s.sim.find_step(bp.step)
+                    elif bp.kind == "zone_free_below" and bp.zone not in s.sim.arch.zone_names:
+                        raise se.RequestError(f"breakpoints[{i}].zone_free_below.zone",
+                                              f"{bp.zone!r} is not a zone of "
+                                              f"{s.sim.arch.name}")
                 except MmsvcError as exc:
+                    if isinstance(exc, se.RequestError):
+                        raise
                     raise se.RequestError(f"breakpoints[{i}].step.step",
                                           str(exc).removeprefix("step: ")) from exc
             s.sim.clear_breakpoints()
             for bp in wanted:
-                s.sim.add_breakpoint(bp.step, bp.when)
+                s.sim.breakpoints.append(bp)
             return [breakpoint_to_pb(bp) for bp in s.sim.breakpoints]
 
         bps = await self._work(context, s, apply, persist=True)

@@ -153,9 +153,72 @@ class _JournalPlugin:
 
 
 def breakpoint_to_pb(bp: Breakpoint) -> pb.Breakpoint:
+    if bp.kind == "pfn_range":
+        return pb.Breakpoint(kind=pb.BREAKPOINT_KIND_PFN_RANGE, pfn_range=pb.PfnRangeCondition(
+            start_pfn=bp.start_pfn, end_pfn=bp.end_pfn))
+    if bp.kind == "allocation_failure":
+        return pb.Breakpoint(kind=pb.BREAKPOINT_KIND_ALLOCATION_FAILURE,
+                             allocation_failure=pb.AllocationFailureCondition(
+                                 min_order=bp.min_order))
+    if bp.kind == "zone_free_below":
+        return pb.Breakpoint(kind=pb.BREAKPOINT_KIND_ZONE_FREE_BELOW,
+                             zone_free_below=pb.ZoneFreeBelowCondition(
+                                 nid=bp.nid, zone=bp.zone, pages=bp.pages))
+    if bp.kind == "plugin_report":
+        return pb.Breakpoint(kind=pb.BREAKPOINT_KIND_PLUGIN_REPORT,
+                             plugin_report=pb.PluginReportCondition(plugin=bp.plugin))
     when = pb.BREAKPOINT_WHEN_EXIT if bp.when == "exit" else pb.BREAKPOINT_WHEN_ENTRY
     return pb.Breakpoint(kind=pb.BREAKPOINT_KIND_STEP,
                          step=pb.StepCondition(step=bp.step, when=when))
+
+
+#: pb breakpoint kind -> (oneof condition name, Breakpoint kind)
+_BP_KINDS = {
+    pb.BREAKPOINT_KIND_STEP: ("step", "step"),
+    pb.BREAKPOINT_KIND_PFN_RANGE: ("pfn_range", "pfn_range"),
+    pb.BREAKPOINT_KIND_ALLOCATION_FAILURE: ("allocation_failure", "allocation_failure"),
+    pb.BREAKPOINT_KIND_ZONE_FREE_BELOW: ("zone_free_below", "zone_free_below"),
+    pb.BREAKPOINT_KIND_PLUGIN_REPORT: ("plugin_report", "plugin_report"),
+}
+
+
+def add_snapshot_breakpoint(sim: Simulation, item: Any) -> None:
+    """Re-add a breakpoint saved in a snapshot (``[step, when]`` or a dict)."""
+    bp = Breakpoint.from_dict(item) if isinstance(item, dict) else Breakpoint(*item)
+    if bp.kind == "step":
+        sim.find_step(bp.step)
+    sim.breakpoints.append(bp)
+
+
+def breakpoint_from_pb(bp: pb.Breakpoint, field: str) -> Breakpoint:
+    """A :class:`Breakpoint` from the wire; RequestError naming ``field``."""
+    from mmsvc.server.errors import RequestError
+
+    kind = bp.kind or pb.BREAKPOINT_KIND_STEP
+    if kind not in _BP_KINDS:
+        raise RequestError(f"{field}.kind", f"unknown kind {kind}")
+    cond, name = _BP_KINDS[kind]
+    which = bp.WhichOneof("condition")
+    if which not in (None, cond):
+        raise RequestError(f"{field}.{which}", f"does not go with kind "
+                                              f"{pb.BreakpointKind.Name(kind)}")
+    try:
+        if name == "step":
+            if not bp.step.step:
+                raise RequestError(f"{field}.step.step", "required")
+            when = "exit" if bp.step.when == pb.BREAKPOINT_WHEN_EXIT else "entry"
+            return Breakpoint(bp.step.step, when)
+        if name == "pfn_range":
+            return Breakpoint(kind=name, start_pfn=bp.pfn_range.start_pfn,
+                              end_pfn=bp.pfn_range.end_pfn)
+        if name == "allocation_failure":
+            return Breakpoint(kind=name, min_order=bp.allocation_failure.min_order)
+        if name == "zone_free_below":
+            c = bp.zone_free_below
+            return Breakpoint(kind=name, nid=c.nid, zone=c.zone, pages=c.pages)
+        return Breakpoint(kind=name, plugin=bp.plugin_report.plugin)
+    except MmsvcError as exc:
+        raise RequestError(f"{field}.{cond}", str(exc)) from exc
 
 
 _REASONS = {StopReason.STEPPED: pb.STOP_REASON_STEPPED,
@@ -407,7 +470,7 @@ class Session:
             "machine": self.input.machine,
             "profile": self.input.profile,
             "plugins": list(self.input.plugins),
-            "breakpoints": [[bp.step, bp.when] for bp in self.sim.breakpoints],
+            "breakpoints": [bp.to_dict() for bp in self.sim.breakpoints],
             "history": self.history,
         }
 

@@ -242,8 +242,9 @@ class SimulationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetBreakpoints(self, request, context):
-        """Replace the breakpoints (controller only). Kinds other than STEP answer
-        UNIMPLEMENTED. Default deadline 10 s.
+        """Replace the breakpoints (controller only). Step breakpoints stop before or
+        after a step; the condition kinds are checked after every leaf.
+        Default deadline 10 s.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -251,7 +252,7 @@ class SimulationServiceServicer:
 
     def GetProcFile(self, request, context):
         """A /proc file as the kernel prints it (buddyinfo, pagetypeinfo, zoneinfo,
-        meminfo; slabinfo and vmallocinfo answer UNIMPLEMENTED). Default deadline 10 s.
+        meminfo, slabinfo, vmallocinfo). Default deadline 10 s.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -481,6 +481,7 @@ impl PyMm {
                     let kind = match e.kind {
                         mmsvc_core::page_alloc::AllocEventKind::Alloc => "alloc",
                         mmsvc_core::page_alloc::AllocEventKind::Free => "free",
+                        mmsvc_core::page_alloc::AllocEventKind::Fail => "fail",
                     };
                     (kind, e.pfn, e.order, e.gfp.0, e.nid, e.zone.name())
                 })

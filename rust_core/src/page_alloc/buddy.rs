@@ -721,6 +721,12 @@ impl PageAlloc {
         self.rec.events.push(ev);
     }
 
+    #[cold]
+    fn record_failure(&mut self, gfp: Gfp, order: u32, nid: u32) {
+        let zone = gfp.gfp_zone().unwrap_or(ZoneType::Normal);
+        self.rec.events.push(AllocEvent { kind: AllocEventKind::Fail, pfn: Pfn::MAX, order, gfp, nid, zone });
+    }
+
     fn oom(&self, gfp: Gfp, order: u32, nid: u32) -> MmError {
         MmError::OutOfMemory { request: format!("order-{order} {gfp} on node {nid}") }
     }
@@ -740,7 +746,12 @@ impl PageAlloc {
                 }
                 Ok(pfn)
             }
-            None => Err(self.oom(gfp, order, preferred_nid)),
+            None => {
+                if self.rec.on {
+                    self.record_failure(gfp, order, preferred_nid);
+                }
+                Err(self.oom(gfp, order, preferred_nid))
+            }
         }
     }
 
@@ -780,7 +791,12 @@ impl PageAlloc {
             return Ok(n);
         }
         while n < count {
-            let Some((zid, pfn)) = self.alloc_inner(gfp, order, preferred_nid, cpu, mt, highest) else { break };
+            let Some((zid, pfn)) = self.alloc_inner(gfp, order, preferred_nid, cpu, mt, highest) else {
+                if self.rec.on {
+                    self.record_failure(gfp, order, preferred_nid);
+                }
+                break;
+            };
             if self.rec.on {
                 self.record(AllocEventKind::Alloc, zid, pfn, order, gfp);
             }

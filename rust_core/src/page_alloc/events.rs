@@ -11,6 +11,9 @@ use crate::units::Pfn;
 pub enum AllocEventKind {
     Alloc,
     Free,
+    /// An allocation that could not be satisfied (`pfn` is `u64::MAX`,
+    /// `nid`/`zone` are the preferred node and the highest zone asked for).
+    Fail,
 }
 
 /// One allocation or free as the caller saw it (pcp traffic is internal
