@@ -92,6 +92,12 @@ def test_cli_serve_and_remote(tmp_path):
         boot = runner.invoke(cli, ["boot", "--remote", f"127.0.0.1:{port}", "--profile", "6.1"])
         assert boot.exit_code == 0 and boot.output == runner.invoke(
             cli, ["boot", "--profile", "6.1"]).output
+        slab = runner.invoke(cli, ["slabinfo", "--remote", f"127.0.0.1:{port}"])
+        assert slab.exit_code == 0 and slab.output == runner.invoke(cli, ["slabinfo"]).output
+        step = runner.invoke(cli, ["step", "--steps", "--remote", f"127.0.0.1:{port}"],
+                             input="\n\nq\n")
+        assert step.exit_code == 0, step.output
+        assert "next: setup_arch/" in step.output and "Zone ranges:" in step.output
         with Client(f"127.0.0.1:{port}") as c:
             assert c.capabilities().limits.max_simulations == 3
             assert c.list() == []  # --remote deletes what it created
@@ -154,3 +160,7 @@ def test_tls_with_token(tmp_path):
             assert "Normal" in c.proc(sid, "buddyinfo")
         with Client(srv.address, token="t") as plain, pytest.raises(RemoteError):
             plain.call("ListSimulations", pb.ListSimulationsRequest(), timeout=3)
+        out = CliRunner().invoke(cli, ["buddyinfo", "--remote", srv.address, "--remote-token",
+                                       "t", "--remote-tls-ca", str(cert)])
+        assert out.exit_code == 0, out.output
+        assert out.output.startswith("Node 0, zone      DMA")

@@ -264,16 +264,22 @@ def serve(listen: str, state_dir: str | None, max_simulations: int,
 
 
 def _remote_run(remote: str, token: str | None, command: str, machine: Any,
-                kwargs: dict[str, Any]) -> None:
+                kwargs: dict[str, Any], tls_ca: str | None = None) -> None:
     """Run a machine command on a server: create, boot, print, delete."""
+    from pathlib import Path
+
     from mmsvc.client import Client
     from mmsvc.machine import dumps_json
 
     if kwargs.get("as_json"):
         raise click.UsageError("--json is not available with --remote")
-    with Client(remote, token=token) as client:
+    ca = Path(tls_ca).read_bytes() if tls_ca else None
+    with Client(remote, token=token, root_certificates=ca) as client:
         sim = client.create(json=dumps_json(machine))
         try:
+            if command == "step":
+                _remote_step(client, sim.simulation_id, kwargs.get("substeps", True))
+                return
             client.boot(sim.simulation_id)
             if command == "boot":
                 all_levels = kwargs.get("all_levels", False)
@@ -286,6 +292,31 @@ def _remote_run(remote: str, token: str | None, command: str, machine: Any,
             client.delete(sim.simulation_id)
 
 
+def _remote_step(client: Any, sid: str, substeps: bool) -> None:
+    """``mmsvc step`` against a server: the same prompt, the server's log."""
+    from mmsvc.v1 import simulation_service_pb2 as pb
+
+    seen = 0
+    while True:
+        nxt = client.get(sid).next_step
+        if not nxt:
+            click.echo("boot complete")
+            return
+        click.echo(click.style(f"next: {nxt}", bold=True))
+        answer = click.prompt("[enter] step, c continue, q quit", default="",
+                              show_default=False).strip().lower()
+        if answer == "q":
+            return
+        if answer == "c":
+            client.boot(sid)
+        else:
+            client.step(sid, "substep" if substeps else "step")
+        for ev in client.events(sid, from_seq=seen, kinds=[pb.EVENT_KIND_LOG]):
+            seen = ev.seq + 1
+            if ev.log.visible:
+                click.echo(f"  {ev.log.text}")
+
+
 def _add_remote_option(name: str) -> None:
     """Give an existing machine command a ``--remote ADDR`` option."""
     cmd = cli.commands.get(name)
@@ -295,17 +326,20 @@ def _add_remote_option(name: str) -> None:
                                    help="Run on an mmsvc server (mmsvc serve) at ADDR."))
     cmd.params.append(click.Option(["--remote-token"], envvar="MMSVC_TOKEN", default=None,
                                    help="Bearer token for --remote (or MMSVC_TOKEN)."))
+    cmd.params.append(click.Option(["--remote-tls-ca"], default=None,
+                                   type=click.Path(exists=True, dir_okay=False),
+                                   help="Talk TLS to --remote, trusting this CA (PEM)."))
     local = cmd.callback
 
     @functools.wraps(local)
     def callback(*args: Any, remote: str | None = None, remote_token: str | None = None,
-                 **kwargs: Any) -> Any:
+                 remote_tls_ca: str | None = None, **kwargs: Any) -> Any:
         if remote is None:
             return local(*args, **kwargs)
         try:
             machine = load(kwargs.pop("machine_file"), kwargs.pop("dmesg"),
                            kwargs.pop("profile"), kwargs.pop("cmdline"))
-            return _remote_run(remote, remote_token, name, machine, kwargs)
+            return _remote_run(remote, remote_token, name, machine, kwargs, remote_tls_ca)
         except MmsvcError as exc:
             click.echo(f"mmsvc: error: {exc}", err=True)
             sys.exit(2)
@@ -313,7 +347,8 @@ def _add_remote_option(name: str) -> None:
     cmd.callback = callback
 
 
-for _name in ("boot", "buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo"):
+for _name in ("boot", "step", "buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo", "slabinfo",
+              "vmallocinfo"):
     _add_remote_option(_name)
 
 
