@@ -133,6 +133,11 @@ def test_breakpoints_events_and_resume(alice):
                                                                  "mem_init_print_info"]
     steps = [e.step for e in events if e.kind == pb.EVENT_KIND_STEP]
     assert steps[0].state == pb.STEP_STATE_RUNNING and steps[-1].state == pb.STEP_STATE_DONE
+    # step transitions carry the boot's progress
+    total = steps[0].leaves_total
+    assert total > 0 and steps[0].leaves_done == 0
+    assert all(s.leaves_total == total for s in steps)
+    assert [s.leaves_done for s in steps] == sorted(s.leaves_done for s in steps)
     # resume after a "reconnect"
     k = len(events) // 2
     assert list(alice.events(sid, from_seq=k)) == events[k:]

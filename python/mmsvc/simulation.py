@@ -368,6 +368,7 @@ class Simulation:
     def _run_leaf(self) -> str:
         self._leaf_page_events = []
         c = self._cursor
+        self.ctx.progress = (c.index, len(c.leaves))
         leaf = c.leaves[c.index]
         top = self._top_of(leaf)
         if top is not None and top is not leaf and top.state is StepState.PENDING:
@@ -396,6 +397,7 @@ class Simulation:
         finally:
             self.ctx.log.step = "boot"
         c.index += 1
+        self.ctx.progress = (c.index, len(c.leaves))
         if top is not None and top is not leaf and leaf is top.leaves()[-1]:
             top.state = StepState.DONE
         return leaf.path

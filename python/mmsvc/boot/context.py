@@ -91,6 +91,8 @@ class BootContext:
     plugin_state: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     reports: list[Report] = field(default_factory=list)
+    #: (leaves run so far, leaves in the whole boot), kept by the simulation
+    progress: tuple[int, int] = (0, 0)
 
     # -- printing -------------------------------------------------------
 

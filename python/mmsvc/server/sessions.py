@@ -140,13 +140,16 @@ class _JournalPlugin:
 
     @hookimpl
     def mmsvc_before_step(self, ctx: Any, step: Any) -> None:
+        done, total = ctx.progress
         self.journal.append(pb.EVENT_KIND_STEP, step=pb.StepTransition(
-            path=step.path, state=pb.STEP_STATE_RUNNING))
+            path=step.path, state=pb.STEP_STATE_RUNNING, leaves_done=done, leaves_total=total))
 
     @hookimpl
     def mmsvc_after_step(self, ctx: Any, step: Any) -> None:
+        done, total = ctx.progress
         self.journal.append(pb.EVENT_KIND_STEP, step=pb.StepTransition(
-            path=step.path, state=_STATE.get(str(step.state), pb.STEP_STATE_UNSPECIFIED)))
+            path=step.path, state=_STATE.get(str(step.state), pb.STEP_STATE_UNSPECIFIED),
+            leaves_done=done + 1, leaves_total=total))
 
 
 # ---------------------------------------------------------------------------- conversions

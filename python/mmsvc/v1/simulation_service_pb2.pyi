@@ -642,12 +642,16 @@ class LogLine(_message.Message):
     def __init__(self, record_seq: _Optional[int] = ..., level: _Optional[int] = ..., step: _Optional[str] = ..., text: _Optional[str] = ..., visible: _Optional[bool] = ...) -> None: ...
 
 class StepTransition(_message.Message):
-    __slots__ = ("path", "state")
+    __slots__ = ("path", "state", "leaves_done", "leaves_total")
     PATH_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    LEAVES_DONE_FIELD_NUMBER: _ClassVar[int]
+    LEAVES_TOTAL_FIELD_NUMBER: _ClassVar[int]
     path: str
     state: StepState
-    def __init__(self, path: _Optional[str] = ..., state: _Optional[_Union[StepState, str]] = ...) -> None: ...
+    leaves_done: int
+    leaves_total: int
+    def __init__(self, path: _Optional[str] = ..., state: _Optional[_Union[StepState, str]] = ..., leaves_done: _Optional[int] = ..., leaves_total: _Optional[int] = ...) -> None: ...
 
 class BreakpointHit(_message.Message):
     __slots__ = ("breakpoint", "stop")
