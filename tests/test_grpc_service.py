@@ -346,3 +346,25 @@ def test_condition_breakpoints_over_the_wire(server):
         copy = c.restore(c.snapshot(sid))
         kinds = [s.kind for s in c.get(copy.simulation_id).breakpoints]
         assert kinds == [pb.BREAKPOINT_KIND_ZONE_FREE_BELOW]
+
+
+def test_kmalloc_vmalloc_and_structured_views(server):
+    with Client(server.address, client_id="k") as c:
+        sid = c.create(profile="6.1").simulation_id
+        c.boot(sid)
+        a = c.kmalloc(sid, 100)
+        caches = {x.name: x for x in c.slab_caches(sid)}
+        assert caches["kmalloc-128"].active_objs >= 1 and caches["kmalloc-128"].objsize == 128
+        v = c.vmalloc(sid, 64 << 10, caller="grpc_probe")
+        areas = [x for x in c.vmalloc_areas(sid) if x.caller == "grpc_probe"]
+        assert [(x.addr, x.size, x.nr_pages) for x in areas] == [(v, 68 << 10, 16)]
+        assert "grpc_probe" in c.proc(sid, "vmallocinfo")
+        # the history replays: a fork has the same objects
+        fork = c.fork(sid).simulation_id
+        assert c.proc(fork, "slabinfo") == c.proc(sid, "slabinfo")
+        c.kfree(sid, a)
+        c.vfree(sid, v)
+        with pytest.raises(RemoteError) as err:
+            c.kfree(sid, a)
+        assert err.value.code.name == "FAILED_PRECONDITION"
+        assert not [x for x in c.vmalloc_areas(sid) if x.caller == "grpc_probe"]

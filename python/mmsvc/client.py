@@ -271,6 +271,28 @@ class Client:
         self.call("FreePages", pb.FreePagesRequest(simulation_id=sim_id, pfn=pfn, order=order,
                                                    cpu=cpu))
 
+    def kmalloc(self, sim_id: str, size: int, gfp: str = "", cpu: int = 0) -> int:
+        return self.call("Kmalloc", pb.KmallocRequest(simulation_id=sim_id, size=size, gfp=gfp,
+                                                      cpu=cpu)).addr
+
+    def kfree(self, sim_id: str, addr: int, cpu: int = 0) -> None:
+        self.call("Kfree", pb.KfreeRequest(simulation_id=sim_id, addr=addr, cpu=cpu))
+
+    def vmalloc(self, sim_id: str, size: int, caller: str = "", huge: bool = False) -> int:
+        return self.call("Vmalloc", pb.VmallocRequest(simulation_id=sim_id, size=size,
+                                                      caller=caller, huge=huge)).addr
+
+    def vfree(self, sim_id: str, addr: int) -> None:
+        self.call("Vfree", pb.VfreeRequest(simulation_id=sim_id, addr=addr))
+
+    def slab_caches(self, sim_id: str) -> builtins.list[pb.SlabCache]:
+        return builtins.list(self.call("GetSlabCaches", pb.GetSlabCachesRequest(
+            simulation_id=sim_id)).caches)
+
+    def vmalloc_areas(self, sim_id: str) -> builtins.list[pb.VmallocArea]:
+        return builtins.list(self.call("GetVmallocAreas", pb.GetVmallocAreasRequest(
+            simulation_id=sim_id)).areas)
+
     def translate(self, sim_id: str, virt: int) -> pb.TranslateResponse:
         return self.call("Translate", pb.TranslateRequest(simulation_id=sim_id, virt=virt))
 

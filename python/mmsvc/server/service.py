@@ -699,6 +699,52 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
         return pb.FreePagesResponse()
 
     @rpc
+    async def Kmalloc(self, request: Any, context: Any) -> Any:  # noqa: N802
+        s = self._controlled(request, context)
+        op = ["kmalloc", request.size, request.gfp or None, request.cpu]
+        addr = await self._work(context, s, lambda: s.do(op), persist=True)
+        usable = await self._work(context, s, lambda: s.sim.mm.ksize(addr))
+        return pb.KmallocResponse(addr=addr, usable_size=usable)
+
+    @rpc
+    async def Kfree(self, request: Any, context: Any) -> Any:  # noqa: N802
+        s = self._controlled(request, context)
+        op = ["kfree", request.addr, request.cpu]
+        await self._work(context, s, lambda: s.do(op), persist=True)
+        return pb.KfreeResponse()
+
+    @rpc
+    async def Vmalloc(self, request: Any, context: Any) -> Any:  # noqa: N802
+        s = self._controlled(request, context)
+        op = ["vmalloc", request.size, request.caller or "vmalloc", request.huge]
+        addr = await self._work(context, s, lambda: s.do(op), persist=True)
+        return pb.VmallocResponse(addr=addr)
+
+    @rpc
+    async def Vfree(self, request: Any, context: Any) -> Any:  # noqa: N802
+        s = self._controlled(request, context)
+        op = ["vfree", request.addr]
+        await self._work(context, s, lambda: s.do(op), persist=True)
+        return pb.VfreeResponse()
+
+    @rpc
+    async def GetSlabCaches(self, request: Any, context: Any) -> Any:  # noqa: N802
+        s = self._session(_require_id(request))
+        rows = await self._work(context, s, lambda: s.sim.mm.slab_caches())
+        return pb.GetSlabCachesResponse(caches=[
+            pb.SlabCache(name=r[0], active_objs=r[1], num_objs=r[2], objsize=r[3],
+                         objperslab=r[4], pagesperslab=r[5], active_slabs=r[6],
+                         num_slabs=r[7]) for r in rows])
+
+    @rpc
+    async def GetVmallocAreas(self, request: Any, context: Any) -> Any:  # noqa: N802
+        s = self._session(_require_id(request))
+        rows = await self._work(context, s, lambda: s.sim.mm.vmalloc_areas())
+        return pb.GetVmallocAreasResponse(areas=[
+            pb.VmallocArea(addr=a, size=size, caller=caller, nr_pages=n, flags=f)
+            for a, size, caller, n, f in rows])
+
+    @rpc
     async def Translate(self, request: Any, context: Any) -> Any:  # noqa: N802
         s = self._session(_require_id(request))
         t = await self._work(context, s, lambda: s.sim.mm.translate(request.virt))

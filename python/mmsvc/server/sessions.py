@@ -347,6 +347,18 @@ class Session:
         elif kind == "unmap":
             _, virt, length = op
             sim.mm.kernel_unmap_range(virt, length)
+        elif kind == "kmalloc":
+            _, size, gfp, cpu = op
+            sim.mm.kmalloc(size, gfp=gfp, cpu=cpu)
+        elif kind == "kfree":
+            _, addr, cpu = op
+            sim.mm.kfree(addr, cpu=cpu)
+        elif kind == "vmalloc":
+            _, size, caller, huge = op
+            sim.mm.vmalloc(size, caller=caller, huge=huge)
+        elif kind == "vfree":
+            _, addr = op
+            sim.mm.vfree(addr)
         else:
             raise MmsvcError(f"unknown history entry {kind!r}")
 
@@ -458,6 +470,12 @@ class Session:
             out = array.array("Q", bytes(8 * count))
             n = sim.mm.alloc_pages_bulk(out, order=order, gfp=gfp, cpu=cpu)
             result = out[:n]
+        elif kind == "kmalloc":
+            _, size, gfp, cpu = op
+            result = sim.mm.kmalloc(size, gfp=gfp, cpu=cpu)
+        elif kind == "vmalloc":
+            _, size, caller, huge = op
+            result = sim.mm.vmalloc(size, caller=caller, huge=huge)
         else:
             self._apply(op)
             result = None

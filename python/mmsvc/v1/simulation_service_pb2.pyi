@@ -828,3 +828,125 @@ class RestoreResponse(_message.Message):
     SIMULATION_FIELD_NUMBER: _ClassVar[int]
     simulation: Simulation
     def __init__(self, simulation: _Optional[_Union[Simulation, _Mapping]] = ...) -> None: ...
+
+class KmallocRequest(_message.Message):
+    __slots__ = ("simulation_id", "size", "gfp", "cpu")
+    SIMULATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    GFP_FIELD_NUMBER: _ClassVar[int]
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    simulation_id: str
+    size: int
+    gfp: str
+    cpu: int
+    def __init__(self, simulation_id: _Optional[str] = ..., size: _Optional[int] = ..., gfp: _Optional[str] = ..., cpu: _Optional[int] = ...) -> None: ...
+
+class KmallocResponse(_message.Message):
+    __slots__ = ("addr", "usable_size")
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    USABLE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    addr: int
+    usable_size: int
+    def __init__(self, addr: _Optional[int] = ..., usable_size: _Optional[int] = ...) -> None: ...
+
+class KfreeRequest(_message.Message):
+    __slots__ = ("simulation_id", "addr", "cpu")
+    SIMULATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    simulation_id: str
+    addr: int
+    cpu: int
+    def __init__(self, simulation_id: _Optional[str] = ..., addr: _Optional[int] = ..., cpu: _Optional[int] = ...) -> None: ...
+
+class KfreeResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class VmallocRequest(_message.Message):
+    __slots__ = ("simulation_id", "size", "caller", "huge")
+    SIMULATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    CALLER_FIELD_NUMBER: _ClassVar[int]
+    HUGE_FIELD_NUMBER: _ClassVar[int]
+    simulation_id: str
+    size: int
+    caller: str
+    huge: bool
+    def __init__(self, simulation_id: _Optional[str] = ..., size: _Optional[int] = ..., caller: _Optional[str] = ..., huge: _Optional[bool] = ...) -> None: ...
+
+class VmallocResponse(_message.Message):
+    __slots__ = ("addr",)
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    addr: int
+    def __init__(self, addr: _Optional[int] = ...) -> None: ...
+
+class VfreeRequest(_message.Message):
+    __slots__ = ("simulation_id", "addr")
+    SIMULATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    simulation_id: str
+    addr: int
+    def __init__(self, simulation_id: _Optional[str] = ..., addr: _Optional[int] = ...) -> None: ...
+
+class VfreeResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetSlabCachesRequest(_message.Message):
+    __slots__ = ("simulation_id",)
+    SIMULATION_ID_FIELD_NUMBER: _ClassVar[int]
+    simulation_id: str
+    def __init__(self, simulation_id: _Optional[str] = ...) -> None: ...
+
+class SlabCache(_message.Message):
+    __slots__ = ("name", "active_objs", "num_objs", "objsize", "objperslab", "pagesperslab", "active_slabs", "num_slabs")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_OBJS_FIELD_NUMBER: _ClassVar[int]
+    NUM_OBJS_FIELD_NUMBER: _ClassVar[int]
+    OBJSIZE_FIELD_NUMBER: _ClassVar[int]
+    OBJPERSLAB_FIELD_NUMBER: _ClassVar[int]
+    PAGESPERSLAB_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_SLABS_FIELD_NUMBER: _ClassVar[int]
+    NUM_SLABS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    active_objs: int
+    num_objs: int
+    objsize: int
+    objperslab: int
+    pagesperslab: int
+    active_slabs: int
+    num_slabs: int
+    def __init__(self, name: _Optional[str] = ..., active_objs: _Optional[int] = ..., num_objs: _Optional[int] = ..., objsize: _Optional[int] = ..., objperslab: _Optional[int] = ..., pagesperslab: _Optional[int] = ..., active_slabs: _Optional[int] = ..., num_slabs: _Optional[int] = ...) -> None: ...
+
+class GetSlabCachesResponse(_message.Message):
+    __slots__ = ("caches",)
+    CACHES_FIELD_NUMBER: _ClassVar[int]
+    caches: _containers.RepeatedCompositeFieldContainer[SlabCache]
+    def __init__(self, caches: _Optional[_Iterable[_Union[SlabCache, _Mapping]]] = ...) -> None: ...
+
+class GetVmallocAreasRequest(_message.Message):
+    __slots__ = ("simulation_id",)
+    SIMULATION_ID_FIELD_NUMBER: _ClassVar[int]
+    simulation_id: str
+    def __init__(self, simulation_id: _Optional[str] = ...) -> None: ...
+
+class VmallocArea(_message.Message):
+    __slots__ = ("addr", "size", "caller", "nr_pages", "flags")
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    CALLER_FIELD_NUMBER: _ClassVar[int]
+    NR_PAGES_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    addr: int
+    size: int
+    caller: str
+    nr_pages: int
+    flags: int
+    def __init__(self, addr: _Optional[int] = ..., size: _Optional[int] = ..., caller: _Optional[str] = ..., nr_pages: _Optional[int] = ..., flags: _Optional[int] = ...) -> None: ...
+
+class GetVmallocAreasResponse(_message.Message):
+    __slots__ = ("areas",)
+    AREAS_FIELD_NUMBER: _ClassVar[int]
+    areas: _containers.RepeatedCompositeFieldContainer[VmallocArea]
+    def __init__(self, areas: _Optional[_Iterable[_Union[VmallocArea, _Mapping]]] = ...) -> None: ...

@@ -130,6 +130,36 @@ class SimulationServiceStub:
                 request_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.FreePagesRequest.SerializeToString,
                 response_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.FreePagesResponse.FromString,
                 _registered_method=True)
+        self.Kmalloc = channel.unary_unary(
+                '/mmsvc.v1.SimulationService/Kmalloc',
+                request_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.KmallocRequest.SerializeToString,
+                response_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.KmallocResponse.FromString,
+                _registered_method=True)
+        self.Kfree = channel.unary_unary(
+                '/mmsvc.v1.SimulationService/Kfree',
+                request_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.KfreeRequest.SerializeToString,
+                response_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.KfreeResponse.FromString,
+                _registered_method=True)
+        self.Vmalloc = channel.unary_unary(
+                '/mmsvc.v1.SimulationService/Vmalloc',
+                request_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.VmallocRequest.SerializeToString,
+                response_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.VmallocResponse.FromString,
+                _registered_method=True)
+        self.Vfree = channel.unary_unary(
+                '/mmsvc.v1.SimulationService/Vfree',
+                request_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.VfreeRequest.SerializeToString,
+                response_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.VfreeResponse.FromString,
+                _registered_method=True)
+        self.GetSlabCaches = channel.unary_unary(
+                '/mmsvc.v1.SimulationService/GetSlabCaches',
+                request_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.GetSlabCachesRequest.SerializeToString,
+                response_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.GetSlabCachesResponse.FromString,
+                _registered_method=True)
+        self.GetVmallocAreas = channel.unary_unary(
+                '/mmsvc.v1.SimulationService/GetVmallocAreas',
+                request_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.GetVmallocAreasRequest.SerializeToString,
+                response_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.GetVmallocAreasResponse.FromString,
+                _registered_method=True)
         self.Translate = channel.unary_unary(
                 '/mmsvc.v1.SimulationService/Translate',
                 request_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.TranslateRequest.SerializeToString,
@@ -310,6 +340,50 @@ class SimulationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Kmalloc(self, request, context):
+        """kmalloc (controller only; after kmem_cache_init). Default deadline 10 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Kfree(self, request, context):
+        """kfree (controller only). Default deadline 10 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Vmalloc(self, request, context):
+        """vmalloc (controller only; after vmalloc_init). Default deadline 10 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Vfree(self, request, context):
+        """vfree (controller only). Default deadline 10 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSlabCaches(self, request, context):
+        """The slab caches as structured rows (the columns of /proc/slabinfo).
+        Default deadline 10 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVmallocAreas(self, request, context):
+        """The vmalloc areas as structured rows (what /proc/vmallocinfo lists).
+        Default deadline 10 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Translate(self, request, context):
         """Translate a kernel virtual address. Default deadline 10 s.
         """
@@ -447,6 +521,36 @@ def add_SimulationServiceServicer_to_server(servicer, server):
                     servicer.FreePages,
                     request_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.FreePagesRequest.FromString,
                     response_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.FreePagesResponse.SerializeToString,
+            ),
+            'Kmalloc': grpc.unary_unary_rpc_method_handler(
+                    servicer.Kmalloc,
+                    request_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.KmallocRequest.FromString,
+                    response_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.KmallocResponse.SerializeToString,
+            ),
+            'Kfree': grpc.unary_unary_rpc_method_handler(
+                    servicer.Kfree,
+                    request_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.KfreeRequest.FromString,
+                    response_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.KfreeResponse.SerializeToString,
+            ),
+            'Vmalloc': grpc.unary_unary_rpc_method_handler(
+                    servicer.Vmalloc,
+                    request_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.VmallocRequest.FromString,
+                    response_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.VmallocResponse.SerializeToString,
+            ),
+            'Vfree': grpc.unary_unary_rpc_method_handler(
+                    servicer.Vfree,
+                    request_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.VfreeRequest.FromString,
+                    response_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.VfreeResponse.SerializeToString,
+            ),
+            'GetSlabCaches': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSlabCaches,
+                    request_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.GetSlabCachesRequest.FromString,
+                    response_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.GetSlabCachesResponse.SerializeToString,
+            ),
+            'GetVmallocAreas': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVmallocAreas,
+                    request_deserializer=mmsvc_dot_v1_dot_simulation__service__pb2.GetVmallocAreasRequest.FromString,
+                    response_serializer=mmsvc_dot_v1_dot_simulation__service__pb2.GetVmallocAreasResponse.SerializeToString,
             ),
             'Translate': grpc.unary_unary_rpc_method_handler(
                     servicer.Translate,
@@ -988,6 +1092,168 @@ class SimulationService:
             '/mmsvc.v1.SimulationService/FreePages',
             mmsvc_dot_v1_dot_simulation__service__pb2.FreePagesRequest.SerializeToString,
             mmsvc_dot_v1_dot_simulation__service__pb2.FreePagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Kmalloc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsvc.v1.SimulationService/Kmalloc',
+            mmsvc_dot_v1_dot_simulation__service__pb2.KmallocRequest.SerializeToString,
+            mmsvc_dot_v1_dot_simulation__service__pb2.KmallocResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Kfree(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsvc.v1.SimulationService/Kfree',
+            mmsvc_dot_v1_dot_simulation__service__pb2.KfreeRequest.SerializeToString,
+            mmsvc_dot_v1_dot_simulation__service__pb2.KfreeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Vmalloc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsvc.v1.SimulationService/Vmalloc',
+            mmsvc_dot_v1_dot_simulation__service__pb2.VmallocRequest.SerializeToString,
+            mmsvc_dot_v1_dot_simulation__service__pb2.VmallocResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Vfree(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsvc.v1.SimulationService/Vfree',
+            mmsvc_dot_v1_dot_simulation__service__pb2.VfreeRequest.SerializeToString,
+            mmsvc_dot_v1_dot_simulation__service__pb2.VfreeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSlabCaches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsvc.v1.SimulationService/GetSlabCaches',
+            mmsvc_dot_v1_dot_simulation__service__pb2.GetSlabCachesRequest.SerializeToString,
+            mmsvc_dot_v1_dot_simulation__service__pb2.GetSlabCachesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVmallocAreas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsvc.v1.SimulationService/GetVmallocAreas',
+            mmsvc_dot_v1_dot_simulation__service__pb2.GetVmallocAreasRequest.SerializeToString,
+            mmsvc_dot_v1_dot_simulation__service__pb2.GetVmallocAreasResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,9 @@ fn kmalloc_gfp(gfp: Option<&str>) -> Result<Gfp, MmError> {
     Ok(Gfp(bits))
 }
 
+/// One /proc/slabinfo row as Python sees it.
+type SlabRow = (String, u64, u64, u32, u32, u32, u64, u64);
+
 fn cache_arg(id: u32) -> CacheId {
     CacheId(id)
 }
@@ -189,6 +192,21 @@ impl PyMm {
                             .and_then(|c| s.cache(c).map(|k| k.name.clone()))
                             .unwrap_or_else(|| "kmalloc_large".to_string());
                         (kind, cache, e.addr, e.size)
+                    })
+                    .collect())
+            })
+        })
+    }
+
+    /// Every cache's /proc/slabinfo columns, as tuples `(name, active_objs,
+    /// num_objs, objsize, objperslab, pagesperslab, active_slabs, num_slabs)`.
+    fn slab_caches(&self) -> PyResult<Vec<SlabRow>> {
+        guarded(|| {
+            self.shared.lock().with_slab(0, |s, _| {
+                Ok(s.all_stats()
+                    .into_iter()
+                    .map(|c| {
+                        (c.name, c.active_objs, c.num_objs, c.objsize, c.objperslab, c.pagesperslab, c.active_slabs, c.num_slabs)
                     })
                     .collect())
             })

@@ -62,6 +62,15 @@ impl PyMm {
         guarded(|| self.shared.lock().with_vmalloc(|v, pt, _| v.vmalloc_to_pfn(pt, addr)))
     }
 
+    /// Every busy area: `(addr, size, caller, nr_pages, flags)`.
+    fn vmalloc_areas(&self) -> PyResult<Vec<(u64, u64, String, u64, u32)>> {
+        guarded(|| {
+            self.shared.lock().with_vmalloc(|v, _, _| {
+                Ok(v.areas().map(|a| (a.vm.addr, a.vm.size, a.vm.caller.to_string(), a.vm.nr_pages, a.vm.flags.0)).collect())
+            })
+        })
+    }
+
     /// `/proc/vmallocinfo`.
     fn vmallocinfo(&self) -> PyResult<String> {
         guarded(|| self.shared.lock().with_vmalloc(|v, _, _| Ok(v.vmallocinfo())))
