@@ -7,6 +7,9 @@ use pyo3::prelude::*;
 use crate::errors::guarded;
 use crate::mm::PyMm;
 
+/// One busy area as Python sees it: `(addr, size, caller, nr_pages, flags)`.
+type AreaRow = (u64, u64, String, u64, u32);
+
 #[pymethods]
 impl PyMm {
     /// `vmalloc_init`: the vmalloc space of an x86_64 paging mode
@@ -63,7 +66,7 @@ impl PyMm {
     }
 
     /// Every busy area: `(addr, size, caller, nr_pages, flags)`.
-    fn vmalloc_areas(&self) -> PyResult<Vec<(u64, u64, String, u64, u32)>> {
+    fn vmalloc_areas(&self) -> PyResult<Vec<AreaRow>> {
         guarded(|| {
             self.shared.lock().with_vmalloc(|v, _, _| {
                 Ok(v.areas().map(|a| (a.vm.addr, a.vm.size, a.vm.caller.to_string(), a.vm.nr_pages, a.vm.flags.0)).collect())
