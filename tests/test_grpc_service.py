@@ -368,3 +368,15 @@ def test_kmalloc_vmalloc_and_structured_views(server):
             c.kfree(sid, a)
         assert err.value.code.name == "FAILED_PRECONDITION"
         assert not [x for x in c.vmalloc_areas(sid) if x.caller == "grpc_probe"]
+
+
+def test_zones_carry_pagetypeinfo_counts(server):
+    with Client(server.address, client_id="z") as c:
+        sid = c.create(profile="6.1").simulation_id
+        c.boot(sid)
+        for z in c.zones(sid):
+            by_type = {f.migratetype: list(f.nr_free) for f in z.free_by_type}
+            assert set(by_type) >= {"Unmovable", "Movable", "Reclaimable"}
+            # buddyinfo's per-order counts are the sum over migratetypes
+            sums = [sum(col) for col in zip(*by_type.values(), strict=True)]
+            assert sums == list(z.nr_free)

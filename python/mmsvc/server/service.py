@@ -618,7 +618,9 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
             nid=z["nid"], name=z["zone"], start_pfn=z["start_pfn"], spanned=z["spanned"],
             present=z["present"], managed=z["managed"], nr_free_pages=z["nr_free_pages"],
             pcp_pages=z["pcp_pages"], min=z["min"], low=z["low"], high=z["high"],
-            protection=z["protection"], nr_free=z["nr_free"]) for z in zones])
+            protection=z["protection"], nr_free=z["nr_free"],
+            free_by_type=[pb.FreeByType(migratetype=mt, nr_free=counts)
+                          for mt, counts in z["free_by_type"].items()]) for z in zones])
 
     @rpc
     async def GetMeminfo(self, request: Any, context: Any) -> Any:  # noqa: N802

@@ -518,8 +518,16 @@ class GetZonesRequest(_message.Message):
     simulation_id: str
     def __init__(self, simulation_id: _Optional[str] = ...) -> None: ...
 
+class FreeByType(_message.Message):
+    __slots__ = ("migratetype", "nr_free")
+    MIGRATETYPE_FIELD_NUMBER: _ClassVar[int]
+    NR_FREE_FIELD_NUMBER: _ClassVar[int]
+    migratetype: str
+    nr_free: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, migratetype: _Optional[str] = ..., nr_free: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class Zone(_message.Message):
-    __slots__ = ("nid", "name", "start_pfn", "spanned", "present", "managed", "nr_free_pages", "pcp_pages", "min", "low", "high", "protection", "nr_free")
+    __slots__ = ("nid", "name", "start_pfn", "spanned", "present", "managed", "nr_free_pages", "pcp_pages", "min", "low", "high", "protection", "nr_free", "free_by_type")
     NID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     START_PFN_FIELD_NUMBER: _ClassVar[int]
@@ -533,6 +541,7 @@ class Zone(_message.Message):
     HIGH_FIELD_NUMBER: _ClassVar[int]
     PROTECTION_FIELD_NUMBER: _ClassVar[int]
     NR_FREE_FIELD_NUMBER: _ClassVar[int]
+    FREE_BY_TYPE_FIELD_NUMBER: _ClassVar[int]
     nid: int
     name: str
     start_pfn: int
@@ -546,7 +555,8 @@ class Zone(_message.Message):
     high: int
     protection: _containers.RepeatedScalarFieldContainer[int]
     nr_free: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, nid: _Optional[int] = ..., name: _Optional[str] = ..., start_pfn: _Optional[int] = ..., spanned: _Optional[int] = ..., present: _Optional[int] = ..., managed: _Optional[int] = ..., nr_free_pages: _Optional[int] = ..., pcp_pages: _Optional[int] = ..., min: _Optional[int] = ..., low: _Optional[int] = ..., high: _Optional[int] = ..., protection: _Optional[_Iterable[int]] = ..., nr_free: _Optional[_Iterable[int]] = ...) -> None: ...
+    free_by_type: _containers.RepeatedCompositeFieldContainer[FreeByType]
+    def __init__(self, nid: _Optional[int] = ..., name: _Optional[str] = ..., start_pfn: _Optional[int] = ..., spanned: _Optional[int] = ..., present: _Optional[int] = ..., managed: _Optional[int] = ..., nr_free_pages: _Optional[int] = ..., pcp_pages: _Optional[int] = ..., min: _Optional[int] = ..., low: _Optional[int] = ..., high: _Optional[int] = ..., protection: _Optional[_Iterable[int]] = ..., nr_free: _Optional[_Iterable[int]] = ..., free_by_type: _Optional[_Iterable[_Union[FreeByType, _Mapping]]] = ...) -> None: ...
 
 class GetZonesResponse(_message.Message):
     __slots__ = ("zones",)

@@ -7,7 +7,7 @@
 //! release the GIL while the core works.
 
 use mmsvc_core::page_alloc::{
-    FreeAreaInitInput, Gfp, MovableZoneConfig, PageAllocConfig, ZoneInfo, ZoneLayout, ZoneType,
+    FreeAreaInitInput, Gfp, MigrateType, MovableZoneConfig, PageAllocConfig, ZoneInfo, ZoneLayout, ZoneType,
 };
 use mmsvc_core::page_alloc::KernelVersion;
 use mmsvc_core::MmError;
@@ -195,6 +195,13 @@ fn zone_dict<'py>(py: Python<'py>, z: &ZoneInfo) -> PyResult<Bound<'py, PyDict>>
     d.set_item("high", z.high)?;
     d.set_item("protection", z.protection.clone())?;
     d.set_item("nr_free", z.nr_free.clone())?;
+    // pagetypeinfo: free blocks per order for each migratetype that exists
+    let by_type = PyDict::new(py);
+    for mt in MigrateType::types(false) {
+        let counts: Vec<u64> = z.free_by_type.iter().map(|row| row[mt as usize]).collect();
+        by_type.set_item(mt.name(), counts)?;
+    }
+    d.set_item("free_by_type", by_type)?;
     Ok(d)
 }
 
