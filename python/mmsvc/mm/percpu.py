@@ -22,9 +22,13 @@ PERCPU_DYNAMIC_RESERVE = 28 << 10
 PCPU_MIN_UNIT_SIZE = 32 << 10
 #: bytes per allocation-map bit (1 << PCPU_MIN_ALLOC_SHIFT)
 PCPU_MIN_ALLOC_SIZE = 4
-#: sizeof(struct pcpu_block_md), sizeof(struct pcpu_chunk) (x86_64)
-PCPU_BLOCK_MD_SIZE = 36
-PCPU_CHUNK_SIZE = 152
+#: sizeof(struct pcpu_block_md), sizeof(struct pcpu_chunk) (x86_64; the chunk
+#: struct is cache-line aligned), sizeof(struct list_head)
+PCPU_BLOCK_MD_SIZE = 32
+PCPU_CHUNK_SIZE = 192
+LIST_HEAD_SIZE = 16
+#: fls() offset of the chunk slots (PCPU_SLOT_BASE_SHIFT)
+PCPU_SLOT_BASE_SHIFT = 5
 
 
 @dataclass(frozen=True)
@@ -99,19 +103,24 @@ def pcpu_setup_first_chunk(ctx: BootContext, fc: FirstChunk, nr_units: int,
     nr_cpu_ids = max(nr_units, 1)
     for size in (8 * nr_groups, 8 * nr_groups, 4 * nr_cpu_ids, 8 * nr_cpu_ids):
         mb.alloc(size, SMP_CACHE_BYTES, caller="pcpu_setup_first_chunk")
-    nr_slots = 17  # __pcpu_size_to_slot(unit size) + 2 for a 2 MiB unit
-    mb.alloc(nr_slots * 16 * 2, SMP_CACHE_BYTES, caller="pcpu_setup_first_chunk")
+    # chunk slot lists: 6.1 has the sidelined, free and to-depopulate slots
+    # after the size slots; 5.14 two extra slots, twice (memcg chunk types)
+    size_slot = max(fc.unit_size.bit_length() - PCPU_SLOT_BASE_SHIFT + 2, 1)
+    if ctx.profile_at_least("6.1"):
+        lists = (size_slot + 4) * LIST_HEAD_SIZE
+    else:
+        lists = (size_slot + 2) * LIST_HEAD_SIZE * 2
+    mb.alloc(lists, SMP_CACHE_BYTES, caller="pcpu_setup_first_chunk")
     # the reserved chunk maps static+reserved; the dynamic chunk maps dyn
     for start, size in ((fc.static_size, fc.reserved_size),
                         (fc.static_size + fc.reserved_size, fc.dyn_size)):
         if size == 0:
             continue
         region = page_align(start % PAGE_SIZE + size)
+        pages = region // PAGE_SIZE
         bits = region // PCPU_MIN_ALLOC_SIZE
-        longs = -(-(bits + 1) // 64)
-        mb.alloc(PCPU_CHUNK_SIZE + 8 * -(-(region // PAGE_SIZE) // 64), SMP_CACHE_BYTES,
+        mb.alloc(PCPU_CHUNK_SIZE + 8 * -(-pages // 64), SMP_CACHE_BYTES,
                  caller="pcpu_alloc_first_chunk")
-        mb.alloc(8 * longs, SMP_CACHE_BYTES, caller="pcpu_alloc_first_chunk")
-        mb.alloc(8 * longs, SMP_CACHE_BYTES, caller="pcpu_alloc_first_chunk")
-        mb.alloc(PCPU_BLOCK_MD_SIZE * (region // PAGE_SIZE), SMP_CACHE_BYTES,
-                 caller="pcpu_alloc_first_chunk")
+        mb.alloc(8 * -(-bits // 64), SMP_CACHE_BYTES, caller="pcpu_alloc_first_chunk")
+        mb.alloc(8 * -(-(bits + 1) // 64), SMP_CACHE_BYTES, caller="pcpu_alloc_first_chunk")
+        mb.alloc(PCPU_BLOCK_MD_SIZE * pages, SMP_CACHE_BYTES, caller="pcpu_alloc_first_chunk")

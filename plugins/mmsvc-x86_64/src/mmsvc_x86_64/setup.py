@@ -9,7 +9,7 @@ context API and prints what the kernel prints.
 from __future__ import annotations
 
 from mmsvc import api
-from mmsvc.api import PAGE_SIZE, BootContext, Step, free_area_init, substep
+from mmsvc.api import PAGE_SIZE, SMP_CACHE_BYTES, BootContext, Step, free_area_init, substep
 from mmsvc.machine import e820 as e820mod
 from mmsvc_x86_64 import numa, paging
 
@@ -245,21 +245,53 @@ def fixmap_tables(ctx: BootContext) -> None:
         ctx.mm.memblock.alloc(PAGE_SIZE, PAGE_SIZE, caller="spp_getpage")
 
 
+#: sizeof(struct resource), sizeof(struct firmware_map_entry), sizeof(struct
+#: nosave_region) on x86_64, and the resource name buffers of HPET and IOAPIC
+RESOURCE_SIZE = 64
+FIRMWARE_MAP_ENTRY_SIZE = 104
+NOSAVE_REGION_SIZE = 32
+HPET_RESOURCE_NAME_SIZE = 9
+IOAPIC_RESOURCE_NAME_SIZE = 11
+
+
 def small_boot_allocations(ctx: BootContext) -> None:
-    """The small memblock allocations the rest of setup_arch makes (HPET,
-    IOAPIC, e820 resources, firmware map, nosave regions, saved command lines)."""
+    """The small memblock allocations the rest of setup_arch and
+    start_kernel make before the per-cpu areas, one call each as the kernel
+    makes them: the e820 resources, a firmware-map entry per BIOS e820
+    entry, the HPET and IOAPIC resources, a nosave region per hole below
+    max_pfn, a cpumask per node, and the two saved command lines."""
     mb = ctx.mm.memblock
-    nr_e820 = len(state(ctx)["e820"])
-    sizes = [
-        64,                      # hpet resource
-        64 * 2,                  # ioapic resources
-        nr_e820 * 64,            # e820__reserve_resources: struct resource per entry
-        nr_e820 * 96,            # firmware_map entries
-        64 * 3,                  # nosave regions
-        2 * (len(ctx.machine.cmdline) + 1),  # saved_command_line, static_command_line
-    ]
-    for size in sizes:
-        mb.alloc(size, 64, caller="setup_arch")
+    caller = "setup_arch"
+    e820 = state(ctx)["e820"]
+    mb.alloc(RESOURCE_SIZE * len(e820), SMP_CACHE_BYTES, caller="e820__reserve_resources")
+    for _ in ctx.machine.bios_e820():
+        mb.alloc(FIRMWARE_MAP_ENTRY_SIZE, SMP_CACHE_BYTES, caller="firmware_map_add_early")
+    mb.alloc(RESOURCE_SIZE + HPET_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
+             caller="hpet_insert_resource")
+    mb.alloc(RESOURCE_SIZE + IOAPIC_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
+             caller="ioapic_setup_resources")
+    for _ in range(_nosave_regions(ctx, e820)):
+        mb.alloc(NOSAVE_REGION_SIZE, SMP_CACHE_BYTES, caller="register_nosave_region")
+    for _ in range(ctx.arch_state.get("nr_node_ids", 1) if ctx.kconfig.numa else 0):
+        mb.alloc(8, SMP_CACHE_BYTES, caller="setup_node_to_cpumask_map")
+    for _ in range(2):
+        mb.alloc(len(ctx.machine.cmdline) + 1, SMP_CACHE_BYTES, caller=caller)
+
+
+def _nosave_regions(ctx: BootContext, e820) -> int:
+    """``e820__register_nosave_regions``: one per gap or non-RAM entry below max_pfn."""
+    count, last = 0, 0
+    limit = ctx.g.max_pfn << 12
+    for e in e820:
+        if e.addr >= limit:
+            break
+        start = e.addr & ~(PAGE_SIZE - 1)
+        if start > last:
+            count += 1
+        if e.type != e820mod.E820_RAM:
+            count += 1
+        last = (e.addr + e.size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    return count
 
 
 def steps(profile: str) -> list[Step]:
