@@ -93,3 +93,12 @@ def test_a_bad_format_names_the_field():
     del fmt["levels"]
     with pytest.raises(InvalidArgumentError, match="format.levels: missing"):
         _core.Mm().init_kernel_pagetable(fmt)
+
+
+def test_arch_default_machine_from_the_command_line(riscv_site):
+    out = _mmsvc(riscv_site, "boot", "--arch", "riscv64")
+    assert out.returncode == 0, out.stderr
+    assert "  DMA32    [mem 0x0000000080000000-0x00000000ffffffff]" in out.stdout
+    assert "CPUs=2" in out.stdout
+    bad = _mmsvc(riscv_site, "boot", "--arch", "um")
+    assert bad.returncode == 2 and "offers no built-in machine" in bad.stderr

@@ -10,7 +10,7 @@ only has on some architectures). Everything else in the boot is generic.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mmsvc.errors import PluginError
@@ -30,10 +30,10 @@ class Architecture:
         pageblock_order: ``pageblock_order``.
         sparsemem: SPARSEMEM (True) or FLATMEM (False).
         section_size_bits: ``SECTION_SIZE_BITS`` under SPARSEMEM.
-        max_physmem_bits: ``MAX_PHYSMEM_BITS`` (may depend on the paging
-            mode; the boot asks :attr:`physmem_bits` when it needs a value).
-        default_machine: returns the architecture's built-in default machine
-            description, or None.
+        max_physmem_bits: ``MAX_PHYSMEM_BITS`` (the largest the
+            architecture supports; a machine may narrow it by paging mode).
+        default_machine: returns the architecture's built-in machine
+            description (what ``mmsvc boot --arch NAME`` boots), or None.
         options: free-form architecture data for the plugin's own use.
     """
 
@@ -45,7 +45,6 @@ class Architecture:
     sparsemem: bool = True
     section_size_bits: int = 27
     max_physmem_bits: int = 46
-    physmem_bits: Callable[[Any], int] | None = None
     default_machine: Callable[[], Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     plugin: str | None = None
@@ -72,7 +71,7 @@ class ArchRegistry:
                 plugin=plugin,
                 hook="mmsvc_register_architectures",
             )
-        self._arches[arch.name] = _with_plugin(arch, plugin)
+        self._arches[arch.name] = replace(arch, plugin=plugin)
 
     def get(self, name: str) -> Architecture:
         try:
@@ -88,12 +87,6 @@ class ArchRegistry:
 
     def __contains__(self, name: object) -> bool:
         return name in self._arches
-
-
-def _with_plugin(arch: Architecture, plugin: str | None) -> Architecture:
-    from dataclasses import replace
-
-    return replace(arch, plugin=plugin)
 
 
 def collect_architectures(pm: Any) -> ArchRegistry:

@@ -32,25 +32,30 @@ def machine_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                   help="Kernel behaviour to simulate (default: the machine's, else 5.14).")
     @click.option("--cmdline", default=None,
                   help="Kernel command line (replaces the machine's).")
+    @click.option("--arch", "arch", default=None,
+                  help="Boot this architecture's built-in machine (see `mmsvc plugins`).")
     @functools.wraps(fn)
     def wrapper(*args: Any, machine_file: str | None, dmesg: str | None,
-                profile: str | None, cmdline: str | None, **kwargs: Any) -> Any:
-        if machine_file and dmesg:
-            raise click.UsageError("give --machine or --from-dmesg, not both")
-        machine = load(machine_file, dmesg, profile, cmdline)
+                profile: str | None, cmdline: str | None, arch: str | None,
+                **kwargs: Any) -> Any:
+        if sum(x is not None for x in (machine_file, dmesg, arch)) > 1:
+            raise click.UsageError("give one of --machine, --from-dmesg and --arch")
+        machine = load(machine_file, dmesg, profile, cmdline, arch)
         return fn(*args, machine=machine, **kwargs)
 
     return wrapper
 
 
 def load(machine_file: str | None, dmesg: str | None, profile: str | None,
-         cmdline: str | None) -> Any:
+         cmdline: str | None, arch: str | None = None) -> Any:
     from mmsvc import machine as m
 
     if dmesg:
         desc = m.from_dmesg(dmesg)
     elif machine_file:
         desc = m.load(machine_file)
+    elif arch:
+        desc = arch_default_machine(arch)
     else:
         desc = m.default_machine()
     changes: dict[str, Any] = {}
@@ -59,6 +64,19 @@ def load(machine_file: str | None, dmesg: str | None, profile: str | None,
     if cmdline is not None:
         changes["cmdline"] = cmdline
     return desc.replace(**changes) if changes else desc
+
+
+def arch_default_machine(name: str) -> Any:
+    """The built-in machine an architecture plugin offers."""
+    from mmsvc.arch import collect_architectures
+    from mmsvc.errors import InvalidArgumentError
+    from mmsvc.plugins import plugin_manager
+
+    arch = collect_architectures(plugin_manager()).get(name)
+    if arch.default_machine is None:
+        raise InvalidArgumentError(f"arch: plugin {arch.plugin!r} offers no built-in machine "
+                                   f"for {name!r}; give --machine")
+    return arch.default_machine()
 
 
 def booted(machine: Any) -> Any:
@@ -338,7 +356,7 @@ def _add_remote_option(name: str) -> None:
             return local(*args, **kwargs)
         try:
             machine = load(kwargs.pop("machine_file"), kwargs.pop("dmesg"),
-                           kwargs.pop("profile"), kwargs.pop("cmdline"))
+                           kwargs.pop("profile"), kwargs.pop("cmdline"), kwargs.pop("arch"))
             return _remote_run(remote, remote_token, name, machine, kwargs, remote_tls_ca)
         except MmsvcError as exc:
             click.echo(f"mmsvc: error: {exc}", err=True)
