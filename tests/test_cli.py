@@ -29,6 +29,13 @@ def test_boot_default_machine(run):
     assert "Memory: " in out.output and "Built 1 zonelists" in out.output
 
 
+def test_boot_builtin_uml_machine(run):
+    out = run("boot", "--arch", "um")
+    assert out.exit_code == 0, out.output
+    assert "BIOS-e820" not in out.output
+    assert "Memory: " in out.output and "/32768K available" in out.output
+
+
 def test_boot_json_summary(run):
     out = run("boot", "--json", "--profile", "6.1")
     data = json.loads(out.output)

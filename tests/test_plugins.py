@@ -9,7 +9,8 @@ import pytest
 
 from mmsvc import hookimpl
 from mmsvc.arch import Architecture, collect_architectures
-from mmsvc.errors import PluginError
+from mmsvc.cli import arch_default_machine
+from mmsvc.errors import InvalidArgumentError, PluginError
 from mmsvc.plugins import PluginFilter, PluginManager, plugin_manager
 
 
@@ -55,6 +56,20 @@ def test_raising_plugin_is_named():
     with pytest.raises(PluginError, match="plugin 'bad' raised in hook") as err:
         collect_architectures(pm)
     assert err.value.plugin == "bad"
+
+
+@pytest.mark.parametrize("name", ["x86_64", "um"])
+def test_builtin_plugins_offer_a_default_machine(name):
+    desc = arch_default_machine(name)
+    assert desc.arch == name
+    assert desc.memblock_memory(), "the built-in machine has memory"
+
+
+def test_plugin_without_a_default_machine_is_a_clear_error():
+    pm = plugin_manager([("a", OneArch("toy"))], load_entry_points=False)
+    with pytest.raises(InvalidArgumentError,
+                       match="plugin 'a' offers no built-in machine for 'toy'"):
+        arch_default_machine("toy", pm)
 
 
 def test_unknown_architecture_lists_known():

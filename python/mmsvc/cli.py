@@ -66,13 +66,14 @@ def load(machine_file: str | None, dmesg: str | None, profile: str | None,
     return desc.replace(**changes) if changes else desc
 
 
-def arch_default_machine(name: str) -> Any:
-    """The built-in machine an architecture plugin offers."""
+def arch_default_machine(name: str, pm: Any = None) -> Any:
+    """The built-in machine an architecture plugin offers (plugins of ``pm``,
+    by default the installed ones)."""
     from mmsvc.arch import collect_architectures
     from mmsvc.errors import InvalidArgumentError
     from mmsvc.plugins import plugin_manager
 
-    arch = collect_architectures(plugin_manager()).get(name)
+    arch = collect_architectures(pm if pm is not None else plugin_manager()).get(name)
     if arch.default_machine is None:
         raise InvalidArgumentError(f"arch: plugin {arch.plugin!r} offers no built-in machine "
                                    f"for {name!r}; give --machine")

@@ -10,11 +10,22 @@ statement-level sub-steps of arch/um/kernel/mem.c.
 from __future__ import annotations
 
 from mmsvc.api import Architecture, ArchPlugin, BootContext, Step
+from mmsvc.machine import MachineDescription, UmlFirmware, kernels
 from mmsvc_uml import mem_init, percpu_up, setup
 
 __version__ = "0.1.0"
 
 NAME = "um"
+
+
+def default_machine(profile: str = "5.14") -> MachineDescription:
+    """A UML guest with the profile's default physmem and catalogued build, one CPU."""
+    build = kernels.default_build(NAME, profile)
+    if build is None:  # pragma: no cover - the catalogue ships both profiles
+        raise LookupError(profile)
+    return MachineDescription(arch=NAME, firmware=UmlFirmware(), kernel=build.image,
+                              kconfig=build.kconfig, cpus=1, cmdline="", profile=profile)
+
 
 ARCH = Architecture(
     name=NAME,
@@ -25,6 +36,7 @@ ARCH = Architecture(
     sparsemem=False,
     section_size_bits=27,
     max_physmem_bits=64,
+    default_machine=default_machine,
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mmsvc import api
 from mmsvc.api import Architecture, ArchPlugin, BootContext, Step
+from mmsvc.machine import default_machine
 from mmsvc_x86_64 import espfix, initmem, mem_init, numa, pti, setup
 
 __version__ = "0.1.0"
@@ -33,6 +34,7 @@ ARCH = Architecture(
     section_size_bits=27,
     max_physmem_bits=52,
     options={"node_data_size": numa.DEFAULT_NODE_DATA_SIZE},
+    default_machine=default_machine,
 )
 
 
