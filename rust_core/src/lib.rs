@@ -15,6 +15,7 @@ pub mod page_source;
 pub mod page_alloc;
 pub mod pagetable;
 pub mod slab;
+pub mod state_lock;
 pub mod units;
 pub mod version;
 pub mod vmalloc;

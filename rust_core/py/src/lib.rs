@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 mod errors;
+mod fastcall;
 mod memblock;
 mod mm;
 mod page_alloc;
@@ -21,6 +22,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // one simulated machine's memory (its methods: mm.rs, page_alloc.rs,
     // pagetable.rs, slab.rs, vmalloc.rs), and its views
     m.add_class::<mm::PyMm>()?;
+    fastcall::install(m.py())?;
     m.add_class::<memblock::PyMemblock>()?;
     m.add_class::<memblock::PyMemblockRegion>()?;
     // page-table formats as plain data

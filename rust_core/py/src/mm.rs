@@ -1,10 +1,10 @@
 //! `Mm`: the handle Python holds on one simulated machine's memory.
 //!
-//! The state lives behind an `Arc<Mutex<..>>` so the views (`Mm.memblock`,
+//! The state lives behind an `Arc<StateLock<..>>` so the views (`Mm.memblock`,
 //! `Mm.buddy`) share it and the server's worker threads can use it with the
 //! GIL released.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use mmsvc_core::memblock::KernelVersion;
 use mmsvc_core::mm::Mm;
@@ -12,16 +12,18 @@ use pyo3::prelude::*;
 
 use crate::errors::InvalidArgumentError;
 use crate::memblock::PyMemblock;
+use mmsvc_core::state_lock::{StateGuard, StateLock};
 
 /// Shared, lockable machine state.
 #[derive(Clone)]
-pub struct Shared(pub Arc<Mutex<Mm>>);
+pub struct Shared(pub Arc<StateLock<Mm>>);
 
 impl Shared {
-    /// Lock the state; a poisoned lock (a panic in an earlier call) is
-    /// recovered, the state being consistent between calls.
-    pub fn lock(&self) -> MutexGuard<'_, Mm> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    /// Lock the state (a call that panicked released it, leaving the
+    /// state consistent: see `StateGuard`).
+    #[inline]
+    pub fn lock(&self) -> StateGuard<'_, Mm> {
+        self.0.lock()
     }
 }
 
@@ -36,7 +38,7 @@ pub fn parse_profile(profile: &str) -> PyResult<KernelVersion> {
 }
 
 /// The simulated memory of one machine: memblock, nodes, zones, buddy allocator.
-#[pyclass(name = "Mm", module = "mmsvc._core")]
+#[pyclass(name = "Mm", module = "mmsvc._core", frozen)]
 pub struct PyMm {
     pub shared: Shared,
     profile: String,
@@ -55,7 +57,7 @@ impl PyMm {
     #[pyo3(signature = (profile = "5.14"))]
     fn new(profile: &str) -> PyResult<Self> {
         let version = parse_profile(profile)?;
-        Ok(PyMm { shared: Shared(Arc::new(Mutex::new(Mm::new(version)))), profile: profile.into() })
+        Ok(PyMm { shared: Shared(Arc::new(StateLock::new(Mm::new(version)))), profile: profile.into() })
     }
 
     /// The kernel profile ("5.14" or "6.1").
@@ -73,6 +75,6 @@ impl PyMm {
     /// An independent copy of the whole state (a fork of the machine).
     fn clone_state(&self, py: Python<'_>) -> PyResult<PyMm> {
         let copy = py.detach(|| crate::errors::guarded(|| self.shared.lock().try_clone()))?;
-        Ok(PyMm { shared: Shared(Arc::new(Mutex::new(copy))), profile: self.profile.clone() })
+        Ok(PyMm { shared: Shared(Arc::new(StateLock::new(copy))), profile: self.profile.clone() })
     }
 }
