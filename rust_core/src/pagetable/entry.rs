@@ -28,10 +28,9 @@ pub struct Encoder {
     pfn_mask: u64,
     /// Bits or-ed in for each flag combination.
     set_bits: [u64; 64],
-    /// (flag, mask, value when on) of each supported flag; the first
-    /// `ndecode` are used.
+    /// (flag, mask, value when on) of each supported flag; unused slots
+    /// are (no flag, 0, 0), which always match and add nothing.
     decode: [(PteFlags, u64, u64); 6],
-    ndecode: usize,
     /// Flags the format can encode.
     pub(crate) supported: PteFlags,
 }
@@ -70,7 +69,6 @@ impl Encoder {
             pfn_mask: e.pfn_mask,
             set_bits,
             decode,
-            ndecode,
             supported,
         }
     }
@@ -109,13 +107,12 @@ impl Encoder {
     /// The flags of leaf `raw`.
     #[inline]
     pub fn flags(&self, raw: u64) -> PteFlags {
-        let mut f = PteFlags::empty();
-        for &(flag, mask, on) in &self.decode[..self.ndecode.min(6)] {
-            if raw & mask == on {
-                f |= flag;
-            }
+        // Branch-free over all six slots: a kept flag's bits, or none.
+        let mut bits = 0u32;
+        for &(flag, mask, on) in &self.decode {
+            bits |= flag.bits() & ((raw & mask == on) as u32).wrapping_neg();
         }
-        f
+        PteFlags::from_bits_truncate(bits)
     }
 
     /// What `raw` is at a level (`last`: the last level, where every present

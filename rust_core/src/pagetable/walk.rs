@@ -55,9 +55,10 @@ impl std::fmt::Display for WalkStep {
 }
 
 impl PageTable {
-    /// The leaf mapping `virt`: `(raw entry, level)`.
+    /// Where the leaf for `virt` would be: `(slot, index, level)` of the
+    /// deepest entry the child links reach, without reading that entry.
     #[inline(always)]
-    fn lookup(&self, virt: u64) -> Option<(u64, usize)> {
+    fn locate(&self, virt: u64) -> Option<(usize, usize, usize)> {
         if !self.is_canonical(virt) {
             return None;
         }
@@ -77,7 +78,14 @@ impl PageTable {
             level += 1;
         }
         let lv = &self.lv[level];
-        let raw = self.t.entries[slot][((virt >> lv.shift) & lv.mask & mask) as usize];
+        Some((slot, ((virt >> lv.shift) & lv.mask & mask) as usize, level))
+    }
+
+    /// The leaf mapping `virt`: `(raw entry, level)`.
+    #[inline(always)]
+    fn lookup(&self, virt: u64) -> Option<(u64, usize)> {
+        let (slot, idx, level) = self.locate(virt)?;
+        let raw = self.t.entries[slot][idx];
         if raw == 0 {
             None
         } else {
@@ -85,12 +93,22 @@ impl PageTable {
         }
     }
 
+    /// The physical address a located leaf entry gives `virt`.
+    #[inline(always)]
+    fn leaf_phys(&self, raw: u64, level: usize, virt: u64) -> Option<PhysAddr> {
+        if raw == 0 {
+            None
+        } else {
+            Some((self.enc.pfn(raw) << PAGE_SHIFT) | (virt & (self.lv[level].size - 1)))
+        }
+    }
+
     /// The physical address `virt` maps to, or `None` (not mapped, not
     /// canonical). The fastest lookup.
     #[inline]
     pub fn translate_phys(&self, virt: u64) -> Option<PhysAddr> {
-        let (raw, level) = self.lookup(virt)?;
-        Some((self.enc.pfn(raw) << PAGE_SHIFT) | (virt & (self.lv[level].size - 1)))
+        let (slot, idx, level) = self.locate(virt)?;
+        self.leaf_phys(self.t.entries[slot][idx], level, virt)
     }
 
     /// Translate `virt`: physical address, page size, flags and entry of the
@@ -163,16 +181,48 @@ impl PageTable {
                 format!("{} addresses but room for {} results", virts.len(), out.len()),
             ));
         }
+        // In groups: first find every address's leaf entry (the upper
+        // tables are few and stay cached) and ask the CPU to fetch it, then
+        // read them. The leaf tables of a large mapping do not fit in the
+        // caches, and this way their loads overlap instead of waiting on
+        // each other.
+        const GROUP: usize = 16;
         let mut mapped = 0;
-        for (v, o) in virts.iter().zip(out.iter_mut()) {
-            *o = match self.translate_phys(*v) {
-                Some(p) => {
-                    mapped += 1;
-                    p
+        for (vs, os) in virts.chunks(GROUP).zip(out.chunks_mut(GROUP)) {
+            let mut at = [(0usize, 0usize, 0usize); GROUP];
+            let mut found = [false; GROUP];
+            for (k, &v) in vs.iter().enumerate() {
+                if let Some(loc) = self.locate(v) {
+                    prefetch(&self.t.entries[loc.0][loc.1]);
+                    at[k] = loc;
+                    found[k] = true;
                 }
-                None => TRANSLATE_FAULT,
-            };
+            }
+            for (k, (&v, o)) in vs.iter().zip(os.iter_mut()).enumerate() {
+                let (slot, idx, level) = at[k];
+                let phys = if found[k] { self.leaf_phys(self.t.entries[slot][idx], level, v) } else { None };
+                *o = match phys {
+                    Some(p) => {
+                        mapped += 1;
+                        p
+                    }
+                    None => TRANSLATE_FAULT,
+                };
+            }
         }
         Ok(mapped)
     }
+}
+
+/// Hint that `*p` will be read soon (no effect where the target has no
+/// stable prefetch instruction).
+#[inline(always)]
+fn prefetch<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and has no architectural effect.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const T as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
