@@ -97,5 +97,13 @@ def test_bench_quick(run):
     names = {f["name"] for f in data["figures"]}
     assert {"native order-0 alloc+free pair", "mmsvc per-call API", "mmsvc batch API",
             "plain-Python buddy, per call", "boot of a 1 GiB machine",
-            "gRPC unary Step round trip, p50", "gRPC Batch stream"} <= names
+            "gRPC unary Step round trip, p50", "gRPC Batch stream",
+            "translate_batch, random 4K, per address", "kernel_map_batch, 4K, amortised",
+            "direct map of 64 GiB, 1G pages", "direct map of 64 GiB, 2M pages",
+            "kmalloc+kfree pair, native", "vmalloc+vfree 64 KiB pair"} <= names
     assert all(f["value"] > 0 for f in data["figures"])
+    by_name = {f["name"]: f for f in data["figures"]}
+    for f in data["figures"]:
+        if f["baseline"] is not None:  # every ratio names a figure of the same run
+            assert f["baseline"] in by_name and f["ratio"] > 0
+            assert f["ratio_kind"] in ("speedup", "cost")

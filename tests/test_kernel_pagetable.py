@@ -6,6 +6,7 @@ import array
 
 import pytest
 
+from mmsvc import _core
 from mmsvc.errors import InvalidStateError, NotAllocatedError
 from mmsvc.machine import default_machine
 from mmsvc.simulation import Simulation
@@ -77,3 +78,26 @@ def test_batch_map_is_all_or_nothing(sim):
     with pytest.raises(NotAllocatedError):
         sim.mm.translate(base + 8 * 4096)  # rolled back
     sim.mm.kernel_unmap_range(base, 4 * 4096)
+
+
+def test_slow_virt_to_phys_agrees_with_translate_and_the_plain_python_table():
+    from mmsvc.bench.pypagetable import PyPageTable
+    from mmsvc.errors import InvalidArgumentError
+
+    mm = _core.Mm("5.14")
+    mm.memblock.add(1 << 20, 63 << 20)
+    mm.init_kernel_pagetable("x86_64_4level")
+    base = 0x0000_7F00_0000_0000
+    py = PyPageTable()
+    for off, phys, size in ((0, 0x4000_0000, 1 << 30), (1 << 30, 0x20_0000, 1 << 21),
+                            ((1 << 30) + (1 << 21), 0x5000, 1 << 12)):
+        mm.kernel_map_range(base + off, phys, size, page_size=size)
+        py.map(base + off, phys, size)
+    for va in (base + 0x1234, base + (1 << 30) + 0x1F_FFFF, base + (1 << 30) + (1 << 21) + 0xABC):
+        assert mm.slow_virt_to_phys(va) == mm.translate(va)["phys"] == py.translate(va)
+    unmapped = base + (1 << 31)
+    assert py.translate(unmapped) is None
+    with pytest.raises(NotAllocatedError, match="not mapped"):
+        mm.slow_virt_to_phys(unmapped)
+    with pytest.raises(InvalidArgumentError, match="canonical"):
+        mm.slow_virt_to_phys(1 << 62)

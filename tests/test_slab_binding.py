@@ -61,3 +61,22 @@ def test_caches_merge_and_refuse_wrong_use(sim):
     with pytest.raises(InvalidStateError):
         mm.kmem_cache_free(c1, x)  # wrong cache
     mm.kmem_cache_free(kmalloc_64, x)
+
+
+def test_native_kmalloc_bench_frees_what_it_allocates(sim):
+    mm = sim.mm
+    before = {c[0]: c for c in mm.slab_caches()}
+    assert mm.bench_kmalloc_kfree_pairs(64, 10_000) > 0
+    after = {c[0]: c for c in mm.slab_caches()}
+    assert after.keys() == before.keys()
+    # SLUB keeps the cpu slab it used; nothing else stays behind
+    assert after["kmalloc-64"][7] - before["kmalloc-64"][7] <= 1
+    assert {k: v for k, v in after.items() if k != "kmalloc-64"} == {
+        k: v for k, v in before.items() if k != "kmalloc-64"}
+
+
+def test_native_kmalloc_bench_needs_slub():
+    from mmsvc import _core
+
+    with pytest.raises(InvalidStateError, match="SLUB"):
+        _core.Mm("5.14").bench_kmalloc_kfree_pairs(64, 10)

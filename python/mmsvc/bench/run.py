@@ -7,7 +7,8 @@ process, on the same machine, just before or after it:
 * the per-call Python API (``mm.alloc_pages`` / ``mm.free_pages``), ns/op;
 * the batch API (``alloc_pages_bulk`` / ``free_pages_bulk`` over a buffer),
   page operations per second;
-* the same per-call workload on a plain-Python buddy allocator (the baseline).
+* the same per-call workload on a plain-Python buddy allocator (the baseline);
+* page tables, slab and vmalloc (``mmsvc.bench.core``, each with its baseline).
 """
 
 from __future__ import annotations
@@ -18,16 +19,23 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mmsvc.bench.core import run_core
 from mmsvc.bench.pybuddy import PyBuddy
 
 
 @dataclass
 class Figure:
+    """One measured value; ``ratio`` compares it with ``baseline`` (another
+    figure of the same run): how many times faster this one is when
+    ``ratio_kind`` is "speedup", how many times the baseline's cost when it
+    is "cost"."""
+
     name: str
     value: float
     unit: str
     baseline: str | None = None
     ratio: float | None = None
+    ratio_kind: str = "speedup"
 
 
 @dataclass
@@ -36,8 +44,8 @@ class BenchReport:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def add(self, name: str, value: float, unit: str, baseline: str | None = None,
-            ratio: float | None = None) -> None:
-        self.figures.append(Figure(name, value, unit, baseline, ratio))
+            ratio: float | None = None, ratio_kind: str = "speedup") -> None:
+        self.figures.append(Figure(name, value, unit, baseline, ratio, ratio_kind))
 
     def to_dict(self) -> dict[str, Any]:
         return {"meta": self.meta, "figures": [asdict(f) for f in self.figures]}
@@ -45,7 +53,10 @@ class BenchReport:
     def lines(self) -> list[str]:
         out = []
         for f in self.figures:
-            ratio = f"  {f.ratio:8.1f}x vs {f.baseline}" if f.ratio is not None else ""
+            ratio = ""
+            if f.ratio is not None:
+                how = "faster than" if f.ratio_kind == "speedup" else "the cost of"
+                ratio = f"  {f.ratio:8.1f}x {how} {f.baseline}"
             out.append(f"{f.name:<40} {f.value:14.1f} {f.unit:<10}{ratio}")
         return out
 
@@ -84,7 +95,7 @@ def run_scale(report: BenchReport, quick: bool) -> None:
     m = measure(total_gib=64 if quick else 32 * 1024, nodes=2 if quick else 16)
     report.add("boot of a 1 GiB machine", m["small_s"] * 1e3, "ms")
     report.add(f"boot of {m['total_gib']} GiB over {m['nodes']} nodes", m["big_s"] * 1e3,
-               "ms", "boot of a 1 GiB machine", m["time_ratio"])
+               "ms", "boot of a 1 GiB machine", m["time_ratio"], "cost")
     report.add("  peak RSS of that boot", m["big_rss_kib"] / 1024, "MiB")
 
 
@@ -95,11 +106,12 @@ def run_service(report: BenchReport, quick: bool) -> None:
     m = measure(quick)
     report.add("in-process Simulation.step, p50", m["inproc_step_p50_us"], "us")
     report.add("gRPC unary Step round trip, p50", m["step_p50_us"], "us",
-               "in-process Simulation.step, p50", m["step_p50_us"] / m["inproc_step_p50_us"])
+               "in-process Simulation.step, p50", m["step_p50_us"] / m["inproc_step_p50_us"],
+               "cost")
     report.add("gRPC unary Step round trip, p99", m["step_p99_us"], "us")
     report.add("in-process batch API", m["inproc_batch_ops_s"] / 1e6, "M ops/s")
     report.add("gRPC Batch stream", m["service_batch_ops_s"] / 1e6, "M ops/s",
-               "in-process batch API", m["service_batch_ops_s"] / m["inproc_batch_ops_s"])
+               "in-process batch API", m["inproc_batch_ops_s"] / m["service_batch_ops_s"], "cost")
 
 
 def run(quick: bool = False, scale: bool = True, service: bool = True) -> BenchReport:
@@ -122,13 +134,13 @@ def run(quick: bool = False, scale: bool = True, service: bool = True) -> BenchR
 
     # per-call API through the extension
     ours_ns = _per_call_ns(mm.alloc_pages, mm.free_pages, 400_000 // shrink)
-    report.add("mmsvc per-call API", ours_ns, "ns/op", "plain-Python buddy", py_ns / ours_ns)
+    report.add("mmsvc per-call API", ours_ns, "ns/op", "plain-Python buddy, per call", py_ns / ours_ns)
 
     # the same loop calling two C builtins with CPython's fast calling
     # convention that do next to nothing (``abs(0)``, ``pow(pfn, 0)``): what
     # any per-call API costs from Python at the least (the loop, the call, an int)
     floor_ns = _per_call_ns(abs, pow, 400_000 // shrink)
-    report.add("  Python call floor (builtins)", floor_ns, "ns/op", "plain-Python buddy",
+    report.add("  Python call floor (builtins)", floor_ns, "ns/op", "plain-Python buddy, per call",
                py_ns / floor_ns)
 
     # the batch workload (65536 pages out, then back) on the plain-Python buddy
@@ -158,6 +170,7 @@ def run(quick: bool = False, scale: bool = True, service: bool = True) -> BenchR
     report.add("mmsvc batch API per op", per_op, "ns/op", "mmsvc per-call API", ours_ns / per_op)
     report.add("native order-0 pair vs per-call", n0 / 2, "ns/op", "mmsvc per-call API",
                ours_ns / (n0 / 2))
+    run_core(report, mm, quick)
     if scale:
         run_scale(report, quick)
     if service:

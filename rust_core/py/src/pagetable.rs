@@ -194,8 +194,8 @@ impl PyMm {
     }
 
     /// `init_memory_mapping`: map physical `[start, end)` at `page_offset`.
-    /// `page_size_mask` has bit 1 for 2 MiB and bit 2 for 1 GiB pages
-    /// (PG_LEVEL_2M, PG_LEVEL_1G). Returns the ranges as (start, end, page size).
+    /// `page_size_mask` has bit PG_LEVEL_2M (2, value 4) for 2 MiB and bit
+    /// PG_LEVEL_1G (3, value 8) for 1 GiB pages. Returns the ranges as (start, end, page size).
     fn init_memory_mapping(&self, py: Python<'_>, start: u64, end: u64, page_size_mask: u32, page_offset: u64) -> PyResult<Vec<(u64, u64, u64)>> {
         py.detach(|| {
             guarded(|| {
@@ -253,6 +253,19 @@ impl PyMm {
         d.set_item("flags", t.flags.names())?;
         d.set_item("entry", t.entry)?;
         Ok(d)
+    }
+
+    /// `slow_virt_to_phys`: the physical address `virt` maps to, by a walk
+    /// of the kernel page table (the per-call fast form of `translate`).
+    fn slow_virt_to_phys(&self, virt: u64) -> PyResult<u64> {
+        guarded(|| {
+            let mm = self.shared.lock();
+            let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+            match pt.translate_phys(virt) {
+                Some(phys) => Ok(phys),
+                None => pt.translate(virt).map(|t| t.phys),
+            }
+        })
     }
 
     /// Each level's index, table pfn, raw entry and kind for `virt`.

@@ -110,6 +110,24 @@ impl PyMm {
         guarded(|| self.shared.lock().with_slab(cpu, |s, src| s.kfree(src, addr)))
     }
 
+    /// Time `count` kmalloc(size)+kfree pairs in a native loop (no Python
+    /// per operation, GIL released); returns nanoseconds per pair.
+    #[pyo3(signature = (size = 64, count = 1_000_000, cpu = 0))]
+    fn bench_kmalloc_kfree_pairs(&self, py: Python<'_>, size: u64, count: u64, cpu: u32) -> PyResult<f64> {
+        py.detach(|| {
+            guarded(|| {
+                self.shared.lock().with_slab(cpu, |s, src| {
+                    let start = std::time::Instant::now();
+                    for _ in 0..count {
+                        let obj = s.kmalloc(src, size, Gfp(0))?;
+                        s.kfree(src, obj)?;
+                    }
+                    Ok(start.elapsed().as_nanos() as f64 / count.max(1) as f64)
+                })
+            })
+        })
+    }
+
     /// `ksize(addr)`: the usable size of a live kmalloc object.
     fn ksize(&self, addr: u64) -> PyResult<u64> {
         guarded(|| self.shared.lock().with_slab(0, |s, _| s.ksize(addr)))
