@@ -134,7 +134,8 @@ def run(quick: bool = False, scale: bool = True, service: bool = True) -> BenchR
 
     # per-call API through the extension
     ours_ns = _per_call_ns(mm.alloc_pages, mm.free_pages, 400_000 // shrink)
-    report.add("mmsvc per-call API", ours_ns, "ns/op", "plain-Python buddy, per call", py_ns / ours_ns)
+    report.add("mmsvc per-call API", ours_ns, "ns/op", "plain-Python buddy, per call",
+               py_ns / ours_ns)
 
     # the same loop calling two C builtins with CPython's fast calling
     # convention that do next to nothing (``abs(0)``, ``pow(pfn, 0)``): what
