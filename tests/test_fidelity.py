@@ -43,6 +43,16 @@ def test_memory_lines_match_real_kernel(path):
 
 
 @pytest.mark.skipif(not LOGS, reason="real boot logs not found beside the repository")
+@pytest.mark.parametrize("path", LOGS, ids=[p.name for p in LOGS])
+def test_memory_line_is_exact(path):
+    """Beyond the bar: every field of the Memory line, reserved and
+    available included, is the kernel's to the page."""
+    _, real_mem = memory_lines(path.read_text(errors="replace"))
+    _, sim_mem = memory_lines(_boot(path).log.text())
+    assert sim_mem == real_mem
+
+
+@pytest.mark.skipif(not LOGS, reason="real boot logs not found beside the repository")
 def test_same_input_same_output():
     path = LOGS[0]
     assert _boot(path).log.text() == _boot(path).log.text()

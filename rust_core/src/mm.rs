@@ -86,38 +86,65 @@ pub struct Mm {
     pub vmalloc: Option<VmallocSpace>,
 }
 
+/// Where the page tables of one early mapping call come from, as the
+/// architecture decides it (x86's `alloc_low_pages` with `can_use_brk_pgt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EarlyTables {
+    /// Take pages from the early pool while it lasts.
+    pub use_pool: bool,
+    /// Physical `[start, end)` memblock may give table pages from (top-down);
+    /// `None`: anywhere below the end of memory.
+    pub range: Option<(u64, u64)>,
+}
+
+impl Default for EarlyTables {
+    fn default() -> Self {
+        EarlyTables { use_pool: true, range: None }
+    }
+}
+
 /// Page-table pages during boot: from the architecture's early pool (already
 /// reserved), then from memblock, top-down, like `alloc_low_pages`. They
 /// are reserved memory, not the `PageTables` of /proc/meminfo.
 pub struct BootPageSource<'a> {
     pub pool: &'a mut Vec<Pfn>,
     pub memblock: &'a mut Memblock,
+    pub rule: EarlyTables,
 }
 
 impl PageSource for BootPageSource<'_> {
     fn alloc_pages(&mut self, order: u32, nid: Option<i32>, _usage: PageUse) -> Result<Pfn> {
-        let pfn = match (order, self.pool.pop()) {
-            (0, Some(pfn)) => pfn,
-            (_, popped) => {
-                if let Some(p) = popped {
-                    self.pool.push(p);
-                }
-                // like alloc_low_pages: any mapped memory, top-down, whatever
-                // memblock's current limit is at this point of the boot
-                let size = crate::units::PAGE_SIZE << order;
-                let _ = nid;
-                let end = self.memblock.end_of_dram();
-                let addr = self.memblock.phys_alloc_range(size, size, 0, end, "alloc_low_pages")?;
-                pfn_down(addr)
+        let _ = nid;
+        if order == 0 && self.rule.use_pool {
+            if let Some(pfn) = self.pool.pop() {
+                return Ok(pfn);
             }
-        };
-        Ok(pfn)
+        }
+        // like alloc_low_pages: mapped memory, top-down
+        let size = crate::units::PAGE_SIZE << order;
+        let (start, end) = self.rule.range.unwrap_or((0, self.memblock.end_of_dram()));
+        let addr = self.memblock.phys_alloc_range(size, crate::units::PAGE_SIZE, start, end, "alloc_low_pages")?;
+        Ok(pfn_down(addr))
     }
 
     /// Early page-table pages stay reserved (as in the kernel, where freed
     /// early tables are not handed back to memblock): they rejoin the pool.
     fn free_pages(&mut self, pfn: Pfn, order: u32, _usage: PageUse) -> Result<()> {
         self.pool.extend(pfn..pfn + (1u64 << order));
+        Ok(())
+    }
+}
+
+/// The one page a statically allocated table lives in (the kernel image's
+/// root page table): handed out once, never taken back.
+struct StaticPage(Option<Pfn>);
+
+impl PageSource for StaticPage {
+    fn alloc_pages(&mut self, _order: u32, _nid: Option<i32>, _usage: PageUse) -> Result<Pfn> {
+        self.0.take().ok_or_else(|| MmError::InvalidState("the static root page is already in use".into()))
+    }
+
+    fn free_pages(&mut self, _pfn: Pfn, _order: u32, _usage: PageUse) -> Result<()> {
         Ok(())
     }
 }
@@ -223,31 +250,53 @@ impl Mm {
             .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?;
         match page_alloc {
             Some(pa) => f(pt, &mut BuddySource { page_alloc: pa, usage, cpu: 0 }),
-            None => f(pt, &mut BootPageSource { pool: early_pgt_pool, memblock }),
+            None => f(pt, &mut BootPageSource { pool: early_pgt_pool, memblock, rule: EarlyTables::default() }),
         }
     }
 
-    /// Create the kernel page table (its root from the early pool) in `format`.
-    pub fn init_kernel_pagetable(&mut self, format: PageTableFormat) -> Result<()> {
+    /// Create the kernel page table in `format`: its root in the page
+    /// `root` when the image holds it statically (x86's `init_top_pgt`),
+    /// else from the early pool (or the buddy allocator after boot).
+    pub fn init_kernel_pagetable(&mut self, format: PageTableFormat, root: Option<Pfn>) -> Result<()> {
         if self.kernel_pagetable.is_some() {
             return Err(MmError::InvalidState("the kernel page table exists already".into()));
         }
         let Mm { memblock, page_alloc, usage, early_pgt_pool, .. } = self;
-        let pt = match page_alloc {
-            Some(pa) => PageTable::new(format, &mut BuddySource { page_alloc: pa, usage, cpu: 0 })?,
-            None => PageTable::new(format, &mut BootPageSource { pool: early_pgt_pool, memblock })?,
+        let pt = match (root, page_alloc) {
+            (Some(pfn), _) => PageTable::new(format, &mut StaticPage(Some(pfn)))?,
+            (None, Some(pa)) => PageTable::new(format, &mut BuddySource { page_alloc: pa, usage, cpu: 0 })?,
+            (None, None) => PageTable::new(
+                format,
+                &mut BootPageSource { pool: early_pgt_pool, memblock, rule: EarlyTables::default() },
+            )?,
         };
         self.kernel_pagetable = Some(pt);
         Ok(())
     }
 
     /// `init_memory_mapping`: map physical `[start, end)` at `page_offset`
-    /// with the page sizes of `page_size_mask` where memblock memory allows.
-    pub fn init_memory_mapping(&mut self, start: u64, end: u64, page_size_mask: u32, page_offset: u64) -> Result<Vec<MapRange>> {
+    /// with the page sizes of `page_size_mask` where memblock memory allows;
+    /// before the buddy allocator exists its tables come as `early` says.
+    pub fn init_memory_mapping(
+        &mut self,
+        start: u64,
+        end: u64,
+        page_size_mask: u32,
+        page_offset: u64,
+        early: EarlyTables,
+    ) -> Result<Vec<MapRange>> {
         let ram: Vec<(u64, u64)> = self.memblock.memory().regions().iter().map(|r| (r.base, r.end())).collect();
-        self.with_kernel_pagetable(|pt, src| {
+        let Mm { memblock, page_alloc, usage, kernel_pagetable, early_pgt_pool, .. } = self;
+        let pt = kernel_pagetable
+            .as_mut()
+            .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?;
+        let map = |pt: &mut PageTable, src: &mut dyn PageSource| {
             pt.init_memory_mapping(src, start, end, page_size_mask, &ram, page_offset, PteFlags::PAGE_KERNEL)
-        })
+        };
+        match page_alloc {
+            Some(pa) => map(pt, &mut BuddySource { page_alloc: pa, usage, cpu: 0 }),
+            None => map(pt, &mut BootPageSource { pool: early_pgt_pool, memblock, rule: early }),
+        }
     }
 
     /// Map `[virt, virt+len)` to `phys` in the kernel page table.

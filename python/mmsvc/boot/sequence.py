@@ -30,7 +30,8 @@ MM_INIT_6_1 = (
 )
 
 #: steps only some architectures have; the arch plugin answers them
-ARCH_STEPS = frozenset({"mem_init", "init_espfix_bsp", "pti_init", "setup_per_cpu_areas"})
+ARCH_STEPS = frozenset({"mem_init", "init_espfix_bsp", "pti_init", "setup_per_cpu_areas",
+                        "trap_init"})
 
 _DOCS = {
     "page_ext_init_flatmem": "FLATMEM page_ext array from memblock",
@@ -110,6 +111,8 @@ def build_steps(ctx: BootContext) -> list[Step]:
     steps.append(Step("parse_args", sk, G, _print_cmdline, doc="print the command line"))
     steps.append(Step("vfs_caches_init_early", sk, G, _vfs_caches_init_early,
                       doc="dentry and inode hash tables"))
+    steps.append(_arch_step(ctx, "trap_init", sk,
+                            "architecture: exception entry (x86_64: cpu_entry_area tables)"))
 
     names = MM_INIT_6_1 if ctx.profile_at_least("6.1") else MM_INIT_5_14
     for name in names:

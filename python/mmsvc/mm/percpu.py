@@ -74,6 +74,9 @@ def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
     nr_units = sum(cpus_per_node.values())
     ai_size = page_align(64 + 32 * len(cpus_per_node) + 4 * nr_units)
     ai = mb.alloc(ai_size, PAGE_SIZE, caller="pcpu_alloc_alloc_info")
+    # the group base addresses, a page of pointers, freed at the end too
+    areas_size = page_align(8 * len(cpus_per_node))
+    areas = mb.alloc(areas_size, SMP_CACHE_BYTES, caller="pcpu_embed_first_chunk")
     units: list[tuple[int, int]] = []
     for nid, cpus in sorted(cpus_per_node.items()):
         if cpus == 0:
@@ -88,6 +91,7 @@ def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
     ctx.pr_info(fc.banner())
     pcpu_setup_first_chunk(ctx, fc, nr_units, len(cpus_per_node))
     mb.free(ai, ai_size, caller="pcpu_free_alloc_info")
+    mb.free(areas, areas_size, caller="pcpu_embed_first_chunk")
     ctx.results["percpu"] = {
         "pages_per_cpu": fc.pages_per_cpu, "static": fc.static_size,
         "reserved": fc.reserved_size, "dynamic": fc.dyn_size, "unit": fc.unit_size,

@@ -5,6 +5,7 @@ use mmsvc_core::pagetable::{
     BitPattern, EntryEncoding, EntryKind, FlagEncoding, LevelFormat, PageSizePolicy, PageTableFormat, PteFlags, VaForm,
     TRANSLATE_FAULT,
 };
+use mmsvc_core::mm::EarlyTables;
 use mmsvc_core::MmError;
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
@@ -182,24 +183,49 @@ impl PyMm {
         Ok(())
     }
 
+    /// How many pages of the early page-table pool are still unused (they
+    /// are handed out from its start).
+    fn early_pgt_pool_left(&self) -> usize {
+        self.shared.lock().early_pgt_pool.len()
+    }
+
     /// Create the kernel page table in a preset format ("x86_64_4level",
     /// "x86_64_5level", "riscv_sv39", "riscv_sv48", "arm64_4k_48bit") or a
-    /// format given as plain data (see `page_table_format`).
-    fn init_kernel_pagetable(&self, format: FormatArg<'_>) -> PyResult<()> {
+    /// format given as plain data (see `page_table_format`). `root_pfn`:
+    /// the page of a root table the kernel image holds statically (nothing
+    /// is allocated for it); otherwise the root comes from the early pool.
+    #[pyo3(signature = (format, root_pfn = None))]
+    fn init_kernel_pagetable(&self, format: FormatArg<'_>, root_pfn: Option<u64>) -> PyResult<()> {
         let f = match format {
             FormatArg::Preset(name) => guarded(|| PageTableFormat::preset(&name))?,
             FormatArg::Data(d) => format_from_dict(&d)?,
         };
-        guarded(|| self.shared.lock().init_kernel_pagetable(f))
+        guarded(|| self.shared.lock().init_kernel_pagetable(f, root_pfn))
     }
 
     /// `init_memory_mapping`: map physical `[start, end)` at `page_offset`.
     /// `page_size_mask` has bit PG_LEVEL_2M (2, value 4) for 2 MiB and bit
-    /// PG_LEVEL_1G (3, value 8) for 1 GiB pages. Returns the ranges as (start, end, page size).
-    fn init_memory_mapping(&self, py: Python<'_>, start: u64, end: u64, page_size_mask: u32, page_offset: u64) -> PyResult<Vec<(u64, u64, u64)>> {
+    /// PG_LEVEL_1G (3, value 8) for 1 GiB pages. Before the buddy allocator
+    /// exists, new tables come from the early pool (unless `early_pool` is
+    /// false), then from memblock, top-down within `alloc_range` (physical
+    /// `(start, end)`, default: all memory). Returns the ranges as (start,
+    /// end, page size).
+    #[pyo3(signature = (start, end, page_size_mask, page_offset, early_pool = true, alloc_range = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn init_memory_mapping(
+        &self,
+        py: Python<'_>,
+        start: u64,
+        end: u64,
+        page_size_mask: u32,
+        page_offset: u64,
+        early_pool: bool,
+        alloc_range: Option<(u64, u64)>,
+    ) -> PyResult<Vec<(u64, u64, u64)>> {
+        let early = EarlyTables { use_pool: early_pool, range: alloc_range };
         py.detach(|| {
             guarded(|| {
-                let plan = self.shared.lock().init_memory_mapping(start, end, page_size_mask, page_offset)?;
+                let plan = self.shared.lock().init_memory_mapping(start, end, page_size_mask, page_offset, early)?;
                 Ok(plan.iter().map(|r| (r.start, r.end, r.page_size())).collect())
             })
         })

@@ -53,6 +53,9 @@ class X86_64(ArchPlugin):
     def step_setup_per_cpu_areas(self, ctx: BootContext) -> None:
         setup_per_cpu_areas(ctx)
 
+    def step_trap_init(self, ctx: BootContext) -> None:
+        setup.setup_cpu_entry_areas(ctx)
+
     def step_init_espfix_bsp(self, ctx: BootContext) -> None:
         espfix.init_espfix_bsp(ctx)
 
@@ -85,3 +88,4 @@ def setup_per_cpu_areas(ctx: BootContext) -> None:
     atom = PMD_SIZE if ctx.machine.cpu_features.pse else 4096
     api.pcpu_embed_first_chunk(ctx, static, atom, numa.cpus_per_node(ctx), MAX_DMA_ADDRESS)
     ctx.g.nr_cpu_ids = cpus
+    setup.cpumask_allocations(ctx, nr_node_ids, cpus)

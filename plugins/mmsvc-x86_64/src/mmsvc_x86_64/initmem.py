@@ -15,8 +15,9 @@ from mmsvc.api import PAGE_SIZE, BootContext, round_up
 HPAGE_SIZE = 2 << 20
 
 
-def image_layout(ctx: BootContext) -> dict[str, tuple[int, int]]:
-    """Physical ``[start, end)`` of each freeable piece of the image."""
+def section_starts(ctx: BootContext) -> dict[str, int]:
+    """Physical start of each part of the image (and ``end``, the end of
+    what the kernel reserves for it)."""
     k, b = ctx.machine.kernel, ctx.build
     text_end = round_up(k.load_address + k.text, PAGE_SIZE)
     gap1 = b.text_rodata_gap if b.text_rodata_gap is not None else \
@@ -29,16 +30,24 @@ def image_layout(ctx: BootContext) -> dict[str, tuple[int, int]]:
     alternatives = round_up(data + k.rwdata, PAGE_SIZE)
     init = alternatives + (b.smp_alternatives or 0)
     bss = round_up(init + k.init, PAGE_SIZE)
-    decrypted = round_up(bss + k.bss, PAGE_SIZE)
-    end = k.load_address + k.reserved_span
+    return {"text_end": text_end, "rodata": rodata, "rodata_end": rodata_end, "data": data,
+            "alternatives": alternatives, "init": init, "bss": bss,
+            "decrypted": round_up(bss + k.bss, PAGE_SIZE),
+            "end": k.load_address + k.reserved_span}
+
+
+def image_layout(ctx: BootContext) -> dict[str, tuple[int, int]]:
+    """Physical ``[start, end)`` of each freeable piece of the image."""
+    s, b, k = section_starts(ctx), ctx.build, ctx.machine.kernel
+    decrypted = s["decrypted"]
     pieces = {
-        "SMP alternatives": (alternatives, init),
-        "unused decrypted": (decrypted, min(end, decrypted + (b.decrypted_unused or 0))),
-        "unused kernel image (initmem)": (init, init + round_up(k.init, PAGE_SIZE)),
-        "unused kernel image (text/rodata gap)": (text_end, rodata),
-        "unused kernel image (rodata/data gap)": (rodata_end, data),
+        "SMP alternatives": (s["alternatives"], s["init"]),
+        "unused decrypted": (decrypted, min(s["end"], decrypted + (b.decrypted_unused or 0))),
+        "unused kernel image (initmem)": (s["init"], s["init"] + round_up(k.init, PAGE_SIZE)),
+        "unused kernel image (text/rodata gap)": (s["text_end"], s["rodata"]),
+        "unused kernel image (rodata/data gap)": (s["rodata_end"], s["data"]),
     }
-    return {name: (s, e) for name, (s, e) in pieces.items() if e > s}
+    return {name: (lo, hi) for name, (lo, hi) in pieces.items() if hi > lo}
 
 
 def free_initmem(ctx: BootContext) -> None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmsvc.api import PAGE_SIZE, BootContext, SparseGeometry, VmemmapTables
+from mmsvc.api import KERN_WARNING, BootContext, SparseGeometry, VmemmapTables
+from mmsvc.errors import OutOfMemoryError
+from mmsvc_x86_64 import initmem
 
 PMD_SHIFT = 21
+PMD_SIZE = 1 << PMD_SHIFT
 #: __VMEMMAP_BASE_L4 / __VMEMMAP_BASE_L5
 VMEMMAP_BASE_L4 = 0xFFFFEA0000000000
 VMEMMAP_BASE_L5 = 0xFFD4000000000000
@@ -67,37 +70,91 @@ def init_pgt_buf_pages(ctx: BootContext) -> int:
 
 
 def init_mem_mapping(ctx: BootContext) -> None:
-    """Report the page sizes of the direct map and allocate the page tables
-    that do not fit in the brk buffer."""
+    """Report the page sizes of the direct map and build it."""
     gb = ctx.machine.cpu_features.gbpages and not ctx.cmdline.nogbpages
     if gb:
         ctx.pr_info("Using GB pages for direct mapping")
     ctx.arch_state["direct_gbpages"] = gb
     build_direct_map(ctx, gb)
-    # Mapping the range that holds the brk buffer itself cannot use that
-    # buffer; with RAM above 4 GiB the kernel needs two more table pages,
-    # taken top-down from mapped memory.
-    if ctx.g.max_pfn > MAX_DMA32_PFN:
-        mb = ctx.mm.memblock
-        mb.phys_alloc_range(2 * PAGE_SIZE, PAGE_SIZE, 0, ctx.g.max_pfn << 12,
-                            caller="alloc_low_pages")
 
 
 def build_direct_map(ctx: BootContext, gbpages: bool) -> None:
-    """The kernel page table and its direct map of all memblock memory (the
-    ISA range first, as the kernel maps it regardless of holes), with the
-    early page-table buffer in brk as its first pages."""
+    """init_mem_mapping: the kernel page table (its root is the image's
+    static ``init_top_pgt``, in .data) and the direct map of all memblock
+    memory: the ISA range first, as the kernel maps it regardless of holes,
+    then everything else top-down."""
     mode = paging_mode(ctx)
     mm = ctx.mm
-    mm.init_kernel_pagetable(mode.preset)
+    mm.init_kernel_pagetable(mode.preset, root_pfn=initmem.section_starts(ctx)["data"] >> 12)
     mask = (1 << PG_LEVEL_2M) | ((1 << PG_LEVEL_1G) if gbpages else 0)
     mm.init_memory_mapping(0, ISA_END_ADDRESS, mask, mode.page_offset)
-    for start_pfn, end_pfn, _nid in mm.memblock.mem_pfn_ranges():
-        start, end = max(start_pfn << 12, ISA_END_ADDRESS), end_pfn << 12
-        if start < end:
-            mm.init_memory_mapping(start, end, mask, mode.page_offset)
+    _memory_map_top_down(ctx, ISA_END_ADDRESS, ctx.g.max_pfn << 12, mask, mode.page_offset)
     ctx.results["direct_map"] = {"virt": mode.page_offset, "length": 1 << mode.max_physmem_bits}
     ctx.results["vmalloc_layout"] = {"layout": mode.preset}
+
+
+@dataclass
+class _Mapped:
+    """min_pfn_mapped / max_pfn_mapped: where alloc_low_pages may take pages."""
+
+    min_pfn: int
+    max_pfn: int = 0
+
+
+def _memory_map_top_down(ctx: BootContext, map_start: int, map_end: int, mask: int,
+                         page_offset: int) -> None:
+    """Map ``[map_start, map_end)`` from the top down: first the highest free
+    2 MiB, then steps that grow as mapped memory grows, so page tables can
+    come from memory already mapped."""
+    mb = ctx.mm.memblock
+    try:
+        addr = mb.phys_alloc_range(PMD_SIZE, PMD_SIZE, map_start, map_end,
+                                   caller="memory_map_top_down")
+    except OutOfMemoryError:
+        ctx.printk("Failed to release memory for alloc_low_pages()", KERN_WARNING)
+        real_end = max(map_start, map_end & ~(PMD_SIZE - 1))
+    else:
+        mb.free(addr, PMD_SIZE, caller="memory_map_top_down")
+        real_end = addr + PMD_SIZE
+    step = PMD_SIZE
+    mapped = _Mapped(min_pfn=real_end >> 12)
+    last_start = real_end
+    total = 0
+    while last_start > map_start:
+        start = max((last_start - 1) & ~(step - 1), map_start) if last_start > step else map_start
+        total += _init_range_memory_mapping(ctx, start, last_start, mask, page_offset, mapped)
+        last_start = start
+        mapped.min_pfn = last_start >> 12
+        if total >= step:
+            step <<= PMD_SHIFT - 12 - 1
+    if real_end < map_end:
+        _init_range_memory_mapping(ctx, real_end, map_end, mask, page_offset, mapped)
+
+
+def _init_range_memory_mapping(ctx: BootContext, r_start: int, r_end: int, mask: int,
+                               page_offset: int, mapped: _Mapped) -> int:
+    """Map the memblock memory inside ``[r_start, r_end)``. A range that
+    holds the unused part of the brk page-table buffer cannot take its
+    tables from that buffer (can_use_brk_pgt): they come from memory
+    already mapped instead, top-down (alloc_low_pages)."""
+    mm = ctx.mm
+    buf_start, buf_pages = ctx.arch_state["pgt_buf"]
+    buf_top = (buf_start + buf_pages) << 12
+    total = 0
+    for start_pfn, end_pfn, _nid in mm.memblock.mem_pfn_ranges():
+        start = min(max(start_pfn << 12, r_start), r_end)
+        end = min(max(end_pfn << 12, r_start), r_end)
+        if start >= end:
+            continue
+        buf_end = buf_top - (mm.early_pgt_pool_left() << 12)
+        can_use_brk = max(start, buf_end) >= min(end, buf_top)
+        lo = mapped.min_pfn << 12
+        hi = max(lo, mapped.max_pfn << 12)
+        mm.init_memory_mapping(start, end, mask, page_offset, early_pool=can_use_brk,
+                               alloc_range=(lo, hi))
+        mapped.max_pfn = max(mapped.max_pfn, end >> 12)
+        total += end - start
+    return total
 
 
 def sparse_geometry(ctx: BootContext) -> SparseGeometry:

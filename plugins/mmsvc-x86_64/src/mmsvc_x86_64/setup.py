@@ -9,7 +9,15 @@ context API and prints what the kernel prints.
 from __future__ import annotations
 
 from mmsvc import api
-from mmsvc.api import PAGE_SIZE, SMP_CACHE_BYTES, BootContext, Step, free_area_init, substep
+from mmsvc.api import (
+    PAGE_SIZE,
+    SMP_CACHE_BYTES,
+    BootContext,
+    Step,
+    free_area_init,
+    round_up,
+    substep,
+)
 from mmsvc.machine import e820 as e820mod
 from mmsvc_x86_64 import numa, paging
 
@@ -119,13 +127,17 @@ def _end_pfn(table, limit_pfn: int) -> int:
 
 
 def reserve_brk(ctx: BootContext) -> None:
-    """The brk area used so far: the early page-table buffer and the DMI copy."""
+    """The brk area used so far: the DMI copy (dmi_setup), then the early
+    page-table buffer, page aligned (early_alloc_pgt_buf)."""
     k = ctx.machine.kernel
     base = k.load_address + k.reserved_span
-    size = paging.init_pgt_buf_pages(ctx) * PAGE_SIZE + DMI_COPY_BYTES
+    pgt_buf = base + round_up(DMI_COPY_BYTES, PAGE_SIZE)
+    pages = paging.init_pgt_buf_pages(ctx)
+    size = pgt_buf + pages * PAGE_SIZE - base
     ctx.mm.memblock.reserve(base, size, caller="reserve_brk")
     state(ctx)["brk"] = (base, size)
-    ctx.mm.set_early_pgt_pool(base // PAGE_SIZE, paging.init_pgt_buf_pages(ctx))
+    ctx.arch_state["pgt_buf"] = (pgt_buf // PAGE_SIZE, pages)
+    ctx.mm.set_early_pgt_pool(pgt_buf // PAGE_SIZE, pages)
 
 
 def e820__memblock_setup(ctx: BootContext) -> None:
@@ -239,8 +251,10 @@ def paging_init(ctx: BootContext) -> None:
                    nr_nodes=state(ctx).get("nr_node_ids"))
 
 
-def fixmap_tables(ctx: BootContext) -> None:
-    """Page tables of the fixmap and cpu_entry_area (spp_getpage, before mm_init)."""
+def setup_cpu_entry_areas(ctx: BootContext) -> None:
+    """trap_init: the cpu_entry_area's page tables (pud, pmd, pte below the
+    static p4d), each taken from memblock by spp_getpage as set_pte_vaddr
+    first reaches it."""
     for _ in range(FIXMAP_TABLE_PAGES):
         ctx.mm.memblock.alloc(PAGE_SIZE, PAGE_SIZE, caller="spp_getpage")
 
@@ -255,43 +269,83 @@ IOAPIC_RESOURCE_NAME_SIZE = 11
 
 
 def small_boot_allocations(ctx: BootContext) -> None:
-    """The small memblock allocations the rest of setup_arch and
-    start_kernel make before the per-cpu areas, one call each as the kernel
-    makes them: the e820 resources, a firmware-map entry per BIOS e820
-    entry, the HPET and IOAPIC resources, a nosave region per hole below
-    max_pfn, a cpumask per node, and the two saved command lines."""
+    """The small memblock allocations of the rest of setup_arch and of
+    setup_command_line, one call each in the kernel's order: the HPET
+    resource (acpi_boot_init), the IOAPIC resources (io_apic_init_mappings),
+    the e820 resources and a firmware-map entry per BIOS e820 entry
+    (e820__reserve_resources), a nosave region per hole below max_pfn, then
+    the two saved command lines."""
     mb = ctx.mm.memblock
-    caller = "setup_arch"
     e820 = state(ctx)["e820"]
-    mb.alloc(RESOURCE_SIZE * len(e820), SMP_CACHE_BYTES, caller="e820__reserve_resources")
-    for _ in ctx.machine.bios_e820():
-        mb.alloc(FIRMWARE_MAP_ENTRY_SIZE, SMP_CACHE_BYTES, caller="firmware_map_add_early")
     mb.alloc(RESOURCE_SIZE + HPET_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
              caller="hpet_insert_resource")
     mb.alloc(RESOURCE_SIZE + IOAPIC_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
              caller="ioapic_setup_resources")
-    for _ in range(_nosave_regions(ctx, e820)):
-        mb.alloc(NOSAVE_REGION_SIZE, SMP_CACHE_BYTES, caller="register_nosave_region")
-    for _ in range(ctx.arch_state.get("nr_node_ids", 1) if ctx.kconfig.numa else 0):
-        mb.alloc(8, SMP_CACHE_BYTES, caller="setup_node_to_cpumask_map")
+    mb.alloc(RESOURCE_SIZE * len(e820), SMP_CACHE_BYTES, caller="e820__reserve_resources")
+    for _ in ctx.machine.bios_e820():
+        mb.alloc(FIRMWARE_MAP_ENTRY_SIZE, SMP_CACHE_BYTES, caller="firmware_map_add_early")
+    register_nosave_regions(ctx, e820)
     for _ in range(2):
-        mb.alloc(len(ctx.machine.cmdline) + 1, SMP_CACHE_BYTES, caller=caller)
+        mb.alloc(len(ctx.machine.cmdline) + 1, SMP_CACHE_BYTES, caller="setup_command_line")
 
 
-def _nosave_regions(ctx: BootContext, e820) -> int:
-    """``e820__register_nosave_regions``: one per gap or non-RAM entry below max_pfn."""
-    count, last = 0, 0
-    limit = ctx.g.max_pfn << 12
-    for e in e820:
-        if e.addr >= limit:
-            break
-        start = e.addr & ~(PAGE_SIZE - 1)
-        if start > last:
-            count += 1
-        if e.type != e820mod.E820_RAM:
-            count += 1
-        last = (e.addr + e.size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
-    return count
+def cpumask_allocations(ctx: BootContext, nr_node_ids: int, nr_cpu_ids: int) -> None:
+    """The end of setup_per_cpu_areas: with CPUMASK_OFFSTACK every cpumask
+    is a memblock allocation of BITS_TO_LONGS(nr_cpu_ids) longs: one per
+    node (setup_node_to_cpumask_map), then the initialized, callin, callout
+    and sibling-setup masks (setup_cpu_local_masks)."""
+    if not ctx.kconfig.cpumask_offstack:
+        return
+    size = 8 * -(-nr_cpu_ids // 64)
+    mb = ctx.mm.memblock
+    for _ in range(nr_node_ids if ctx.kconfig.numa else 0):
+        mb.alloc(size, SMP_CACHE_BYTES, caller="setup_node_to_cpumask_map")
+    for _ in range(4):
+        mb.alloc(size, SMP_CACHE_BYTES, caller="setup_cpu_local_masks")
+
+
+def nosave_calls(e820, limit_pfn: int, profile_6_1: bool) -> list[tuple[int, int]]:
+    """The ``register_nosave_region(start_pfn, end_pfn)`` calls of
+    ``e820__register_nosave_regions``. 6.1.192 (with the 2025 stable fix)
+    registers the gaps between RAM entries and the tail up to
+    ``limit_pfn``; 5.14 every gap and every non-RAM entry until an entry
+    reaches ``limit_pfn``."""
+    ram = (e820mod.E820_RAM, e820mod.E820_RESERVED_KERN)
+    calls = []
+    if profile_6_1:
+        last = 0
+        for e in e820:
+            if e.type not in ram:
+                continue
+            if last < e.addr:
+                calls.append((last >> 12, -(-e.addr // PAGE_SIZE)))
+            last = e.addr + e.size
+        calls.append((last >> 12, limit_pfn))
+    else:
+        pfn = 0
+        for e in e820:
+            up = -(-e.addr // PAGE_SIZE)
+            if pfn < up:
+                calls.append((pfn, up))
+            pfn = (e.addr + e.size) >> 12
+            if e.type not in ram:
+                calls.append((up, pfn))
+            if pfn >= limit_pfn:
+                break
+    return [(lo, hi) for lo, hi in calls if lo < hi]
+
+
+def register_nosave_regions(ctx: BootContext, e820) -> None:
+    """Each call prints the range; a range that continues the previous one
+    extends it, any other takes a ``struct nosave_region`` from memblock."""
+    prev_end = None
+    for lo, hi in nosave_calls(e820, ctx.g.max_pfn, ctx.profile_at_least("6.1")):
+        if lo != prev_end:
+            ctx.mm.memblock.alloc(NOSAVE_REGION_SIZE, SMP_CACHE_BYTES,
+                                  caller="register_nosave_region")
+        prev_end = hi
+        ctx.pr_info(f"PM: hibernation: Registered nosave memory: "
+                    f"[mem {lo << 12:#010x}-{(hi << 12) - 1:#010x}]")
 
 
 def steps(profile: str) -> list[Step]:
@@ -319,7 +373,6 @@ def steps(profile: str) -> list[Step]:
         substep("reserve_crashkernel", reserve_crashkernel, "crashkernel="),
         substep("memblock_find_dma_reserve", memblock_find_dma_reserve, "dma_reserve"),
         substep("paging_init", paging_init, "sparse_init and the zones"),
-        substep("fixmap_tables", fixmap_tables, "fixmap page tables"),
         substep("small_boot_allocations", small_boot_allocations,
                 "small allocations of the rest of setup_arch"),
     ]

@@ -1,0 +1,81 @@
+"""x86_64 setup_arch details that decide the reserved memory to the page:
+where the direct map's page tables come from (brk buffer or memblock,
+init_mem_mapping's top-down walk), the nosave regions, the per-cpu and
+cpumask allocations."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mmsvc.machine import default_machine
+from mmsvc.machine.e820 import E820_RAM, E820_RESERVED, E820Entry
+from mmsvc.simulation import Simulation
+from mmsvc_x86_64.setup import nosave_calls
+
+GiB = 1 << 30
+
+
+def _trace(machine) -> list[str]:
+    sim = Simulation(machine.replace(cmdline=machine.cmdline + " memblock=debug"))
+    sim.boot()
+    return sim.log.text().splitlines()
+
+
+def _low_ram_machine(low_end: int, high_gib: int = 0):
+    """QEMU-pc-like: RAM to ``low_end`` below 4 GiB, ``high_gib`` above."""
+    e820 = [E820Entry(0, 0x9FC00, E820_RAM), E820Entry(0x9FC00, 0x400, E820_RESERVED),
+            E820Entry(0xF0000, 0x10000, E820_RESERVED),
+            E820Entry(0x100000, low_end - 0x100000, E820_RAM),
+            E820Entry(0xFFFC0000, 0x40000, E820_RESERVED)]
+    if high_gib:
+        e820.append(E820Entry(4 * GiB, high_gib * GiB, E820_RAM))
+    m = default_machine("6.1")
+    return m.replace(firmware=m.firmware.__class__(tuple(e820)))
+
+
+def test_tables_of_the_range_holding_brk_come_from_mapped_memory():
+    # low RAM ends off a GiB boundary and memory above 4 GiB is mapped
+    # first: the pmd and pte tables of the low range cannot use brk
+    trace = _trace(_low_ram_machine(0xBFFDF000, high_gib=1))
+    lows = [line for line in trace if "alloc_low_pages" in line and "phys_alloc_range" in line]
+    assert len(lows) == 2
+    lo, hi = (int(x, 16) for x in re.search(r"from=(0x[0-9a-f]+) max_addr=(0x[0-9a-f]+)",
+                                           lows[0]).groups())
+    assert (lo, hi) == (4 * GiB + GiB // 2, 5 * GiB)  # what the top-down steps mapped
+    assert any("memory_map_top_down" in line for line in trace)
+
+
+def test_below_4g_every_direct_map_table_fits_in_brk():
+    trace = _trace(_low_ram_machine(0x7FFDF000))
+    assert not [line for line in trace if "alloc_low_pages" in line]
+
+
+def test_the_root_table_is_static_and_the_brk_buffer_feeds_the_rest():
+    sim = Simulation(_low_ram_machine(0x7FFDF000))
+    sim.run(until="setup_arch/init_mem_mapping")
+    sim.step()
+    # ISA range: p4d, pud, pmd, pte; the top 2 MiB: a pmd; the tail: a pte
+    assert sim.mm.early_pgt_pool_left() == 16 - 6
+
+
+@pytest.mark.parametrize(("profile_6_1", "want"), [
+    (True, [(0, 1), (0x9F, 0x100)]),
+    (False, [(0, 1), (0x9F, 0xA0), (0xA0, 0xF0), (0xF0, 0x100)]),  # stops at limit_pfn
+])
+def test_nosave_regions_per_profile(profile_6_1, want):
+    e820 = [E820Entry(0, 0x1000, E820_RESERVED), E820Entry(0x1000, 0x9EC00, E820_RAM),
+            E820Entry(0x9FC00, 0x400, E820_RESERVED), E820Entry(0xF0000, 0x10000, E820_RESERVED),
+            E820Entry(0x100000, 0x7FEDF000, E820_RAM),
+            E820Entry(0xFFFC0000, 0x40000, E820_RESERVED)]
+    assert nosave_calls(e820, 0x7FFDF, profile_6_1) == want
+
+
+def test_cpumasks_follow_the_percpu_chunk():
+    trace = [line for line in _trace(default_machine("6.1")) if "memblock_alloc_try_nid" in line]
+    callers = [line.rsplit(" ", 1)[-1] for line in trace]
+    first_mask = callers.index("setup_node_to_cpumask_map")
+    assert "pcpu_fc_alloc" in callers[:first_mask]
+    assert callers[first_mask + 1:first_mask + 5] == ["setup_cpu_local_masks"] * 4
+    assert callers.index("spp_getpage") > callers.index("alloc_large_system_hash")
