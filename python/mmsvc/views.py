@@ -55,10 +55,13 @@ def meminfo(sim: Any) -> dict[str, int]:
         fields.update(VmallocTotal=total, VmallocUsed=used, VmallocChunk=chunk)
     dm = sim.ctx.results.get("direct_map")
     if dm is not None:
+        # an architecture may count more than the direct map's own leaves
+        # (x86 adds the splits of its high kernel mapping): "adjust_kb"
         names = {4096: "DirectMap4k", 2 << 20: "DirectMap2M", 1 << 30: "DirectMap1G"}
+        adjust = dm.get("adjust_kb", {})
         for size, kbytes in sim.mm.leaf_counts_kb(dm["virt"], dm["length"]):
             if size in names:
-                fields[names[size]] = kbytes
+                fields[names[size]] = kbytes + adjust.get(size, 0)
     return fields
 
 

@@ -135,13 +135,16 @@ impl PageSource for BootPageSource<'_> {
     }
 }
 
-/// The one page a statically allocated table lives in (the kernel image's
-/// root page table): handed out once, never taken back.
-struct StaticPage(Option<Pfn>);
+/// Pages the kernel image holds statically for its tables (the root page
+/// table, the high mapping's tables): handed out in order, never taken back.
+struct StaticPages(Vec<Pfn>);
 
-impl PageSource for StaticPage {
-    fn alloc_pages(&mut self, _order: u32, _nid: Option<i32>, _usage: PageUse) -> Result<Pfn> {
-        self.0.take().ok_or_else(|| MmError::InvalidState("the static root page is already in use".into()))
+impl PageSource for StaticPages {
+    fn alloc_pages(&mut self, order: u32, _nid: Option<i32>, _usage: PageUse) -> Result<Pfn> {
+        if order != 0 || self.0.is_empty() {
+            return Err(MmError::invalid("table_pfns", "too few static page-table pages for this mapping"));
+        }
+        Ok(self.0.remove(0))
     }
 
     fn free_pages(&mut self, _pfn: Pfn, _order: u32, _usage: PageUse) -> Result<()> {
@@ -263,7 +266,7 @@ impl Mm {
         }
         let Mm { memblock, page_alloc, usage, early_pgt_pool, .. } = self;
         let pt = match (root, page_alloc) {
-            (Some(pfn), _) => PageTable::new(format, &mut StaticPage(Some(pfn)))?,
+            (Some(pfn), _) => PageTable::new(format, &mut StaticPages(vec![pfn]))?,
             (None, Some(pa)) => PageTable::new(format, &mut BuddySource { page_alloc: pa, usage, cpu: 0 })?,
             (None, None) => PageTable::new(
                 format,
@@ -302,6 +305,32 @@ impl Mm {
     /// Map `[virt, virt+len)` to `phys` in the kernel page table.
     pub fn kernel_map_range(&mut self, virt: u64, phys: u64, len: u64, flags: PteFlags, policy: PageSizePolicy) -> Result<()> {
         self.with_kernel_pagetable(|pt, src| pt.map_range(src, virt, phys, len, flags, policy))
+    }
+
+    /// Map `[virt, virt+len)` to `phys` in the kernel page table with tables
+    /// the image holds statically (`table_pfns`, used in order): nothing is
+    /// allocated. x86's high kernel mapping is built this way.
+    pub fn kernel_map_static(
+        &mut self,
+        virt: u64,
+        phys: u64,
+        len: u64,
+        flags: PteFlags,
+        policy: PageSizePolicy,
+        table_pfns: Vec<Pfn>,
+    ) -> Result<()> {
+        let pt = self
+            .kernel_pagetable
+            .as_mut()
+            .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?;
+        pt.map_range(&mut StaticPages(table_pfns), virt, phys, len, flags, policy)
+    }
+
+    /// `change_page_attr` on the kernel page table: set and clear flags
+    /// over `[virt, virt+len)`, splitting huge pages only where the change
+    /// needs it; returns how many leaves changed.
+    pub fn kernel_change_attr(&mut self, virt: u64, len: u64, set: PteFlags, clear: PteFlags) -> Result<u64> {
+        self.with_kernel_pagetable(|pt, src| pt.change_attr(src, virt, len, set, clear))
     }
 
     /// Unmap `[virt, virt+len)` from the kernel page table.

@@ -243,6 +243,38 @@ impl PyMm {
         })
     }
 
+    /// Map `[virt, virt+length)` to `phys` with tables the kernel image
+    /// holds statically, `table_pfns` (used in order; nothing is taken
+    /// from memblock or the buddy allocator), as x86's high kernel mapping.
+    #[pyo3(signature = (virt, phys, length, table_pfns, flags = vec!["WRITE".to_string(), "GLOBAL".to_string(), "ACCESSED".to_string(), "DIRTY".to_string()], page_size = None))]
+    fn kernel_map_static(
+        &self,
+        virt: u64,
+        phys: u64,
+        length: u64,
+        table_pfns: Vec<u64>,
+        flags: Vec<String>,
+        page_size: Option<u64>,
+    ) -> PyResult<()> {
+        guarded(|| {
+            let f = flags_from(&flags)?;
+            let policy = page_size.map_or(PageSizePolicy::Largest, PageSizePolicy::Force);
+            self.shared.lock().kernel_map_static(virt, phys, length, f, policy, table_pfns)
+        })
+    }
+
+    /// `change_page_attr`: set the flags `set` and clear the flags `clear`
+    /// ("WRITE", "NOEXEC", ...) on every page of `[virt, virt+length)`,
+    /// which must be mapped. Huge pages are split only where a page that
+    /// changes is covered in part. Returns how many leaves changed.
+    #[pyo3(signature = (virt, length, set = Vec::new(), clear = Vec::new()))]
+    fn kernel_change_attr(&self, virt: u64, length: u64, set: Vec<String>, clear: Vec<String>) -> PyResult<u64> {
+        guarded(|| {
+            let (s, c) = (flags_from(&set)?, flags_from(&clear)?);
+            self.shared.lock().kernel_change_attr(virt, length, s, c)
+        })
+    }
+
     /// Map many pages in one call: `virts[i] -> physs[i]`, each of
     /// `page_size`, all with the named flags. All or nothing.
     #[pyo3(signature = (virts, physs, page_size = 4096, flags = vec!["WRITE".to_string(), "GLOBAL".to_string(), "NOEXEC".to_string(), "ACCESSED".to_string(), "DIRTY".to_string()]))]

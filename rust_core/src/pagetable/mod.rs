@@ -59,6 +59,7 @@
 
 mod check;
 mod counts;
+mod cpa;
 pub mod direct_map;
 mod entry;
 mod flags;

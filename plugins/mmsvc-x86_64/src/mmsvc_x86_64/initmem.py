@@ -1,11 +1,21 @@
-"""What x86_64 gives back once boot is over (kernel_init: free_initmem,
-free_initrd_mem, mark_rodata_ro's image gaps, the unused decrypted bss and
-the SMP alternatives).
+"""What x86_64 gives back once boot is over, and the page attributes it
+changes on the way (kernel_init: the SMP alternatives, the initrd,
+free_initmem, mark_rodata_ro).
 
-The image is laid out the way vmlinux.lds.S lays it out: text, the gap to
-the 2 MiB-aligned rodata, rodata, the gap to the 2 MiB-aligned data, data,
-init, bss. Sizes the log does not give come from the kernel catalogue, or
-from that alignment rule for an uncatalogued build.
+The image is laid out the way vmlinux.lds.S lays it out: text, rodata from
+the next 2 MiB boundary, data from the 2 MiB boundary after rodata, ...,
+init, the SMP lock table, bss ending at ``_end`` with the 2 MiB-aligned
+decrypted bss last. The parts the log does not size are placed from the
+end (``_end`` is ``load_address + reserved_span``), sizes from the kernel
+catalogue or from the alignment rules for an uncatalogued build.
+
+Freeing a piece of the image first makes it writable and no-execute
+(``free_init_pages``), and ``mark_rodata_ro`` write-protects text and
+rodata and makes everything after the text no-execute. Each of these is a
+``change_page_attr`` on the high kernel mapping, and for the write bit on
+its alias in the direct map too: 2 MiB pages are split where a change
+covers one in part, which /proc/meminfo's DirectMap lines show (the kernel
+counts splits of the high mapping there as well).
 """
 
 from __future__ import annotations
@@ -13,11 +23,13 @@ from __future__ import annotations
 from mmsvc.api import PAGE_SIZE, BootContext, round_up
 
 HPAGE_SIZE = 2 << 20
+#: __START_KERNEL_map: the high kernel mapping maps physical 0 here
+START_KERNEL_MAP = 0xFFFFFFFF80000000
+WRITE, NOEXEC = "WRITE", "NOEXEC"
 
 
 def section_starts(ctx: BootContext) -> dict[str, int]:
-    """Physical start of each part of the image (and ``end``, the end of
-    what the kernel reserves for it)."""
+    """Physical boundaries of the image's parts (vmlinux.lds.S order)."""
     k, b = ctx.machine.kernel, ctx.build
     text_end = round_up(k.load_address + k.text, PAGE_SIZE)
     gap1 = b.text_rodata_gap if b.text_rodata_gap is not None else \
@@ -27,45 +39,104 @@ def section_starts(ctx: BootContext) -> dict[str, int]:
     gap2 = b.rodata_data_gap if b.rodata_data_gap is not None else \
         round_up(rodata_end, HPAGE_SIZE) - rodata_end
     data = rodata_end + gap2
-    alternatives = round_up(data + k.rwdata, PAGE_SIZE)
-    init = alternatives + (b.smp_alternatives or 0)
-    bss = round_up(init + k.init, PAGE_SIZE)
-    return {"text_end": text_end, "rodata": rodata, "rodata_end": rodata_end, "data": data,
-            "alternatives": alternatives, "init": init, "bss": bss,
-            "decrypted": round_up(bss + k.bss, PAGE_SIZE),
-            "end": k.load_address + k.reserved_span}
+    end = k.load_address + k.reserved_span
+    bss = end - round_up(k.bss, PAGE_SIZE)
+    smp_locks = bss - (b.smp_alternatives or 0)
+    init = smp_locks - round_up(k.init, PAGE_SIZE)
+    return {"text": k.load_address, "text_end": text_end, "rodata": rodata,
+            "rodata_end": rodata_end, "data": data, "init": init, "smp_locks": smp_locks,
+            "bss": bss, "decrypted_unused": end - (b.decrypted_unused or 0), "end": end}
 
 
 def image_layout(ctx: BootContext) -> dict[str, tuple[int, int]]:
     """Physical ``[start, end)`` of each freeable piece of the image."""
-    s, b, k = section_starts(ctx), ctx.build, ctx.machine.kernel
-    decrypted = s["decrypted"]
+    s = section_starts(ctx)
     pieces = {
-        "SMP alternatives": (s["alternatives"], s["init"]),
-        "unused decrypted": (decrypted, min(s["end"], decrypted + (b.decrypted_unused or 0))),
-        "unused kernel image (initmem)": (s["init"], s["init"] + round_up(k.init, PAGE_SIZE)),
+        "SMP alternatives": (s["smp_locks"], s["bss"]),
+        "unused decrypted": (s["decrypted_unused"], s["end"]),
+        "unused kernel image (initmem)": (s["init"], s["smp_locks"]),
         "unused kernel image (text/rodata gap)": (s["text_end"], s["rodata"]),
         "unused kernel image (rodata/data gap)": (s["rodata_end"], s["data"]),
     }
     return {name: (lo, hi) for name, (lo, hi) in pieces.items() if hi > lo}
 
 
+def map_high_kernel(ctx: BootContext, brk_end: int) -> None:
+    """The high kernel mapping head_64.S builds and cleanup_highmap trims:
+    ``[_text, roundup(_brk_end, 2M))`` in 2 MiB pages, read-write and
+    executable, its tables static in the image."""
+    s = section_starts(ctx)
+    end = round_up(brk_end, HPAGE_SIZE)
+    levels = 3 if ctx.machine.five_level_paging else 2  # p4d?, pud, pmd
+    tables = [(s["data"] >> 12) + 1 + i for i in range(levels)]
+    ctx.mm.kernel_map_static(START_KERNEL_MAP + s["text"], s["text"], end - s["text"], tables,
+                             flags=[WRITE, "GLOBAL", "ACCESSED", "DIRTY"], page_size=HPAGE_SIZE)
+    ctx.arch_state["high_map"] = (s["text"], end)
+
+
+def _high_counts(ctx: BootContext) -> dict[int, int]:
+    lo, hi = ctx.arch_state["high_map"]
+    return dict(ctx.mm.leaf_counts_kb(START_KERNEL_MAP + lo, hi - lo))
+
+
+def change_page_attr(ctx: BootContext, start: int, end: int, *, set_: tuple[str, ...] = (),
+                     clear: tuple[str, ...] = ()) -> None:
+    """change_page_attr on the high mapping of physical ``[start, end)`` and,
+    unless only the no-execute bit changes, on its direct-map alias."""
+    if end <= start or "high_map" not in ctx.arch_state:
+        return
+    before = _high_counts(ctx)
+    ctx.mm.kernel_change_attr(START_KERNEL_MAP + start, end - start, list(set_), list(clear))
+    after = _high_counts(ctx)
+    dm = ctx.results["direct_map"]
+    adjust = dm.setdefault("adjust_kb", {})
+    for size in after:
+        adjust[size] = adjust.get(size, 0) + after[size] - before.get(size, 0)
+    if set(set_) | set(clear) != {NOEXEC}:
+        ctx.mm.kernel_change_attr(dm["virt"] + start, end - start, list(set_), list(clear))
+
+
+def free_init_pages(ctx: BootContext, name: str, start: int, end: int,
+                    freed: dict[str, int]) -> None:
+    """Make the pages writable and no-execute, then give them back."""
+    change_page_attr(ctx, start, end, set_=(NOEXEC,))
+    change_page_attr(ctx, start, end, set_=(WRITE,))
+    pages = ctx.mm.free_reserved_area(start // PAGE_SIZE, end // PAGE_SIZE)
+    freed[name] = pages
+    ctx.pr_info(f"Freeing {name} memory: {pages * PAGE_SIZE >> 10}K")
+
+
+def mark_rodata_ro(ctx: BootContext, freed: dict[str, int]) -> None:
+    """Write-protect text and rodata (to the 2 MiB-aligned rodata end), make
+    everything from the end of text to the end of brk no-execute, and free
+    the two alignment gaps."""
+    s, layout = section_starts(ctx), image_layout(ctx)
+    ctx.pr_info(f"Write protecting the kernel read-only data: {(s['data'] - s['text']) >> 10}k")
+    change_page_attr(ctx, s["text"], s["data"], clear=(WRITE,))
+    _lo, high_end = ctx.arch_state.get("high_map", (0, s["end"]))
+    change_page_attr(ctx, s["text_end"], high_end, set_=(NOEXEC,))
+    for name in ("unused kernel image (text/rodata gap)", "unused kernel image (rodata/data gap)"):
+        if name in layout:
+            free_init_pages(ctx, name, *layout[name], freed)
+
+
 def free_initmem(ctx: BootContext) -> None:
-    """Give the pieces back to the buddy allocator and print what the kernel prints."""
+    """kernel_init's order: the SMP lock table (freed early, at
+    alternative_instructions), the initrd, free_initmem (the unused
+    decrypted bss, then init) and mark_rodata_ro."""
     freed: dict[str, int] = {}
-
-    def give(name: str, start: int, end: int) -> None:
-        pages = ctx.mm.free_reserved_area(start // PAGE_SIZE, end // PAGE_SIZE)
-        freed[name] = pages
-        ctx.pr_info(f"Freeing {name} memory: {pages * PAGE_SIZE >> 10}K")
-
     layout = image_layout(ctx)
     if "SMP alternatives" in layout:
-        give("SMP alternatives", *layout.pop("SMP alternatives"))
+        free_init_pages(ctx, "SMP alternatives", *layout["SMP alternatives"], freed)
     rd = ctx.machine.initrd
     if rd is not None and rd.size:
         start = rd.start & ~(PAGE_SIZE - 1)
-        give("initrd", start, round_up(rd.start + rd.size, PAGE_SIZE))
-    for name, (start, end) in layout.items():
-        give(name, start, end)
+        end = round_up(rd.start + rd.size, PAGE_SIZE)
+        pages = ctx.mm.free_reserved_area(start // PAGE_SIZE, end // PAGE_SIZE)
+        freed["initrd"] = pages
+        ctx.pr_info(f"Freeing initrd memory: {pages * PAGE_SIZE >> 10}K")
+    for name in ("unused decrypted", "unused kernel image (initmem)"):
+        if name in layout:
+            free_init_pages(ctx, name, *layout[name], freed)
+    mark_rodata_ro(ctx, freed)
     ctx.arch_state["freed_after_boot"] = freed

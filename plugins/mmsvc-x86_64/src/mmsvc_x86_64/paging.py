@@ -80,12 +80,15 @@ def init_mem_mapping(ctx: BootContext) -> None:
 
 def build_direct_map(ctx: BootContext, gbpages: bool) -> None:
     """init_mem_mapping: the kernel page table (its root is the image's
-    static ``init_top_pgt``, in .data) and the direct map of all memblock
+    static ``init_top_pgt``, in .data) with the high kernel mapping of the
+    image (static tables too), and the direct map of all memblock
     memory: the ISA range first, as the kernel maps it regardless of holes,
     then everything else top-down."""
     mode = paging_mode(ctx)
     mm = ctx.mm
     mm.init_kernel_pagetable(mode.preset, root_pfn=initmem.section_starts(ctx)["data"] >> 12)
+    buf_start, buf_pages = ctx.arch_state["pgt_buf"]
+    initmem.map_high_kernel(ctx, (buf_start + buf_pages) << 12)
     mask = (1 << PG_LEVEL_2M) | ((1 << PG_LEVEL_1G) if gbpages else 0)
     mm.init_memory_mapping(0, ISA_END_ADDRESS, mask, mode.page_offset)
     _memory_map_top_down(ctx, ISA_END_ADDRESS, ctx.g.max_pfn << 12, mask, mode.page_offset)

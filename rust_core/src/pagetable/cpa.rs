@@ -1,0 +1,62 @@
+//! Attribute changes the way x86's `change_page_attr` makes them: flags set
+//! and cleared over a range, where a huge leaf is split only when the change
+//! alters it and the range covers it in part.
+
+use super::{PageTable, PteFlags, ROOT};
+use crate::error::{MmError, Result};
+use crate::page_source::PageSource;
+use crate::units::PAGE_SIZE;
+
+impl PageTable {
+    /// For every page of `[virt, virt + len)` (mapped entirely), set the
+    /// flags `set` and clear the flags `clear`. A leaf whose flags the
+    /// change leaves as they are stays whole, however little of it the
+    /// range covers; a leaf that changes and is covered whole changes in
+    /// place; a leaf that changes and is covered in part is split, down to
+    /// the size the range's edge needs. Returns how many leaves changed
+    /// flags (after splitting). `NotMapped` names the first hole, before
+    /// anything changes.
+    pub fn change_attr(
+        &mut self,
+        src: &mut dyn PageSource,
+        virt: u64,
+        len: u64,
+        set: PteFlags,
+        clear: PteFlags,
+    ) -> Result<u64> {
+        self.check_flags(set)?;
+        self.check_flags(clear)?;
+        let (t, end) = self.check_range(virt, len, PAGE_SIZE)?;
+        if let Some(hole) = self.first_unmapped(ROOT, 0, t, end) {
+            return Err(MmError::NotMapped { addr: self.to_va(hole) });
+        }
+        let mut changed = 0;
+        let mut cur = t;
+        while cur < end {
+            let (slot, idx, level) = self.find_leaf(cur).ok_or(MmError::NotMapped { addr: self.to_va(cur) })?;
+            let size = self.lv[level].size;
+            let seg_end = ((cur & !(size - 1)) + size).min(end);
+            let old = self.enc.flags(self.t.entries[slot as usize][idx]);
+            let new = PteFlags::from_bits_truncate((old.bits() | set.bits()) & !clear.bits());
+            if new != old {
+                self.protect_range(src, self.to_va(cur), seg_end - cur, new)?;
+                changed += self.leaves_in(cur, seg_end);
+            }
+            cur = seg_end;
+        }
+        Ok(changed)
+    }
+
+    /// Number of leaves mapping `[t, end)` (table space).
+    fn leaves_in(&self, t: u64, end: u64) -> u64 {
+        let mut n = 0;
+        let mut cur = t;
+        while cur < end {
+            let Some((_, _, level)) = self.find_leaf(cur) else { break };
+            let size = self.lv[level].size;
+            n += 1;
+            cur = ((cur & !(size - 1)) + size).min(end);
+        }
+        n
+    }
+}
