@@ -55,13 +55,16 @@ def meminfo(sim: Any) -> dict[str, int]:
         fields.update(VmallocTotal=total, VmallocUsed=used, VmallocChunk=chunk)
     dm = sim.ctx.results.get("direct_map")
     if dm is not None:
-        # an architecture may count more than the direct map's own leaves
-        # (x86 adds the splits of its high kernel mapping): "adjust_kb"
+        # the leaves of the direct map, or the kernel's own counters when
+        # the architecture keeps them (x86's direct_pages_count)
         names = {4096: "DirectMap4k", 2 << 20: "DirectMap2M", 1 << 30: "DirectMap1G"}
-        adjust = dm.get("adjust_kb", {})
-        for size, kbytes in sim.mm.leaf_counts_kb(dm["virt"], dm["length"]):
+        if dm.get("kernel_counts"):
+            sized = [(size, count * size >> 10) for size, count in sim.mm.direct_pages_count()]
+        else:
+            sized = sim.mm.leaf_counts_kb(dm["virt"], dm["length"])
+        for size, kbytes in sized:
             if size in names:
-                fields[names[size]] = kbytes + adjust.get(size, 0)
+                fields[names[size]] = kbytes
     return fields
 
 

@@ -328,9 +328,10 @@ impl Mm {
 
     /// `change_page_attr` on the kernel page table: set and clear flags
     /// over `[virt, virt+len)`, splitting huge pages only where the change
-    /// needs it; returns how many leaves changed.
-    pub fn kernel_change_attr(&mut self, virt: u64, len: u64, set: PteFlags, clear: PteFlags) -> Result<u64> {
-        self.with_kernel_pagetable(|pt, src| pt.change_attr(src, virt, len, set, clear))
+    /// needs it (with `account`, splits are counted in the direct-map
+    /// counters); returns how many leaves changed.
+    pub fn kernel_change_attr(&mut self, virt: u64, len: u64, set: PteFlags, clear: PteFlags, account: bool) -> Result<u64> {
+        self.with_kernel_pagetable(|pt, src| pt.change_attr(src, virt, len, set, clear, account))
     }
 
     /// Unmap `[virt, virt+len)` from the kernel page table.

@@ -31,7 +31,7 @@ MM_INIT_6_1 = (
 
 #: steps only some architectures have; the arch plugin answers them
 ARCH_STEPS = frozenset({"mem_init", "init_espfix_bsp", "pti_init", "setup_per_cpu_areas",
-                        "trap_init"})
+                        "trap_init", "sock_init"})
 
 _DOCS = {
     "page_ext_init_flatmem": "FLATMEM page_ext array from memblock",
@@ -130,6 +130,9 @@ def build_steps(ctx: BootContext) -> list[Step]:
                       doc="free the deferred struct pages"))
     steps.append(Step("init_per_zone_wmark_min", "late", G, _init_per_zone_wmark_min,
                       doc="min_free_kbytes, watermarks and lowmem_reserve (core_initcall)"))
+    steps.append(_arch_step(ctx, "sock_init", "late",
+                            "architecture: the first BPF JIT image, the PTP classifier's "
+                            "(core_initcall)"))
     steps.append(_arch_step(ctx, "free_initmem", "late",
                             "give back the initrd, init sections and image gaps"))
     return steps

@@ -381,7 +381,8 @@ _KCONFIG_BOOLS = (
     "structleak_byref_all", "structleak_byref", "structleak_user", "zone_dma",
     "zone_dma32", "zone_device", "cma", "memory_hotplug", "randomize_memory",
     "randomize_base", "page_owner", "debug_pagealloc", "shuffle_page_allocator", "smp",
-    "cpumask_offstack", "crash_core", "highmem", "transparent_hugepage", "hugetlbfs",
+    "cpumask_offstack", "bpf_jit", "network_phy_timestamping", "crash_core", "highmem",
+    "transparent_hugepage", "hugetlbfs",
 )
 _KCONFIG_INTS = ("nr_cpus", "nodes_shift", "pgtable_levels", "physical_start",
                  "physical_align")
@@ -432,6 +433,8 @@ class KernelConfig:
     shuffle_page_allocator: bool = False
     smp: bool = False
     cpumask_offstack: bool = False
+    bpf_jit: bool = False
+    network_phy_timestamping: bool = False
     crash_core: bool = False
     highmem: bool = False
     transparent_hugepage: bool = False

@@ -266,12 +266,25 @@ impl PyMm {
     /// `change_page_attr`: set the flags `set` and clear the flags `clear`
     /// ("WRITE", "NOEXEC", ...) on every page of `[virt, virt+length)`,
     /// which must be mapped. Huge pages are split only where a page that
-    /// changes is covered in part. Returns how many leaves changed.
-    #[pyo3(signature = (virt, length, set = Vec::new(), clear = Vec::new()))]
-    fn kernel_change_attr(&self, virt: u64, length: u64, set: Vec<String>, clear: Vec<String>) -> PyResult<u64> {
+    /// changes is covered in part; with `account` the splits are counted
+    /// in `direct_pages_count` (x86 counts those of the direct map and of
+    /// the kernel image's mapping). Returns how many leaves changed.
+    #[pyo3(signature = (virt, length, set = Vec::new(), clear = Vec::new(), account = false))]
+    fn kernel_change_attr(&self, virt: u64, length: u64, set: Vec<String>, clear: Vec<String>, account: bool) -> PyResult<u64> {
         guarded(|| {
             let (s, c) = (flags_from(&set)?, flags_from(&clear)?);
-            self.shared.lock().kernel_change_attr(virt, length, s, c)
+            self.shared.lock().kernel_change_attr(virt, length, s, c, account)
+        })
+    }
+
+    /// x86's `direct_pages_count` as `[(page size, count)]`: the leaves
+    /// `init_memory_mapping` created or found again in its ranges, and the
+    /// accounted splits since (what /proc/meminfo's DirectMap lines show).
+    fn direct_pages_count(&self) -> PyResult<Vec<(u64, i64)>> {
+        guarded(|| {
+            let mm = self.shared.lock();
+            let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+            Ok(pt.direct_pages_count())
         })
     }
 

@@ -13,9 +13,12 @@ impl PageTable {
     /// change leaves as they are stays whole, however little of it the
     /// range covers; a leaf that changes and is covered whole changes in
     /// place; a leaf that changes and is covered in part is split, down to
-    /// the size the range's edge needs. Returns how many leaves changed
-    /// flags (after splitting). `NotMapped` names the first hole, before
-    /// anything changes.
+    /// the size the range's edge needs. With `account`, each split is
+    /// counted into [`PageTable::direct_pages_count`] as x86's
+    /// `split_page_count` does (one fewer page of the size split, 512 more
+    /// of the next). Returns how many leaves changed flags (after
+    /// splitting). `NotMapped` names the first hole, before anything
+    /// changes.
     pub fn change_attr(
         &mut self,
         src: &mut dyn PageSource,
@@ -23,6 +26,7 @@ impl PageTable {
         len: u64,
         set: PteFlags,
         clear: PteFlags,
+        account: bool,
     ) -> Result<u64> {
         self.check_flags(set)?;
         self.check_flags(clear)?;
@@ -39,12 +43,44 @@ impl PageTable {
             let old = self.enc.flags(self.t.entries[slot as usize][idx]);
             let new = PteFlags::from_bits_truncate((old.bits() | set.bits()) & !clear.bits());
             if new != old {
+                let base = cur & !(size - 1);
+                let before = self.leaves_per_level(base, base + size);
                 self.protect_range(src, self.to_va(cur), seg_end - cur, new)?;
                 changed += self.leaves_in(cur, seg_end);
+                if account {
+                    let after = self.leaves_per_level(base, base + size);
+                    for l in 0..self.nlevels {
+                        self.direct_pages[l] += after[l] as i64 - before[l] as i64;
+                    }
+                }
             }
             cur = seg_end;
         }
         Ok(changed)
+    }
+
+    /// Leaves mapping `[t, end)` (table space), per level.
+    fn leaves_per_level(&self, t: u64, end: u64) -> [u64; super::format::MAX_LEVELS] {
+        let mut per = [0u64; super::format::MAX_LEVELS];
+        let mut cur = t;
+        while cur < end {
+            let Some((_, _, level)) = self.find_leaf(cur) else { break };
+            let size = self.lv[level].size;
+            per[level] += 1;
+            cur = ((cur & !(size - 1)) + size).min(end);
+        }
+        per
+    }
+
+    /// x86's `direct_pages_count` as `(page size, count)`, smallest size
+    /// first: what `init_memory_mapping` counted, then accounted splits.
+    pub fn direct_pages_count(&self) -> Vec<(u64, i64)> {
+        let mut out: Vec<(u64, i64)> = (0..self.nlevels)
+            .filter(|&l| self.lv[l].leaf)
+            .map(|l| (self.lv[l].size, self.direct_pages[l]))
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     /// Number of leaves mapping `[t, end)` (table space).

@@ -286,12 +286,14 @@ impl PageTable {
             .fold(0u64, |x, y| x.saturating_add(y));
         self.reserve_tables(estimate.min(1 << 16) as usize);
         let mut made: Vec<(u64, u64)> = Vec::new();
+        let counted = self.direct_pages;
         for (t_start, t_end, delta, mask) in work {
             let r = self.kpmi_rec(src, ROOT, 0, t_start, t_end, delta, mask, pud_level, flags, &mut made);
             if let Err(e) = r {
                 for (a, b) in made.into_iter().rev() {
                     self.clear_rec(src, ROOT, 0, a, b);
                 }
+                self.direct_pages = counted;
                 return Err(e);
             }
         }
@@ -345,6 +347,7 @@ impl PageTable {
                 let n = (i - idx) as u64;
                 self.t.meta[s].used += n as u32;
                 self.leaves[level] += n;
+                self.direct_pages[level] += n as i64;
                 push_made(made, run_start, b);
                 cur = b.min(end);
                 continue;
@@ -353,7 +356,8 @@ impl PageTable {
                 Some(c) => {
                     self.kpmi_rec(src, c, level + 1, cur, chunk_end, delta, mask, pud_level, flags, made)?;
                 }
-                None if present => {} // an existing leaf already maps it
+                // an existing leaf already maps it; the kernel counts it again
+                None if present => self.direct_pages[level] += 1,
                 None => {
                     let c = self.alloc_table(src, level + 1)?;
                     self.link(slot, idx, c);

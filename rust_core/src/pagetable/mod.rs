@@ -114,6 +114,11 @@ pub struct PageTable {
     pub(crate) t: Tables,
     /// Leaves per level, over the whole table.
     pub(crate) leaves: [u64; MAX_LEVELS],
+    /// x86's `direct_pages_count`, per level: every leaf
+    /// `init_memory_mapping` creates or finds in its range (a huge page
+    /// found again by a later range counts again), then the splits that
+    /// accounted attribute changes make.
+    pub(crate) direct_pages: [i64; MAX_LEVELS],
     /// The table the last [`PageTable::map`] wrote into: `(level, key,
     /// slot)` where `key` is the address shifted by the parent level's
     /// shift. Lets page-by-page mapping skip the walk; cleared whenever a
@@ -149,6 +154,7 @@ impl PageTable {
             lv,
             t,
             leaves: [0; MAX_LEVELS],
+            direct_pages: [0; MAX_LEVELS],
             map_hint: None,
             format,
         })

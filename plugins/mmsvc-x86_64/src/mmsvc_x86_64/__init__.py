@@ -11,7 +11,7 @@ from __future__ import annotations
 from mmsvc import api
 from mmsvc.api import Architecture, ArchPlugin, BootContext, Step
 from mmsvc.machine import default_machine
-from mmsvc_x86_64 import espfix, initmem, mem_init, numa, pti, setup
+from mmsvc_x86_64 import bpf, espfix, initmem, mem_init, numa, pti, setup
 
 __version__ = "0.1.0"
 
@@ -61,6 +61,9 @@ class X86_64(ArchPlugin):
 
     def step_pti_init(self, ctx: BootContext) -> None:
         pti.pti_init(ctx)
+
+    def step_sock_init(self, ctx: BootContext) -> None:
+        bpf.ptp_classifier_init(ctx)
 
     def step_free_initmem(self, ctx: BootContext) -> None:
         initmem.free_initmem(ctx)

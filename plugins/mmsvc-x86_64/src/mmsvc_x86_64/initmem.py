@@ -74,26 +74,19 @@ def map_high_kernel(ctx: BootContext, brk_end: int) -> None:
     ctx.arch_state["high_map"] = (s["text"], end)
 
 
-def _high_counts(ctx: BootContext) -> dict[int, int]:
-    lo, hi = ctx.arch_state["high_map"]
-    return dict(ctx.mm.leaf_counts_kb(START_KERNEL_MAP + lo, hi - lo))
-
-
 def change_page_attr(ctx: BootContext, start: int, end: int, *, set_: tuple[str, ...] = (),
                      clear: tuple[str, ...] = ()) -> None:
     """change_page_attr on the high mapping of physical ``[start, end)`` and,
-    unless only the no-execute bit changes, on its direct-map alias."""
+    unless only the no-execute bit changes, on its direct-map alias; splits
+    of either count in DirectMap (split_page_count)."""
     if end <= start or "high_map" not in ctx.arch_state:
         return
-    before = _high_counts(ctx)
-    ctx.mm.kernel_change_attr(START_KERNEL_MAP + start, end - start, list(set_), list(clear))
-    after = _high_counts(ctx)
-    dm = ctx.results["direct_map"]
-    adjust = dm.setdefault("adjust_kb", {})
-    for size in after:
-        adjust[size] = adjust.get(size, 0) + after[size] - before.get(size, 0)
+    mm, dm = ctx.mm, ctx.results["direct_map"]
+    mm.kernel_change_attr(START_KERNEL_MAP + start, end - start, list(set_), list(clear),
+                          account=True)
     if set(set_) | set(clear) != {NOEXEC}:
-        ctx.mm.kernel_change_attr(dm["virt"] + start, end - start, list(set_), list(clear))
+        mm.kernel_change_attr(dm["virt"] + start, end - start, list(set_), list(clear),
+                              account=True)
 
 
 def free_init_pages(ctx: BootContext, name: str, start: int, end: int,

@@ -92,7 +92,8 @@ def build_direct_map(ctx: BootContext, gbpages: bool) -> None:
     mask = (1 << PG_LEVEL_2M) | ((1 << PG_LEVEL_1G) if gbpages else 0)
     mm.init_memory_mapping(0, ISA_END_ADDRESS, mask, mode.page_offset)
     _memory_map_top_down(ctx, ISA_END_ADDRESS, ctx.g.max_pfn << 12, mask, mode.page_offset)
-    ctx.results["direct_map"] = {"virt": mode.page_offset, "length": 1 << mode.max_physmem_bits}
+    ctx.results["direct_map"] = {"virt": mode.page_offset, "length": 1 << mode.max_physmem_bits,
+                                 "kernel_counts": True}
     ctx.results["vmalloc_layout"] = {"layout": mode.preset}
 
 

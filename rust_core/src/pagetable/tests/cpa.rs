@@ -18,7 +18,7 @@ fn four_huge_pages() -> (PageTable, BumpPageSource) {
 #[test]
 fn a_partial_change_splits_only_the_leaf_it_touches() {
     let (mut pt, mut src) = four_huge_pages();
-    let n = pt.change_attr(&mut src, BASE + M2 + K4, K4, PteFlags::empty(), PteFlags::WRITE).unwrap();
+    let n = pt.change_attr(&mut src, BASE + M2 + K4, K4, PteFlags::empty(), PteFlags::WRITE, false).unwrap();
     assert!(n >= 1);
     assert_eq!(counts(&pt)[..2], [(K4, 512), (M2, 3)]);
     let ro = pt.translate(BASE + M2 + K4).unwrap();
@@ -31,15 +31,15 @@ fn a_partial_change_splits_only_the_leaf_it_touches() {
 fn a_change_that_alters_nothing_keeps_the_huge_page() {
     let (mut pt, mut src) = four_huge_pages();
     // PAGE_KERNEL is already no-execute and writable
-    assert_eq!(pt.change_attr(&mut src, BASE + K4, K4, PteFlags::NOEXEC, PteFlags::empty()).unwrap(), 0);
-    assert_eq!(pt.change_attr(&mut src, BASE + K4, 3 * M2, PteFlags::WRITE, PteFlags::empty()).unwrap(), 0);
+    assert_eq!(pt.change_attr(&mut src, BASE + K4, K4, PteFlags::NOEXEC, PteFlags::empty(), false).unwrap(), 0);
+    assert_eq!(pt.change_attr(&mut src, BASE + K4, 3 * M2, PteFlags::WRITE, PteFlags::empty(), false).unwrap(), 0);
     assert_eq!(counts(&pt)[..2], [(K4, 0), (M2, 4)]);
 }
 
 #[test]
 fn a_whole_leaf_changes_in_place() {
     let (mut pt, mut src) = four_huge_pages();
-    pt.change_attr(&mut src, BASE, 2 * M2, PteFlags::empty(), PteFlags::WRITE | PteFlags::NOEXEC).unwrap();
+    pt.change_attr(&mut src, BASE, 2 * M2, PteFlags::empty(), PteFlags::WRITE | PteFlags::NOEXEC, false).unwrap();
     assert_eq!(counts(&pt)[..2], [(K4, 0), (M2, 4)]);
     let t = pt.translate(BASE + 5).unwrap();
     assert!(!t.flags.contains(PteFlags::WRITE) && !t.flags.contains(PteFlags::NOEXEC));
@@ -50,7 +50,29 @@ fn a_whole_leaf_changes_in_place() {
 fn a_hole_is_refused_before_anything_changes() {
     let (mut pt, mut src) = four_huge_pages();
     let before = snapshot(&pt, &[BASE, BASE + M2]);
-    let err = pt.change_attr(&mut src, BASE + M2, 4 * M2, PteFlags::empty(), PteFlags::WRITE).unwrap_err();
+    let err = pt.change_attr(&mut src, BASE + M2, 4 * M2, PteFlags::empty(), PteFlags::WRITE, false).unwrap_err();
     assert!(matches!(err, MmError::NotMapped { addr } if addr == BASE + 4 * M2));
     assert_eq!(snapshot(&pt, &[BASE, BASE + M2]), before);
+}
+
+#[test]
+fn direct_pages_count_counts_like_the_kernel() {
+    // RAM [0, 2G): the top 2 MiB is mapped first; the whole GiB around it
+    // is memory, so a 1G page maps it, and the next range finds that page
+    // again and counts it again, as phys_pud_init does
+    let (mut pt, mut src) = x86();
+    let ram = [(0, 2 * G1)];
+    pt.init_memory_mapping(&mut src, 2 * G1 - M2, 2 * G1, PAGE_SIZE_MASK_2M_1G, &ram, BASE, PteFlags::PAGE_KERNEL)
+        .unwrap();
+    pt.init_memory_mapping(&mut src, G1, 2 * G1 - M2, PAGE_SIZE_MASK_2M_1G, &ram, BASE, PteFlags::PAGE_KERNEL)
+        .unwrap();
+    assert_eq!(pt.leaf_counts(BASE + G1, G1).unwrap().by_size[2], (G1, 1));
+    assert_eq!(pt.direct_pages_count(), vec![(K4, 0), (M2, 0), (G1, 2)]);
+    // an accounted split of that 1G page: one 1G fewer, 512 2M more, then
+    // one of those 2M into 512 4K
+    pt.change_attr(&mut src, BASE + G1 + K4, K4, PteFlags::empty(), PteFlags::WRITE, true).unwrap();
+    assert_eq!(pt.direct_pages_count(), vec![(K4, 512), (M2, 511), (G1, 1)]);
+    // unaccounted changes leave the count alone
+    pt.change_attr(&mut src, BASE + G1 + M2 + K4, K4, PteFlags::empty(), PteFlags::WRITE, false).unwrap();
+    assert_eq!(pt.direct_pages_count(), vec![(K4, 512), (M2, 511), (G1, 1)]);
 }
