@@ -44,6 +44,10 @@ CALLS = [
     lambda mm, a, b, o: mm.memblock.free_ranges(nid=o, flags=a & 0xFFFF_FFFF),
     lambda mm, a, b, o: mm.page_zone(a),
     lambda mm, a, b, o: mm.allocated_order(a),
+    lambda mm, a, b, o: mm.slow_virt_to_phys(a),
+    lambda mm, a, b, o: mm.kernel_change_attr(a, b, clear=["WRITE"], account=bool(o & 1)),
+    lambda mm, a, b, o: mm.kernel_map_static(a, b, 1 << 21, [a >> 12, b >> 12], page_size=4096),
+    lambda mm, a, b, o: mm.bench_kmalloc_kfree_pairs(a % 100_000, o),
 ]
 
 

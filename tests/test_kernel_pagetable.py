@@ -113,3 +113,23 @@ def test_slow_virt_to_phys_agrees_with_translate_and_the_plain_python_table():
         mm.slow_virt_to_phys(unmapped)
     with pytest.raises(InvalidArgumentError, match="canonical"):
         mm.slow_virt_to_phys(1 << 62)
+
+
+def test_static_tables_must_be_addressable():
+    from mmsvc.errors import InvalidArgumentError, OutOfRangeError
+
+    mm = _core.Mm("6.1")
+    with pytest.raises(OutOfRangeError, match="table pfn"):
+        mm.init_kernel_pagetable("x86_64_4level", root_pfn=1 << 60)
+    mm.init_kernel_pagetable("x86_64_4level", root_pfn=0x1234)
+    assert mm.walk(0xFFFFFFFF81000000)[0]["table_pfn"] == 0x1234
+    high = 0xFFFFFFFF81000000
+    with pytest.raises(OutOfRangeError, match="table pfn"):
+        mm.kernel_map_static(high, 0x1000000, 2 << 20, [1 << 50, 2], page_size=2 << 20)
+    with pytest.raises(InvalidArgumentError, match="too few static"):
+        mm.kernel_map_static(high, 0x1000000, 2 << 20, [0x1235], page_size=2 << 20)
+    with pytest.raises(NotAllocatedError):  # nothing mapped by the failed call
+        mm.translate(high)
+    mm.kernel_map_static(high, 0x1000000, 2 << 20, [0x1235, 0x1236], page_size=2 << 20)
+    assert mm.translate(high + 5)["phys"] == 0x1000005
+    assert mm.walk(high)[1]["table_pfn"] == 0x1235

@@ -135,6 +135,15 @@ impl PageSource for BootPageSource<'_> {
     }
 }
 
+/// Table pages must be addressable by the format's entries.
+fn check_table_pfns(format: &PageTableFormat, pfns: &[Pfn]) -> Result<()> {
+    let limit = 1u64 << format.phys_bits.saturating_sub(crate::units::PAGE_SHIFT).min(63);
+    match pfns.iter().find(|&&p| p >= limit) {
+        Some(&p) => Err(MmError::OutOfRange { what: "table pfn", value: p, min: 0, max: limit }),
+        None => Ok(()),
+    }
+}
+
 /// Pages the kernel image holds statically for its tables (the root page
 /// table, the high mapping's tables): handed out in order, never taken back.
 struct StaticPages(Vec<Pfn>);
@@ -264,6 +273,9 @@ impl Mm {
         if self.kernel_pagetable.is_some() {
             return Err(MmError::InvalidState("the kernel page table exists already".into()));
         }
+        if let Some(pfn) = root {
+            check_table_pfns(&format, &[pfn])?;
+        }
         let Mm { memblock, page_alloc, usage, early_pgt_pool, .. } = self;
         let pt = match (root, page_alloc) {
             (Some(pfn), _) => PageTable::new(format, &mut StaticPages(vec![pfn]))?,
@@ -323,6 +335,7 @@ impl Mm {
             .kernel_pagetable
             .as_mut()
             .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?;
+        check_table_pfns(pt.format(), &table_pfns)?;
         pt.map_range(&mut StaticPages(table_pfns), virt, phys, len, flags, policy)
     }
 
