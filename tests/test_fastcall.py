@@ -93,3 +93,25 @@ def test_unbound_calls_check_the_instance():
     assert _core.Mm.free_pages(mm, _core.Mm.alloc_pages(mm, 0), 0) is None
     with pytest.raises(TypeError):
         _core.Mm.alloc_pages(object(), 0)
+
+
+def test_event_recording_and_out_of_memory_go_through_the_full_method():
+    from mmsvc.errors import OutOfMemoryError
+
+    mm = small_machine()
+    mm.set_event_recording(True)
+    pfn = mm.alloc_pages(0)
+    mm.free_pages(pfn, 0)
+    kinds = [e[0] for e in mm.drain_events()]
+    assert kinds == ["alloc", "free"]
+    mm.set_event_recording(False)
+    held = []
+    with pytest.raises(OutOfMemoryError):
+        while True:
+            held.append(mm.alloc_pages(10))
+    counters = mm.counters()
+    with pytest.raises(OutOfMemoryError):
+        mm.alloc_pages(10)
+    assert mm.counters() == counters
+    for p in held:
+        mm.free_pages(p, 10)

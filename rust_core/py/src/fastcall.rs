@@ -8,7 +8,10 @@
 //! (`METH_FASTCALL | METH_KEYWORDS`, as `list.append` is). Any other shape
 //! (keywords, a `gfp`, an `int` subclass, a value out of range) is handed to
 //! the PyO3 method this replaces, so arguments, errors and messages are
-//! exactly the ones documented there: this module only adds speed.
+//! exactly the ones documented there: this module only adds speed. The core
+//! is asked through its `try_` calls, which build no error value: when one
+//! declines (an error to report, event recording on), nothing has changed
+//! and the full method runs instead.
 //!
 //! The replacement happens once, when the module is initialised:
 //! [`install`] keeps the PyO3 descriptors and puts method descriptors of
@@ -182,8 +185,14 @@ unsafe extern "C" fn alloc_pages(
         return fallback(Which::AllocPages, slf, args, nargs, kwnames);
     };
     let py = Python::assume_attached();
-    let r = with_mm(py, slf, |mm| guarded(|| mm.shared.lock().buddy_mut()?.alloc_pages(Gfp::GFP_KERNEL, order, 0, 0)));
-    finish(py, r, |pfn| ffi::PyLong_FromUnsignedLongLong(pfn))
+    let fast = with_mm(py, slf, |mm| {
+        guarded(|| Ok(mm.shared.lock().buddy_mut().ok().and_then(|b| b.try_alloc_pages(Gfp::GFP_KERNEL, order, 0, 0))))
+    });
+    match fast {
+        Ok(Some(pfn)) => ffi::PyLong_FromUnsignedLongLong(pfn),
+        // anything else (an error to report, recording on) takes the full method
+        _ => fallback(Which::AllocPages, slf, args, nargs, kwnames),
+    }
 }
 
 unsafe extern "C" fn free_pages(
@@ -202,10 +211,16 @@ unsafe extern "C" fn free_pages(
         return fallback(Which::FreePages, slf, args, nargs, kwnames);
     };
     let py = Python::assume_attached();
-    let r = with_mm(py, slf, |mm| guarded(|| mm.shared.lock().buddy_mut()?.free_pages(pfn, order, cpu)));
-    finish(py, r, |()| {
-        let none = ffi::Py_None();
-        ffi::Py_IncRef(none);
-        none
-    })
+    let fast = with_mm(py, slf, |mm| {
+        guarded(|| Ok(mm.shared.lock().buddy_mut().ok().is_some_and(|b| b.try_free_pages(pfn, order, cpu))))
+    });
+    match fast {
+        Ok(true) => {
+            let none = ffi::Py_None();
+            ffi::Py_IncRef(none);
+            none
+        }
+        // anything else (an error to report, recording on) takes the full method
+        _ => fallback(Which::FreePages, slf, args, nargs, kwnames),
+    }
 }

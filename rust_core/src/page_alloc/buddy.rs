@@ -755,6 +755,43 @@ impl PageAlloc {
         }
     }
 
+    /// [`PageAlloc::alloc_pages`] for callers that can retry through it:
+    /// the block, or `None` (out of memory, a bad argument, or event
+    /// recording on, which this path does not do) with nothing changed.
+    /// No error value is built, which keeps the common call cheap.
+    #[inline]
+    pub fn try_alloc_pages(&mut self, gfp: Gfp, order: u32, preferred_nid: u32, cpu: u32) -> Option<Pfn> {
+        if self.rec.on {
+            return None;
+        }
+        let (mt, highest) = self.check_request(gfp, order, preferred_nid, cpu).ok()?;
+        self.alloc_inner(gfp, order, preferred_nid, cpu, mt, highest).map(|(_, pfn)| pfn)
+    }
+
+    /// [`PageAlloc::free_pages`] for callers that can retry through it:
+    /// `true` when the block was freed; `false` (nothing changed) when it
+    /// needs the full path, which reports any error.
+    #[inline]
+    pub fn try_free_pages(&mut self, pfn: Pfn, order: u32, cpu: u32) -> bool {
+        if cpu >= self.cfg.nr_cpus || self.rec.on {
+            return false;
+        }
+        let (lo, hi, z) = self.hint;
+        let zid = if pfn >= lo && pfn < hi {
+            z
+        } else {
+            match self.zone_of(pfn) {
+                Some(z) => {
+                    self.hint = (self.zones[z].start_pfn, self.zones[z].end_pfn, z);
+                    z
+                }
+                None => return false,
+            }
+        };
+        let z = &mut self.zones[zid];
+        if order == 0 { z.pcp_free_fast(cpu as usize, pfn) } else { z.buddy_free_fast(pfn, order) }
+    }
+
     /// Allocate up to `count` blocks of `order` into `out` (appended).
     /// Partial: returns how many were allocated (fewer than `count` when
     /// memory runs out; never an `OutOfMemory` error). Argument errors

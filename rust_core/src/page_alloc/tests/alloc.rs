@@ -476,3 +476,30 @@ fn total_pages_and_recommended_min_free_kbytes() {
     let mut pa = PageAlloc::new(&l, &PageAllocConfig::uml()).unwrap();
     assert!(!pa.build_all_zonelists().1);
 }
+
+#[test]
+fn try_paths_match_the_full_ones_and_decline_without_side_effects() {
+    let (mut a, mut b) = (small(&no_defer()), small(&no_defer()));
+    for order in [0u32, 0, 3, 0, 9] {
+        let got = a.try_alloc_pages(Gfp::GFP_KERNEL, order, 0, 0).unwrap();
+        assert_eq!(got, b.alloc_pages(Gfp::GFP_KERNEL, order, 0, 0).unwrap());
+        assert!(a.try_free_pages(got, order, 0));
+        b.free_pages(got, order, 0).unwrap();
+        assert_eq!(snapshot(&a), snapshot(&b));
+    }
+    let p = a.alloc_pages(Gfp::GFP_KERNEL, 2, 0, 0).unwrap();
+    let before = snapshot(&a);
+    // declined: a bad order, a bad cpu, the wrong order, a double free
+    assert_eq!(a.try_alloc_pages(Gfp::GFP_KERNEL, 99, 0, 0), None);
+    assert!(!a.try_free_pages(p, 2, 99));
+    assert!(!a.try_free_pages(p, 1, 0));
+    a.free_pages(p, 2, 0).unwrap();
+    let after_free = snapshot(&a);
+    assert!(!a.try_free_pages(p, 2, 0));
+    assert_eq!(snapshot(&a), after_free);
+    assert_ne!(before, after_free);
+    // with event recording on they leave the work to the full path
+    a.set_recording(true);
+    assert_eq!(a.try_alloc_pages(Gfp::GFP_KERNEL, 0, 0, 0), None);
+    assert_eq!(snapshot(&a), after_free);
+}
