@@ -68,3 +68,13 @@ def test_zones_spanned_present_managed(booted):
             assert abs(got[key] - value) <= 0.01 * value, key
         else:
             assert got[key] == value, key
+
+
+def test_mem_available_is_si_mem_available():
+    zones = [
+        {"low": 10, "high": 13, "protection": [0, 2939, 3890], "managed": 3840},
+        {"low": 2256, "high": 3008, "protection": [0, 0, 950], "managed": 754602},
+    ]
+    # reserve: DMA capped at its managed pages, DMA32 950 + 3008
+    assert views.mem_available(zones, 1_000_000, 100) == 1_000_000 - (3840 + 3958) + 100 - 50
+    assert views.mem_available(zones, 10, 0) == 0

@@ -36,10 +36,11 @@ def meminfo(sim: Any) -> dict[str, int]:
     """The /proc/meminfo fields the simulation models, in kB."""
     c = sim.mm.counters()
     kb = 4
+    reclaimable = sim.mm.slab_meminfo()[0] if sim.ctx.g.slab_state == "UP" else 0
     fields = {
         "MemTotal": c["totalram_pages"] * kb,
         "MemFree": c["nr_free_pages"] * kb,
-        "MemAvailable": c["nr_free_pages"] * kb,
+        "MemAvailable": mem_available(sim.mm.zones(), c["nr_free_pages"], reclaimable) * kb,
         "Buffers": 0,
         "Cached": 0,
         "SwapCached": 0,
@@ -66,6 +67,20 @@ def meminfo(sim: Any) -> dict[str, int]:
             if size in names:
                 fields[names[size]] = kbytes
     return fields
+
+
+def mem_available(zones: list[dict[str, Any]], nr_free: int, reclaimable: int) -> int:
+    """``si_mem_available`` in pages: free pages less the reserve
+    (``totalreserve_pages``: per zone its largest lowmem_reserve plus its
+    high watermark, at most its managed pages), plus the part of the page
+    cache and of reclaimable slab that is not held back by the low
+    watermarks. The simulation has no page cache."""
+    wmark_low = sum(z["low"] for z in zones)
+    totalreserve = sum(min(max(z["protection"], default=0) + z["high"], z["managed"])
+                       for z in zones)
+    available = nr_free - totalreserve
+    available += reclaimable - min(reclaimable // 2, wmark_low)
+    return max(available, 0)
 
 
 def meminfo_text(fields: dict[str, int]) -> str:
