@@ -89,7 +89,9 @@ fn set_method(ty: &Bound<'_, PyType>, def: &'static MethodDef) -> PyResult<()> {
         Bound::from_owned_ptr_or_err(py, ptr)?
     };
     // SAFETY: `ml_name` points to a static NUL-terminated string.
-    let name = unsafe { CStr::from_ptr(def.0.ml_name) }.to_str().expect("static ASCII name");
+    let name = unsafe { CStr::from_ptr(def.0.ml_name) }
+        .to_str()
+        .map_err(|_| PyRuntimeError::new_err("mmsvc._core: a method name is not UTF-8"))?;
     ty.setattr(name, descr)
 }
 
