@@ -8,40 +8,17 @@ they are not compared here."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from mmsvc import views
 from mmsvc.machine import from_dmesg
 from mmsvc.machine.dmesg import proc_sections
 from mmsvc.simulation import Simulation
+from mmsvc.verify import meminfo_values, verify_log, zone_values
 
 from .conftest import fixture_logs
 
 PROC_LOGS = [p for p in fixture_logs() if p.name.endswith("-proc.log")]
-
-
-def _meminfo(lines: list[str]) -> dict[str, int]:
-    out = {}
-    for line in lines:
-        m = re.match(r"^(\w+):\s+(\d+)", line)
-        if m:
-            out[m.group(1)] = int(m.group(2))
-    return out
-
-
-def _zones(lines: list[str]) -> dict[str, int]:
-    out, zone = {}, None
-    for line in lines:
-        m = re.match(r"^Node (\d+), zone\s+(\w+)", line)
-        if m:
-            zone = f"node{m.group(1)}/{m.group(2)}"
-            continue
-        m = re.match(r"^\s+(spanned|present|managed)\s+(\d+)", line)
-        if m and zone and not zone.endswith("Device"):
-            out[f"{zone}.{m.group(1)}"] = int(m.group(2))
-    return out
 
 
 @pytest.fixture(scope="module", params=PROC_LOGS, ids=[p.name for p in PROC_LOGS])
@@ -55,14 +32,14 @@ def booted(request):
 @pytest.mark.skipif(not PROC_LOGS, reason="real boot logs not found beside the repository")
 def test_memtotal(booted):
     real, sim = booted
-    assert views.meminfo(sim)["MemTotal"] == _meminfo(real["meminfo"])["MemTotal"]
+    assert views.meminfo(sim)["MemTotal"] == meminfo_values(real["meminfo"])["MemTotal"]
 
 
 @pytest.mark.skipif(not PROC_LOGS, reason="real boot logs not found beside the repository")
 def test_zones_spanned_present_managed(booted):
     real, sim = booted
-    want = _zones(real["zoneinfo"])
-    got = _zones(views.render(sim, "zoneinfo").splitlines())
+    want = zone_values(real["zoneinfo"])
+    got = zone_values(views.render(sim, "zoneinfo").splitlines())
     for key, value in want.items():
         if key.endswith(".managed"):
             assert abs(got[key] - value) <= 0.01 * value, key
@@ -78,3 +55,11 @@ def test_mem_available_is_si_mem_available():
     # reserve: DMA capped at its managed pages, DMA32 950 + 3008
     assert views.mem_available(zones, 1_000_000, 100) == 1_000_000 - (3840 + 3958) + 100 - 50
     assert views.mem_available(zones, 10, 0) == 0
+
+
+@pytest.mark.skipif(not PROC_LOGS, reason="real boot logs not found beside the repository")
+def test_verify_reports_the_proc_values():
+    report = verify_log(str(PROC_LOGS[0]))
+    text = "\n".join(report.lines())
+    assert "/proc/meminfo MemTotal" in text and "/proc values agree" in text
+    assert all(ok for ok, row in report.proc_rows if "MemTotal" in row or "spanned" in row)

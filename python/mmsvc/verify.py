@@ -1,5 +1,6 @@
 """``mmsvc verify``: boot the machine a real log describes and compare, line
-by line, the memory lines the kernel printed with the simulation's."""
+by line, the memory lines the kernel printed with the simulation's, and the
+/proc views when the log carries them (the ``=== /proc/NAME`` sections)."""
 
 from __future__ import annotations
 
@@ -44,18 +45,52 @@ def memory_lines(text: str) -> tuple[list[str], list[int] | None]:
     return out, mem
 
 
+#: /proc/meminfo fields compared exactly
+PROC_MEMINFO = ("MemTotal", "DirectMap4k", "DirectMap2M", "DirectMap1G")
+_MEMINFO_LINE = re.compile(r"^(\w+):\s+(\d+)")
+_ZONE_HEAD = re.compile(r"^Node (\d+), zone\s+(\w+)")
+_ZONE_FIELD = re.compile(r"^\s+(spanned|present|managed)\s+(\d+)")
+
+
+def meminfo_values(lines: list[str]) -> dict[str, int]:
+    """``{field: kB}`` of /proc/meminfo text."""
+    return {m.group(1): int(m.group(2)) for m in map(_MEMINFO_LINE.match, lines) if m}
+
+
+def zone_values(lines: list[str]) -> dict[str, int]:
+    """``{"node0/DMA32.managed": pages, ...}`` of /proc/zoneinfo text
+    (spanned, present and managed; ZONE_DEVICE left out)."""
+    out, zone = {}, None
+    for line in lines:
+        m = _ZONE_HEAD.match(line)
+        if m:
+            zone = f"node{m.group(1)}/{m.group(2)}"
+            continue
+        m = _ZONE_FIELD.match(line)
+        if m and zone and not zone.endswith("Device"):
+            out[f"{zone}.{m.group(1)}"] = int(m.group(2))
+    return out
+
+
 @dataclass
 class Report:
     rows: list[tuple[bool, str]] = field(default_factory=list)
+    proc_rows: list[tuple[bool, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(ok for ok, _ in self.rows)
+        return all(ok for ok, _ in self.rows + self.proc_rows)
 
     def lines(self) -> list[str]:
+        def show(rows: list[tuple[bool, str]]) -> list[str]:
+            return [("  ok   " if ok else "  DIFF ") + text for ok, text in rows]
+
         good = sum(ok for ok, _ in self.rows)
-        return [("  ok   " if ok else "  DIFF ") + text for ok, text in self.rows] + [
-            f"{good}/{len(self.rows)} memory lines agree"]
+        out = show(self.rows) + [f"{good}/{len(self.rows)} memory lines agree"]
+        if self.proc_rows:
+            good = sum(ok for ok, _ in self.proc_rows)
+            out += show(self.proc_rows) + [f"{good}/{len(self.proc_rows)} /proc values agree"]
+        return out
 
 
 def compare(real_text: str, sim_text: str) -> Report:
@@ -82,12 +117,39 @@ def compare(real_text: str, sim_text: str) -> Report:
     return report
 
 
+def compare_proc(real: dict[str, list[str]], sim_meminfo: dict[str, int],
+                 sim_zoneinfo: str) -> list[tuple[bool, str]]:
+    """Rows for the /proc values a log carries: MemTotal and DirectMap
+    exactly, per zone spanned and present exactly and managed within 1 %."""
+    rows = []
+    want = meminfo_values(real.get("meminfo", []))
+    for name in PROC_MEMINFO:
+        if name in want:
+            got = sim_meminfo.get(name)
+            rows.append((got == want[name],
+                         f"/proc/meminfo {name}: real {want[name]} kB, simulated {got} kB"))
+    got_zones = zone_values(sim_zoneinfo.splitlines())
+    for key, value in zone_values(real.get("zoneinfo", [])).items():
+        got = got_zones.get(key)
+        tol = 0.01 * value if key.endswith(".managed") else 0
+        ok = got is not None and abs(got - value) <= tol
+        rows.append((ok, f"/proc/zoneinfo {key}: real {value}, simulated {got}"))
+    return rows
+
+
 def verify_log(path: str, profile: str = "6.1") -> Report:
+    from mmsvc import views
     from mmsvc.machine import from_dmesg
+    from mmsvc.machine.dmesg import proc_sections
     from mmsvc.simulation import Simulation
 
     text = Path(path).read_text(errors="replace")
     machine = from_dmesg(path).replace(profile=profile)
     sim = Simulation(machine)
     sim.boot()
-    return compare(text, sim.log.text())
+    report = compare(text, sim.log.text())
+    real_proc = proc_sections(text)
+    if real_proc:
+        report.proc_rows = compare_proc(real_proc, views.meminfo(sim),
+                                        views.render(sim, "zoneinfo"))
+    return report
