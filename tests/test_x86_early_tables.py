@@ -79,3 +79,21 @@ def test_cpumasks_follow_the_percpu_chunk():
     assert "pcpu_fc_alloc" in callers[:first_mask]
     assert callers[first_mask + 1:first_mask + 5] == ["setup_cpu_local_masks"] * 4
     assert callers.index("spp_getpage") > callers.index("alloc_large_system_hash")
+
+
+def test_the_bpf_jit_pack_is_interleaved_and_write_protected_through_the_direct_map():
+    sim = Simulation(default_machine("6.1"))
+    sim.boot()
+    pfns = sim.ctx.arch_state["bpf_jit_pages"]
+    assert len(pfns) == 512 and len(set(pfns)) == 512  # 2 MiB on one node
+    assert all(sim.mm.allocated_order(p) == 0 for p in pfns)
+    virt = sim.ctx.results["direct_map"]["virt"]
+    assert all("WRITE" not in sim.mm.translate(virt + (p << 12))["flags"] for p in pfns[:8])
+
+
+def test_no_bpf_pack_without_the_jit():
+    m = default_machine("6.1")
+    sim = Simulation(m.replace(kconfig=m.kconfig.__class__(**{**m.kconfig.__dict__,
+                                                             "bpf_jit": False})))
+    sim.boot()
+    assert "bpf_jit_pages" not in sim.ctx.arch_state

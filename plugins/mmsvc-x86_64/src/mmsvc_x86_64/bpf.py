@@ -64,6 +64,13 @@ def ptp_classifier_init(ctx: BootContext) -> None:
     nodes = max(1, ctx.arch_state.get("nr_node_ids", 1))
     count = PACK_SIZE_PER_NODE * nodes // PAGE_SIZE if ctx.profile_at_least("6.1") else 1
     pfns = _interleaved_pages(ctx, count, nodes)
+    if len(pfns) < count:
+        # module_alloc fails and gives back what it got; the classifier
+        # then runs in the interpreter
+        for pfn in pfns:
+            ctx.mm.free_pages(pfn, 0)
+        ctx.arch_state["bpf_jit_pages"] = []
+        return
     virt = ctx.results["direct_map"]["virt"]
     for start, end in _runs(pfns):
         ctx.mm.kernel_change_attr(virt + (start << 12), (end - start) << 12, clear=["WRITE"],
