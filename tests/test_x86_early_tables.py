@@ -23,7 +23,7 @@ def _trace(machine) -> list[str]:
     return sim.log.text().splitlines()
 
 
-def _low_ram_machine(low_end: int, high_gib: int = 0):
+def _low_ram_machine(low_end: int, high_gib: int = 0, profile: str = "6.1"):
     """QEMU-pc-like: RAM to ``low_end`` below 4 GiB, ``high_gib`` above."""
     e820 = [E820Entry(0, 0x9FC00, E820_RAM), E820Entry(0x9FC00, 0x400, E820_RESERVED),
             E820Entry(0xF0000, 0x10000, E820_RESERVED),
@@ -31,7 +31,7 @@ def _low_ram_machine(low_end: int, high_gib: int = 0):
             E820Entry(0xFFFC0000, 0x40000, E820_RESERVED)]
     if high_gib:
         e820.append(E820Entry(4 * GiB, high_gib * GiB, E820_RAM))
-    m = default_machine("6.1")
+    m = default_machine(profile)
     return m.replace(firmware=m.firmware.__class__(tuple(e820)))
 
 
@@ -45,6 +45,14 @@ def test_tables_of_the_range_holding_brk_come_from_mapped_memory():
                                            lows[0]).groups())
     assert (lo, hi) == (4 * GiB + GiB // 2, 5 * GiB)  # what the top-down steps mapped
     assert any("memory_map_top_down" in line for line in trace)
+
+
+def test_514_finds_the_ranges_and_reserves_the_tables():
+    # memblock_find_in_range, then memblock_reserve: no allocation lines
+    trace = _trace(_low_ram_machine(0xBFFDF000, high_gib=1, profile="5.14"))
+    lows = [line for line in trace if line.endswith(" alloc_low_pages")]
+    assert len(lows) == 2 and all(line.startswith("memblock_reserve: [") for line in lows)
+    assert not any("memory_map_top_down" in line for line in trace)
 
 
 def test_below_4g_every_direct_map_table_fits_in_brk():

@@ -120,10 +120,19 @@ impl PageSource for BootPageSource<'_> {
                 return Ok(pfn);
             }
         }
-        // like alloc_low_pages: mapped memory, top-down
+        // like alloc_low_pages: mapped memory, top-down (5.14 finds the
+        // range and reserves it, later kernels allocate it in one call)
         let size = crate::units::PAGE_SIZE << order;
         let (start, end) = self.rule.range.unwrap_or((0, self.memblock.end_of_dram()));
-        let addr = self.memblock.phys_alloc_range(size, crate::units::PAGE_SIZE, start, end, "alloc_low_pages")?;
+        let addr = if self.memblock.version() == KernelVersion::V5_14 {
+            let addr = self.memblock.find_in_range(start, end, size, crate::units::PAGE_SIZE).ok_or_else(|| {
+                MmError::OutOfMemory { request: format!("{size} bytes for page tables in [{start:#x}, {end:#x})") }
+            })?;
+            self.memblock.reserve(addr, size, "alloc_low_pages")?;
+            addr
+        } else {
+            self.memblock.phys_alloc_range(size, crate::units::PAGE_SIZE, start, end, "alloc_low_pages")?
+        };
         Ok(pfn_down(addr))
     }
 

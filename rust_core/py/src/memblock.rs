@@ -228,6 +228,20 @@ impl PyMemblock {
         self.with(|m| m.phys_alloc_range(size, align, start, end, caller))
     }
 
+    /// `memblock_find_in_range(start, end, size, align)`: free space found
+    /// without reserving it (5.14's x86 boot code); `OutOfMemoryError` when
+    /// there is none.
+    fn find_in_range(&self, start: u64, end: u64, size: u64, align: u64) -> PyResult<u64> {
+        self.with(|m| {
+            if size == 0 || !align.is_power_of_two() {
+                return Err(mmsvc_core::MmError::invalid("size/align", format!("size {size:#x}, align {align:#x}")));
+            }
+            m.find_in_range(start, end, size, align).ok_or_else(|| mmsvc_core::MmError::OutOfMemory {
+                request: format!("{size} bytes align={align:#x} in [{start:#x}, {end:#x})"),
+            })
+        })
+    }
+
     #[pyo3(signature = (size, align, nid))]
     fn phys_alloc_try_nid(&self, size: u64, align: u64, nid: i32) -> PyResult<u64> {
         self.with(|m| m.phys_alloc_try_nid(size, align, nid))

@@ -101,8 +101,9 @@ impl Memblock {
     }
 
     /// `memblock_find_in_range()`: any node, mirrored memory first if the
-    /// system has some.
-    pub(crate) fn find_in_range(&mut self, start: PhysAddr, end: PhysAddr, size: u64, align: u64) -> Option<PhysAddr> {
+    /// system has some. Finds without reserving (and without a
+    /// `memblock=debug` line); 5.14's x86 boot code uses it directly.
+    pub fn find_in_range(&mut self, start: PhysAddr, end: PhysAddr, size: u64, align: u64) -> Option<PhysAddr> {
         let mut flags = self.choose_memblock_flags();
         loop {
             let found = self.find_node(size, align, start, end, NUMA_NO_NODE, flags);

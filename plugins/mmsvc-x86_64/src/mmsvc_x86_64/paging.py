@@ -111,15 +111,19 @@ def _memory_map_top_down(ctx: BootContext, map_start: int, map_end: int, mask: i
     2 MiB, then steps that grow as mapped memory grows, so page tables can
     come from memory already mapped."""
     mb = ctx.mm.memblock
-    try:
-        addr = mb.phys_alloc_range(PMD_SIZE, PMD_SIZE, map_start, map_end,
-                                   caller="memory_map_top_down")
-    except OutOfMemoryError:
-        ctx.printk("Failed to release memory for alloc_low_pages()", KERN_WARNING)
-        real_end = max(map_start, map_end & ~(PMD_SIZE - 1))
+    if not ctx.profile_at_least("6.1"):
+        # 5.14 only looks for the top free 2 MiB
+        real_end = mb.find_in_range(map_start, map_end, PMD_SIZE, PMD_SIZE) + PMD_SIZE
     else:
-        mb.free(addr, PMD_SIZE, caller="memory_map_top_down")
-        real_end = addr + PMD_SIZE
+        try:
+            addr = mb.phys_alloc_range(PMD_SIZE, PMD_SIZE, map_start, map_end,
+                                       caller="memory_map_top_down")
+        except OutOfMemoryError:
+            ctx.printk("Failed to release memory for alloc_low_pages()", KERN_WARNING)
+            real_end = max(map_start, map_end & ~(PMD_SIZE - 1))
+        else:
+            mb.free(addr, PMD_SIZE, caller="memory_map_top_down")
+            real_end = addr + PMD_SIZE
     step = PMD_SIZE
     mapped = _Mapped(min_pfn=real_end >> 12)
     last_start = real_end
