@@ -85,8 +85,12 @@ def change_page_attr(ctx: BootContext, start: int, end: int, *, set_: tuple[str,
     mm.kernel_change_attr(START_KERNEL_MAP + start, end - start, list(set_), list(clear),
                           account=True)
     if set(set_) | set(clear) != {NOEXEC}:
-        mm.kernel_change_attr(dm["virt"] + start, end - start, list(set_), list(clear),
-                              account=True)
+        # the alias exists only where the direct map maps RAM (pfn_range_is_mapped)
+        for lo_pfn, hi_pfn, _nid in mm.memblock.mem_pfn_ranges():
+            lo, hi = max(start, lo_pfn << 12), min(end, hi_pfn << 12)
+            if lo < hi:
+                mm.kernel_change_attr(dm["virt"] + lo, hi - lo, list(set_), list(clear),
+                                      account=True)
 
 
 def free_init_pages(ctx: BootContext, name: str, start: int, end: int,
