@@ -9,6 +9,7 @@
 //! allocator of mm/page_alloc.c.
 
 pub mod error;
+mod flags;
 pub mod memblock;
 pub mod mm;
 pub mod page_source;

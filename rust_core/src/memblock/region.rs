@@ -1,7 +1,6 @@
 //! Regions, their flags, and the sorted region tables (`struct memblock_type`).
 
 use std::fmt;
-use std::ops::{BitAnd, BitOr, BitOrAssign};
 
 use super::{cap_end, INIT_MEMBLOCK_REGIONS};
 use crate::units::PhysAddr;
@@ -9,6 +8,8 @@ use crate::units::PhysAddr;
 /// `enum memblock_flags`: attributes of a memory region.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct MemblockFlags(pub u32);
+
+crate::flags::flag_set_ops!(MemblockFlags);
 
 impl MemblockFlags {
     /// `MEMBLOCK_NONE`: no special request.
@@ -28,41 +29,12 @@ impl MemblockFlags {
     pub const fn bits(self) -> u32 {
         self.0
     }
-    /// No flag set.
-    pub const fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-    /// All bits of `other` are set in `self`.
-    pub const fn contains(self, other: Self) -> bool {
-        self.0 & other.0 == other.0
-    }
-    /// Some bit of `other` is set in `self`.
-    pub const fn intersects(self, other: Self) -> bool {
-        self.0 & other.0 != 0
-    }
     /// `self` with the bits of `other` cleared.
     pub const fn without(self, other: Self) -> Self {
         Self(self.0 & !other.0)
     }
 }
 
-impl BitOr for MemblockFlags {
-    type Output = Self;
-    fn bitor(self, rhs: Self) -> Self {
-        Self(self.0 | rhs.0)
-    }
-}
-impl BitOrAssign for MemblockFlags {
-    fn bitor_assign(&mut self, rhs: Self) {
-        self.0 |= rhs.0;
-    }
-}
-impl BitAnd for MemblockFlags {
-    type Output = Self;
-    fn bitand(self, rhs: Self) -> Self {
-        Self(self.0 & rhs.0)
-    }
-}
 impl fmt::Debug for MemblockFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_empty() {

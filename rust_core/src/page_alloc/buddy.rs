@@ -910,24 +910,8 @@ impl PageAlloc {
     /// Errors: `DoubleFree`, `NotAllocated`, `WrongOrder`, `PfnOutsideZone`.
     #[inline]
     pub fn free_pages(&mut self, pfn: Pfn, order: u32, cpu: u32) -> Result<()> {
-        if cpu < self.cfg.nr_cpus && !self.rec.on {
-            let (lo, hi, z) = self.hint;
-            let zid = if pfn >= lo && pfn < hi {
-                Some(z)
-            } else {
-                let z = self.zone_of(pfn);
-                if let Some(z) = z {
-                    self.hint = (self.zones[z].start_pfn, self.zones[z].end_pfn, z);
-                }
-                z
-            };
-            if let Some(zid) = zid {
-                let z = &mut self.zones[zid];
-                let done = if order == 0 { z.pcp_free_fast(cpu as usize, pfn) } else { z.buddy_free_fast(pfn, order) };
-                if done {
-                    return Ok(());
-                }
-            }
+        if self.try_free_pages(pfn, order, cpu) {
+            return Ok(());
         }
         self.check_cpu(cpu)?;
         let zid = self.check_free(pfn, order)?;

@@ -5,7 +5,6 @@
 //! the others are carried along so that names print correctly.
 
 use std::fmt;
-use std::ops::{BitAnd, BitOr, BitOrAssign, Not};
 
 use super::free_area_init::ZoneType;
 use super::migratetype::MigrateType;
@@ -13,6 +12,8 @@ use super::migratetype::MigrateType;
 /// A set of GFP flags.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Gfp(pub u32);
+
+crate::flags::flag_set_ops!(Gfp, not);
 
 impl Gfp {
     pub const __GFP_DMA: Gfp = Gfp(0x01);
@@ -59,14 +60,6 @@ impl Gfp {
     pub const fn bits(self) -> u32 {
         self.0
     }
-    #[inline]
-    pub const fn contains(self, other: Gfp) -> bool {
-        self.0 & other.0 == other.0
-    }
-    #[inline]
-    pub const fn intersects(self, other: Gfp) -> bool {
-        self.0 & other.0 != 0
-    }
 
     /// `gfp_zone`: the highest zone type the request may use. Zone types
     /// the architecture lacks are mapped by the caller (see
@@ -98,30 +91,6 @@ impl Gfp {
             (false, true) => Ok(MigrateType::Reclaimable),
             (true, true) => Err("both __GFP_MOVABLE and __GFP_RECLAIMABLE"),
         }
-    }
-}
-
-impl BitOr for Gfp {
-    type Output = Gfp;
-    fn bitor(self, rhs: Gfp) -> Gfp {
-        Gfp(self.0 | rhs.0)
-    }
-}
-impl BitOrAssign for Gfp {
-    fn bitor_assign(&mut self, rhs: Gfp) {
-        self.0 |= rhs.0;
-    }
-}
-impl BitAnd for Gfp {
-    type Output = Gfp;
-    fn bitand(self, rhs: Gfp) -> Gfp {
-        Gfp(self.0 & rhs.0)
-    }
-}
-impl Not for Gfp {
-    type Output = Gfp;
-    fn not(self) -> Gfp {
-        Gfp(!self.0)
     }
 }
 

@@ -289,8 +289,16 @@ impl Zone {
             self.free_one_page(pfn, 0, pb, false);
             return;
         }
-        let list = if (pb as usize) < MIGRATE_PCPTYPES { pb } else { MigrateType::Movable as u8 };
         self.pt.set_state(pfn, mk(K_PCP, 0, pb));
+        self.pcp_push(cpu, pfn, pb);
+    }
+
+    /// Put a page whose pageblock is of type `pb` on `cpu`'s list for it
+    /// (the pcp types; anything else on the movable list) and drain a
+    /// batch once the count reaches `high`.
+    #[inline]
+    fn pcp_push(&mut self, cpu: usize, pfn: Pfn, pb: u8) {
+        let list = if (pb as usize) < MIGRATE_PCPTYPES { pb } else { MigrateType::Movable as u8 };
         let pcp = &mut self.pcp[cpu];
         pcp.lists[list as usize].push_front(pfn);
         pcp.count += 1;
@@ -323,16 +331,7 @@ impl Zone {
             return false;
         }
         self.pt.st[i] = mk(K_PCP, 0, pb);
-        let list = if (pb as usize) < MIGRATE_PCPTYPES { pb } else { MigrateType::Movable as u8 };
-        let pcp = &mut self.pcp[cpu];
-        pcp.lists[list as usize].push_front(pfn);
-        pcp.count += 1;
-        let high = pcp.high;
-        if pcp.count >= high {
-            let batch = pcp.batch;
-            let n = nr_pcp_free(pcp, high, batch);
-            self.free_pcppages_bulk(cpu, n);
-        }
+        self.pcp_push(cpu, pfn, pb);
         true
     }
 

@@ -1,13 +1,15 @@
 //! Architecture-neutral protection flags of a leaf mapping.
 
 use std::fmt;
-use std::ops::{BitAnd, BitOr, BitOrAssign, Not};
+use std::ops::Not;
 
 /// Protection and state of a leaf mapping, independent of the ISA. Present
 /// and readable are implied by a mapping existing; each format says how
 /// every flag is encoded ([`super::FlagEncoding`]).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct PteFlags(u32);
+
+crate::flags::flag_set_ops!(PteFlags);
 
 impl PteFlags {
     /// Writable (x86 `RW`, RISC-V `W`, arm64 `PTE_WRITE` and not `RDONLY`).
@@ -64,14 +66,6 @@ impl PteFlags {
     pub const fn from_bits_truncate(bits: u32) -> Self {
         PteFlags(bits & Self::all().0)
     }
-    /// Whether every flag of `other` is set.
-    pub const fn contains(self, other: PteFlags) -> bool {
-        self.0 & other.0 == other.0
-    }
-    /// Whether no flag is set.
-    pub const fn is_empty(self) -> bool {
-        self.0 == 0
-    }
     /// A flag by its name (`"WRITE"`, `"NOEXEC"`...), case-insensitive.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::NAMES.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)).map(|(f, _)| *f)
@@ -82,23 +76,6 @@ impl PteFlags {
     }
 }
 
-impl BitOr for PteFlags {
-    type Output = PteFlags;
-    fn bitor(self, rhs: PteFlags) -> PteFlags {
-        PteFlags(self.0 | rhs.0)
-    }
-}
-impl BitOrAssign for PteFlags {
-    fn bitor_assign(&mut self, rhs: PteFlags) {
-        self.0 |= rhs.0;
-    }
-}
-impl BitAnd for PteFlags {
-    type Output = PteFlags;
-    fn bitand(self, rhs: PteFlags) -> PteFlags {
-        PteFlags(self.0 & rhs.0)
-    }
-}
 impl Not for PteFlags {
     type Output = PteFlags;
     fn not(self) -> PteFlags {

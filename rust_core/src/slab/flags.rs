@@ -2,11 +2,12 @@
 //! flags kmalloc looks at (`gfp_t` bits that choose a kmalloc cache type).
 
 use std::fmt;
-use std::ops::{BitAnd, BitOr, BitOrAssign, Not};
 
 /// `slab_flags_t`: the flags of a cache. Bit values are the kernel's.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SlabFlags(pub u32);
+
+crate::flags::flag_set_ops!(SlabFlags, not);
 
 impl SlabFlags {
     /// No flags.
@@ -81,45 +82,6 @@ impl SlabFlags {
             | Self::FAILSLAB.0
             | Self::ACCOUNT.0,
     );
-
-    /// Whether every bit of `other` is set.
-    #[inline]
-    pub const fn contains(self, other: SlabFlags) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// Whether any bit of `other` is set.
-    #[inline]
-    pub const fn intersects(self, other: SlabFlags) -> bool {
-        self.0 & other.0 != 0
-    }
-}
-
-impl BitOr for SlabFlags {
-    type Output = SlabFlags;
-    fn bitor(self, rhs: SlabFlags) -> SlabFlags {
-        SlabFlags(self.0 | rhs.0)
-    }
-}
-
-impl BitOrAssign for SlabFlags {
-    fn bitor_assign(&mut self, rhs: SlabFlags) {
-        self.0 |= rhs.0;
-    }
-}
-
-impl BitAnd for SlabFlags {
-    type Output = SlabFlags;
-    fn bitand(self, rhs: SlabFlags) -> SlabFlags {
-        SlabFlags(self.0 & rhs.0)
-    }
-}
-
-impl Not for SlabFlags {
-    type Output = SlabFlags;
-    fn not(self) -> SlabFlags {
-        SlabFlags(!self.0)
-    }
 }
 
 impl fmt::Debug for SlabFlags {
@@ -133,6 +95,8 @@ impl fmt::Debug for SlabFlags {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Gfp(pub u32);
 
+crate::flags::flag_set_ops!(Gfp);
+
 impl Gfp {
     /// `GFP_KERNEL` (no type bits): KMALLOC_NORMAL.
     pub const KERNEL: Gfp = Gfp(0);
@@ -142,17 +106,5 @@ impl Gfp {
     pub const RECLAIMABLE: Gfp = Gfp(0x10);
     /// `__GFP_ACCOUNT`: a `kmalloc-cg-*` cache (with CONFIG_MEMCG_KMEM).
     pub const ACCOUNT: Gfp = Gfp(0x40_0000);
-
-    /// Whether every bit of `other` is set.
-    #[inline]
-    pub const fn contains(self, other: Gfp) -> bool {
-        self.0 & other.0 == other.0
-    }
 }
 
-impl BitOr for Gfp {
-    type Output = Gfp;
-    fn bitor(self, rhs: Gfp) -> Gfp {
-        Gfp(self.0 | rhs.0)
-    }
-}

@@ -2,7 +2,6 @@
 //! the `vm_struct` describing what lives in it.
 
 use std::fmt;
-use std::ops::{BitAnd, BitOr, BitOrAssign};
 use std::sync::Arc;
 
 use crate::units::{Pfn, PAGE_SIZE};
@@ -10,6 +9,8 @@ use crate::units::{Pfn, PAGE_SIZE};
 /// `vm_struct` flags, with the kernel's values (include/linux/vmalloc.h).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct VmFlags(pub u32);
+
+crate::flags::flag_set_ops!(VmFlags);
 
 impl VmFlags {
     /// `ioremap()` and friends.
@@ -32,36 +33,6 @@ impl VmFlags {
     /// No flag.
     pub const fn empty() -> Self {
         VmFlags(0)
-    }
-
-    /// Whether every flag of `other` is set.
-    pub const fn contains(self, other: VmFlags) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// Whether any flag of `other` is set.
-    pub const fn intersects(self, other: VmFlags) -> bool {
-        self.0 & other.0 != 0
-    }
-}
-
-impl BitOr for VmFlags {
-    type Output = VmFlags;
-    fn bitor(self, rhs: VmFlags) -> VmFlags {
-        VmFlags(self.0 | rhs.0)
-    }
-}
-
-impl BitOrAssign for VmFlags {
-    fn bitor_assign(&mut self, rhs: VmFlags) {
-        self.0 |= rhs.0;
-    }
-}
-
-impl BitAnd for VmFlags {
-    type Output = VmFlags;
-    fn bitand(self, rhs: VmFlags) -> VmFlags {
-        VmFlags(self.0 & rhs.0)
     }
 }
 
