@@ -12,7 +12,7 @@ import pytest
 
 from mmsvc.machine import from_dmesg
 from mmsvc.simulation import Simulation
-from mmsvc.verify import MEMORY_FIELDS, memory_lines
+from mmsvc.verify import MEMORY_FIELDS, TOLERANCE, memory_lines
 
 from .conftest import fixture_logs
 
@@ -38,7 +38,7 @@ def test_memory_lines_match_real_kernel(path):
     assert real_mem is not None and sim_mem is not None
     uml = path.name.startswith("uml")
     for name, real, got in zip(MEMORY_FIELDS, real_mem, sim_mem, strict=True):
-        tol = 0.0 if uml else {"available": 0.02, "reserved": 0.01}.get(name, 0.0)
+        tol = 0.0 if uml else TOLERANCE.get(name, 0.0)
         assert abs(real - got) <= tol * real, f"Memory {name}: real {real}K, simulated {got}K"
 
 

@@ -110,3 +110,18 @@ def test_broken_entry_point_is_reported_and_others_load(tmp_path, monkeypatch):
     assert infos["broken"].version == "1.2.3"
     assert infos["uml"].error is None
     assert "mmsvc_broken_missing_module" not in sys.modules
+
+
+def test_uml_brk_growth_keeps_that_much_memory_from_mem_init():
+    import dataclasses
+
+    from mmsvc.simulation import Simulation
+
+    machine = arch_default_machine("um")
+    totals = []
+    for growth in (0, 1 << 20):
+        sim = Simulation(machine.replace(
+            firmware=dataclasses.replace(machine.firmware, brk_growth=growth)))
+        sim.boot()
+        totals.append(sim.mm.counters()["totalram_pages"])
+    assert totals[0] - totals[1] == (1 << 20) // 4096

@@ -131,6 +131,7 @@ def test_step_hooks_and_page_events():
     allocs = [e for e in rec.events if e.kind == "alloc"]
     # preallocate_vmalloc_pages: one p4d page per PGD entry of vmalloc space (5-level: 50)
     assert len(allocs) >= 50 and all(e.order == 0 for e in allocs[:50])
+    assert sim.ctx.arch_state["vmalloc_prealloc_pages"] == 50
 
 
 class Exploder:

@@ -52,9 +52,9 @@ def test_caches_merge_and_refuse_wrong_use(sim):
     c2 = mm.kmem_cache_create("test_obj2", 200, flags=["SLAB_HWCACHE_ALIGN"])
     assert c1 == c2  # merged, as SLUB merges compatible caches
     obj = mm.kmem_cache_alloc(c1)
+    mm.kmem_cache_destroy(mm.find_cache("test_obj"))  # an alias drops a reference
     with pytest.raises(InvalidStateError):
-        mm.kmem_cache_destroy(mm.find_cache("test_obj"))  # an alias drops a reference
-        mm.kmem_cache_destroy(c1)                          # live object: refused
+        mm.kmem_cache_destroy(c1)                      # live object: refused
     mm.kmem_cache_free(c1, obj)
     kmalloc_64 = mm.find_cache("kmalloc-64")
     x = mm.kmalloc(64)
@@ -80,3 +80,17 @@ def test_native_kmalloc_bench_needs_slub():
 
     with pytest.raises(InvalidStateError, match="SLUB"):
         _core.Mm("5.14").bench_kmalloc_kfree_pairs(64, 10)
+
+
+def test_slab_calls_run_on_the_cpu_given(sim):
+    from mmsvc.errors import OutOfRangeError
+
+    mm = sim.mm
+    before = mm.slab_caches()
+    with pytest.raises(OutOfRangeError, match="cpu"):
+        mm.kmalloc(64, cpu=4096)
+    assert mm.slab_caches() == before
+    a, b = mm.kmalloc(64, cpu=0), mm.kmalloc(64, cpu=1)
+    assert a >> 12 != b >> 12  # each cpu allocates from its own cpu slab
+    mm.kfree(a, cpu=0)
+    mm.kfree(b, cpu=1)

@@ -265,13 +265,25 @@ impl Mm {
         &mut self,
         f: impl FnOnce(&mut PageTable, &mut dyn PageSource) -> Result<T>,
     ) -> Result<T> {
+        self.with_kernel_pagetable_rule(EarlyTables::default(), f)
+    }
+
+    /// The kernel page table, or `InvalidState` before it is created.
+    pub fn kernel_pt(&self) -> Result<&PageTable> {
+        self.kernel_pagetable.as_ref().ok_or_else(no_kernel_pagetable)
+    }
+
+    /// [`Mm::with_kernel_pagetable`], with early tables taken as `early` says.
+    fn with_kernel_pagetable_rule<T>(
+        &mut self,
+        early: EarlyTables,
+        f: impl FnOnce(&mut PageTable, &mut dyn PageSource) -> Result<T>,
+    ) -> Result<T> {
         let Mm { memblock, page_alloc, usage, kernel_pagetable, early_pgt_pool, .. } = self;
-        let pt = kernel_pagetable
-            .as_mut()
-            .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?;
+        let pt = kernel_pagetable.as_mut().ok_or_else(no_kernel_pagetable)?;
         match page_alloc {
             Some(pa) => f(pt, &mut BuddySource { page_alloc: pa, usage, cpu: 0 }),
-            None => f(pt, &mut BootPageSource { pool: early_pgt_pool, memblock, rule: EarlyTables::default() }),
+            None => f(pt, &mut BootPageSource { pool: early_pgt_pool, memblock, rule: early }),
         }
     }
 
@@ -310,17 +322,9 @@ impl Mm {
         early: EarlyTables,
     ) -> Result<Vec<MapRange>> {
         let ram: Vec<(u64, u64)> = self.memblock.memory().regions().iter().map(|r| (r.base, r.end())).collect();
-        let Mm { memblock, page_alloc, usage, kernel_pagetable, early_pgt_pool, .. } = self;
-        let pt = kernel_pagetable
-            .as_mut()
-            .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?;
-        let map = |pt: &mut PageTable, src: &mut dyn PageSource| {
+        self.with_kernel_pagetable_rule(early, |pt, src| {
             pt.init_memory_mapping(src, start, end, page_size_mask, &ram, page_offset, PteFlags::PAGE_KERNEL)
-        };
-        match page_alloc {
-            Some(pa) => map(pt, &mut BuddySource { page_alloc: pa, usage, cpu: 0 }),
-            None => map(pt, &mut BootPageSource { pool: early_pgt_pool, memblock, rule: early }),
-        }
+        })
     }
 
     /// Map `[virt, virt+len)` to `phys` in the kernel page table.
@@ -343,7 +347,7 @@ impl Mm {
         let pt = self
             .kernel_pagetable
             .as_mut()
-            .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?;
+            .ok_or_else(no_kernel_pagetable)?;
         check_table_pfns(pt.format(), &table_pfns)?;
         pt.map_range(&mut StaticPages(table_pfns), virt, phys, len, flags, policy)
     }
@@ -365,7 +369,7 @@ impl Mm {
     pub fn kernel_leaf_counts(&self, virt: u64, len: u64) -> Result<LeafCounts> {
         self.kernel_pagetable
             .as_ref()
-            .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?
+            .ok_or_else(no_kernel_pagetable)?
             .leaf_counts(virt, len)
     }
 
@@ -379,11 +383,13 @@ impl Mm {
         Ok(())
     }
 
-    /// Run `f` on SLUB with the buddy allocator as its page source.
+    /// Run `f` on SLUB as seen from `cpu` (its cpu slabs and partial
+    /// lists) with the buddy allocator as its page source.
     pub fn with_slab<T>(&mut self, cpu: u32, f: impl FnOnce(&mut SlabAllocator, &mut dyn PageSource) -> Result<T>) -> Result<T> {
         let Mm { page_alloc, usage, slab, .. } = self;
         let slab = slab.as_mut().ok_or_else(|| MmError::InvalidState("SLUB is not up yet: kmem_cache_init has not run".into()))?;
         let page_alloc = page_alloc.as_mut().ok_or_else(not_yet)?;
+        slab.set_cpu(cpu)?;
         f(slab, &mut BuddySource { page_alloc, usage, cpu })
     }
 
@@ -416,7 +422,7 @@ impl Mm {
             .ok_or_else(|| MmError::InvalidState("the vmalloc space is not up yet: vmalloc_init has not run".into()))?;
         let pt = kernel_pagetable
             .as_mut()
-            .ok_or_else(|| MmError::InvalidState("the kernel page table does not exist yet".into()))?;
+            .ok_or_else(no_kernel_pagetable)?;
         let page_alloc = page_alloc.as_mut().ok_or_else(not_yet)?;
         f(space, pt, &mut BuddySource { page_alloc, usage, cpu: 0 })
     }
@@ -426,6 +432,10 @@ impl Mm {
         let page_alloc = self.page_alloc.as_mut().ok_or_else(not_yet)?;
         Ok(BuddySource { page_alloc, usage: &mut self.usage, cpu })
     }
+}
+
+fn no_kernel_pagetable() -> MmError {
+    MmError::InvalidState("the kernel page table does not exist yet".into())
 }
 
 fn not_yet() -> MmError {

@@ -9,6 +9,7 @@
 //! naps until it is free.
 
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -22,7 +23,6 @@ pub struct StateLock<T> {
 // guard exists at a time (the `held` flag, set by a successful
 // compare-exchange with Acquire and cleared with Release on drop).
 unsafe impl<T: Send> Sync for StateLock<T> {}
-unsafe impl<T: Send> Send for StateLock<T> {}
 
 impl<T> StateLock<T> {
     pub fn new(value: T) -> Self {
@@ -35,7 +35,7 @@ impl<T> StateLock<T> {
         if self.held.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             self.wait();
         }
-        StateGuard { lock: self }
+        StateGuard { lock: self, _marker: PhantomData }
     }
 
     #[cold]
@@ -64,6 +64,9 @@ impl<T> StateLock<T> {
 /// left it: the core's calls change nothing before they can fail).
 pub struct StateGuard<'a, T> {
     lock: &'a StateLock<T>,
+    /// A guard gives `&mut T`: it may cross or be shared between threads
+    /// only as a `&mut T` may (as `MutexGuard`, not as `&StateLock<T>`).
+    _marker: PhantomData<&'a mut T>,
 }
 
 impl<T> Deref for StateGuard<'_, T> {

@@ -178,8 +178,11 @@ impl PyMm {
         if count > 1 << 20 {
             return Err(InvalidArgumentError::new_err("count: at most 2**20 pages"));
         }
+        let end = start_pfn
+            .checked_add(count)
+            .ok_or_else(|| InvalidArgumentError::new_err("start_pfn + count: past the end of the address space"))?;
         let mut mm = self.shared.lock();
-        mm.early_pgt_pool = (start_pfn..start_pfn + count).rev().collect();
+        mm.early_pgt_pool = (start_pfn..end).rev().collect();
         Ok(())
     }
 
@@ -283,7 +286,7 @@ impl PyMm {
     fn direct_pages_count(&self) -> PyResult<Vec<(u64, i64)>> {
         guarded(|| {
             let mm = self.shared.lock();
-            let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+            let pt = mm.kernel_pt()?;
             Ok(pt.direct_pages_count())
         })
     }
@@ -314,7 +317,7 @@ impl PyMm {
     fn translate<'py>(&self, py: Python<'py>, virt: u64) -> PyResult<Bound<'py, PyDict>> {
         let t = guarded(|| {
             let mm = self.shared.lock();
-            let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+            let pt = mm.kernel_pt()?;
             pt.translate(virt)
         })?;
         let d = PyDict::new(py);
@@ -331,7 +334,7 @@ impl PyMm {
     fn slow_virt_to_phys(&self, virt: u64) -> PyResult<u64> {
         guarded(|| {
             let mm = self.shared.lock();
-            let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+            let pt = mm.kernel_pt()?;
             match pt.translate_phys(virt) {
                 Some(phys) => Ok(phys),
                 None => pt.translate(virt).map(|t| t.phys),
@@ -343,7 +346,7 @@ impl PyMm {
     fn walk<'py>(&self, py: Python<'py>, virt: u64) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let steps = guarded(|| {
             let mm = self.shared.lock();
-            let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+            let pt = mm.kernel_pt()?;
             pt.walk(virt)
         })?;
         steps
@@ -373,7 +376,7 @@ impl PyMm {
         let n = py.detach(|| {
             guarded(|| {
                 let mm = self.shared.lock();
-                let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+                let pt = mm.kernel_pt()?;
                 pt.translate_batch(&v, &mut o)
             })
         })?;
@@ -395,7 +398,7 @@ impl PyMm {
     fn page_table_pages(&self) -> PyResult<u64> {
         guarded(|| {
             let mm = self.shared.lock();
-            let pt = mm.kernel_pagetable.as_ref().ok_or_else(|| MmError::InvalidState("no kernel page table yet".into()))?;
+            let pt = mm.kernel_pt()?;
             Ok(pt.page_table_pages())
         })
     }

@@ -215,23 +215,13 @@ impl FreeArea {
     /// Remove and return the first block of a list; its state is cleared.
     #[inline]
     pub fn pop_head(&mut self, pt: &mut PageTable, order: u32, mt: u8) -> Option<Pfn> {
-        let pfn = self.head(order, mt)?;
         if order == self.top {
-            let b = 1u64 << self.top;
-            let q = &mut self.runs[mt as usize];
-            if let Some(r) = q.front_mut() {
-                r.0 += b;
-                r.1 -= 1;
-                if r.1 == 0 {
-                    q.pop_front();
-                }
-            }
-            self.count[order as usize][mt as usize] -= 1;
-            self.nr_free[order as usize] -= 1;
+            let pfn = self.pop_run_head(mt)?;
             pt.set_state(pfn, K_NONE);
-        } else {
-            self.del(pt, pfn, order, mt);
+            return Some(pfn);
         }
+        let pfn = self.head(order, mt)?;
+        self.del(pt, pfn, order, mt);
         Some(pfn)
     }
 

@@ -283,14 +283,14 @@ impl Zone {
     /// `free_unref_page` for a validated allocated order-0 page.
     #[inline]
     pub fn pcp_free(&mut self, cpu: usize, pfn: Pfn) {
-        let pb = self.pt.pb_mt(pfn);
-        if pb == MigrateType::Isolate as u8 {
+        if !self.pcp_free_fast(cpu, pfn) {
+            // a validated page misses the lists only when its pageblock
+            // is isolated: then it goes straight back to the buddy lists
+            let pb = self.pt.pb_mt(pfn);
+            debug_assert_eq!(pb, MigrateType::Isolate as u8);
             self.pt.set_state(pfn, K_NONE);
             self.free_one_page(pfn, 0, pb, false);
-            return;
         }
-        self.pt.set_state(pfn, mk(K_PCP, 0, pb));
-        self.pcp_push(cpu, pfn, pb);
     }
 
     /// Put a page whose pageblock is of type `pb` on `cpu`'s list for it

@@ -12,9 +12,10 @@ def zero_empty_zero_page(ctx: BootContext) -> None:
 
 
 def round_brk_end(ctx: BootContext) -> None:
-    """brk_end = UML_ROUND_UP(sbrk(0)): the host brk, grown by nothing since boot."""
+    """brk_end = UML_ROUND_UP(sbrk(0)): the host brk, grown by the firmware's
+    ``brk_growth`` since start-up (nothing, normally)."""
     lay = ctx.arch_state["layout"]
-    growth = ctx.machine.arch_options.get("brk_growth", 0) if ctx.machine.arch_options else 0
+    growth = ctx.machine.firmware.brk_growth
     ctx.arch_state["brk_end"] = round_up(lay.brk_start + growth, PAGE_SIZE)
 
 

@@ -12,15 +12,13 @@ from mmsvc import api
 from mmsvc.api import Architecture, ArchPlugin, BootContext, Step
 from mmsvc.machine import default_machine
 from mmsvc_x86_64 import bpf, espfix, initmem, mem_init, numa, pti, setup
+from mmsvc_x86_64.constants import MAX_DMA_ADDRESS, PMD_SIZE
 
 __version__ = "0.1.0"
 
 NAME = "x86_64"
 #: CONFIG_NR_CPUS of the Debian builds
 DEFAULT_NR_CPUS = 8192
-#: PMD_SIZE: the per-cpu atom when the CPU has PSE
-PMD_SIZE = 2 << 20
-MAX_DMA_ADDRESS = 16 << 20
 #: the static per-cpu section of the Debian 6.1 generic image ("s217088")
 DEFAULT_PERCPU_STATIC = 217088
 

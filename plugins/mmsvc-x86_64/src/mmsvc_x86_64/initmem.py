@@ -21,8 +21,8 @@ counts splits of the high mapping there as well).
 from __future__ import annotations
 
 from mmsvc.api import PAGE_SIZE, BootContext, round_up
+from mmsvc_x86_64.constants import PMD_SIZE as HPAGE_SIZE
 
-HPAGE_SIZE = 2 << 20
 #: __START_KERNEL_map: the high kernel mapping maps physical 0 here
 START_KERNEL_MAP = 0xFFFFFFFF80000000
 WRITE, NOEXEC = "WRITE", "NOEXEC"

@@ -18,8 +18,8 @@ from mmsvc.api import (
     substep,
 )
 from mmsvc_x86_64 import paging
+from mmsvc_x86_64.constants import MAX_DMA32_PFN
 
-MAX_DMA32_PFN = (4 << 30) >> 12
 #: IO_TLB_DEFAULT_SIZE and IO_TLB_SHIFT
 IO_TLB_DEFAULT_SIZE = 64 << 20
 IO_TLB_SHIFT = 11

@@ -10,24 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mmsvc.api import KERN_WARNING, BootContext, SparseGeometry, VmemmapTables
-from mmsvc.errors import OutOfMemoryError
 from mmsvc_x86_64 import initmem
+from mmsvc_x86_64.constants import ISA_END_ADDRESS, MAX_DMA_ADDRESS, PMD_SHIFT, PMD_SIZE
 
-PMD_SHIFT = 21
-PMD_SIZE = 1 << PMD_SHIFT
 #: __VMEMMAP_BASE_L4 / __VMEMMAP_BASE_L5
 VMEMMAP_BASE_L4 = 0xFFFFEA0000000000
 VMEMMAP_BASE_L5 = 0xFFD4000000000000
 #: VMALLOC_SIZE_TB_L4 / _L5, and the PGDIR sizes
 VMALLOC_SIZE_TB_L4 = 32
 VMALLOC_SIZE_TB_L5 = 12800
-MAX_DMA_ADDRESS = 16 << 20
-MAX_DMA32_PFN = (4 << 30) >> 12
 
 
 #: PG_LEVEL_2M / PG_LEVEL_1G bits of page_size_mask
 PG_LEVEL_2M, PG_LEVEL_1G = 2, 3
-ISA_END_ADDRESS = 0x100000
 
 
 @dataclass(frozen=True)
@@ -118,7 +113,7 @@ def _memory_map_top_down(ctx: BootContext, map_start: int, map_end: int, mask: i
         try:
             addr = mb.phys_alloc_range(PMD_SIZE, PMD_SIZE, map_start, map_end,
                                        caller="memory_map_top_down")
-        except OutOfMemoryError:
+        except MemoryError:  # mmsvc's OutOfMemoryError is one
             ctx.printk("Failed to release memory for alloc_low_pages()", KERN_WARNING)
             real_end = max(map_start, map_end & ~(PMD_SIZE - 1))
         else:

@@ -20,12 +20,11 @@ from mmsvc.api import (
 )
 from mmsvc.machine import e820 as e820mod
 from mmsvc_x86_64 import numa, paging
+from mmsvc_x86_64.constants import ISA_END_ADDRESS, MAX_DMA32_PFN
 
 SZ_64K = 64 << 10
 SZ_1M = 1 << 20
 MAX_DMA_PFN = (16 << 20) >> 12
-MAX_DMA32_PFN = (4 << 30) >> 12
-ISA_END_ADDRESS = 0x100000
 #: the DMI table copied into brk (a few hundred bytes on QEMU)
 DMI_COPY_BYTES = 0x200
 #: arch/x86/realmode: the trampoline blob, page aligned
