@@ -380,3 +380,12 @@ def test_zones_carry_pagetypeinfo_counts(server):
             # buddyinfo's per-order counts are the sum over migratetypes
             sums = [sum(col) for col in zip(*by_type.values(), strict=True)]
             assert sums == list(z.nr_free)
+
+
+def test_fork_keeps_condition_breakpoints(alice):
+    sid = alice.create(profile="6.1").simulation_id
+    alice.set_breakpoints(sid, ["mem_init", pb.Breakpoint(
+        kind=pb.BREAKPOINT_KIND_ALLOCATION_FAILURE)])
+    fork = alice.fork(sid)
+    assert [b.kind for b in fork.breakpoints] == [pb.BREAKPOINT_KIND_STEP,
+                                                  pb.BREAKPOINT_KIND_ALLOCATION_FAILURE]

@@ -197,3 +197,15 @@ def test_vmalloc_events_reach_plugins():
     sim.flush_events()
     assert [(e.kind, e.caller, e.addr) for e in watcher.events[-2:]] == [
         ("alloc", "probe", addr), ("free", "probe", addr)]
+
+
+def test_early_page_ext_turns_deferred_struct_page_init_off_in_61():
+    def available(profile: str, cmdline: str) -> int:
+        m = default_machine(profile)
+        sim = Simulation(m.replace(cmdline=m.cmdline + cmdline))
+        sim.boot()
+        line = next(x for x in sim.log.text().splitlines() if x.startswith("Memory:"))
+        return int(line.split()[1].split("K/")[0])
+
+    assert available("6.1", " early_page_ext") > available("6.1", "")
+    assert available("5.14", " early_page_ext") == available("5.14", "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmsvc.errors import InvalidArgumentError
+from mmsvc.units import PAGE_SIZE
 
 VIEWS = ("buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo", "slabinfo", "vmallocinfo")
 
@@ -35,8 +36,9 @@ def render(sim: Any, name: str) -> str:
 def meminfo(sim: Any) -> dict[str, int]:
     """The /proc/meminfo fields the simulation models, in kB."""
     c = sim.mm.counters()
-    kb = 4
-    reclaimable = sim.mm.slab_meminfo()[0] if sim.ctx.g.slab_state == "UP" else 0
+    kb = PAGE_SIZE >> 10
+    slab_up = sim.ctx.g.slab_state == "UP"
+    reclaimable, unreclaimable = sim.mm.slab_meminfo() if slab_up else (0, 0)
     fields = {
         "MemTotal": c["totalram_pages"] * kb,
         "MemFree": c["nr_free_pages"] * kb,
@@ -45,8 +47,7 @@ def meminfo(sim: Any) -> dict[str, int]:
         "Cached": 0,
         "SwapCached": 0,
     }
-    if sim.ctx.g.slab_state == "UP":
-        reclaimable, unreclaimable = sim.mm.slab_meminfo()
+    if slab_up:
         fields["Slab"] = (reclaimable + unreclaimable) * kb
         fields["SReclaimable"] = reclaimable * kb
         fields["SUnreclaim"] = unreclaimable * kb

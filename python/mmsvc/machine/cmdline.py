@@ -31,7 +31,7 @@ nosmp maxcpus nr_cpus possible_cpus
 init_on_alloc init_on_free page_poison memblock crashkernel kernelcore movablecore
 movable_node numa_balancing hashdist cma mitigations nosmt
 slub_debug slub_nomerge slab_nomerge slub_min_order slub_max_order slub_min_objects
-page_owner debug_pagealloc page_alloc.shuffle stack_depot_disable page_ext
+page_owner debug_pagealloc page_alloc.shuffle stack_depot_disable page_ext early_page_ext
 hugepages hugepagesz default_hugepagesz hugetlb_cma transparent_hugepage
 cgroup_disable cgroup_enable cgroup_no_v1 swapaccount audit selinux apparmor security lsm
 enforcing checkreqprot

@@ -85,16 +85,16 @@ def alloc_node_mem_map(ctx: BootContext, layout: dict[str, Any]) -> None:
 def page_alloc_config(ctx: BootContext) -> dict[str, Any]:
     """The buddy allocator's configuration for this machine, as plain data."""
     arch, kc, cmd = ctx.arch, ctx.kconfig, ctx.cmdline
-    deferred = bool(kc.deferred_struct_page_init)
-    if deferred and ctx.profile_at_least("6.1") and getattr(cmd, "early_page_ext", False):
-        deferred = False
     return {
         "max_order": arch.max_order,
         "pageblock_order": arch.pageblock_order,
         "nr_cpus": ctx.machine.cpus,
         "sparsemem": arch.sparsemem,
         "section_size_bits": arch.section_size_bits,
-        "deferred_struct_page_init": deferred,
+        "deferred_struct_page_init": bool(kc.deferred_struct_page_init),
+        # 6.1's early_page_ext (with page_ext built in) turns deferral off;
+        # the core applies it for the 6.1 profile only
+        "early_page_ext": bool(kc.page_extension) and cmd.get("early_page_ext") is not None,
         "profile": ctx.profile,
     }
 

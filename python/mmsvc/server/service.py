@@ -437,9 +437,9 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
     async def ForkSimulation(self, request: Any, context: Any) -> Any:  # noqa: N802
         src = self._session(_require_id(request))
 
-        def capture() -> tuple[list[list[Any]], list[list[str]]]:
+        def capture() -> tuple[list[list[Any]], list[dict[str, Any]]]:
             return ([list(op) for op in src.history],
-                    [[bp.step, bp.when] for bp in src.sim.breakpoints])
+                    [bp.to_dict() for bp in src.sim.breakpoints])
 
         history, bps = await self._work(context, src, capture)
         s = await self._new_session(context, src.input, self._client(context),
