@@ -17,8 +17,8 @@ from typing import Any
 import click
 
 from mmsvc.errors import MmsvcError
-
-PROFILES = ("5.14", "6.1")
+from mmsvc.machine.description import PROFILES
+from mmsvc.views import VIEWS
 
 
 def machine_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -144,15 +144,8 @@ def _proc_command(name: str, doc: str) -> None:
         click.echo(views.render(sim, name), nl=False)
 
 
-for _name, _doc in (
-    ("buddyinfo", "Print /proc/buddyinfo of the machine after boot."),
-    ("pagetypeinfo", "Print /proc/pagetypeinfo of the machine after boot."),
-    ("zoneinfo", "Print /proc/zoneinfo of the machine after boot."),
-    ("meminfo", "Print /proc/meminfo of the machine after boot."),
-    ("slabinfo", "Print /proc/slabinfo of the machine after boot."),
-    ("vmallocinfo", "Print /proc/vmallocinfo of the machine after boot."),
-):
-    _proc_command(_name, _doc)
+for _name in VIEWS:
+    _proc_command(_name, f"Print /proc/{_name} of the machine after boot.")
 
 
 @cli.command()
@@ -289,6 +282,7 @@ def _remote_run(remote: str, token: str | None, command: str, machine: Any,
 
     from mmsvc.client import Client
     from mmsvc.machine import dumps_json
+    from mmsvc.v1 import simulation_service_pb2 as pb
 
     if kwargs.get("as_json"):
         raise click.UsageError("--json is not available with --remote")
@@ -302,7 +296,7 @@ def _remote_run(remote: str, token: str | None, command: str, machine: Any,
             client.boot(sim.simulation_id)
             if command == "boot":
                 all_levels = kwargs.get("all_levels", False)
-                for ev in client.events(sim.simulation_id, kinds=[1]):
+                for ev in client.events(sim.simulation_id, kinds=[pb.EVENT_KIND_LOG]):
                     if all_levels or ev.log.visible:
                         click.echo(ev.log.text)
             else:
@@ -366,8 +360,7 @@ def _add_remote_option(name: str) -> None:
     cmd.callback = callback
 
 
-for _name in ("boot", "step", "buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo", "slabinfo",
-              "vmallocinfo"):
+for _name in ("boot", "step", *VIEWS):
     _add_remote_option(_name)
 
 

@@ -27,10 +27,12 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 
 from mmsvc.errors import MmsvcError
+from mmsvc.machine.description import PROFILES
 from mmsvc.server import errors as se
 from mmsvc.server.limits import Limits
 from mmsvc.server.sessions import (
     SNAPSHOT_VERSION,
+    STEP_STATE_PB,
     Session,
     SimInput,
     add_snapshot_breakpoint,
@@ -55,9 +57,6 @@ STATE_SUFFIX = ".mmsvc-sim"
 _PROC = {pb.PROC_FILE_BUDDYINFO: "buddyinfo", pb.PROC_FILE_PAGETYPEINFO: "pagetypeinfo",
          pb.PROC_FILE_ZONEINFO: "zoneinfo", pb.PROC_FILE_MEMINFO: "meminfo",
          pb.PROC_FILE_SLABINFO: "slabinfo", pb.PROC_FILE_VMALLOCINFO: "vmallocinfo"}
-_STATE = {"pending": pb.STEP_STATE_PENDING, "running": pb.STEP_STATE_RUNNING,
-          "done": pb.STEP_STATE_DONE, "skipped": pb.STEP_STATE_SKIPPED,
-          "failed": pb.STEP_STATE_FAILED}
 
 
 def rpc(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -371,7 +370,7 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
     @rpc
     async def CreateSimulation(self, request: pb.CreateSimulationRequest,  # noqa: N802
                                context: Any) -> pb.CreateSimulationResponse:
-        if request.profile and request.profile not in ("5.14", "6.1"):
+        if request.profile and request.profile not in PROFILES:
             raise se.RequestError("profile", f"unknown profile {request.profile!r} "
                                              f"(known: 5.14, 6.1)")
         plugins = self._check_plugins(list(request.plugins))
@@ -460,7 +459,7 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
         pm = plugin_manager()
         arches = collect_architectures(pm)
         out = pb.GetCapabilitiesResponse(
-            api_version=API_VERSION, server_version=mmsvc_version(), profiles=["5.14", "6.1"],
+            api_version=API_VERSION, server_version=mmsvc_version(), profiles=list(PROFILES),
             granularities=[pb.GRANULARITY_STEP, pb.GRANULARITY_SUBSTEP],
             breakpoint_kinds=[pb.BREAKPOINT_KIND_STEP, pb.BREAKPOINT_KIND_PFN_RANGE,
                               pb.BREAKPOINT_KIND_ALLOCATION_FAILURE,
@@ -477,7 +476,7 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
                             error=info.error or "",
                             architectures=[n for n in arches.names()
                                            if arches.get(n).plugin == info.name])
-        for profile in ("5.14", "6.1"):
+        for profile in PROFILES:
             sim = Simulation(default_machine(), profile=profile, pm=pm)
             out.step_names[profile].paths.extend(
                 leaf.path for top in sim.steps for leaf in top.leaves())
@@ -497,7 +496,7 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
         def convert(d: dict[str, Any]) -> pb.StepInfo:
             return pb.StepInfo(name=d["name"], path=d["path"], phase=d["phase"],
                                kind=str(d["kind"]),
-                               state=_STATE.get(str(d["state"]), pb.STEP_STATE_UNSPECIFIED),
+                               state=STEP_STATE_PB.get(str(d["state"]), pb.STEP_STATE_UNSPECIFIED),
                                doc=d.get("doc", ""), note=d.get("note", ""),
                                substeps=[convert(x) for x in d.get("substeps", ())])
 

@@ -127,7 +127,7 @@ class Journal:
             self._waiters = [(lp, e) for lp, e in self._waiters if e is not ev]
 
 
-_STATE = {"pending": pb.STEP_STATE_PENDING, "running": pb.STEP_STATE_RUNNING,
+STEP_STATE_PB = {"pending": pb.STEP_STATE_PENDING, "running": pb.STEP_STATE_RUNNING,
           "done": pb.STEP_STATE_DONE, "skipped": pb.STEP_STATE_SKIPPED,
           "failed": pb.STEP_STATE_FAILED}
 
@@ -148,7 +148,7 @@ class _JournalPlugin:
     def mmsvc_after_step(self, ctx: Any, step: Any) -> None:
         done, total = ctx.progress
         self.journal.append(pb.EVENT_KIND_STEP, step=pb.StepTransition(
-            path=step.path, state=_STATE.get(str(step.state), pb.STEP_STATE_UNSPECIFIED),
+            path=step.path, state=STEP_STATE_PB.get(str(step.state), pb.STEP_STATE_UNSPECIFIED),
             leaves_done=done + 1, leaves_total=total))
 
 
