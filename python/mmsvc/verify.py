@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_TS = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+from mmsvc.machine.dmesg import clean_lines
+
 #: the lines a memory boot prints that must match exactly
 EXACT = tuple(re.compile(p) for p in (
     r"^Zone ranges:", r"^\s+(DMA|DMA32|Normal|Movable|HighMem|Device)\s+(\[mem|empty)",
@@ -32,10 +33,8 @@ def memory_lines(text: str) -> tuple[list[str], list[int] | None]:
     """The exact-match memory lines of a log (timestamps and spacing
     normalised) and the Memory line's numbers."""
     out, mem = [], None
-    for raw in text.splitlines():
-        if raw.startswith("=== /proc/"):
-            break
-        line = _TS.sub("", raw).rstrip()
+    for line in clean_lines(text):
+        line = line.rstrip()
         m = MEMORY.search(line)
         if m:
             mem = [int(x) for x in m.groups()]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -372,22 +372,6 @@ class KernelImage:
                                          f"expected a non-negative integer, got {v!r}")
 
 
-_KCONFIG_BOOLS = (
-    "deferred_struct_page_init", "page_extension", "page_poisoning",
-    "init_on_alloc_default_on", "init_on_free_default_on", "kfence", "kmemleak",
-    "page_table_isolation", "x86_5level", "sparsemem", "sparsemem_extreme",
-    "sparsemem_vmemmap", "flatmem", "numa", "acpi_numa", "amd_numa", "numa_emu",
-    "stackdepot", "swiotlb", "init_stack_all_zero", "init_stack_all_pattern",
-    "structleak_byref_all", "structleak_byref", "structleak_user", "zone_dma",
-    "zone_dma32", "zone_device", "cma", "memory_hotplug", "randomize_memory",
-    "randomize_base", "page_owner", "debug_pagealloc", "shuffle_page_allocator", "smp",
-    "cpumask_offstack", "bpf_jit", "network_phy_timestamping", "crash_core", "highmem",
-    "transparent_hugepage", "hugetlbfs",
-)
-_KCONFIG_INTS = ("nr_cpus", "nodes_shift", "pgtable_levels", "physical_start",
-                 "physical_align")
-
-
 @dataclass(frozen=True)
 class KernelConfig:
     """The kernel-config switches that change memory initialisation.
@@ -446,8 +430,9 @@ class KernelConfig:
     physical_align: int = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
-    BOOLS: ClassVar[tuple[str, ...]] = _KCONFIG_BOOLS
-    INTS: ClassVar[tuple[str, ...]] = _KCONFIG_INTS
+    #: the switch and number fields, in order (filled in below from the fields)
+    BOOLS: ClassVar[tuple[str, ...]] = ()
+    INTS: ClassVar[tuple[str, ...]] = ()
 
     @property
     def max_numnodes(self) -> int:
@@ -491,6 +476,10 @@ class KernelConfig:
                 raise MachineConfigError(_join(path, "extra"), "expected a table")
             kwargs["extra"] = {str(k): str(v) for k, v in extra.items()}
         return dataclasses.replace(base, **kwargs) if base else cls(**kwargs)
+
+
+KernelConfig.BOOLS = tuple(f.name for f in fields(KernelConfig) if f.type == "bool")
+KernelConfig.INTS = tuple(f.name for f in fields(KernelConfig) if f.type == "int")
 
 
 @dataclass(frozen=True)
