@@ -21,7 +21,8 @@ Generic kernel services a ``setup_arch`` / ``mem_init`` calls
 
 Page arithmetic
     ``PAGE_SIZE``, ``PAGE_SHIFT``, ``SMP_CACHE_BYTES``, :func:`round_up`,
-    :func:`round_down`, :func:`page_align`, :func:`roundup_pow_of_two`.
+    :func:`round_down`, :func:`page_align`, :func:`roundup_pow_of_two`,
+    :func:`div_round_up`.
 
 The machine's memory itself is ``ctx.mm`` (``mmsvc._core.Mm``): its
 ``memblock`` view (add, reserve, alloc_* ...) and, after
@@ -51,6 +52,7 @@ from mmsvc.units import (
     PAGE_SHIFT,
     PAGE_SIZE,
     SMP_CACHE_BYTES,
+    div_round_up,
     page_align,
     round_down,
     round_up,
@@ -65,5 +67,5 @@ __all__ = [
     "memblock_free_all", "node_of", "pcpu_embed_first_chunk", "sparse_init", "substep",
     "PCPU_MIN_UNIT_SIZE", "PERCPU_DYNAMIC_RESERVE", "PERCPU_MODULE_RESERVE", "build_alloc_info",
     "pcpu_setup_first_chunk", "PAGE_SHIFT", "PAGE_SIZE", "SMP_CACHE_BYTES", "page_align",
-    "round_down", "round_up", "roundup_pow_of_two",
+    "round_down", "round_up", "roundup_pow_of_two", "div_round_up",
 ]

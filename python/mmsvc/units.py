@@ -10,9 +10,14 @@ PAGE_SIZE = 1 << PAGE_SHIFT
 SMP_CACHE_BYTES = 64
 
 
+def div_round_up(n: int, d: int) -> int:
+    """``DIV_ROUND_UP``: ``n / d`` rounded up (``PFN_UP`` with ``d = PAGE_SIZE``)."""
+    return -(-n // d)
+
+
 def round_up(value: int, align: int) -> int:
     """``value`` rounded up to a multiple of ``align``."""
-    return -(-value // align) * align
+    return div_round_up(value, align) * align
 
 
 def round_down(value: int, align: int) -> int:

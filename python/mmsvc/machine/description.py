@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import e820 as _e820
 from mmsvc.machine.e820 import E820Entry
-from mmsvc.machine.units import PAGE_SIZE, parse_bool, parse_size, parse_str, round_up
+from mmsvc.machine.units import parse_bool, parse_size, parse_str
+from mmsvc.units import PAGE_SIZE, round_up
 
 PROFILES = ("5.14", "6.1")
 DEFAULT_PROFILE = "5.14"

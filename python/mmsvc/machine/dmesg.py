@@ -28,6 +28,7 @@ from mmsvc.machine.description import (
     UmlFirmware,
 )
 from mmsvc.machine.e820 import E820Entry, parse_type_name
+from mmsvc.units import round_up
 
 _PREFIX = re.compile(r"^(?:<\d+>)?(?:\[\s*\d+\.\d+\]\s?)?")
 _E820 = re.compile(r"^(BIOS-e820|BIOS-88|BIOS-e801|user): \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] "
@@ -169,7 +170,7 @@ def _estimated_image(release: str, arch: str, sizes: dict[str, int] | None) -> K
     if arch == "um":
         return KernelImage(release=release, load_address=0, reserved_span=total,
                            image_end=total, **sizes)
-    span = -(-total // 0x200000) * 0x200000
+    span = round_up(total, 0x200000)
     return KernelImage(release=release, load_address=0x1000000, reserved_span=span, **sizes)
 
 

@@ -25,7 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mmsvc.errors import MachineConfigError
-from mmsvc.machine.units import PAGE_SIZE, U64_MASK, round_down, round_up
+from mmsvc.machine.units import U64_MASK
+from mmsvc.units import PAGE_SIZE, round_down, round_up
 
 E820_RAM = 1
 E820_RESERVED = 2

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine.description import KernelConfig, KernelImage
-from mmsvc.machine.units import PAGE_SIZE, round_up
+from mmsvc.units import PAGE_SIZE, div_round_up, round_up
 
 SECTION_SIZE_BITS = 27  # x86_64: 128 MiB sections
 
@@ -59,7 +59,7 @@ class BuildConstants:
         if per_root is None:
             return None
         sections = 1 << (max_physmem_bits - SECTION_SIZE_BITS)
-        return 8 * -(-sections // per_root)
+        return 8 * div_round_up(sections, per_root)
 
 
 @dataclass(frozen=True)

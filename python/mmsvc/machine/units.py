@@ -13,7 +13,6 @@ Two families live here:
 from __future__ import annotations
 
 from mmsvc.errors import MachineConfigError
-from mmsvc.units import PAGE_SHIFT, PAGE_SIZE, round_down, round_up  # noqa: F401
 
 U64_MASK = (1 << 64) - 1
 
@@ -137,8 +136,3 @@ def parse_str(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise MachineConfigError(field, f"expected a string, got {value!r}")
     return value
-
-
-def hexs(value: int) -> str:
-    """``0x``-prefixed lower-case hex, the form the dumpers write."""
-    return f"{value:#x}"

@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mmsvc.boot.context import BootContext
-from mmsvc.units import PAGE_SHIFT, PAGE_SIZE, SMP_CACHE_BYTES, roundup_pow_of_two
+from mmsvc.units import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    SMP_CACHE_BYTES,
+    div_round_up,
+    round_up,
+    roundup_pow_of_two,
+)
 
 #: the table scale grows by one for every factor 4 of memory above 64 GiB
 ADAPT_SCALE_NPAGES = (64 << 30) >> PAGE_SHIFT
@@ -41,7 +48,7 @@ def hash_entries(nr_kernel_pages: int, nr_all_pages: int, bucketsize: int, scale
     if not numentries:
         numentries = nr_kernel_pages
         pages_per_mb = (1 << 20) // PAGE_SIZE
-        numentries = -(-numentries // pages_per_mb) * pages_per_mb
+        numentries = round_up(numentries, pages_per_mb)
         adapt = ADAPT_SCALE_NPAGES
         while adapt < numentries:
             scale += 1
@@ -99,7 +106,7 @@ def alloc_large_system_hash_vmalloc(ctx: BootContext, name: str, bucketsize: int
         pages: list[int] = [addr]
     else:
         order = PMD_ORDER if huge else 0
-        count = -(-size // (PAGE_SIZE << order))
+        count = div_round_up(size, PAGE_SIZE << order)
         pages = [ctx.mm.alloc_pages(order=order, gfp="GFP_KERNEL", nid=i % nodes)
                  for i in range(count)]
     table = HashTable(name, entries, size, "vmalloc hugepage" if huge else "vmalloc")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmsvc.boot.context import BootContext
-from mmsvc.units import PAGE_SHIFT
+from mmsvc.units import PAGE_SHIFT, round_up
 
 
 def _mem(start_pfn: int, end_pfn: int) -> str:
@@ -77,7 +77,7 @@ def alloc_node_mem_map(ctx: BootContext, layout: dict[str, Any]) -> None:
         if node["end_pfn"] <= node["start_pfn"]:
             continue
         start = node["start_pfn"] & ~(align - 1)
-        end = -(-node["end_pfn"] // align) * align
+        end = round_up(node["end_pfn"], align)
         ctx.mm.memblock.alloc_node((end - start) * 64, 64, node["nid"],
                                    caller="alloc_node_mem_map")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mmsvc.boot.context import BootContext
-from mmsvc.units import PAGE_SIZE, SMP_CACHE_BYTES, page_align
+from mmsvc.units import PAGE_SIZE, SMP_CACHE_BYTES, div_round_up, page_align, round_up
 
 #: PERCPU_MODULE_RESERVE
 PERCPU_MODULE_RESERVE = 8 << 10
@@ -61,7 +61,7 @@ def build_alloc_info(static_size: int, atom_size: int,
     size_sum = page_align(static_size + reserved_size + dyn_size)
     dyn = size_sum - static_size - reserved_size
     unit = max(size_sum, PCPU_MIN_UNIT_SIZE)
-    unit = -(-unit // atom_size) * atom_size
+    unit = round_up(unit, atom_size)
     return FirstChunk(static_size, reserved_size, dyn, unit, atom_size)
 
 
@@ -123,8 +123,9 @@ def pcpu_setup_first_chunk(ctx: BootContext, fc: FirstChunk, nr_units: int,
         region = page_align(start % PAGE_SIZE + size)
         pages = region // PAGE_SIZE
         bits = region // PCPU_MIN_ALLOC_SIZE
-        mb.alloc(PCPU_CHUNK_SIZE + 8 * -(-pages // 64), SMP_CACHE_BYTES,
+        mb.alloc(PCPU_CHUNK_SIZE + 8 * div_round_up(pages, 64), SMP_CACHE_BYTES,
                  caller="pcpu_alloc_first_chunk")
-        mb.alloc(8 * -(-bits // 64), SMP_CACHE_BYTES, caller="pcpu_alloc_first_chunk")
-        mb.alloc(8 * -(-(bits + 1) // 64), SMP_CACHE_BYTES, caller="pcpu_alloc_first_chunk")
+        mb.alloc(8 * div_round_up(bits, 64), SMP_CACHE_BYTES, caller="pcpu_alloc_first_chunk")
+        mb.alloc(8 * div_round_up(bits + 1, 64), SMP_CACHE_BYTES,
+                 caller="pcpu_alloc_first_chunk")
         mb.alloc(PCPU_BLOCK_MD_SIZE * pages, SMP_CACHE_BYTES, caller="pcpu_alloc_first_chunk")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from mmsvc.boot.context import BootContext
 from mmsvc.errors import OutOfMemoryError
-from mmsvc.units import PAGE_SHIFT, PAGE_SIZE, SMP_CACHE_BYTES
+from mmsvc.units import PAGE_SHIFT, PAGE_SIZE, SMP_CACHE_BYTES, div_round_up, round_up
 
 STRUCT_PAGE_SIZE = 64
 #: sizeof(struct mem_section_usage) + the pageblock-flags bitmap of a section
@@ -50,13 +50,13 @@ class SparseGeometry:
 
     @property
     def nr_section_roots(self) -> int:
-        return -(-self.nr_mem_sections // self.sections_per_root)
+        return div_round_up(self.nr_mem_sections, self.sections_per_root)
 
     @property
     def section_map_size(self) -> int:
         """Bytes of ``struct page`` per section, rounded to the memmap alignment."""
         size = self.pages_per_section * STRUCT_PAGE_SIZE
-        return -(-size // self.memmap_align) * self.memmap_align
+        return round_up(size, self.memmap_align)
 
 
 def present_sections(ctx: BootContext, geo: SparseGeometry) -> dict[int, list[int]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mmsvc import api
-from mmsvc.api import PAGE_SIZE, BootContext, Step, round_up, substep
+from mmsvc.api import PAGE_SIZE, BootContext, Step, div_round_up, round_up, substep
 
 
 def zero_empty_zero_page(ctx: BootContext) -> None:
@@ -34,7 +34,7 @@ def free_brk_to_reserved(ctx: BootContext) -> None:
         ctx.mm.memblock.free(lay.pa(brk_end), reserved - brk_end, caller="mem_init")
     ctx.arch_state["uml_reserved"] = brk_end
     if ctx.profile_at_least("6.1"):
-        ctx.g.min_low_pfn = -(-lay.pa(brk_end) // PAGE_SIZE)
+        ctx.g.min_low_pfn = div_round_up(lay.pa(brk_end), PAGE_SIZE)
 
 
 def memblock_free_all(ctx: BootContext) -> None:

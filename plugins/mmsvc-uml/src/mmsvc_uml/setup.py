@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from mmsvc.api import PAGE_SIZE, BootContext, Step, free_area_init, substep
+from mmsvc.api import PAGE_SIZE, BootContext, Step, div_round_up, free_area_init, substep
 from mmsvc_uml.layout import uml_layout
 
 #: fixrange_init: a PMD and a PTE table for the fixmap, fixaddr_user_init
@@ -28,7 +28,7 @@ def setup_physmem(ctx: BootContext) -> None:
     reserve = lay.uml_reserved - lay.uml_physmem
     mb.add(0, lay.physmem_size + lay.highmem, caller="setup_physmem")
     mb.reserve(0, reserve, caller="setup_physmem")
-    ctx.g.min_low_pfn = -(-reserve // PAGE_SIZE)
+    ctx.g.min_low_pfn = div_round_up(reserve, PAGE_SIZE)
     ctx.g.max_low_pfn = ctx.g.min_low_pfn + ((lay.physmem_size - reserve) >> 12)
     ctx.g.max_pfn = ctx.g.max_possible_pfn = lay.physmem_size >> 12
 

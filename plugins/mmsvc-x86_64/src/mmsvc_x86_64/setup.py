@@ -14,6 +14,7 @@ from mmsvc.api import (
     SMP_CACHE_BYTES,
     BootContext,
     Step,
+    div_round_up,
     free_area_init,
     round_up,
     substep,
@@ -50,7 +51,7 @@ def early_reserve_memory(ctx: BootContext) -> None:
     mb.reserve(0, low, caller=caller)
     rd = ctx.machine.initrd
     if rd is not None and rd.size:
-        end = -(-(rd.start + rd.size) // PAGE_SIZE) * PAGE_SIZE
+        end = round_up(rd.start + rd.size, PAGE_SIZE)
         mb.reserve(rd.start, end - rd.start, caller="early_reserve_initrd")
     bios_start = _bios_start(ctx)
     mb.reserve(bios_start, SZ_1M - bios_start, caller="reserve_bios_regions")
@@ -177,7 +178,7 @@ def reserve_initrd(ctx: BootContext) -> None:
     rd = ctx.machine.initrd
     if rd is None or not rd.size:
         return
-    end = -(-(rd.start + rd.size) // PAGE_SIZE) * PAGE_SIZE
+    end = round_up(rd.start + rd.size, PAGE_SIZE)
     ctx.pr_info(f"RAMDISK: [mem {rd.start:#010x}-{end - 1:#010x}]")
 
 
@@ -224,7 +225,7 @@ def memblock_find_dma_reserve(ctx: BootContext) -> None:
                    for s, e, _ in mb.mem_pfn_ranges())
     nr_free = 0
     for start, end, _ in mb.free_ranges():
-        s = min(-(-start // PAGE_SIZE), MAX_DMA_PFN)
+        s = min(div_round_up(start, PAGE_SIZE), MAX_DMA_PFN)
         e = min(end // PAGE_SIZE, MAX_DMA_PFN)
         nr_free += max(0, e - s)
     ctx.g.dma_reserve = nr_pages - nr_free
@@ -295,7 +296,7 @@ def cpumask_allocations(ctx: BootContext, nr_node_ids: int, nr_cpu_ids: int) -> 
     and sibling-setup masks (setup_cpu_local_masks)."""
     if not ctx.kconfig.cpumask_offstack:
         return
-    size = 8 * -(-nr_cpu_ids // 64)
+    size = 8 * div_round_up(nr_cpu_ids, 64)
     mb = ctx.mm.memblock
     for _ in range(nr_node_ids if ctx.kconfig.numa else 0):
         mb.alloc(size, SMP_CACHE_BYTES, caller="setup_node_to_cpumask_map")
@@ -317,13 +318,13 @@ def nosave_calls(e820, limit_pfn: int, profile_6_1: bool) -> list[tuple[int, int
             if e.type not in ram:
                 continue
             if last < e.addr:
-                calls.append((last >> 12, -(-e.addr // PAGE_SIZE)))
+                calls.append((last >> 12, div_round_up(e.addr, PAGE_SIZE)))
             last = e.addr + e.size
         calls.append((last >> 12, limit_pfn))
     else:
         pfn = 0
         for e in e820:
-            up = -(-e.addr // PAGE_SIZE)
+            up = div_round_up(e.addr, PAGE_SIZE)
             if pfn < up:
                 calls.append((pfn, up))
             pfn = (e.addr + e.size) >> 12
