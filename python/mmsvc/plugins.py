@@ -29,9 +29,6 @@ from mmsvc.errors import PluginError
 
 ENTRY_POINT_GROUP = "mmsvc"
 
-#: The built-in plugins, each a separate distribution under plugins/.
-DEFAULT_PLUGINS: tuple[str, ...] = ("x86_64", "uml")
-
 
 @dataclass(frozen=True)
 class PluginInfo:

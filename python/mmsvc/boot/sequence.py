@@ -6,7 +6,7 @@ struct page init.
 from __future__ import annotations
 
 from mmsvc.boot.context import BootContext
-from mmsvc.boot.steps import Step, StepKind
+from mmsvc.boot.steps import Step, StepKind, arch_step
 from mmsvc.errors import PluginError
 from mmsvc.mm import hashes, init, page_alloc
 
@@ -88,7 +88,7 @@ def _arch_substeps(ctx: BootContext, parent: Step) -> list[Step]:
 
 
 def _arch_step(ctx: BootContext, name: str, phase: str, doc: str) -> Step:
-    step = Step(name=name, phase=phase, kind=A, doc=doc)
+    step = arch_step(name, phase, doc)
     step.substeps = _arch_substeps(ctx, step)
     return step
 

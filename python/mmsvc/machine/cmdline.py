@@ -466,9 +466,3 @@ def parse_cmdline(text: str, arch: str = "x86_64") -> KernelCmdline:
         numa_options=tuple(numa_opts),
         unknown=unknown,
     )
-
-
-def user_map(bios: tuple[_e820.E820Entry, ...], cmdline: KernelCmdline):
-    """The "user-defined physical RAM map" for *cmdline* on top of the BIOS table, or
-    ``None`` when the command line has no ``mem=``/``memmap=``."""
-    return _e820.apply_user_map(bios, cmdline.mem_ops)

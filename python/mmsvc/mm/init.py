@@ -28,9 +28,10 @@ def page_ext_init_flatmem(ctx: BootContext) -> None:
 def init_mem_debugging_and_hardening(ctx: BootContext) -> None:
     """Settle init_on_alloc/init_on_free against page poisoning."""
     kc, cmd = ctx.kconfig, ctx.cmdline
-    init_on_alloc = _flag(cmd, "init_on_alloc", kc.init_on_alloc_default_on)
-    init_on_free = _flag(cmd, "init_on_free", kc.init_on_free_default_on)
-    poison = kc.page_poisoning and _flag(cmd, "page_poison", False)
+    # the command line's tri-state switches (parse_cmdline validated them)
+    init_on_alloc = kc.init_on_alloc_default_on if cmd.init_on_alloc is None else cmd.init_on_alloc
+    init_on_free = kc.init_on_free_default_on if cmd.init_on_free is None else cmd.init_on_free
+    poison = bool(kc.page_poisoning and cmd.page_poison)
     if (init_on_alloc or init_on_free) and poison:
         ctx.pr_info("mem auto-init: CONFIG_PAGE_POISONING is on, will take precedence over "
                     "init_on_alloc and init_on_free")
@@ -119,6 +120,8 @@ def noop(reason: str):
 
 
 def _flag(cmd: object, name: str, default: bool) -> bool:
+    """A boolean parameter the command-line parser keeps only as text
+    (``stack_depot_disable``, ``page_owner``): on/off words, a bare flag on."""
     get = getattr(cmd, "get", None)
     value = get(name) if get else None
     if value is None:
