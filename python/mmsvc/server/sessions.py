@@ -311,7 +311,9 @@ class Session:
                     from exc
             self._record(op)
 
-    def _apply(self, op: list[Any]) -> None:
+    def _apply(self, op: list[Any]) -> Any:
+        """Carry out one history entry; returns the core's answer (the pfn,
+        the allocated pfns, the address) or None."""
         sim, kind = self.sim, op[0]
         if kind == "leaves":
             for _ in range(int(op[1])):
@@ -325,7 +327,7 @@ class Session:
         elif kind == "alloc":
             _, order, gfp, nid, cpu = op
             kw = {"nid": nid} if nid is not None else {}
-            sim.mm.alloc_pages(order=order, gfp=gfp, cpu=cpu, **kw)
+            return sim.mm.alloc_pages(order=order, gfp=gfp, cpu=cpu, **kw)
         elif kind == "free":
             _, pfn, order, cpu = op
             sim.mm.free_pages(pfn, order=order, cpu=cpu)
@@ -333,8 +335,9 @@ class Session:
             _, count, order, gfp, cpu = op
             if not isinstance(count, int) or not 0 <= count <= MAX_BULK:
                 raise MmsvcError(f"alloc_bulk count {count!r} outside 0..{MAX_BULK}")
-            sim.mm.alloc_pages_bulk(array.array("Q", bytes(8 * count)), order=order, gfp=gfp,
-                                    cpu=cpu)
+            out = array.array("Q", bytes(8 * count))
+            n = sim.mm.alloc_pages_bulk(out, order=order, gfp=gfp, cpu=cpu)
+            return out[:n]
         elif kind == "free_bulk":
             _, data, order, cpu = op
             pfns = array.array("Q")
@@ -349,18 +352,19 @@ class Session:
             sim.mm.kernel_unmap_range(virt, length)
         elif kind == "kmalloc":
             _, size, gfp, cpu = op
-            sim.mm.kmalloc(size, gfp=gfp, cpu=cpu)
+            return sim.mm.kmalloc(size, gfp=gfp, cpu=cpu)
         elif kind == "kfree":
             _, addr, cpu = op
             sim.mm.kfree(addr, cpu=cpu)
         elif kind == "vmalloc":
             _, size, caller, huge = op
-            sim.mm.vmalloc(size, caller=caller, huge=huge)
+            return sim.mm.vmalloc(size, caller=caller, huge=huge)
         elif kind == "vfree":
             _, addr = op
             sim.mm.vfree(addr)
         else:
             raise MmsvcError(f"unknown history entry {kind!r}")
+        return None
 
     def _record(self, op: list[Any]) -> None:
         if op[0] == "leaves" and self.history and self.history[-1][0] == "leaves":
@@ -460,25 +464,7 @@ class Session:
     def do(self, op: list[Any]) -> Any:
         """Apply an allocator entry and record it; returns the core's answer."""
         self.check_history_room()
-        sim, kind = self.sim, op[0]
-        if kind == "alloc":
-            _, order, gfp, nid, cpu = op
-            kw = {"nid": nid} if nid is not None else {}
-            result = sim.mm.alloc_pages(order=order, gfp=gfp, cpu=cpu, **kw)
-        elif kind == "alloc_bulk":
-            _, count, order, gfp, cpu = op
-            out = array.array("Q", bytes(8 * count))
-            n = sim.mm.alloc_pages_bulk(out, order=order, gfp=gfp, cpu=cpu)
-            result = out[:n]
-        elif kind == "kmalloc":
-            _, size, gfp, cpu = op
-            result = sim.mm.kmalloc(size, gfp=gfp, cpu=cpu)
-        elif kind == "vmalloc":
-            _, size, caller, huge = op
-            result = sim.mm.vmalloc(size, caller=caller, huge=huge)
-        else:
-            self._apply(op)
-            result = None
+        result = self._apply(op)
         self._record(op)
         return result
 
