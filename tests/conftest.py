@@ -6,9 +6,23 @@ from pathlib import Path
 
 import pytest
 
+from mmsvc import _core
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-DMESG = SHARED / "fixtures" / "dmesg"
+MiB = 1 << 20
+
+
+def shared_fixtures() -> Path | None:
+    """``<repo>/../shared/fixtures`` (or further up, for worktrees)."""
+    for parent in REPO.parents:
+        cand = parent / "shared" / "fixtures"
+        if cand.is_dir():
+            return cand
+    return None
+
+
+FIXTURES = shared_fixtures()
+DMESG = (FIXTURES or REPO.parent / "shared" / "fixtures") / "dmesg"
 
 
 def fixture_logs() -> list[Path]:
@@ -20,3 +34,17 @@ def dmesg_dir() -> Path:
     if not DMESG.is_dir():
         pytest.skip(f"real boot logs not found at {DMESG}")
     return DMESG
+
+
+def small_machine(mem: int = 64 * MiB) -> _core.Mm:
+    """A one-node machine with RAM [1 MiB, mem), all free, no deferral."""
+    mm = _core.Mm("6.1")
+    mm.memblock.add(MiB, mem - MiB)
+    regions = mm.memblock.mem_pfn_ranges()
+    mm.free_area_init(regions, [("DMA", 0x1000), ("DMA32", mem >> 12), ("Normal", mem >> 12),
+                                ("Movable", 0)], 1,
+                      config={"deferred_struct_page_init": False, "nr_cpus": 2})
+    mm.memblock_free_all()
+    mm.setup_per_cpu_pageset()
+    mm.init_per_zone_wmark_min()
+    return mm

@@ -10,8 +10,6 @@ from mmsvc.errors import InvalidArgumentError, OutOfMemoryError
 from mmsvc.machine import default_machine, from_dmesg
 from mmsvc.simulation import Breakpoint, Simulation, StopReason
 
-from .conftest import DMESG
-
 
 def x86():
     return Simulation(default_machine().replace(profile="6.1"))
@@ -45,10 +43,8 @@ class Hog:
                 pass
 
 
-def test_allocation_failure_stops_the_run():
-    if not DMESG.is_dir():
-        pytest.skip("fixtures absent")
-    sim = Simulation(from_dmesg(str(DMESG / "uml-32M.log")).replace(profile="6.1"),
+def test_allocation_failure_stops_the_run(dmesg_dir):
+    sim = Simulation(from_dmesg(str(dmesg_dir / "uml-32M.log")).replace(profile="6.1"),
                      plugins=[("hog", Hog())])
     sim.add_breakpoint(kind="allocation_failure", min_order=9)
     stop = sim.run()

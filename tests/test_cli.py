@@ -9,8 +9,6 @@ from click.testing import CliRunner
 
 from mmsvc.cli import cli
 
-from .conftest import DMESG
-
 
 @pytest.fixture
 def run():
@@ -62,10 +60,8 @@ def test_proc_views(run, view, needle):
     assert out.exit_code == 0 and needle in out.output
 
 
-def test_verify_real_log(run):
-    if not DMESG.is_dir():
-        pytest.skip("fixtures absent")
-    out = run("verify", str(DMESG / "qemu-x86_64-2g.log"))
+def test_verify_real_log(run, dmesg_dir):
+    out = run("verify", str(dmesg_dir / "qemu-x86_64-2g.log"))
     assert out.exit_code == 0, out.output
     assert out.output.rstrip().endswith("memory lines agree")
     assert "DIFF" not in out.output

@@ -11,7 +11,8 @@ import pytest
 
 from mmsvc import _core
 from mmsvc.errors import DoubleFreeError, NotAllocatedError, WrongOrderError
-from tests.test_page_alloc_binding import small_machine
+
+from .conftest import small_machine
 
 
 def test_signatures_are_the_documented_ones():

@@ -11,17 +11,9 @@ from mmsvc.machine import CpuFeatures, dumps_json, from_dmesg, loads_json, parse
 from mmsvc.machine import e820 as E
 from mmsvc.machine.dmesg import clean_lines, proc_sections
 
+from .conftest import FIXTURES
 
-def shared_fixtures() -> Path | None:
-    """``<repo>/../shared/fixtures`` (or further up, for worktrees)."""
-    for parent in Path(__file__).resolve().parents[1:]:
-        cand = parent / "shared" / "fixtures"
-        if cand.is_dir():
-            return cand
-    return None
-
-
-FIX = shared_fixtures()
+FIX = FIXTURES
 pytestmark = pytest.mark.skipif(FIX is None, reason="shared/fixtures not found next to the "
                                                     "repository")
 LOGS = FIX / "dmesg" if FIX else Path("/nonexistent")

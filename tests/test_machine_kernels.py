@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import kernels
 from mmsvc.machine.kconfig import kconfig_arch, load_kconfig, parse_kconfig
 
+from .conftest import FIXTURES
 
-def shared_fixtures() -> Path | None:
-    """``<repo>/../shared/fixtures`` (or further up, for worktrees)."""
-    for parent in Path(__file__).resolve().parents[1:]:
-        cand = parent / "shared" / "fixtures"
-        if cand.is_dir():
-            return cand
-    return None
-
-
-FIX = shared_fixtures()
+FIX = FIXTURES
 needs_fixtures = pytest.mark.skipif(FIX is None, reason="shared/fixtures not found next to "
                                                         "the repository")
 

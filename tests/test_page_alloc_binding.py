@@ -19,21 +19,7 @@ from mmsvc.errors import (
     WrongOrderError,
 )
 
-MiB = 1 << 20
-
-
-def small_machine(mem: int = 64 * MiB) -> _core.Mm:
-    """A one-node machine with RAM [1 MiB, mem), all free, no deferral."""
-    mm = _core.Mm("6.1")
-    mm.memblock.add(MiB, mem - MiB)
-    regions = mm.memblock.mem_pfn_ranges()
-    mm.free_area_init(regions, [("DMA", 0x1000), ("DMA32", mem >> 12), ("Normal", mem >> 12),
-                                ("Movable", 0)], 1,
-                      config={"deferred_struct_page_init": False, "nr_cpus": 2})
-    mm.memblock_free_all()
-    mm.setup_per_cpu_pageset()
-    mm.init_per_zone_wmark_min()
-    return mm
+from .conftest import MiB, small_machine
 
 
 def test_zones_and_counters():

@@ -9,8 +9,6 @@ from mmsvc.errors import InvalidArgumentError, InvalidStateError, PluginError
 from mmsvc.machine import default_machine, from_dmesg
 from mmsvc.simulation import Simulation, StopReason
 
-from .conftest import DMESG
-
 
 def x86(profile="6.1"):
     return Simulation(default_machine().replace(profile=profile))
@@ -71,10 +69,8 @@ def test_profiles_follow_their_kernel():
     assert ra - rb >= 8192
 
 
-def test_uml_mem_init_statements():
-    if not DMESG.is_dir():
-        pytest.skip("fixtures absent")
-    sim = Simulation(from_dmesg(str(DMESG / "uml-32M.log")).replace(profile="6.1"))
+def test_uml_mem_init_statements(dmesg_dir):
+    sim = Simulation(from_dmesg(str(dmesg_dir / "uml-32M.log")).replace(profile="6.1"))
     sim.run(until="mem_init")
     subs = [s.name for s in sim.find_step("mem_init").substeps]
     assert subs == ["zero_empty_zero_page", "round_brk_end", "map_memory", "memblock_free",
