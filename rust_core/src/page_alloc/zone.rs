@@ -353,8 +353,9 @@ impl Zone {
     /// descriptor (`base`, used below the top order) known.
     #[inline]
     pub fn free_one_page_at(&mut self, pfn: Pfn, order: u32, mt: u8, to_tail_flag: bool, base: usize) {
-        self.nr_free_pages += 1u64 << order;
         let top = self.top();
+        debug_assert!(order <= top, "order {order} above the top order {top}");
+        self.nr_free_pages += 1u64 << order;
         let merged = order < top;
         let (mut pfn, mut order) = (pfn, order);
         if order < top {
@@ -390,43 +391,27 @@ impl Zone {
                 return;
             }
         }
-        if order == top {
-            // merged up from below: `base` is the block's descriptor
-            let idx = if merged {
-                base >> top
-            } else {
-                let e = self.pt.entry(pfn);
-                if e < super::pages::E_DESC {
-                    self.pt.drop_desc(pfn);
-                    self.area.add_run(mt, pfn, 1, to_tail_flag);
-                    return;
-                }
-                (e - super::pages::E_DESC) as usize
-            };
-            let npb = self.pt.npb;
-            if self.pt.pbm[idx * npb..(idx + 1) * npb].iter().all(|&m| m == MigrateType::Movable as u8) {
+        // a top-order block (merged up from below: `base` is its descriptor)
+        let idx = if merged {
+            base >> top
+        } else {
+            let e = self.pt.entry(pfn);
+            if e < super::pages::E_DESC {
                 self.pt.drop_desc(pfn);
                 self.area.add_run(mt, pfn, 1, to_tail_flag);
-            } else {
-                // a block of non-default pageblock types keeps its
-                // descriptor; pfn is its first page
-                self.area.add_top_at(&mut self.pt, pfn, idx << top, mt, to_tail_flag);
+                return;
             }
-            return;
+            (e - super::pages::E_DESC) as usize
+        };
+        let npb = self.pt.npb;
+        if self.pt.pbm[idx * npb..(idx + 1) * npb].iter().all(|&m| m == MigrateType::Movable as u8) {
+            self.pt.drop_desc(pfn);
+            self.area.add_run(mt, pfn, 1, to_tail_flag);
+        } else {
+            // a block of non-default pageblock types keeps its
+            // descriptor; pfn is its first page
+            self.area.add_top_at(&mut self.pt, pfn, idx << top, mt, to_tail_flag);
         }
-        let to_tail = to_tail_flag || (order + 2 < top + 1 && self.buddy_merge_likely(pfn, order));
-        self.area.add(&mut self.pt, pfn, order, mt, to_tail);
-    }
-
-    /// `buddy_merge_likely`: is the buddy of the next-larger block free?
-    fn buddy_merge_likely(&self, pfn: Pfn, order: u32) -> bool {
-        let combined = pfn & !(1u64 << order);
-        let higher_buddy = combined ^ (1u64 << (order + 1));
-        if !self.spans(higher_buddy) {
-            return false;
-        }
-        let s = self.pt.state(higher_buddy);
-        kind(s) == K_FREE && st_order(s) == order + 1
     }
 
     /// Free the pfn range `[s, e)` (present, not on any list) in
