@@ -96,18 +96,16 @@ impl Zone {
                         e = self.pt.entry(pfn);
                     }
                 }
-                if order == cur {
-                    self.nr_free_pages -= 1u64 << order;
-                    return Some(pfn);
-                }
-                // `expand`
-                let base = (e >= super::pages::E_DESC).then(|| ((e - super::pages::E_DESC) as usize) << top);
-                let mask = (1u64 << top) - 1;
-                let mut h = cur;
-                while h > order {
-                    h -= 1;
-                    let q = pfn + (1u64 << h);
-                    self.area.add_at(&mut self.pt, q, base.map(|b| b + (q & mask) as usize), h, mt, false);
+                if order < cur {
+                    // `expand`
+                    let base = (e >= super::pages::E_DESC).then(|| ((e - super::pages::E_DESC) as usize) << top);
+                    let mask = (1u64 << top) - 1;
+                    let mut h = cur;
+                    while h > order {
+                        h -= 1;
+                        let q = pfn + (1u64 << h);
+                        self.area.add_at(&mut self.pt, q, base.map(|b| b + (q & mask) as usize), h, mt, false);
+                    }
                 }
             }
             self.nr_free_pages -= 1u64 << order;
