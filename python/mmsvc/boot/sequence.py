@@ -31,7 +31,7 @@ MM_INIT_6_1 = (
 
 #: steps only some architectures have; the arch plugin answers them
 ARCH_STEPS = frozenset({"mem_init", "init_espfix_bsp", "pti_init", "setup_per_cpu_areas",
-                        "trap_init", "sock_init"})
+                        "trap_init", "init_IRQ", "sock_init"})
 
 _DOCS = {
     "page_ext_init_flatmem": "FLATMEM page_ext array from memblock",
@@ -121,6 +121,9 @@ def build_steps(ctx: BootContext) -> list[Step]:
         else:
             steps.append(Step(name, "mm_init", G, _generic(name), doc=_DOCS.get(name, "")))
 
+    steps.append(_arch_step(ctx, "init_IRQ", "start_kernel",
+                            "architecture: interrupt vectors (x86_64: the IDT page made "
+                            "read-only)"))
     steps.append(Step("setup_per_cpu_pageset", "start_kernel", G,
                       lambda ctx: ctx.mm.setup_per_cpu_pageset(),
                       doc="the real per-cpu page lists replace the boot pagesets"))

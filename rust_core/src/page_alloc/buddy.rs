@@ -348,6 +348,7 @@ impl PageAlloc {
         for z in &mut self.zones {
             z.managed = 0;
         }
+        self.mark_uninit_pageblocks();
         let mut total = 0;
         for &(s, e, nid) in ranges {
             total += e - s;
@@ -363,6 +364,44 @@ impl PageAlloc {
             self.deferred_done = true;
         }
         Ok(total)
+    }
+
+    /// The pageblock migratetypes memmap init leaves: `memmap_init` makes a
+    /// pageblock MOVABLE when it initialises the pageblock's first pfn, that
+    /// is present memory before the node's first deferred pfn. Pageblocks
+    /// starting in a hole, and the whole deferred part (until
+    /// [`Self::page_alloc_init_late`] frees it), keep the zeroed bits:
+    /// MIGRATE_UNMOVABLE. Free pages in them go to the unmovable lists.
+    fn mark_uninit_pageblocks(&mut self) {
+        let pb = 1u64 << self.cfg.pageblock_order;
+        for z in &mut self.zones {
+            if z.spanned == 0 {
+                continue;
+            }
+            let node = &self.layout.nodes[z.nid as usize];
+            let present = |p: Pfn| node.memory.iter().any(|&(a, b)| p >= a && p < b);
+            let cut = self.first_deferred[z.nid as usize].unwrap_or(Pfn::MAX);
+            let early_end = z.end_pfn.min(cut.max(z.start_pfn));
+            // the pageblock the zone starts inside of, if its first pfn is
+            // a hole
+            let head = z.start_pfn & !(pb - 1);
+            if head < z.start_pfn && !present(head) {
+                z.pt.set_pb_uninit(head, head + 1, true);
+            }
+            let mut p = z.start_pfn;
+            for &(a, b) in &z.memory {
+                if a > p {
+                    z.pt.set_pb_uninit(p, a.min(early_end), true);
+                }
+                p = p.max(b);
+            }
+            if p < early_end {
+                z.pt.set_pb_uninit(p, early_end, true);
+            }
+            if early_end < z.end_pfn {
+                z.pt.set_pb_uninit(early_end, z.end_pfn, true);
+            }
+        }
     }
 
     /// `page_alloc_init_late` (deferred_init_memmap): free the parts of the
@@ -383,6 +422,15 @@ impl PageAlloc {
             let Some(cut) = self.first_deferred[nid as usize] else { continue };
             let s2 = s.max(cut);
             if s2 < e {
+                // deferred_free_range makes MOVABLE the pageblocks it frees
+                // from their first pfn on
+                for j in 0..self.nz {
+                    let z = &mut self.zones[nid as usize * self.nz + j];
+                    let (a, b) = (s2.max(z.start_pfn), e.min(z.end_pfn));
+                    if a < b {
+                        z.pt.set_pb_uninit(a, b, false);
+                    }
+                }
                 n += self.free_into_zones(s2, e, nid);
             }
         }

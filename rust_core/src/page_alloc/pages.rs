@@ -6,7 +6,8 @@
 //!
 //! * `0` – untouched: the block is either a whole free block inside a run
 //!   of the top-order free list, or not handed to the buddy allocator
-//!   (reserved, hole, deferred). All its pageblocks are MIGRATE_MOVABLE.
+//!   (reserved, hole, deferred). Its pageblocks are MIGRATE_MOVABLE unless
+//!   marked in the never-initialised set (see [`PageTable::pb_uninit`]).
 //! * `1..=7` – allocated as one whole max-order block with migratetype
 //!   `v - 1`, pageblocks MOVABLE, no descriptor.
 //! * `8..` – descriptor `v - 8`: per-page state, free-list links and the
@@ -74,6 +75,16 @@ pub(crate) struct PageTable {
     pub free_descs: Vec<u32>,
     /// Block start pfn of each descriptor (NIL when pooled).
     pub owner: Vec<u64>,
+    /// One bit per pageblock of the span: set while the pageblock's
+    /// migratetype was never written at init, so it reads as the kernel's
+    /// zeroed pageblock bits do, MIGRATE_UNMOVABLE. That is a pageblock
+    /// whose first pfn is a hole when the memmap is initialised, or is
+    /// still reserved when deferred init frees the rest of it. Only blocks
+    /// without a descriptor keep bits here; a new descriptor takes them
+    /// over into its `pbm`.
+    pub pb_uninit: Vec<u64>,
+    /// Pageblock number of the span's first block.
+    pb_base: u64,
 }
 
 impl PageTable {
@@ -93,6 +104,59 @@ impl PageTable {
             npb: ((1usize << shift) >> pb_shift).max(1),
             free_descs: Vec::new(),
             owner: Vec::new(),
+            pb_uninit: vec![0u64; ((n << shift) >> pb_shift).max(n).div_ceil(64) as usize],
+            pb_base: (base_blk << shift) >> pb_shift,
+        }
+    }
+
+    /// Bit index of `pfn`'s pageblock in `pb_uninit`.
+    #[inline]
+    fn pb_bit(&self, pfn: Pfn) -> usize {
+        ((pfn >> self.pb_shift) - self.pb_base) as usize
+    }
+
+    #[inline]
+    fn pb_is_uninit(&self, pfn: Pfn) -> bool {
+        let i = self.pb_bit(pfn);
+        self.pb_uninit.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 != 0)
+    }
+
+    /// Mark (`uninit`) or unmark the pageblocks whose first pfn lies in
+    /// `[lo, hi)` as never initialised. Their blocks must not have
+    /// descriptors (this runs before the buddy allocator touches them).
+    pub fn set_pb_uninit(&mut self, lo: Pfn, hi: Pfn, uninit: bool) {
+        let pb = 1u64 << self.pb_shift;
+        let first = lo.div_ceil(pb);
+        let end = hi.div_ceil(pb);
+        if first >= end {
+            return;
+        }
+        let (a, b) = ((first - self.pb_base) as usize, (end - self.pb_base) as usize);
+        debug_assert!(b <= self.pb_uninit.len() * 64);
+        let mut i = a;
+        while i < b {
+            let w = i / 64;
+            let lo_bit = i % 64;
+            let n = (64 - lo_bit).min(b - i);
+            let mask = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << lo_bit };
+            if uninit {
+                self.pb_uninit[w] |= mask;
+            } else {
+                self.pb_uninit[w] &= !mask;
+            }
+            i += n;
+        }
+    }
+
+    /// First pfns of the pageblocks still marked never initialised.
+    pub fn for_each_pb_uninit(&self, mut f: impl FnMut(Pfn)) {
+        for (w, &word) in self.pb_uninit.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let b = bits.trailing_zeros() as u64;
+                bits &= bits - 1;
+                f((self.pb_base + w as u64 * 64 + b) << self.pb_shift);
+            }
         }
     }
 
@@ -152,7 +216,7 @@ impl PageTable {
     pub fn pb_mt(&self, pfn: Pfn) -> u8 {
         let e = self.entry(pfn);
         if e < E_DESC {
-            return MigrateType::Movable as u8;
+            return if self.pb_is_uninit(pfn) { MigrateType::Unmovable } else { MigrateType::Movable } as u8;
         }
         self.pbm[(e - E_DESC) as usize * self.npb + (self.off(pfn) >> self.pb_shift)]
     }
@@ -187,9 +251,20 @@ impl PageTable {
                 (self.owner.len() - 1) as u32
             }
         };
-        self.owner[idx as usize] = pfn & !((1u64 << self.shift) - 1);
+        let blk = pfn & !((1u64 << self.shift) - 1);
+        self.owner[idx as usize] = blk;
         self.st[(idx as usize) << self.shift] = head;
         self.entries[slot] = E_DESC + idx;
+        // the descriptor takes over the block's never-initialised pageblocks
+        let pb = 1u64 << self.pb_shift.min(self.shift);
+        for k in 0..self.npb {
+            let p = blk + k as u64 * pb;
+            if self.pb_is_uninit(p) {
+                self.pbm[idx as usize * self.npb + k] = MigrateType::Unmovable as u8;
+                let i = self.pb_bit(p);
+                self.pb_uninit[i / 64] &= !(1u64 << (i % 64));
+            }
+        }
     }
 
     /// Drop the block's descriptor (back to the pool).

@@ -46,19 +46,23 @@ impl PageAlloc {
         let mut count = [0u64; 6];
         count[MigrateType::Movable as usize] = z.valid.iter().map(|&(a, b)| probes(a, b)).sum();
         let valid = |p: u64| z.valid.iter().any(|&(a, b)| p >= a && p < b);
+        // the probe of the pageblock starting at ws, if it has one
+        let probe = |ws: u64| {
+            let p = if ws <= start { start } else { start + (ws - start).div_ceil(pb) * pb };
+            (p >= ws && p < ws + pb && p < end && valid(p)).then_some(p)
+        };
+        let mut recount = |ws: u64, m: u8| {
+            if m != MigrateType::Movable as u8 && probe(ws).is_some() {
+                count[MigrateType::Movable as usize] -= 1;
+                count[m as usize] += 1;
+            }
+        };
         z.pt.for_each_desc(|blk, d| {
             for (i, &m) in d.pb_mt.iter().enumerate() {
-                if m == MigrateType::Movable as u8 {
-                    continue;
-                }
-                let ws = blk + (i as u64) * pb;
-                let p = if ws <= start { start } else { start + (ws - start).div_ceil(pb) * pb };
-                if p >= ws && p < ws + pb && p < end && valid(p) {
-                    count[MigrateType::Movable as usize] -= 1;
-                    count[m as usize] += 1;
-                }
+                recount(blk + (i as u64) * pb, m);
             }
         });
+        z.pt.for_each_pb_uninit(|ws| recount(ws, MigrateType::Unmovable as u8));
         count
     }
 

@@ -60,6 +60,9 @@ class X86_64(ArchPlugin):
     def step_pti_init(self, ctx: BootContext) -> None:
         pti.pti_init(ctx)
 
+    def step_init_IRQ(self, ctx: BootContext) -> None:  # noqa: N802 (the kernel's name)
+        initmem.protect_idt(ctx)
+
     def step_sock_init(self, ctx: BootContext) -> None:
         bpf.ptp_classifier_init(ctx)
 

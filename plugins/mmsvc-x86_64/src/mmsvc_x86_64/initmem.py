@@ -93,6 +93,24 @@ def change_page_attr(ctx: BootContext, start: int, end: int, *, set_: tuple[str,
                                       account=True)
 
 
+def idt_table(ctx: BootContext) -> int:
+    """Physical address of ``idt_table``: from the build when catalogued,
+    else the start of .bss, where the page-aligned bss (the IDT among it)
+    is linked first."""
+    offset = ctx.build.idt_table_offset
+    if offset is not None:
+        return ctx.machine.kernel.load_address + offset
+    return section_starts(ctx)["bss"]
+
+
+def protect_idt(ctx: BootContext) -> None:
+    """``idt_setup_apic_and_irq_gates`` (init_IRQ): once the vectors are set
+    the IDT page is made read-only, on the high mapping and its direct-map
+    alias, splitting the 2 MiB pages that hold it."""
+    idt = idt_table(ctx)
+    change_page_attr(ctx, idt, idt + PAGE_SIZE, clear=(WRITE,))
+
+
 def free_init_pages(ctx: BootContext, name: str, start: int, end: int,
                     freed: dict[str, int]) -> None:
     """Make the pages writable and no-execute, then give them back."""

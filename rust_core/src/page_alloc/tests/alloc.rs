@@ -503,3 +503,53 @@ fn try_paths_match_the_full_ones_and_decline_without_side_effects() {
     assert_eq!(a.try_alloc_pages(Gfp::GFP_KERNEL, 0, 0, 0), None);
     assert_eq!(snapshot(&a), after_free);
 }
+
+/// memmap init makes a pageblock MOVABLE only when it initialises the
+/// pageblock's first pfn. A pageblock starting in a hole, or in the deferred
+/// part with its first pfn still reserved when deferred init runs, keeps the
+/// zeroed bits (UNMOVABLE), and its free pages go to the unmovable lists:
+/// the remainder of a percpu unit at the top of a node is where unmovable
+/// allocations go first.
+#[test]
+fn pageblocks_memmap_init_never_started_stay_unmovable() {
+    let cfg = PageAllocConfig::default();
+    let mut pa = PageAlloc::new(&qemu_2g_layout(&cfg), &cfg).unwrap();
+    // Reserved: [0x7da00, 0x7da3e) (a percpu unit) and [0x7dc00, 0x7ffe0).
+    let free = [(0x100, 0x1000, 0), (0x4400, 0x7da00, 0), (0x7da3e, 0x7dc00, 0)];
+    pa.memblock_free_all(&free).unwrap();
+    let cut = pa.node_info(0).unwrap().first_deferred_pfn.unwrap();
+    assert_eq!(cut, 0x10000);
+    // pfn 0 is a hole: the DMA zone's first pageblock
+    assert_eq!(pa.pageblock_migratetype(0x1).unwrap(), MigrateType::Unmovable);
+    assert_eq!(pa.pageblock_migratetype(0x200).unwrap(), MigrateType::Movable);
+    // early part: reserved first pfns were initialised all the same
+    assert_eq!(pa.pageblock_migratetype(0x1000).unwrap(), MigrateType::Movable);
+    // the deferred part is uninitialised until page_alloc_init_late
+    assert_eq!(pa.pageblock_migratetype(0x20000).unwrap(), MigrateType::Unmovable);
+    pa.page_alloc_init_late(&free).unwrap();
+    assert_eq!(pa.pageblock_migratetype(0x20000).unwrap(), MigrateType::Movable);
+    assert_eq!(pa.pageblock_migratetype(0x7d800).unwrap(), MigrateType::Movable);
+    // the percpu unit's pageblock and the wholly reserved ones
+    assert_eq!(pa.pageblock_migratetype(0x7da00).unwrap(), MigrateType::Unmovable);
+    assert_eq!(pa.pageblock_migratetype(0x7dc00).unwrap(), MigrateType::Unmovable);
+    let z = pa.zone_info(0, ZoneType::Dma32).unwrap();
+    // the remainder [0x7da3e, 0x7dc00): orders 1, 6, 7, 8 on the unmovable lists
+    for o in [1usize, 6, 7, 8] {
+        assert_eq!(z.free_by_type[o][MigrateType::Unmovable as usize], 1, "order {o}");
+    }
+    // 0x7da00..0x7dc00 and 0x7dc00..0x80000 (the zone ends at 0x7ffe0):
+    // 1 + 18 uninitialised pageblocks, plus the DMA zone's first one
+    let blocks = |pa: &PageAlloc| pa.pagetypeinfo().lines().filter(|l| l.starts_with("Node 0, zone")).map(String::from).collect::<Vec<_>>();
+    assert_eq!(blocks(&pa)[0], "Node 0, zone      DMA            1            7            0            0            0 ");
+    assert_eq!(blocks(&pa)[1], "Node 0, zone    DMA32           19          997            0            0            0 ");
+    // an unmovable order-0 allocation takes the smallest unmovable block
+    // (order 1 at 0x7da3e) rather than stealing a movable one
+    let p = pa.alloc_pages(Gfp::GFP_KERNEL, 0, 0, 0).unwrap();
+    assert!((0x7da3e..0x7dc00).contains(&p), "got {p:#x}");
+    // the pageblock keeps its type through descriptor take-over and frees
+    pa.free_pages(p, 0, 0).unwrap();
+    pa.drain_pcp(None).unwrap();
+    assert_eq!(pa.pageblock_migratetype(0x7da00).unwrap(), MigrateType::Unmovable);
+    assert_eq!(blocks(&pa)[1], "Node 0, zone    DMA32           19          997            0            0            0 ");
+    check_consistency(&pa);
+}
