@@ -105,3 +105,46 @@ def test_no_bpf_pack_without_the_jit():
                                                              "bpf_jit": False})))
     sim.boot()
     assert "bpf_jit_pages" not in sim.ctx.arch_state
+
+
+def test_init_irq_write_protects_the_idt_page_in_both_mappings():
+    from mmsvc_x86_64.initmem import START_KERNEL_MAP, idt_table
+
+    sim = Simulation(default_machine("6.1"))
+    sim.boot()
+    idt = idt_table(sim.ctx)
+    # the catalogued generic build: idt_table - _text
+    assert idt == sim.machine.kernel.load_address + 0x2313000
+    virt = sim.ctx.results["direct_map"]["virt"]
+    for base in (START_KERNEL_MAP, virt):
+        assert "WRITE" not in sim.mm.translate(base + idt)["flags"]
+    # the direct map's 2 MiB page holding it was split; its neighbours stay writable
+    assert sim.mm.walk(virt + idt)[-1]["name"] == "pte"
+    assert "WRITE" in sim.mm.translate(virt + idt + 4096)["flags"]
+
+
+def test_an_uncatalogued_build_places_the_idt_at_the_start_of_bss():
+    from mmsvc_x86_64.initmem import idt_table, section_starts
+
+    m = default_machine("6.1")
+    sim = Simulation(m.replace(kernel=m.kernel.__class__(**{**m.kernel.__dict__,
+                                                           "release": "6.1.0-custom"})))
+    assert sim.ctx.build.idt_table_offset is None
+    assert idt_table(sim.ctx) == section_starts(sim.ctx)["bss"]
+
+
+def test_the_bpf_pack_takes_the_percpu_unit_remainder_first():
+    """The pageblock holding the first percpu unit starts with reserved
+    pages, so deferred init never makes it MOVABLE: the free rest of the
+    2 MiB unit sits on the unmovable lists, and the JIT's GFP_KERNEL pages
+    come from it (on a real kernel too: the pack splits that 2 MiB of the
+    direct map)."""
+    sim = Simulation(default_machine("6.1"))
+    sim.boot()
+    unit = sim.ctx.results["percpu"]["units"][0] >> 12
+    block = unit & ~511
+    assert sim.mm.pageblock_migratetype(block) == "Unmovable"
+    pfns = set(sim.ctx.arch_state["bpf_jit_pages"])
+    assert any(block <= p < block + 512 for p in pfns)
+    virt = sim.ctx.results["direct_map"]["virt"]
+    assert sim.mm.walk(virt + (block << 12))[-1]["name"] == "pte"

@@ -429,6 +429,12 @@ impl PyMm {
         guarded(|| self.shared.lock().buddy()?.allocated_order(pfn))
     }
 
+    /// The migratetype of the pageblock holding `pfn` ("Unmovable",
+    /// "Movable", ... as /proc/pagetypeinfo names them).
+    fn pageblock_migratetype(&self, pfn: u64) -> PyResult<&'static str> {
+        guarded(|| Ok(self.shared.lock().buddy()?.pageblock_migratetype(pfn)?.name()))
+    }
+
     /// `(nid, zone name)` of the zone holding `pfn`.
     fn page_zone(&self, pfn: u64) -> PyResult<(u32, &'static str)> {
         guarded(|| {
