@@ -34,7 +34,7 @@ from __future__ import annotations
 from mmsvc.arch import Architecture, ArchPlugin
 from mmsvc.boot.context import BootContext, KernelGlobals
 from mmsvc.boot.steps import Step, StepKind, StepState, substep
-from mmsvc.errors import MachineConfigError, MmsvcError, PluginError
+from mmsvc.errors import MachineConfigError, MmsvcError, OutOfMemoryError, PluginError
 from mmsvc.hookspecs import hookimpl
 from mmsvc.klog import KERN_DEBUG, KERN_INFO, KERN_WARNING
 from mmsvc.mm.page_alloc import free_area_init, memblock_free_all, node_of
@@ -62,7 +62,8 @@ from mmsvc.units import (
 __all__ = [
     "KERN_DEBUG", "KERN_INFO", "KERN_WARNING", "ArchPlugin", "Architecture", "BootContext",
     "FirstChunk",
-    "KernelGlobals", "MachineConfigError", "MmsvcError", "PluginError", "SparseGeometry",
+    "KernelGlobals", "MachineConfigError", "MmsvcError", "OutOfMemoryError", "PluginError",
+    "SparseGeometry",
     "Step", "StepKind", "StepState", "VmemmapTables", "free_area_init", "hookimpl",
     "memblock_free_all", "node_of", "pcpu_embed_first_chunk", "sparse_init", "substep",
     "PCPU_MIN_UNIT_SIZE", "PERCPU_DYNAMIC_RESERVE", "PERCPU_MODULE_RESERVE", "build_alloc_info",

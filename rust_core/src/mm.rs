@@ -46,16 +46,33 @@ pub struct BuddySource<'a> {
     pub cpu: u32,
 }
 
+/// The gfp mask the buddy source allocates `usage` with.
+fn usage_gfp(usage: PageUse) -> Gfp {
+    match usage {
+        PageUse::SlabReclaimable => Gfp(Gfp::GFP_KERNEL.0 | Gfp::__GFP_RECLAIMABLE.0),
+        _ => Gfp::GFP_KERNEL,
+    }
+}
+
 impl PageSource for BuddySource<'_> {
     fn alloc_pages(&mut self, order: u32, nid: Option<i32>, usage: PageUse) -> Result<Pfn> {
-        let gfp = match usage {
-            PageUse::SlabReclaimable => Gfp(Gfp::GFP_KERNEL.0 | Gfp::__GFP_RECLAIMABLE.0),
-            _ => Gfp::GFP_KERNEL,
+        let gfp = usage_gfp(usage);
+        let pfn = match nid.filter(|&n| n >= 0) {
+            Some(n) => self.page_alloc.alloc_pages(gfp, order, n as u32, self.cpu)?,
+            None => self.page_alloc.alloc_pages_policy(gfp, order, self.cpu)?,
         };
-        let nid = nid.filter(|&n| n >= 0).map_or(0, |n| n as u32);
-        let pfn = self.page_alloc.alloc_pages(gfp, order, nid, self.cpu)?;
         *self.usage.slot(usage) += 1 << order;
         Ok(pfn)
+    }
+
+    fn alloc_pages_bulk(&mut self, count: usize, nid: Option<i32>, usage: PageUse, out: &mut Vec<Pfn>) -> Result<usize> {
+        let gfp = usage_gfp(usage);
+        let n = match nid.filter(|&n| n >= 0) {
+            Some(n) => self.page_alloc.alloc_pages_bulk(gfp, 0, count, n as u32, self.cpu, out)?,
+            None => self.page_alloc.alloc_pages_bulk_policy(gfp, 0, count, self.cpu, out)?,
+        };
+        *self.usage.slot(usage) += n as u64;
+        Ok(n)
     }
 
     fn free_pages(&mut self, pfn: Pfn, order: u32, usage: PageUse) -> Result<()> {

@@ -30,6 +30,21 @@ pub trait PageSource {
     /// Give back pages obtained from [`PageSource::alloc_pages`] with the same
     /// `order` and `usage`.
     fn free_pages(&mut self, pfn: Pfn, order: u32, usage: PageUse) -> Result<()>;
+
+    /// Up to `count` single pages in one request (the kernel's bulk
+    /// allocator), appended to `out`; returns how many. Fewer than asked
+    /// is not an error (the caller falls back to single pages); an error
+    /// means none was allocated. By default, single pages until one fails.
+    fn alloc_pages_bulk(&mut self, count: usize, nid: Option<i32>, usage: PageUse, out: &mut Vec<Pfn>) -> Result<usize> {
+        for n in 0..count {
+            match self.alloc_pages(0, nid, usage) {
+                Ok(p) => out.push(p),
+                Err(e) if n == 0 => return Err(e),
+                Err(_) => return Ok(n),
+            }
+        }
+        Ok(count)
+    }
 }
 
 /// A trivial source for tests and benches: hands out pfns upwards from

@@ -8,7 +8,7 @@ from __future__ import annotations
 from mmsvc.boot.context import BootContext
 from mmsvc.boot.steps import Step, StepKind, arch_step
 from mmsvc.errors import PluginError
-from mmsvc.mm import hashes, init, page_alloc
+from mmsvc.mm import hashes, init, mempolicy, page_alloc
 
 G, A = StepKind.GENERIC, StepKind.ARCH
 
@@ -127,6 +127,8 @@ def build_steps(ctx: BootContext) -> list[Step]:
     steps.append(Step("setup_per_cpu_pageset", "start_kernel", G,
                       lambda ctx: ctx.mm.setup_per_cpu_pageset(),
                       doc="the real per-cpu page lists replace the boot pagesets"))
+    steps.append(Step("numa_policy_init", "start_kernel", G, mempolicy.numa_policy_init,
+                      doc="the boot task interleaves its allocations over the nodes"))
     steps.append(Step("vfs_caches_init", "start_kernel", G, _vfs_caches_init,
                       doc="dentry and inode hash tables spread over the nodes (hashdist)"))
     steps.append(Step("page_alloc_init_late", "late", G, page_alloc.page_alloc_init_late,
@@ -138,6 +140,8 @@ def build_steps(ctx: BootContext) -> list[Step]:
                             "(core_initcall)"))
     steps.append(_arch_step(ctx, "free_initmem", "late",
                             "give back the initrd, init sections and image gaps"))
+    steps.append(Step("numa_default_policy", "late", G, mempolicy.numa_default_policy,
+                      doc="allocations without a node go to the local node again"))
     return steps
 
 

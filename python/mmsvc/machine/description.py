@@ -399,6 +399,8 @@ class KernelConfig:
     acpi_numa: bool = False
     amd_numa: bool = False
     numa_emu: bool = False
+    numa_balancing: bool = False
+    numa_balancing_default_enabled: bool = False
     stackdepot: bool = False
     swiotlb: bool = False
     init_stack_all_zero: bool = False

@@ -100,13 +100,18 @@ def kmem_cache_init(ctx: BootContext) -> None:
 
 def vmalloc_init(ctx: BootContext) -> None:
     """The vmalloc space becomes usable, in the bounds the architecture gave
-    (``ctx.results["vmalloc_layout"]``: a layout name or start/end)."""
+    (``ctx.results["vmalloc_layout"]``: a layout name or start/end, and
+    optionally ``extra_ranges``, further ``(start, end)`` ranges such as a
+    module space that requests may name)."""
     layout = ctx.results.get("vmalloc_layout")
     if layout is None:
         ctx.results.setdefault("noop", {})["vmalloc_init"] = (
             "the architecture set up no kernel page table / vmalloc bounds")
         return
-    ctx.mm.vmalloc_init(**layout)
+    bounds = {k: v for k, v in layout.items() if k != "extra_ranges"}
+    ctx.mm.vmalloc_init(**bounds)
+    for start, end in layout.get("extra_ranges", ()):
+        ctx.mm.vmalloc_add_range(start, end)
     ctx.g.vmap_initialized = True
 
 

@@ -55,7 +55,8 @@ static ALLOC_PAGES: MethodDef = MethodDef(ffi::PyMethodDef {
     ml_flags: FLAGS,
     ml_doc: c"alloc_pages($self, order=0, gfp=None, nid=-1, cpu=0)\n--\n\n\
 Allocate `2^order` pages (GFP_KERNEL unless `gfp` says otherwise);\n\
-returns the first pfn."
+returns the first pfn. `nid=-1` (NUMA_NO_NODE) lets the memory policy\n\
+pick the node: `cpu`'s node, or the next one under interleave."
         .as_ptr(),
 });
 
@@ -188,7 +189,12 @@ unsafe extern "C" fn alloc_pages(
     };
     let py = Python::assume_attached();
     let fast = with_mm(py, slf, |mm| {
-        guarded(|| Ok(mm.shared.lock().buddy_mut().ok().and_then(|b| b.try_alloc_pages(Gfp::GFP_KERNEL, order, 0, 0))))
+        guarded(|| {
+            Ok(mm.shared.lock().buddy_mut().ok().and_then(|b| {
+                let nid = b.local_node(0)?;
+                b.try_alloc_pages(Gfp::GFP_KERNEL, order, nid, 0)
+            }))
+        })
     });
     match fast {
         Ok(Some(pfn)) => ffi::PyLong_FromUnsignedLongLong(pfn),

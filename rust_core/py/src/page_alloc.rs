@@ -9,7 +9,7 @@
 use mmsvc_core::page_alloc::{
     FreeAreaInitInput, Gfp, MigrateType, MovableZoneConfig, PageAllocConfig, ZoneInfo, ZoneLayout, ZoneType,
 };
-use mmsvc_core::page_alloc::KernelVersion;
+use mmsvc_core::page_alloc::{KernelVersion, MemPolicy};
 use mmsvc_core::MmError;
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
@@ -347,7 +347,8 @@ impl PyMm {
     }
 
     /// Allocate `2^order` pages (GFP_KERNEL unless `gfp` says otherwise);
-    /// returns the first pfn.
+    /// returns the first pfn. `nid=-1` (NUMA_NO_NODE) lets the memory policy
+    /// pick the node: `cpu`'s node, or the next one under interleave.
     #[pyo3(signature = (order = 0, gfp = None, nid = -1, cpu = 0))]
     fn alloc_pages(&self, order: u32, gfp: Option<GfpArg>, nid: i32, cpu: u32) -> PyResult<u64> {
         guarded(|| {
@@ -355,7 +356,43 @@ impl PyMm {
                 None => Gfp::GFP_KERNEL,
                 Some(g) => g.resolve()?,
             };
-            self.shared.lock().buddy_mut()?.alloc_pages(gfp, order, nid_arg(nid), cpu)
+            let mut mm = self.shared.lock();
+            let b = mm.buddy_mut()?;
+            if nid < 0 {
+                b.alloc_pages_policy(gfp, order, cpu)
+            } else {
+                b.alloc_pages(gfp, order, nid as u32, cpu)
+            }
+        })
+    }
+
+    /// Set the memory policy of requests with `nid=-1` (the kernel's
+    /// NUMA_NO_NODE): `"local"` (the cpu's node; the default) or
+    /// `"interleave"` over `nodes` (the boot task's policy from
+    /// `numa_policy_init` to `numa_default_policy`).
+    #[pyo3(signature = (mode, nodes = None))]
+    fn set_mempolicy(&self, mode: &str, nodes: Option<Vec<u32>>) -> PyResult<()> {
+        guarded(|| {
+            let policy = match (mode, nodes) {
+                ("local", None) => MemPolicy::Local,
+                ("local", Some(_)) => return Err(MmError::invalid("nodes", "the local policy takes no nodes")),
+                ("interleave", Some(n)) => MemPolicy::interleave(&n)?,
+                ("interleave", None) => return Err(MmError::invalid("nodes", "interleave needs nodes")),
+                (other, _) => {
+                    return Err(MmError::invalid("mode", format!("unknown memory policy {other:?} (local, interleave)")))
+                }
+            };
+            self.shared.lock().buddy_mut()?.set_mempolicy(policy)
+        })
+    }
+
+    /// The memory policy: `("local", [])` or `("interleave", nodes)`.
+    fn mempolicy(&self) -> PyResult<(&'static str, Vec<u32>)> {
+        guarded(|| {
+            Ok(match self.shared.lock().buddy()?.mempolicy() {
+                MemPolicy::Local => ("local", Vec::new()),
+                MemPolicy::Interleave { nodes, .. } => ("interleave", nodes.clone()),
+            })
         })
     }
 
@@ -389,7 +426,15 @@ impl PyMm {
         };
         let mut pfns = take_scratch();
         let n = py.detach(|| {
-            guarded(|| self.shared.lock().buddy_mut()?.alloc_pages_bulk(gfp, order, count, nid_arg(nid), cpu, &mut pfns))
+            guarded(|| {
+                let mut mm = self.shared.lock();
+                let b = mm.buddy_mut()?;
+                if nid < 0 {
+                    b.alloc_pages_bulk_policy(gfp, order, count, cpu, &mut pfns)
+                } else {
+                    b.alloc_pages_bulk(gfp, order, count, nid as u32, cpu, &mut pfns)
+                }
+            })
         });
         let n = n.and_then(|n| {
             pfns.resize(count, u64::MAX);

@@ -1,6 +1,6 @@
 //! Binding of the vmalloc space (`mmsvc_core::vmalloc`) as methods of `Mm`.
 
-use mmsvc_core::vmalloc::{VmFlags, VmallocSpace};
+use mmsvc_core::vmalloc::{VmFlags, VmallocRequest, VmallocSpace};
 use mmsvc_core::{KernelVersion, MmError};
 use pyo3::prelude::*;
 
@@ -32,15 +32,38 @@ impl PyMm {
     }
 
     /// `vmalloc(size)` (or `vmalloc_huge` with `huge=True`, or on node
-    /// `nid`): returns the area's address.
-    #[pyo3(signature = (size, caller = "vmalloc", huge = false, nid = None, align = 4096))]
-    fn vmalloc(&self, size: u64, caller: &str, huge: bool, nid: Option<i32>, align: u64) -> PyResult<u64> {
+    /// `nid`): returns the area's address. `range=(start, end)` places the
+    /// area there (`__vmalloc_node_range`; x86's `module_alloc` names the
+    /// module space, added with `vmalloc_add_range`). Without `nid` the
+    /// pages follow the memory policy (see `set_mempolicy`).
+    #[pyo3(signature = (size, caller = "vmalloc", huge = false, nid = None, align = 4096, range = None))]
+    fn vmalloc(&self, size: u64, caller: &str, huge: bool, nid: Option<i32>, align: u64, range: Option<(u64, u64)>) -> PyResult<u64> {
         guarded(|| {
-            self.shared.lock().with_vmalloc(|v, pt, src| match (huge, nid) {
-                (true, _) => v.vmalloc_huge(pt, src, size, caller),
-                (false, Some(n)) => v.vmalloc_node(pt, src, size, Some(n), caller),
-                (false, None) => v.vmalloc(pt, src, size, align, caller),
+            self.shared.lock().with_vmalloc(|v, pt, src| match (huge, nid, range) {
+                (_, _, Some(r)) => {
+                    let mut req = VmallocRequest::new(size, caller);
+                    req.align = align;
+                    req.nid = nid;
+                    req.range = Some(r);
+                    if huge {
+                        req.vm_flags = VmFlags::VM_ALLOW_HUGE_VMAP;
+                    }
+                    v.vmalloc_node_range(pt, src, &req)
+                }
+                (true, _, None) => v.vmalloc_huge(pt, src, size, caller),
+                (false, Some(n), None) => v.vmalloc_node(pt, src, size, Some(n), caller),
+                (false, None, None) => v.vmalloc(pt, src, size, align, caller),
             })
+        })
+    }
+
+    /// Add a range outside the vmalloc space that `vmalloc(range=...)` may
+    /// place areas in (x86's module space `[MODULES_VADDR, MODULES_END)`).
+    fn vmalloc_add_range(&self, start: u64, end: u64) -> PyResult<()> {
+        guarded(|| {
+            let mut mm = self.shared.lock();
+            let v = mm.vmalloc.as_mut().ok_or_else(|| MmError::InvalidState("the vmalloc space is not up yet: vmalloc_init has not run".into()))?;
+            v.add_range(start, end)
         })
     }
 

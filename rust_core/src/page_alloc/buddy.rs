@@ -7,6 +7,7 @@ use super::free_area::FreeArea;
 use super::free_area_init::{ZoneLayout, ZoneType};
 use super::gfp::Gfp;
 use super::migratetype::{MigrateType, NR_MT};
+use super::mempolicy::MemPolicy;
 use super::pages::{kind, order as st_order, PageTable, E_DESC, E_UNTOUCHED, K_ALLOC, K_FREE, K_NONE, K_PCP, S_MARK};
 use super::pcp::{zone_batchsize, zone_highsize, Pcp};
 use super::watermark::{
@@ -92,6 +93,8 @@ pub struct PageAlloc {
     hint: (Pfn, Pfn, usize),
     /// Scratch space of `free_pages_bulk`.
     scratch: Vec<u64>,
+    /// The memory policy of requests that name no node.
+    policy: MemPolicy,
 }
 
 /// The first pfn that appears twice in `pfns` (all heads of `order` blocks).
@@ -247,6 +250,7 @@ impl PageAlloc {
             nofrag: Vec::new(),
             hint: (1, 0, 0),
             scratch: Vec::new(),
+            policy: MemPolicy::Local,
         };
         let mut nf = Vec::with_capacity(nn * 2 * nz);
         for nid in 0..nn as u32 {
@@ -887,6 +891,73 @@ impl PageAlloc {
             }
             out.push(pfn);
             n += 1;
+        }
+        Ok(n)
+    }
+
+    // ---------------------------------------------------------- mempolicy
+
+    /// Set the memory policy of requests that name no node. Interleave
+    /// nodes must exist.
+    pub fn set_mempolicy(&mut self, policy: MemPolicy) -> Result<()> {
+        if let MemPolicy::Interleave { nodes, .. } = &policy {
+            if let Some(&n) = nodes.iter().find(|&&n| n as usize >= self.layout.nodes.len()) {
+                return Err(MmError::NoSuchNode { nid: n as i32 });
+            }
+        }
+        self.policy = policy;
+        Ok(())
+    }
+
+    /// The memory policy of requests that name no node.
+    pub fn mempolicy(&self) -> &MemPolicy {
+        &self.policy
+    }
+
+    /// The node a request without one starts from on `cpu`: the next
+    /// interleave node, or the cpu's node (advances the interleave).
+    pub fn policy_node(&mut self, cpu: u32) -> u32 {
+        self.policy.next_interleave().unwrap_or_else(|| self.cfg.cpu_node(cpu))
+    }
+
+    /// The cpu's node when the policy is local (None under interleave, where
+    /// picking a node changes state).
+    #[inline]
+    pub fn local_node(&self, cpu: u32) -> Option<u32> {
+        matches!(self.policy, MemPolicy::Local).then(|| self.cfg.cpu_node(cpu))
+    }
+
+    /// `alloc_pages()`: [`Self::alloc_pages`] on the node the memory policy
+    /// picks. A bad request is refused before the policy moves on.
+    pub fn alloc_pages_policy(&mut self, gfp: Gfp, order: u32, cpu: u32) -> Result<Pfn> {
+        self.check_request(gfp, order, 0, cpu)?;
+        let nid = self.policy_node(cpu);
+        self.alloc_pages(gfp, order, nid, cpu)
+    }
+
+    /// `alloc_pages_bulk_array_mempolicy`: under interleave the request is
+    /// split evenly over the nodes (the first `count % nodes` shares one
+    /// larger), each share a bulk request on the next interleave node; else
+    /// one bulk request on the cpu's node. Returns the blocks allocated.
+    pub fn alloc_pages_bulk_policy(
+        &mut self,
+        gfp: Gfp,
+        order: u32,
+        count: usize,
+        cpu: u32,
+        out: &mut Vec<Pfn>,
+    ) -> Result<usize> {
+        self.check_request(gfp, order, 0, cpu)?;
+        let nodes = self.policy.weight();
+        let (per, mut extra) = (count / nodes, count % nodes);
+        let mut n = 0;
+        for _ in 0..nodes {
+            let share = per + usize::from(extra > 0);
+            extra = extra.saturating_sub(1);
+            let nid = self.policy_node(cpu);
+            if share > 0 {
+                n += self.alloc_pages_bulk(gfp, order, share, nid, cpu, out)?;
+            }
         }
         Ok(n)
     }

@@ -66,6 +66,7 @@ pub mod events;
 mod free_area;
 pub mod free_area_init;
 pub mod gfp;
+pub mod mempolicy;
 pub mod migratetype;
 mod pages;
 mod pcp;
@@ -84,4 +85,5 @@ pub use free_area_init::{
     ZoneLayout, ZoneRange, ZoneSizes, ZoneType,
 };
 pub use gfp::Gfp;
+pub use mempolicy::MemPolicy;
 pub use migratetype::MigrateType;

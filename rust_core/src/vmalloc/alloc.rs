@@ -12,6 +12,10 @@ use crate::page_source::{PageSource, PageUse};
 use crate::pagetable::{PageSizePolicy, PageTable, PteFlags};
 use crate::units::{pfn_phys, Pfn, PAGE_SHIFT, PAGE_SIZE};
 
+/// `vm_area_alloc_pages` asks the bulk allocator for at most this many pages
+/// at a time.
+const VMALLOC_BULK_MAX: u64 = 100;
+
 /// A `__vmalloc_node_range()` request. [`VmallocRequest::new`] gives what
 /// `vmalloc()` asks for.
 #[derive(Debug, Clone)]
@@ -102,7 +106,7 @@ impl VmallocSpace {
             return Err(MmError::invalid("align", format!("{align:#x} is not a power of two")));
         }
         let (vstart, vend) = range.unwrap_or((self.start, self.end));
-        if vstart < self.start || vend > self.end || vstart >= vend {
+        if !self.range_allowed(vstart, vend) {
             return Err(MmError::OutOfRange { what: "vmalloc range start", value: vstart, min: self.start, max: self.end });
         }
         let mut size = size
@@ -348,7 +352,19 @@ impl VmallocSpace {
         };
         let n = nr_pages >> order;
         let mut pages: Vec<Pfn> = Vec::with_capacity(n.min(1 << 16) as usize);
-        for _ in 0..n {
+        if order == 0 {
+            // vm_area_alloc_pages: bulk requests of at most 100 pages (under
+            // an interleave policy each one is split over the nodes); a
+            // short one ends the bulk part, the rest come one at a time
+            while (pages.len() as u64) < n {
+                let want = (n - pages.len() as u64).min(VMALLOC_BULK_MAX) as usize;
+                match src.alloc_pages_bulk(want, req.nid, PageUse::Vmalloc, &mut pages) {
+                    Ok(got) if got == want => {}
+                    _ => break,
+                }
+            }
+        }
+        while (pages.len() as u64) < n {
             match src.alloc_pages(order, req.nid, PageUse::Vmalloc) {
                 Ok(p) => pages.push(p),
                 Err(e) => {
@@ -541,7 +557,7 @@ impl VmallocSpace {
 
     /// `vmalloc_to_pfn()`: the pfn `addr` maps to, through the page table.
     pub fn vmalloc_to_pfn(&self, pt: &PageTable, addr: u64) -> Result<Pfn> {
-        if !self.is_vmalloc_addr(addr) {
+        if !self.is_vmalloc_or_module_addr(addr) {
             return Err(MmError::OutOfRange { what: "vmalloc address", value: addr, min: self.start, max: self.end });
         }
         pt.translate_phys(addr).map(|p| p >> PAGE_SHIFT).ok_or(MmError::NotMapped { addr })

@@ -113,6 +113,9 @@ pub struct VmallocSpace {
     recorder: Recorder,
     /// `totalram_pages()`, when known: larger requests fail at once.
     totalram_pages: Option<u64>,
+    /// Further ranges areas may be placed in when a request names them
+    /// (x86's module space, `[MODULES_VADDR, MODULES_END)`).
+    extra_ranges: Vec<(u64, u64)>,
 }
 
 impl VmallocSpace {
@@ -146,7 +149,41 @@ impl VmallocSpace {
             node_map: Vec::new(),
             recorder: Recorder::default(),
             totalram_pages: None,
+            extra_ranges: Vec::new(),
         }
+    }
+
+    /// Add a range outside `[VMALLOC_START, VMALLOC_END)` that requests may
+    /// name (x86's module space, where `module_alloc` places its areas).
+    /// Page aligned, room for a page and its guard, overlapping neither
+    /// the vmalloc space nor another added range.
+    pub fn add_range(&mut self, start: u64, end: u64) -> Result<()> {
+        if start % PAGE_SIZE != 0 {
+            return Err(MmError::invalid("start", format!("{start:#x} is not page aligned")));
+        }
+        if end <= start || end - start < 2 * PAGE_SIZE {
+            return Err(MmError::invalid("end", format!("[{start:#x}, {end:#x}) has no room for one page")));
+        }
+        let overlaps = |&(a, b): &(u64, u64)| start < b && a < end;
+        if overlaps(&(self.start, self.end)) || self.extra_ranges.iter().any(overlaps) {
+            return Err(MmError::invalid("start", format!("[{start:#x}, {end:#x}) overlaps a range of the space")));
+        }
+        self.extra_ranges.push((start, end));
+        self.free.release(start, end);
+        Ok(())
+    }
+
+    /// The ranges added with [`Self::add_range`].
+    pub fn extra_ranges(&self) -> &[(u64, u64)] {
+        &self.extra_ranges
+    }
+
+    /// Is `[start, end)` inside the vmalloc space or one added range?
+    pub(crate) fn range_allowed(&self, start: u64, end: u64) -> bool {
+        start < end
+            && std::iter::once((self.start, self.end))
+                .chain(self.extra_ranges.iter().copied())
+                .any(|(a, b)| a <= start && end <= b)
     }
 
     fn x86_64(start: u64, size_tb: u64) -> Self {
@@ -212,6 +249,11 @@ impl VmallocSpace {
     /// `is_vmalloc_addr()`.
     pub fn is_vmalloc_addr(&self, addr: u64) -> bool {
         self.start <= addr && addr < self.end
+    }
+
+    /// `is_vmalloc_or_module_addr()`: in the vmalloc space or an added range.
+    pub fn is_vmalloc_or_module_addr(&self, addr: u64) -> bool {
+        self.is_vmalloc_addr(addr) || self.extra_ranges.iter().any(|&(a, b)| a <= addr && addr < b)
     }
 
     /// `find_vmap_area()`: the busy area holding `addr` (guard page

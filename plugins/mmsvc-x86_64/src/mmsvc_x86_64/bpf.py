@@ -3,45 +3,22 @@ net/core/ptp_classifier.c).
 
 With CONFIG_NETWORK_PHY_TIMESTAMPING, ``sock_init`` (a core_initcall)
 creates the PTP classifier, a classic BPF program, and the JIT compiles it.
-Its image goes into module space: 6.1 allocates a whole ``bpf_prog_pack``
-(2 MiB per possible node, its pages interleaved over the nodes, since the
-boot task's memory policy is interleave), 5.14 one page for this program.
-The image is made read-only, and on x86 ``set_memory_ro`` also
-write-protects the direct-map alias of every page, splitting the 2 MiB and
-1 GiB direct-map pages that hold them.
+Its image goes into the module space (``module_alloc``): 6.1 allocates a
+whole ``bpf_prog_pack`` (2 MiB per possible node), 5.14 one page for this
+program. The area is a vmalloc area like any other: its pages follow the
+boot task's interleave policy, and a page array over a page is vmalloc'ed
+too. The image is made read-only and executable; on x86 ``set_memory_ro``
+also write-protects the direct-map alias of every page, splitting the 2 MiB
+and 1 GiB direct-map pages that hold them.
 """
 
 from __future__ import annotations
 
-import array
-
-from mmsvc.api import PAGE_SIZE, BootContext
+from mmsvc.api import PAGE_SIZE, BootContext, OutOfMemoryError
+from mmsvc_x86_64.constants import MODULES_END, modules_vaddr
 
 #: BPF_PROG_PACK_SIZE per possible node (6.1)
 PACK_SIZE_PER_NODE = 2 << 20
-#: vm_area_alloc_pages asks the bulk allocator for at most this many pages
-VMALLOC_BULK_MAX = 100
-
-
-def _interleaved_pages(ctx: BootContext, count: int, nodes: int) -> list[int]:
-    """``vm_area_alloc_pages`` under the interleave policy: bulk requests of
-    up to 100 pages, each split evenly over the nodes in turn."""
-    pfns: list[int] = []
-    node = 0
-    while len(pfns) < count:
-        request = min(VMALLOC_BULK_MAX, count - len(pfns))
-        per_node, extra = divmod(request, nodes)
-        for i in range(nodes):
-            n = per_node + (1 if i < extra else 0)
-            if not n:
-                continue
-            out = array.array("Q", bytes(8 * n))
-            got = ctx.mm.alloc_pages_bulk(out, 0, "GFP_KERNEL", node)
-            pfns.extend(out[:got])
-            node = (node + 1) % nodes
-            if got < n:
-                return pfns
-    return pfns
 
 
 def _runs(pfns: list[int]) -> list[tuple[int, int]]:
@@ -55,24 +32,37 @@ def _runs(pfns: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
+def module_alloc(ctx: BootContext, size: int, caller: str) -> int:
+    """x86's ``module_alloc``: a vmalloc area in the module space (no KASLR
+    offset with ``nokaslr``), pages after the memory policy."""
+    start = modules_vaddr(ctx.kconfig.randomize_base)
+    return ctx.mm.vmalloc(size, caller=caller, range=(start, MODULES_END))
+
+
 def ptp_classifier_init(ctx: BootContext) -> None:
-    """JIT the PTP classifier: allocate its executable pages and make their
-    direct-map alias read-only (counted in DirectMap like every split)."""
+    """JIT the PTP classifier: its executable area, read-only (with the
+    direct-map alias) and executable (counted in DirectMap like every
+    split)."""
     k = ctx.kconfig
     if not (k.bpf_jit and k.network_phy_timestamping):
         return
     nodes = max(1, ctx.arch_state.get("nr_node_ids", 1))
-    count = PACK_SIZE_PER_NODE * nodes // PAGE_SIZE if ctx.profile_at_least("6.1") else 1
-    pfns = _interleaved_pages(ctx, count, nodes)
-    if len(pfns) < count:
-        # module_alloc fails and gives back what it got; the classifier
-        # then runs in the interpreter
-        for pfn in pfns:
-            ctx.mm.free_pages(pfn, 0)
+    size = PACK_SIZE_PER_NODE * nodes if ctx.profile_at_least("6.1") else PAGE_SIZE
+    try:
+        addr = module_alloc(ctx, size, "bpf_prog_pack_alloc" if ctx.profile_at_least("6.1")
+                            else "bpf_jit_binary_alloc")
+    except OutOfMemoryError:
+        # the classifier then runs in the interpreter
         ctx.arch_state["bpf_jit_pages"] = []
         return
-    virt = ctx.results["direct_map"]["virt"]
+    pfns = [ctx.mm.vmalloc_to_pfn(addr + i * PAGE_SIZE) for i in range(size // PAGE_SIZE)]
+    mm, virt = ctx.mm, ctx.results["direct_map"]["virt"]
+    # set_memory_ro: the area, then each page's direct-map alias
+    mm.kernel_change_attr(addr, size, clear=["WRITE"], account=True)
     for start, end in _runs(pfns):
-        ctx.mm.kernel_change_attr(virt + (start << 12), (end - start) << 12, clear=["WRITE"],
-                                  account=True)
+        mm.kernel_change_attr(virt + (start << 12), (end - start) << 12, clear=["WRITE"],
+                              account=True)
+    # set_memory_x: no alias processing for the NX bit
+    mm.kernel_change_attr(addr, size, clear=["NOEXEC"], account=True)
     ctx.arch_state["bpf_jit_pages"] = pfns
+    ctx.arch_state["bpf_jit_area"] = (addr, size)

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from mmsvc.api import PAGE_SIZE, BootContext, round_up
 from mmsvc_x86_64.constants import PMD_SIZE as HPAGE_SIZE
+from mmsvc_x86_64.constants import START_KERNEL_MAP
 
-#: __START_KERNEL_map: the high kernel mapping maps physical 0 here
-START_KERNEL_MAP = 0xFFFFFFFF80000000
 WRITE, NOEXEC = "WRITE", "NOEXEC"
 
 

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 from mmsvc.api import KERN_WARNING, BootContext, SparseGeometry, VmemmapTables
 from mmsvc_x86_64 import initmem
-from mmsvc_x86_64.constants import ISA_END_ADDRESS, MAX_DMA_ADDRESS, PMD_SHIFT, PMD_SIZE
+from mmsvc_x86_64.constants import (
+    ISA_END_ADDRESS,
+    MAX_DMA_ADDRESS,
+    MODULES_END,
+    PMD_SHIFT,
+    PMD_SIZE,
+    modules_vaddr,
+)
 
 #: __VMEMMAP_BASE_L4 / __VMEMMAP_BASE_L5
 VMEMMAP_BASE_L4 = 0xFFFFEA0000000000
@@ -89,7 +96,10 @@ def build_direct_map(ctx: BootContext, gbpages: bool) -> None:
     _memory_map_top_down(ctx, ISA_END_ADDRESS, ctx.g.max_pfn << 12, mask, mode.page_offset)
     ctx.results["direct_map"] = {"virt": mode.page_offset, "length": 1 << mode.max_physmem_bits,
                                  "kernel_counts": True}
-    ctx.results["vmalloc_layout"] = {"layout": mode.preset}
+    ctx.results["vmalloc_layout"] = {
+        "layout": mode.preset,
+        "extra_ranges": [(modules_vaddr(ctx.kconfig.randomize_base), MODULES_END)],
+    }
 
 
 @dataclass

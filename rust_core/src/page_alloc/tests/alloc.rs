@@ -553,3 +553,36 @@ fn pageblocks_memmap_init_never_started_stay_unmovable() {
     assert_eq!(blocks(&pa)[1], "Node 0, zone    DMA32           19          997            0            0            0 ");
     check_consistency(&pa);
 }
+
+/// Requests without a node: the cpu's node by default; under interleave,
+/// one node after the other, and a bulk request split evenly (the first
+/// shares one larger), each share on the next node.
+#[test]
+fn memory_policy_picks_the_node_of_requests_without_one() {
+    let regions = vec![(0x1, 0x9f, 0), (0x100, 0x80000, 0), (0x80000, 0xbffe0, 1), (0x100000, 0x140000, 1)];
+    let cfg = PageAllocConfig { nr_cpus: 2, cpu_to_node: vec![0, 1], deferred_struct_page_init: false, ..Default::default() };
+    let l = free_area_init(&FreeAreaInitInput::x86_64(regions, 158), &cfg).unwrap();
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    pa.memblock_free_all(&[(0x100, 0x80000, 0), (0x80000, 0xbffe0, 1), (0x100000, 0x140000, 1)]).unwrap();
+    let node = |pa: &PageAlloc, p: u64| pa.page_zone(p).unwrap().nid;
+    let p = pa.alloc_pages_policy(Gfp::GFP_KERNEL, 0, 1).unwrap();
+    assert_eq!(node(&pa, p), 1);
+    assert_eq!(pa.local_node(1), Some(1));
+    pa.set_mempolicy(MemPolicy::interleave(&[0, 1]).unwrap()).unwrap();
+    assert_eq!(pa.local_node(1), None);
+    let mut seq = Vec::new();
+    for _ in 0..3 {
+        let p = pa.alloc_pages_policy(Gfp::GFP_KERNEL, 2, 0).unwrap();
+        seq.push(node(&pa, p));
+    }
+    assert_eq!(seq, [0, 1, 0]);
+    let mut out = Vec::new();
+    assert_eq!(pa.alloc_pages_bulk_policy(Gfp::GFP_KERNEL, 0, 101, 0, &mut out).unwrap(), 101);
+    assert_eq!(out[..51].iter().filter(|&&p| node(&pa, p) == 1).count(), 51);
+    assert_eq!(out[51..].iter().filter(|&&p| node(&pa, p) == 0).count(), 50);
+    // a refused request leaves the interleave where it was
+    assert!(pa.alloc_pages_policy(Gfp::GFP_KERNEL, 0, 7).is_err());
+    assert_eq!(pa.policy_node(0), 1);
+    assert!(matches!(pa.set_mempolicy(MemPolicy::interleave(&[0, 2]).unwrap()), Err(MmError::NoSuchNode { nid: 2 })));
+    check_consistency(&pa);
+}

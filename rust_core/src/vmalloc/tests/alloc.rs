@@ -4,7 +4,9 @@
 use super::common::*;
 use crate::error::MmErrorKind;
 use crate::memblock::KernelVersion;
-use crate::page_source::BumpPageSource;
+use crate::error::Result;
+use crate::page_source::{BumpPageSource, PageSource, PageUse};
+use crate::units::Pfn;
 use crate::pagetable::{PageTable, PageTableFormat, PteFlags};
 use crate::units::PAGE_SIZE;
 use crate::vmalloc::{VmFlags, VmallocEventKind, VmallocRequest, VmallocSpace, PMD_SIZE};
@@ -367,4 +369,83 @@ fn five_level_space() {
 fn space_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<VmallocSpace>();
+}
+
+/// x86's module space as an added range: only requests naming it go
+/// there, vmalloc_to_pfn reads it, and bad ranges are refused.
+#[test]
+fn added_range_holds_only_the_areas_that_name_it() {
+    const MODULES_VADDR: u64 = 0xffff_ffff_c000_0000;
+    const MODULES_END: u64 = 0xffff_ffff_ff00_0000;
+    let (mut vs, mut pt, mut src) = setup(KernelVersion::V6_1);
+    let bad = [
+        (MODULES_VADDR + 1, MODULES_END),          // not page aligned
+        (MODULES_VADDR, MODULES_VADDR + K4),       // no room for a guard
+        (START, START + 0x10_0000),                // inside the vmalloc space
+    ];
+    for (s, e) in bad {
+        assert_eq!(vs.add_range(s, e).unwrap_err().kind(), MmErrorKind::InvalidArgument, "{s:#x}");
+    }
+    vs.add_range(MODULES_VADDR, MODULES_END).unwrap();
+    assert_eq!(vs.add_range(MODULES_VADDR + 0x1000_0000, MODULES_END).unwrap_err().kind(), MmErrorKind::InvalidArgument);
+    assert_eq!(vs.extra_ranges(), &[(MODULES_VADDR, MODULES_END)]);
+    // a plain vmalloc stays in the vmalloc space
+    assert_eq!(vs.vmalloc(&mut pt, &mut src, K4, 1, "v").unwrap(), START);
+    let req = VmallocRequest { range: Some((MODULES_VADDR, MODULES_END)), ..VmallocRequest::new(3 * K4, "module_alloc") };
+    let m = vs.vmalloc_node_range(&mut pt, &mut src, &req).unwrap();
+    assert_eq!(m, MODULES_VADDR);
+    assert!(vs.is_vmalloc_or_module_addr(m) && !vs.is_vmalloc_addr(m));
+    check_mappings(&vs, &pt);
+    // a range straddling both is refused, and changes nothing
+    let before = snapshot(&vs, &pt, src.in_use);
+    let req = VmallocRequest { range: Some((START, MODULES_END)), ..VmallocRequest::new(K4, "x") };
+    assert_eq!(vs.vmalloc_node_range(&mut pt, &mut src, &req).unwrap_err().kind(), MmErrorKind::OutOfRange);
+    assert_eq!(snapshot(&vs, &pt, src.in_use), before);
+    // the module area is listed after the vmalloc ones and freed like them
+    let info = vs.vmallocinfo();
+    assert!(info.lines().last().unwrap().starts_with("0xffffffffc0000000-0xffffffffc0004000"), "{info}");
+    vs.vfree(&mut pt, &mut src, m).unwrap();
+    assert_eq!(vs.vmalloc_node_range(&mut pt, &mut src, &VmallocRequest { range: Some((MODULES_VADDR, MODULES_END)), ..VmallocRequest::new(K4, "m") }).unwrap(), MODULES_VADDR);
+}
+
+/// Order-0 pages come through the source's bulk entry point in requests of
+/// at most 100 (vm_area_alloc_pages); a short answer ends the bulk part and
+/// the rest are asked one by one.
+#[test]
+fn order0_pages_come_in_bulk_requests_of_100() {
+    struct Counting {
+        inner: BumpPageSource,
+        bulk: Vec<usize>,
+        singles: usize,
+        short_after: usize,
+    }
+    impl PageSource for Counting {
+        fn alloc_pages(&mut self, order: u32, nid: Option<i32>, usage: PageUse) -> Result<Pfn> {
+            if usage == PageUse::Vmalloc {
+                self.singles += 1;
+            }
+            self.inner.alloc_pages(order, nid, usage)
+        }
+        fn free_pages(&mut self, pfn: Pfn, order: u32, usage: PageUse) -> Result<()> {
+            self.inner.free_pages(pfn, order, usage)
+        }
+        fn alloc_pages_bulk(&mut self, count: usize, nid: Option<i32>, usage: PageUse, out: &mut Vec<Pfn>) -> Result<usize> {
+            self.bulk.push(count);
+            let n = if self.bulk.len() > self.short_after { count / 2 } else { count };
+            for _ in 0..n {
+                out.push(self.inner.alloc_pages(0, nid, usage)?);
+            }
+            Ok(n)
+        }
+    }
+    let mut src = Counting { inner: BumpPageSource::new(0x1000, 0x10_0000), bulk: vec![], singles: 0, short_after: usize::MAX };
+    let mut pt = PageTable::new(PageTableFormat::x86_64_4level(), &mut src).unwrap();
+    let mut vs = VmallocSpace::x86_64_4level();
+    vs.vmalloc(&mut pt, &mut src, 250 * K4, 1, "a").unwrap();
+    assert_eq!((src.bulk.clone(), src.singles), (vec![100, 100, 50], 0));
+    src.bulk.clear();
+    src.short_after = 1;
+    vs.vmalloc(&mut pt, &mut src, 250 * K4, 1, "b").unwrap();
+    assert_eq!((src.bulk.clone(), src.singles), (vec![100, 100], 100));
+    check_mappings(&vs, &pt);
 }
