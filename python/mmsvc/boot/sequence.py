@@ -8,7 +8,7 @@ from __future__ import annotations
 from mmsvc.boot.context import BootContext
 from mmsvc.boot.steps import Step, StepKind, arch_step
 from mmsvc.errors import PluginError
-from mmsvc.mm import hashes, init, mempolicy, page_alloc
+from mmsvc.mm import ftrace, hashes, init, mempolicy, page_alloc
 
 G, A = StepKind.GENERIC, StepKind.ARCH
 
@@ -31,7 +31,7 @@ MM_INIT_6_1 = (
 
 #: steps only some architectures have; the arch plugin answers them
 ARCH_STEPS = frozenset({"mem_init", "init_espfix_bsp", "pti_init", "setup_per_cpu_areas",
-                        "trap_init", "init_IRQ", "sock_init"})
+                        "trap_init", "poking_init", "init_IRQ", "sock_init"})
 
 _DOCS = {
     "page_ext_init_flatmem": "FLATMEM page_ext array from memblock",
@@ -121,6 +121,11 @@ def build_steps(ctx: BootContext) -> list[Step]:
         else:
             steps.append(Step(name, "mm_init", G, _generic(name), doc=_DOCS.get(name, "")))
 
+    steps.append(_arch_step(ctx, "poking_init", "start_kernel",
+                            "architecture: the mm text patching maps through (x86_64: its "
+                            "page tables)"))
+    steps.append(Step("ftrace_init", "start_kernel", G, ftrace.ftrace_init,
+                      doc="the dynamic-ftrace records, in page groups"))
     steps.append(_arch_step(ctx, "init_IRQ", "start_kernel",
                             "architecture: interrupt vectors (x86_64: the IDT page made "
                             "read-only)"))

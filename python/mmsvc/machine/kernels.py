@@ -33,7 +33,8 @@ class BuildConstants:
     bytes the image gives back after boot ("Freeing SMP alternatives memory",
     "Freeing unused decrypted memory", "Freeing unused kernel image (text/rodata gap)",
     "(rodata/data gap)"). ``idt_table_offset``: bytes from ``_text`` to ``idt_table``
-    (x86, from the symbol table). ``uml_binary_start``: UML's ``__binary_start``;
+    (x86, from the symbol table). ``ftrace_entries``: the image's mcount call sites
+    ("ftrace: allocating N entries"). ``uml_binary_start``: UML's ``__binary_start``;
     ``uml_small_allocations``: UML's early small allocations in bytes.
     """
 
@@ -47,6 +48,7 @@ class BuildConstants:
     text_rodata_gap: int | None = None
     rodata_data_gap: int | None = None
     idt_table_offset: int | None = None
+    ftrace_entries: int | None = None
     uml_small_allocations: int | None = None
 
     def sections_per_root(self, page_size: int = PAGE_SIZE) -> int | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mmsvc import api
 from mmsvc.api import Architecture, ArchPlugin, BootContext, Step
 from mmsvc.machine import default_machine
-from mmsvc_x86_64 import bpf, espfix, initmem, mem_init, numa, pti, setup
+from mmsvc_x86_64 import bpf, espfix, initmem, mem_init, numa, poking, pti, setup
 from mmsvc_x86_64.constants import MAX_DMA_ADDRESS, PMD_SIZE
 
 __version__ = "0.1.0"
@@ -59,6 +59,9 @@ class X86_64(ArchPlugin):
 
     def step_pti_init(self, ctx: BootContext) -> None:
         pti.pti_init(ctx)
+
+    def step_poking_init(self, ctx: BootContext) -> None:
+        poking.poking_init(ctx)
 
     def step_init_IRQ(self, ctx: BootContext) -> None:  # noqa: N802 (the kernel's name)
         initmem.protect_idt(ctx)
