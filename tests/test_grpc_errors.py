@@ -331,6 +331,10 @@ def test_restore_refuses_forged_snapshots(client, booted):
                     [["bogus"]], [["free", 1, 0, 0]], [["alloc"]]):
         blob = encode_snapshot({**data, "history": data["history"] + history})
         expect(lambda b=blob: client.restore(b), C.INVALID_ARGUMENT, "snapshot")
+    # a breakpoint on a zone the architecture does not have
+    bad_bp = {"kind": "zone_free_below", "nid": 0, "zone": "HighMem", "pages": 1}
+    blob = encode_snapshot({**data, "breakpoints": [bad_bp]})
+    expect(lambda: client.restore(blob), C.INVALID_ARGUMENT, "breakpoint.zone")
     blob = encode_snapshot({**data, "version": 99})
     expect(lambda: client.restore(blob), C.FAILED_PRECONDITION)
     blob = encode_snapshot({**data, "mmsvc": "0.0.0-other"})

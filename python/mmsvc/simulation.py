@@ -203,13 +203,20 @@ class Simulation:
                        **condition: Any) -> Breakpoint:
         """Add a breakpoint (see :class:`Breakpoint` for the kinds)."""
         bp = Breakpoint(step, when, kind, **condition)
+        self.check_breakpoint(bp)
+        self.breakpoints.append(bp)
+        return bp
+
+    def check_breakpoint(self, bp: Breakpoint) -> None:
+        """What a well-formed :class:`Breakpoint` may still get wrong about
+        this boot: a step it does not have (:class:`InvalidArgumentError`
+        starting ``"step:"``) or a zone its architecture does not have
+        (``"breakpoint.zone:"``)."""
         if bp.kind == "step":
             self.find_step(bp.step)
         if bp.kind == "zone_free_below" and bp.zone not in self.arch.zone_names:
             raise InvalidArgumentError(f"breakpoint.zone: {bp.zone!r} is not a zone of "
                                        f"{self.arch.name} ({', '.join(self.arch.zone_names)})")
-        self.breakpoints.append(bp)
-        return bp
 
     def clear_breakpoints(self) -> None:
         self.breakpoints.clear()

@@ -551,17 +551,13 @@ class SimulationService(pb_grpc.SimulationServiceServicer):
         def apply() -> list[pb.Breakpoint]:
             for i, bp in enumerate(wanted):
                 try:
-                    if bp.kind == "step":
-                        s.sim.find_step(bp.step)
-                    elif bp.kind == "zone_free_below" and bp.zone not in s.sim.arch.zone_names:
-                        raise se.RequestError(f"breakpoints[{i}].zone_free_below.zone",
-                                              f"{bp.zone!r} is not a zone of "
-                                              f"{s.sim.arch.name}")
+                    s.sim.check_breakpoint(bp)
                 except MmsvcError as exc:
-                    if isinstance(exc, se.RequestError):
-                        raise
-                    raise se.RequestError(f"breakpoints[{i}].step.step",
-                                          str(exc).removeprefix("step: ")) from exc
+                    msg = str(exc)
+                    field, prefix = ((f"breakpoints[{i}].zone_free_below.zone", "breakpoint.zone: ")
+                                     if msg.startswith("breakpoint.zone:")
+                                     else (f"breakpoints[{i}].step.step", "step: "))
+                    raise se.RequestError(field, msg.removeprefix(prefix)) from exc
             s.sim.clear_breakpoints()
             for bp in wanted:
                 s.sim.breakpoints.append(bp)

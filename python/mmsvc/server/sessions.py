@@ -188,8 +188,7 @@ _BP_KINDS = {
 def add_snapshot_breakpoint(sim: Simulation, item: Any) -> None:
     """Re-add a breakpoint saved in a snapshot (``[step, when]`` or a dict)."""
     bp = Breakpoint.from_dict(item) if isinstance(item, dict) else Breakpoint(*item)
-    if bp.kind == "step":
-        sim.find_step(bp.step)
+    sim.check_breakpoint(bp)
     sim.breakpoints.append(bp)
 
 
