@@ -298,48 +298,40 @@ class Simulation:
     def flush_events(self) -> int:
         """Hand the allocator events recorded since the last flush to the
         ``mmsvc_page_event`` / ``mmsvc_slab_event`` / ``mmsvc_vmalloc_event``
-        implementations; returns
-        how many. The core records only while some plugin implements the
-        hook, from the moment the allocator exists."""
+        implementations; returns how many. The core records only while some
+        plugin implements the hook, from the moment the allocator exists."""
+        mm, hook = self.ctx.mm, self.pm.hook
         count = 0
-        mm = self.ctx.mm
-        listeners = bool(self.pm.hook.mmsvc_page_event.get_hookimpls())
-        if listeners or self._wants_page_events():
-            try:
-                if "page" not in self._recording:
-                    mm.set_event_recording(True)
-                    self._recording.add("page")
-                events = mm.drain_events()
-                self._leaf_page_events.extend(events)
-                for kind, pfn, order, gfp, nid, zone in events if listeners else ():
-                    self.pm.call_guarded("mmsvc_page_event", ctx=self.ctx,
-                                         event=PageEvent(kind, pfn, order, gfp, nid, zone))
-                    count += 1
-            except InvalidStateError:
-                pass  # no zones yet
-        if self.pm.hook.mmsvc_slab_event.get_hookimpls():
-            try:
-                if "slab" not in self._recording:
-                    mm.set_slab_event_recording(True)
-                    self._recording.add("slab")
-                for kind, cache, addr, size in mm.drain_slab_events():
-                    self.pm.call_guarded("mmsvc_slab_event", ctx=self.ctx,
-                                         event=SlabEvent(kind, cache, addr, size))
-                    count += 1
-            except InvalidStateError:
-                pass  # SLUB not up yet
-        if self.pm.hook.mmsvc_vmalloc_event.get_hookimpls():
-            try:
-                if "vmalloc" not in self._recording:
-                    mm.set_vmalloc_event_recording(True)
-                    self._recording.add("vmalloc")
-                for kind, addr, size, caller in mm.drain_vmalloc_events():
-                    self.pm.call_guarded("mmsvc_vmalloc_event", ctx=self.ctx,
-                                         event=VmallocEvent(kind, addr, size, caller))
-                    count += 1
-            except InvalidStateError:
-                pass  # no vmalloc space yet
+        page_listeners = bool(hook.mmsvc_page_event.get_hookimpls())
+        if page_listeners or self._wants_page_events():
+            events = self._drain("page", mm.set_event_recording, mm.drain_events)
+            self._leaf_page_events.extend(events)
+            if page_listeners:
+                count += self._deliver("mmsvc_page_event", PageEvent, events)
+        for name, hookname, event, start, drain in (
+                ("slab", "mmsvc_slab_event", SlabEvent, mm.set_slab_event_recording,
+                 mm.drain_slab_events),
+                ("vmalloc", "mmsvc_vmalloc_event", VmallocEvent,
+                 mm.set_vmalloc_event_recording, mm.drain_vmalloc_events)):
+            if getattr(hook, hookname).get_hookimpls():
+                count += self._deliver(hookname, event, self._drain(name, start, drain))
         return count
+
+    def _drain(self, source: str, start: Any, drain: Any) -> list[tuple[Any, ...]]:
+        """Start recording ``source``'s events (once) and take what it has
+        recorded; nothing while that allocator does not exist yet."""
+        try:
+            if source not in self._recording:
+                start(True)
+                self._recording.add(source)
+            return list(drain())
+        except InvalidStateError:
+            return []
+
+    def _deliver(self, hookname: str, event: Any, fields: list[tuple[Any, ...]]) -> int:
+        for f in fields:
+            self.pm.call_guarded(hookname, ctx=self.ctx, event=event(*f))
+        return len(fields)
 
     # -- internals --------------------------------------------------------
 
