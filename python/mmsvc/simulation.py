@@ -185,6 +185,16 @@ class Simulation:
         c = self._cursor
         return c.leaves[c.index] if c.index < len(c.leaves) else None
 
+    @property
+    def leaves(self) -> tuple[Step, ...]:
+        """Every leaf step (a step without sub-steps, or a sub-step) in boot order."""
+        return tuple(self._cursor.leaves)
+
+    @property
+    def leaves_done(self) -> int:
+        """How many leaves ran: the index of the next one in :attr:`leaves`."""
+        return self._cursor.index
+
     def step_list(self) -> list[dict[str, Any]]:
         """Every step with its sub-steps and state."""
         return [s.to_dict() for s in self.steps]

@@ -238,18 +238,6 @@ def stop_to_pb(stop: StopInfo, leaves_run: int, next_seq: int) -> pb.StopInfo:
     return out
 
 
-def _leaves(sim: Simulation) -> list[Any]:
-    return [leaf for top in sim.steps for leaf in top.leaves()]
-
-
-def _done_leaves(sim: Simulation) -> int:
-    """How many leaves ran (the index of the next leaf)."""
-    nxt = sim.next_step
-    if nxt is None:
-        return len(_leaves(sim))
-    return next(i for i, leaf in enumerate(_leaves(sim)) if leaf is nxt)
-
-
 # ---------------------------------------------------------------------------- sessions
 
 
@@ -381,7 +369,7 @@ class Session:
     # -- control ----------------------------------------------------------------
 
     def step(self, granularity: str, count: int, should_stop: ShouldStop) -> pb.StopInfo:
-        start = _done_leaves(self.sim)
+        start = self.sim.leaves_done
         stop: StopInfo | None = None
         try:
             for _ in range(count):
@@ -390,14 +378,14 @@ class Session:
                 should_stop()
                 stop = self.sim.step(granularity)
         except MmsvcError:
-            self._record(["leaves", _done_leaves(self.sim) - start])
+            self._record(["leaves", self.sim.leaves_done - start])
             if self._leaf_failed():
                 self._record(["fail_leaf"])
             raise
         except BaseException:
-            self._record(["leaves", _done_leaves(self.sim) - start])
+            self._record(["leaves", self.sim.leaves_done - start])
             raise
-        ran = _done_leaves(self.sim) - start
+        ran = self.sim.leaves_done - start
         self._record(["leaves", ran])
         assert stop is not None
         return stop_to_pb(stop, ran, self.journal.next_seq)
@@ -410,16 +398,16 @@ class Session:
         sim = self.sim
         if until:
             sim.find_step(until)  # InvalidArgumentError before any work
-        start = _done_leaves(sim)
+        start = sim.leaves_done
         saved = list(sim.breakpoints)
         if ignore_breakpoints:
             sim.breakpoints.clear()
         last: str | None = None
+        leaves = sim.leaves
         try:
             while True:
                 should_stop()
-                leaves = _leaves(sim)
-                i = _done_leaves(sim)
+                i = sim.leaves_done
                 temp = (Breakpoint(leaves[i + 1].path, "entry")
                         if i + 1 < len(leaves) else None)
                 if temp is not None:
@@ -435,17 +423,17 @@ class Session:
                 stop = StopInfo(stop.reason, last, stop.next, stop.breakpoint)
                 break
         except MmsvcError:
-            self._record(["leaves", _done_leaves(sim) - start])
+            self._record(["leaves", sim.leaves_done - start])
             if self._leaf_failed():
                 self._record(["fail_leaf"])
             raise
         except BaseException:
-            self._record(["leaves", _done_leaves(sim) - start])
+            self._record(["leaves", sim.leaves_done - start])
             raise
         finally:
             if ignore_breakpoints:
                 sim.breakpoints[:] = saved
-        ran = _done_leaves(sim) - start
+        ran = sim.leaves_done - start
         self._record(["leaves", ran])
         out = stop_to_pb(stop, ran, self.journal.next_seq)
         if stop.reason is StopReason.BREAKPOINT and stop.breakpoint is not None:
