@@ -127,3 +127,32 @@ def test_system_map_uml_and_errors():
     with pytest.raises(MachineConfigError) as ei:
         kernels.image_from_system_map("zz T _text\n", "x")
     assert ei.value.field == "System.map line 1"
+
+
+def test_system_map_gives_the_idt_and_the_mcount_sites():
+    extra = ("ffffffff83313000 b idt_table\n"
+             "ffffffff83400000 T __start_mcount_loc\n"
+             "ffffffff8344f248 T __stop_mcount_loc\n")
+    img = kernels.image_from_system_map(SYSTEM_MAP + extra, "6.1.0-test")
+    assert img.idt_table_offset == 0x2313000
+    assert img.ftrace_entries == 0x4F248 // 8 == 40521
+    assert kernels.image_from_system_map(SYSTEM_MAP, "6.1.0-test").ftrace_entries is None
+
+
+def test_image_symbols_override_the_catalogue_and_drive_the_boot():
+    from mmsvc.machine import default_machine
+    from mmsvc.simulation import Simulation
+
+    m = default_machine("6.1")
+    kernel = m.kernel.__class__(**{**m.kernel.__dict__, "release": "6.1.0-custom",
+                                   "idt_table_offset": 0x2400000, "ftrace_entries": 1000})
+    sim = Simulation(m.replace(kernel=kernel))
+    assert (sim.ctx.build.idt_table_offset, sim.ctx.build.ftrace_entries) == (0x2400000, 1000)
+    sim.run(until="sock_init")
+    assert "ftrace: allocating 1000 entries in 4 pages" in sim.log.text()
+    assert "ftrace: allocated 4 pages with 1 groups" in sim.log.text()
+    idt = m.kernel.load_address + 0x2400000
+    virt = sim.ctx.results["direct_map"]["virt"]
+    assert "WRITE" not in sim.mm.translate(virt + idt)["flags"]
+    # a machine file may give them too
+    assert kernel.to_dict()["ftrace_entries"] == 1000

@@ -133,12 +133,20 @@ class BootContext:
 
     @property
     def build(self) -> Any:
-        """The per-build constants of the kernel image (catalogue entry of its
-        release), or empty constants for an uncatalogued build."""
+        """The per-build constants of the kernel image: the catalogue entry of
+        its release (empty for an uncatalogued build), with what the image
+        read from a symbol table (``idt_table_offset``, ``ftrace_entries``)
+        taking precedence."""
+        import dataclasses
+
         from mmsvc.machine.kernels import BuildConstants, find
 
         found = find(self.machine.kernel.release, self.machine.arch)
-        return found.constants if found else BuildConstants()
+        constants = found.constants if found else BuildConstants()
+        image = self.machine.kernel
+        own = {k: getattr(image, k) for k in ("idt_table_offset", "ftrace_entries")
+               if getattr(image, k) is not None}
+        return dataclasses.replace(constants, **own) if own else constants
 
     def profile_at_least(self, version: str) -> bool:
         return _version_tuple(self.profile) >= _version_tuple(version)

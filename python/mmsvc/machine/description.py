@@ -322,6 +322,9 @@ class KernelImage:
     (``__end_of_kernel_reserve - _text`` on x86_64; not derivable from the printed
     sizes). ``image_end``: bytes from ``load_address`` to the page-rounded ``_end``
     (``e820_add_kernel_range`` on x86_64; on UML ``ROUND_UP(_end) - 0x60000000``).
+    ``idt_table_offset``: bytes from ``_text`` to ``idt_table`` (x86); ``ftrace_entries``:
+    the image's mcount call sites (``__stop_mcount_loc - __start_mcount_loc`` over 8).
+    Both come from a symbol table and override the catalogue's build constants.
     """
 
     release: str
@@ -333,9 +336,14 @@ class KernelImage:
     bss: int = 0
     reserved_span: int = 0
     image_end: int | None = None
+    idt_table_offset: int | None = None
+    ftrace_entries: int | None = None
 
     _INTS: ClassVar[tuple[str, ...]] = ("load_address", "text", "rwdata", "rodata", "init",
-                                        "bss", "reserved_span", "image_end")
+                                        "bss", "reserved_span", "image_end",
+                                        "idt_table_offset", "ftrace_entries")
+    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"image_end", "idt_table_offset",
+                                                     "ftrace_entries"})
 
     @property
     def end_of_image(self) -> int:
@@ -366,7 +374,7 @@ class KernelImage:
             raise MachineConfigError(f"{path}.release", "must be a non-empty string")
         for k in self._INTS:
             v = getattr(self, k)
-            if v is None and k == "image_end":
+            if v is None and k in self._OPTIONAL:
                 continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise MachineConfigError(f"{path}.{k}",

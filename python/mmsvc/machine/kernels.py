@@ -199,7 +199,7 @@ def image_from_vmlinux(
 
 
 _WANTED = (*_REQUIRED, "_sinittext", "_einittext", "__binary_start",
-           "__end_of_kernel_reserve")
+           "__end_of_kernel_reserve", "idt_table", "__start_mcount_loc", "__stop_mcount_loc")
 
 
 def elf_symbols(data: bytes, wanted: set[str] | None = None) -> dict[str, int]:
@@ -264,6 +264,9 @@ def image_from_symbols(
         else:
             reserved = round_up(s["__bss_stop"], 0x200000) - s["_text"]
         image_end = round_up(s["_end"], PAGE_SIZE) - s["_text"]
+    idt = s["idt_table"] - s["_text"] if "idt_table" in s and arch != "um" else None
+    mcount = (s["__stop_mcount_loc"] - s["__start_mcount_loc"]) // 8 \
+        if "__start_mcount_loc" in s and "__stop_mcount_loc" in s else None
     return KernelImage(
         release=release or "unknown",
         load_address=start,
@@ -274,4 +277,6 @@ def image_from_symbols(
         bss=s["__bss_stop"] - s["__bss_start"],
         reserved_span=reserved,
         image_end=image_end,
+        idt_table_offset=idt if idt is not None and idt >= 0 else None,
+        ftrace_entries=mcount or None,
     )
