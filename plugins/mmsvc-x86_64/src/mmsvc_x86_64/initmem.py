@@ -93,9 +93,9 @@ def change_page_attr(ctx: BootContext, start: int, end: int, *, set_: tuple[str,
 
 
 def idt_table(ctx: BootContext) -> int:
-    """Physical address of ``idt_table``: from the build when catalogued,
-    else the start of .bss, where the page-aligned bss (the IDT among it)
-    is linked first."""
+    """Physical address of ``idt_table``: from the build (its catalogue entry
+    or its symbol table), else the start of .bss, where the page-aligned bss
+    (the IDT among it) is linked first."""
     offset = ctx.build.idt_table_offset
     if offset is not None:
         return ctx.machine.kernel.load_address + offset
