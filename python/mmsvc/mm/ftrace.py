@@ -6,8 +6,9 @@ page). The records live in page groups from the buddy allocator, each
 group the largest power of two of pages the rest still fills. How many
 sites a build has is a property of the image: ``ftrace_entries``, from the
 kernel catalogue or a System.map/vmlinux (``(__stop_mcount_loc -
-__start_mcount_loc) / 8``, the count the boot prints). Those unmovable allocations, an order-7 one among
-them, shape the free lists every later boot allocation sees.
+__start_mcount_loc) / 8``, the count the boot prints). Those unmovable
+allocations, an order-7 one among them, shape the free lists every later
+boot allocation sees.
 """
 
 from __future__ import annotations
