@@ -26,7 +26,8 @@ def sim():
 def _fingerprint(sim):
     mm = sim.mm
     return (mm.buddyinfo(), mm.counters(), mm.slabinfo(), mm.vmallocinfo(),
-            [(r.base, r.size) for r in mm.memblock.reserved()])
+            [(r.base, r.size) for r in mm.memblock.reserved()], mm.mempolicy(),
+            mm.pagetypeinfo())
 
 
 CALLS = [
@@ -48,6 +49,11 @@ CALLS = [
     lambda mm, a, b, o: mm.kernel_change_attr(a, b, clear=["WRITE"], account=bool(o & 1)),
     lambda mm, a, b, o: mm.kernel_map_static(a, b, 1 << 21, [a >> 12, b >> 12], page_size=4096),
     lambda mm, a, b, o: mm.bench_kmalloc_kfree_pairs(a % 100_000, o),
+    lambda mm, a, b, o: mm.pageblock_migratetype(a),
+    lambda mm, a, b, o: mm.set_mempolicy("interleave", [o, a % 70]),
+    lambda mm, a, b, o: mm.set_mempolicy(["local", "interleave", "bind"][o % 3], [a % 3] * (b % 2)),
+    lambda mm, a, b, o: mm.vmalloc(a % (1 << 40), range=(a, b)),
+    lambda mm, a, b, o: mm.vmalloc_add_range(a, b),
 ]
 
 
