@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmsvc.errors import DoubleFreeError, NotAllocatedError
+from mmsvc.errors import DoubleFreeError, NotAllocatedError, OutOfMemoryError
 from mmsvc.machine import default_machine
 from mmsvc.simulation import Simulation
 from mmsvc.views import meminfo
@@ -51,3 +51,22 @@ def test_huge_and_vmap(sim):
 def test_unknown_address_is_refused(sim):
     with pytest.raises(NotAllocatedError):
         sim.mm.vfree(0xFFA0_1234_5678_0000)
+
+
+def test_vfree_keeps_the_page_tables_the_next_area_reuses(sim):
+    """vunmap_range clears the ptes and keeps the tables, as the kernel
+    does; a failed vmalloc still leaves nothing behind."""
+    mm = sim.mm
+    tables = mm.page_table_pages()
+    far = (0xFFA0_0100_0000_0000, 0xFFA0_0100_0040_0000)  # an untouched 4 MiB of the space
+    addr = mm.vmalloc(16 << 10, caller="t", range=far)
+    grown = mm.page_table_pages()
+    assert grown > tables  # new pmd and pte tables (and more) for that far region
+    mm.vfree(addr)
+    assert mm.page_table_pages() == grown
+    again = mm.vmalloc(16 << 10, caller="t", range=far)
+    assert again == addr and mm.page_table_pages() == grown
+    mm.vfree(again)
+    with pytest.raises(OutOfMemoryError):
+        mm.vmalloc(1 << 50, caller="t")
+    assert mm.page_table_pages() == grown

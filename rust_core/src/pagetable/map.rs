@@ -133,9 +133,15 @@ impl PageTable {
         self.check_phys(phys, len, align)?;
         self.reserve_for_range(t, end, phys, pol);
         let mut progress = t;
+        let mark = self.journal_begin();
         let r = self.map_rec(src, ROOT, 0, t, end, t, phys, flags, pol, &mut progress);
-        if r.is_err() && progress > t {
-            self.clear_rec(src, ROOT, 0, t, progress);
+        if r.is_err() {
+            if progress > t {
+                self.clear_rec(src, ROOT, 0, t, progress, false);
+            }
+            self.journal_rollback(src, mark);
+        } else {
+            self.journal_commit(mark);
         }
         r
     }
@@ -220,19 +226,21 @@ impl PageTable {
             } else if last {
                 return Err(MmError::invalid("policy", "no page size fits"));
             } else {
-                let child = match self.child(slot, idx) {
-                    Some(c) => c,
+                let (child, created) = match self.child(slot, idx) {
+                    Some(c) => (c, false),
                     None if self.t.entries[slot as usize][idx] != 0 => {
                         return Err(MmError::AlreadyMapped { addr: self.to_va(cur) });
                     }
                     None => {
                         let c = self.alloc_table(src, level + 1)?;
                         self.link(slot, idx, c);
-                        c
+                        (c, true)
                     }
                 };
                 let r = self.map_rec(src, child, level + 1, cur, chunk_end, t0, p0, flags, pol, progress);
-                if self.t.meta[child as usize].used == 0 {
+                // a table made here that stayed empty goes at once; one
+                // that was there before stays, empty or not
+                if created && self.t.meta[child as usize].used == 0 {
                     self.unlink_free(src, slot, idx);
                 }
                 r?;
@@ -251,15 +259,18 @@ impl PageTable {
         items: &[(u64, PhysAddr, u64)],
         flags: PteFlags,
     ) -> Result<()> {
+        let mark = self.journal_begin();
         for (i, &(virt, phys, size)) in items.iter().enumerate() {
             if let Err(e) = self.map(src, virt, phys, size, flags) {
                 for &(v, _, sz) in items[..i].iter().rev() {
                     let t = v & self.space_mask;
-                    self.clear_rec(src, ROOT, 0, t, t + sz);
+                    self.clear_rec(src, ROOT, 0, t, t + sz, false);
                 }
+                self.journal_rollback(src, mark);
                 return Err(e);
             }
         }
+        self.journal_commit(mark);
         Ok(())
     }
 }

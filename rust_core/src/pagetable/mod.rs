@@ -124,6 +124,12 @@ pub struct PageTable {
     /// shift. Lets page-by-page mapping skip the walk; cleared whenever a
     /// table is freed.
     pub(crate) map_hint: Option<(usize, u64, u32)>,
+    /// While a call that may have to undo itself runs (depth > 0): every
+    /// `(parent slot, index)` it linked a new table at, so the undo gives
+    /// back exactly the tables the call made. Tables that were there before
+    /// stay even when empty (the kernel keeps its vmalloc tables).
+    link_journal: Vec<(u32, u32)>,
+    journal_depth: u32,
 }
 
 /// Slot of the root table.
@@ -156,8 +162,44 @@ impl PageTable {
             leaves: [0; MAX_LEVELS],
             direct_pages: [0; MAX_LEVELS],
             map_hint: None,
+            link_journal: Vec::new(),
+            journal_depth: 0,
             format,
         })
+    }
+
+    /// Start recording the tables linked from now on; returns the mark to
+    /// hand to [`Self::journal_commit`] or [`Self::journal_rollback`]. Calls
+    /// nest: an inner commit keeps its entries for the outer call.
+    pub(crate) fn journal_begin(&mut self) -> usize {
+        self.journal_depth += 1;
+        self.link_journal.len()
+    }
+
+    /// The call succeeded: its tables stay.
+    pub(crate) fn journal_commit(&mut self, _mark: usize) {
+        self.journal_depth -= 1;
+        if self.journal_depth == 0 {
+            self.link_journal.clear();
+        }
+    }
+
+    /// The call failed and cleared what it mapped: give back the tables it
+    /// linked that are empty again, newest first (so a parent empties after
+    /// its children).
+    pub(crate) fn journal_rollback(&mut self, src: &mut dyn PageSource, mark: usize) {
+        while self.link_journal.len() > mark {
+            let Some((slot, idx)) = self.link_journal.pop() else { break };
+            let idx = idx as usize;
+            if self.t.meta.get(slot as usize).is_some_and(|m| m.live) {
+                if let Some(c) = self.child(slot, idx) {
+                    if self.t.meta[c as usize].used == 0 {
+                        self.unlink_free(src, slot, idx);
+                    }
+                }
+            }
+        }
+        self.journal_commit(mark);
     }
 
     /// Unmap everything and give every table page, the root included, back
@@ -360,6 +402,9 @@ impl PageTable {
         self.t.entries[s][idx] = self.enc.table(pfn);
         self.t.children[s][idx] = child + 1;
         self.t.meta[s].used += 1;
+        if self.journal_depth > 0 {
+            self.link_journal.push((slot, idx as u32));
+        }
     }
 
     /// Unlink the (empty) child table at `idx` of `slot` and free its page.

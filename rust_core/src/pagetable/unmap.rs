@@ -27,7 +27,20 @@ impl PageTable {
             return Err(MmError::NotMapped { addr: self.to_va(hole) });
         }
         self.split_edges(src, t, end, None)?;
-        self.clear_rec(src, ROOT, 0, t, end);
+        self.clear_rec(src, ROOT, 0, t, end, true);
+        Ok(())
+    }
+
+    /// `vunmap_range`: like [`Self::unmap_range`], but tables left empty
+    /// stay in place, as the kernel keeps the page tables of its vmalloc
+    /// space once made (a later area there needs no new ones).
+    pub fn unmap_range_keep_tables(&mut self, src: &mut dyn PageSource, virt: u64, len: u64) -> Result<()> {
+        let (t, end) = self.check_range(virt, len, PAGE_SIZE)?;
+        if let Some(hole) = self.first_unmapped(ROOT, 0, t, end) {
+            return Err(MmError::NotMapped { addr: self.to_va(hole) });
+        }
+        self.split_edges(src, t, end, None)?;
+        self.clear_rec(src, ROOT, 0, t, end, false);
         Ok(())
     }
 
@@ -187,7 +200,7 @@ impl PageTable {
     /// Clear every leaf entirely inside `[t, end)` below `slot`, freeing
     /// tables that become empty. Leaves covered in part are left alone
     /// (callers split first).
-    pub(crate) fn clear_rec(&mut self, src: &mut dyn PageSource, slot: u32, level: usize, t: u64, end: u64) {
+    pub(crate) fn clear_rec(&mut self, src: &mut dyn PageSource, slot: u32, level: usize, t: u64, end: u64, free_tables: bool) {
         let lv = self.lv[level];
         let mut cur = t;
         while cur < end {
@@ -196,8 +209,8 @@ impl PageTable {
             let chunk_end = (base + lv.size).min(end);
             match self.child(slot, idx) {
                 Some(c) => {
-                    self.clear_rec(src, c, level + 1, cur, chunk_end);
-                    if self.t.meta[c as usize].used == 0 {
+                    self.clear_rec(src, c, level + 1, cur, chunk_end, free_tables);
+                    if free_tables && self.t.meta[c as usize].used == 0 {
                         self.unlink_free(src, slot, idx);
                     }
                 }

@@ -306,6 +306,25 @@ impl VmallocSpace {
         shape: Shape,
         caller: Arc<str>,
     ) -> Result<u64> {
+        // the tables this call makes go back if it fails; those it found
+        // stay (the space keeps its tables)
+        let mark = pt.journal_begin();
+        let r = self.alloc_area_inner(pt, src, req, shape, caller);
+        match r {
+            Ok(_) => pt.journal_commit(mark),
+            Err(_) => pt.journal_rollback(src, mark),
+        }
+        r
+    }
+
+    fn alloc_area_inner(
+        &mut self,
+        pt: &mut PageTable,
+        src: &mut dyn PageSource,
+        req: &VmallocRequest<'_>,
+        shape: Shape,
+        caller: Arc<str>,
+    ) -> Result<u64> {
         let Shape { size, align, order } = shape;
         let chunk = PAGE_SIZE << order;
         let flags = req.vm_flags | VmFlags::VM_ALLOC;
@@ -342,7 +361,7 @@ impl VmallocSpace {
         }
         let undo = |this: &mut Self, pt: &mut PageTable, src: &mut dyn PageSource, pages: &[Pfn], mapped: u64| {
             if mapped > 0 {
-                let _ = pt.unmap_range(src, addr, mapped);
+                let _ = pt.unmap_range_keep_tables(src, addr, mapped);
             }
             let _ = give_back(src, pages, order);
             if let Some(a) = pages_area {
@@ -392,14 +411,15 @@ impl VmallocSpace {
     }
 
     /// Unmap the area at `addr`, give its pages back, release its space
-    /// (and its page array's area). Unmapping is the only step that can
+    /// (and its page array's area). The page tables stay, as the kernel's
+    /// `vunmap_range` leaves them. Unmapping is the only step that can
     /// fail on a consistent table; it comes first, so an error changes
     /// nothing. Errors from the page source when giving pages back (a
     /// source that disowns them) are returned after the teardown is done.
     fn teardown(&mut self, pt: &mut PageTable, src: &mut dyn PageSource, addr: u64, record: bool) -> Result<()> {
         let Some(va) = self.busy.get(&addr) else { return Err(self.bad_free(addr)) };
         if va.vm.mapped > 0 {
-            pt.unmap_range(src, addr, va.vm.mapped)?;
+            pt.unmap_range_keep_tables(src, addr, va.vm.mapped)?;
         }
         let Some(va) = self.busy.remove(&addr) else { return Ok(()) };
         if record {
@@ -467,6 +487,7 @@ impl VmallocSpace {
         }
         let caller = self.intern(caller);
         let addr = self.reserve(size, 1, PAGE_SIZE, None, flags, caller)?;
+        let mark = pt.journal_begin();
         for (i, &p) in pfns.iter().enumerate() {
             let va = addr + ((i as u64) << PAGE_SHIFT);
             let r = pfn_phys(p)
@@ -476,12 +497,14 @@ impl VmallocSpace {
                 .and_then(|_| pt.map(src, va, pfn_phys(p), PAGE_SIZE, PteFlags::PAGE_KERNEL));
             if let Err(e) = r {
                 if i > 0 {
-                    let _ = pt.unmap_range(src, addr, (i as u64) << PAGE_SHIFT);
+                    let _ = pt.unmap_range_keep_tables(src, addr, (i as u64) << PAGE_SHIFT);
                 }
+                pt.journal_rollback(src, mark);
                 self.unreserve(addr);
                 return Err(e);
             }
         }
+        pt.journal_commit(mark);
         if let Some(va) = self.busy.get_mut(&addr) {
             va.vm.mapped = size;
         }
