@@ -1019,7 +1019,7 @@ impl PageAlloc {
                 z.pt.st[(idx << z.pt.shift) + off] = K_NONE;
                 z.pt.pbm[idx * z.pt.npb + (off >> z.pt.pb_shift)]
             } else {
-                MigrateType::Movable as u8
+                z.pt.pb_mt(pfn)
             };
             z.free_one_page(pfn, order, mt, false);
         }

@@ -148,6 +148,14 @@ impl PageTable {
         }
     }
 
+    /// Does the max-order block of `pfn` hold a never-initialised pageblock?
+    #[inline]
+    pub fn block_has_uninit(&self, pfn: Pfn) -> bool {
+        let blk = pfn & !((1u64 << self.shift) - 1);
+        let pb = 1u64 << self.pb_shift.min(self.shift);
+        (0..self.npb as u64).any(|k| self.pb_is_uninit(blk + k * pb))
+    }
+
     /// First pfns of the pageblocks still marked never initialised.
     pub fn for_each_pb_uninit(&self, mut f: impl FnMut(Pfn)) {
         for (w, &word) in self.pb_uninit.iter().enumerate() {

@@ -430,7 +430,11 @@ impl Zone {
         let b = 1u64 << top;
         let mut p = s;
         while p < e {
-            if p & (b - 1) == 0 && e - p >= b && (!check || self.pt.entry(p) == super::pages::E_UNTOUCHED) {
+            if p & (b - 1) == 0
+                && e - p >= b
+                && (!check || self.pt.entry(p) == super::pages::E_UNTOUCHED)
+                && !self.pt.block_has_uninit(p)
+            {
                 let n = if check { 1 } else { (e - p) / b };
                 self.nr_free_pages += n * b;
                 self.area.add_run(MigrateType::Movable as u8, p, n, true);

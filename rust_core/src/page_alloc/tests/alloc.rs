@@ -586,3 +586,28 @@ fn memory_policy_picks_the_node_of_requests_without_one() {
     assert!(matches!(pa.set_mempolicy(MemPolicy::interleave(&[0, 2]).unwrap()), Err(MmError::NoSuchNode { nid: 2 })));
     check_consistency(&pa);
 }
+
+/// A whole max-order block given back after boot (free_reserved_area) whose
+/// pageblocks were never initialised goes to the unmovable list, and comes
+/// back there when an unmovable top-order allocation takes and frees it.
+#[test]
+fn a_freed_block_of_uninitialised_pageblocks_stays_unmovable() {
+    let cfg = PageAllocConfig::default();
+    let mut pa = PageAlloc::new(&qemu_2g_layout(&cfg), &cfg).unwrap();
+    let free = [(0x100, 0x1000, 0), (0x4400, 0x7dc00, 0)];
+    pa.memblock_free_all(&free).unwrap();
+    pa.page_alloc_init_late(&free).unwrap();
+    assert_eq!(pa.pageblock_migratetype(0x7dc00).unwrap(), MigrateType::Unmovable);
+    let top = |pa: &PageAlloc| pa.zone_info(0, ZoneType::Dma32).unwrap().free_by_type[10];
+    let before = top(&pa);
+    pa.free_boot_pages(0x7dc00, 0x7e000).unwrap();
+    let after = top(&pa);
+    assert_eq!(after[MigrateType::Unmovable as usize], before[MigrateType::Unmovable as usize] + 1);
+    assert_eq!(after[MigrateType::Movable as usize], before[MigrateType::Movable as usize]);
+    let p = pa.alloc_pages(Gfp::GFP_KERNEL, 10, 0, 0).unwrap();
+    assert_eq!(p, 0x7dc00);
+    pa.free_pages(p, 10, 0).unwrap();
+    assert_eq!(top(&pa), after);
+    assert_eq!(pa.pageblock_migratetype(0x7de00).unwrap(), MigrateType::Unmovable);
+    check_consistency(&pa);
+}
