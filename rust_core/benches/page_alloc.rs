@@ -7,18 +7,8 @@ use buddy_system_allocator::FrameAllocator;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mmsvc_core::page_alloc::{free_area_init, FreeAreaInitInput, Gfp, PageAlloc, PageAllocConfig};
 
-/// QEMU -m 2G, everything from 0x4000 free, pcp and watermarks set up.
-fn machine_2g() -> PageAlloc {
-    let cfg = PageAllocConfig { deferred_struct_page_init: false, ..Default::default() };
-    let regions = vec![(0x1, 0x9f, 0), (0x100, 0x7ffe0, 0)];
-    let l = free_area_init(&FreeAreaInitInput::x86_64(regions, 158), &cfg).unwrap();
-    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
-    pa.memblock_free_all(&[(0x100, 0x1000, 0), (0x4000, 0x7ffe0, 0)]).unwrap();
-    pa.build_all_zonelists();
-    pa.setup_per_cpu_pageset();
-    pa.init_per_zone_wmark_min();
-    pa
-}
+mod common;
+use common::machine_2g;
 
 fn frame_2g() -> FrameAllocator<32> {
     let mut fa = FrameAllocator::<32>::new();

@@ -9,12 +9,14 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use mmsvc_core::memblock::KernelVersion;
 use mmsvc_core::mm::{BuddySource, UsageCounters};
-use mmsvc_core::page_alloc::{free_area_init, FreeAreaInitInput, PageAlloc, PageAllocConfig};
 use mmsvc_core::page_source::{PageSource, PageUse};
 use mmsvc_core::pagetable::{PageTable, PageTableFormat};
 use mmsvc_core::units::Pfn;
 use mmsvc_core::vmalloc::VmallocSpace;
 use mmsvc_core::Result;
+
+mod common;
+use common::machine_2g;
 
 /// Hands out pfns upwards and reuses freed blocks of the same order.
 struct Recycler {
@@ -45,19 +47,6 @@ impl PageSource for Recycler {
     }
 }
 
-/// QEMU -m 2G, everything from 0x4000 free, pcp and watermarks set up.
-fn machine_2g() -> PageAlloc {
-    let cfg = PageAllocConfig { deferred_struct_page_init: false, ..Default::default() };
-    let regions = vec![(0x1, 0x9f, 0), (0x100, 0x7ffe0, 0)];
-    let l = free_area_init(&FreeAreaInitInput::x86_64(regions, 158), &cfg).unwrap();
-    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
-    pa.memblock_free_all(&[(0x100, 0x1000, 0), (0x4000, 0x7ffe0, 0)]).unwrap();
-    pa.build_all_zonelists();
-    pa.setup_per_cpu_pageset();
-    pa.init_per_zone_wmark_min();
-    pa
-}
-
 /// A 6.1 space with 1000 live areas of 1-8 pages, every third one freed.
 fn populated(src: &mut dyn PageSource) -> (VmallocSpace, PageTable) {
     let mut pt = PageTable::new(PageTableFormat::x86_64_4level(), src).unwrap();
@@ -74,37 +63,38 @@ fn populated(src: &mut dyn PageSource) -> (VmallocSpace, PageTable) {
     (vs, pt)
 }
 
+/// vmalloc (huge when asked) and vfree of `size` bytes, over and over.
+fn vmalloc_vfree(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    label: String,
+    src: &mut dyn PageSource,
+    size: u64,
+    huge: bool,
+) {
+    let (mut vs, mut pt) = populated(src);
+    g.bench_function(label, |b| {
+        b.iter(|| {
+            let a = if huge {
+                vs.vmalloc_huge(&mut pt, src, black_box(size), "bench").unwrap()
+            } else {
+                vs.vmalloc(&mut pt, src, black_box(size), 1, "bench").unwrap()
+            };
+            vs.vfree(&mut pt, src, black_box(a)).unwrap();
+        })
+    });
+}
+
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("vmalloc");
     let cases: [(&str, u64, bool); 3] =
         [("64KiB", 64 << 10, false), ("2MiB huge", 2 << 20, true), ("2MiB base pages", 2 << 20, false)];
     for (name, size, huge) in cases {
         let mut src = Recycler::new();
-        let (mut vs, mut pt) = populated(&mut src);
-        g.bench_function(format!("{name} vmalloc+vfree (recycling source)"), |b| {
-            b.iter(|| {
-                let a = if huge {
-                    vs.vmalloc_huge(&mut pt, &mut src, black_box(size), "bench").unwrap()
-                } else {
-                    vs.vmalloc(&mut pt, &mut src, black_box(size), 1, "bench").unwrap()
-                };
-                vs.vfree(&mut pt, &mut src, black_box(a)).unwrap();
-            })
-        });
+        vmalloc_vfree(&mut g, format!("{name} vmalloc+vfree (recycling source)"), &mut src, size, huge);
         let mut pa = machine_2g();
         let mut usage = UsageCounters::default();
         let mut src = BuddySource { page_alloc: &mut pa, usage: &mut usage, cpu: 0 };
-        let (mut vs, mut pt) = populated(&mut src);
-        g.bench_function(format!("{name} vmalloc+vfree (buddy allocator)"), |b| {
-            b.iter(|| {
-                let a = if huge {
-                    vs.vmalloc_huge(&mut pt, &mut src, black_box(size), "bench").unwrap()
-                } else {
-                    vs.vmalloc(&mut pt, &mut src, black_box(size), 1, "bench").unwrap()
-                };
-                vs.vfree(&mut pt, &mut src, black_box(a)).unwrap();
-            })
-        });
+        vmalloc_vfree(&mut g, format!("{name} vmalloc+vfree (buddy allocator)"), &mut src, size, huge);
     }
     g.finish();
 }
