@@ -285,21 +285,21 @@ impl PageTable {
             })
             .fold(0u64, |x, y| x.saturating_add(y));
         self.reserve_tables(estimate.min(1 << 16) as usize);
-        let mut made: Vec<(u64, u64)> = Vec::new();
         let counted = self.direct_pages;
-        let mark = self.journal_begin();
-        for (t_start, t_end, delta, mask) in work {
-            let r = self.kpmi_rec(src, ROOT, 0, t_start, t_end, delta, mask, pud_level, flags, &mut made);
-            if let Err(e) = r {
-                for (a, b) in made.into_iter().rev() {
-                    self.clear_rec(src, ROOT, 0, a, b, false);
+        self.journaled(src, |pt, src| {
+            let mut made: Vec<(u64, u64)> = Vec::new();
+            for (t_start, t_end, delta, mask) in work {
+                let r = pt.kpmi_rec(src, ROOT, 0, t_start, t_end, delta, mask, pud_level, flags, &mut made);
+                if let Err(e) = r {
+                    for &(a, b) in made.iter().rev() {
+                        pt.clear_rec(src, ROOT, 0, a, b, false);
+                    }
+                    pt.direct_pages = counted;
+                    return Err(e);
                 }
-                self.journal_rollback(src, mark);
-                self.direct_pages = counted;
-                return Err(e);
             }
-        }
-        self.journal_commit(mark);
+            Ok(())
+        })?;
         Ok(plan.last().map_or(0, |r| round_down(r.end, PAGE_SIZE)))
     }
 

@@ -132,18 +132,14 @@ impl PageTable {
         let (t, end) = self.check_range(virt, len, align)?;
         self.check_phys(phys, len, align)?;
         self.reserve_for_range(t, end, phys, pol);
-        let mut progress = t;
-        let mark = self.journal_begin();
-        let r = self.map_rec(src, ROOT, 0, t, end, t, phys, flags, pol, &mut progress);
-        if r.is_err() {
-            if progress > t {
-                self.clear_rec(src, ROOT, 0, t, progress, false);
+        self.journaled(src, |pt, src| {
+            let mut progress = t;
+            let r = pt.map_rec(src, ROOT, 0, t, end, t, phys, flags, pol, &mut progress);
+            if r.is_err() && progress > t {
+                pt.clear_rec(src, ROOT, 0, t, progress, false);
             }
-            self.journal_rollback(src, mark);
-        } else {
-            self.journal_commit(mark);
-        }
-        r
+            r
+        })
     }
 
     /// Reserve arena room for the tables mapping `[t, end)` will need: the
@@ -259,18 +255,17 @@ impl PageTable {
         items: &[(u64, PhysAddr, u64)],
         flags: PteFlags,
     ) -> Result<()> {
-        let mark = self.journal_begin();
-        for (i, &(virt, phys, size)) in items.iter().enumerate() {
-            if let Err(e) = self.map(src, virt, phys, size, flags) {
-                for &(v, _, sz) in items[..i].iter().rev() {
-                    let t = v & self.space_mask;
-                    self.clear_rec(src, ROOT, 0, t, t + sz, false);
+        self.journaled(src, |pt, src| {
+            for (i, &(virt, phys, size)) in items.iter().enumerate() {
+                if let Err(e) = pt.map(src, virt, phys, size, flags) {
+                    for &(v, _, sz) in items[..i].iter().rev() {
+                        let t = v & pt.space_mask;
+                        pt.clear_rec(src, ROOT, 0, t, t + sz, false);
+                    }
+                    return Err(e);
                 }
-                self.journal_rollback(src, mark);
-                return Err(e);
             }
-        }
-        self.journal_commit(mark);
-        Ok(())
+            Ok(())
+        })
     }
 }

@@ -169,25 +169,42 @@ impl PageTable {
     }
 
     /// Start recording the tables linked from now on; returns the mark to
-    /// hand to [`Self::journal_commit`] or [`Self::journal_rollback`]. Calls
-    /// nest: an inner commit keeps its entries for the outer call.
-    pub(crate) fn journal_begin(&mut self) -> usize {
+    /// hand to [`Self::journal_rollback`] should the call fail (else it
+    /// ends with [`Self::journal_commit`]). Calls nest: an inner commit
+    /// keeps its entries for the outer call.
+    fn journal_begin(&mut self) -> usize {
         self.journal_depth += 1;
         self.link_journal.len()
     }
 
     /// The call succeeded: its tables stay.
-    pub(crate) fn journal_commit(&mut self, _mark: usize) {
+    fn journal_commit(&mut self) {
         self.journal_depth -= 1;
         if self.journal_depth == 0 {
             self.link_journal.clear();
         }
     }
 
+    /// Run `f` as one call that undoes itself: on error the tables it
+    /// linked and left empty go back (`f` clears its own leaves first).
+    pub(crate) fn journaled<T>(
+        &mut self,
+        src: &mut dyn PageSource,
+        f: impl FnOnce(&mut Self, &mut dyn PageSource) -> Result<T>,
+    ) -> Result<T> {
+        let mark = self.journal_begin();
+        let r = f(self, src);
+        match r {
+            Ok(_) => self.journal_commit(),
+            Err(_) => self.journal_rollback(src, mark),
+        }
+        r
+    }
+
     /// The call failed and cleared what it mapped: give back the tables it
     /// linked that are empty again, newest first (so a parent empties after
     /// its children).
-    pub(crate) fn journal_rollback(&mut self, src: &mut dyn PageSource, mark: usize) {
+    fn journal_rollback(&mut self, src: &mut dyn PageSource, mark: usize) {
         while self.link_journal.len() > mark {
             let Some((slot, idx)) = self.link_journal.pop() else { break };
             let idx = idx as usize;
@@ -199,7 +216,7 @@ impl PageTable {
                 }
             }
         }
-        self.journal_commit(mark);
+        self.journal_commit();
     }
 
     /// Unmap everything and give every table page, the root included, back

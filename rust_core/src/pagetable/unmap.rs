@@ -22,25 +22,23 @@ impl PageTable {
     /// table each) so that only the range goes; tables left empty go back
     /// to `src`. On error nothing changed.
     pub fn unmap_range(&mut self, src: &mut dyn PageSource, virt: u64, len: u64) -> Result<()> {
-        let (t, end) = self.check_range(virt, len, PAGE_SIZE)?;
-        if let Some(hole) = self.first_unmapped(ROOT, 0, t, end) {
-            return Err(MmError::NotMapped { addr: self.to_va(hole) });
-        }
-        self.split_edges(src, t, end, None)?;
-        self.clear_rec(src, ROOT, 0, t, end, true);
-        Ok(())
+        self.unmap_range_with(src, virt, len, true)
     }
 
     /// `vunmap_range`: like [`Self::unmap_range`], but tables left empty
     /// stay in place, as the kernel keeps the page tables of its vmalloc
     /// space once made (a later area there needs no new ones).
     pub fn unmap_range_keep_tables(&mut self, src: &mut dyn PageSource, virt: u64, len: u64) -> Result<()> {
+        self.unmap_range_with(src, virt, len, false)
+    }
+
+    fn unmap_range_with(&mut self, src: &mut dyn PageSource, virt: u64, len: u64, free_tables: bool) -> Result<()> {
         let (t, end) = self.check_range(virt, len, PAGE_SIZE)?;
         if let Some(hole) = self.first_unmapped(ROOT, 0, t, end) {
             return Err(MmError::NotMapped { addr: self.to_va(hole) });
         }
         self.split_edges(src, t, end, None)?;
-        self.clear_rec(src, ROOT, 0, t, end, false);
+        self.clear_rec(src, ROOT, 0, t, end, free_tables);
         Ok(())
     }
 

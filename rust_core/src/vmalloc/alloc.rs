@@ -308,13 +308,7 @@ impl VmallocSpace {
     ) -> Result<u64> {
         // the tables this call makes go back if it fails; those it found
         // stay (the space keeps its tables)
-        let mark = pt.journal_begin();
-        let r = self.alloc_area_inner(pt, src, req, shape, caller);
-        match r {
-            Ok(_) => pt.journal_commit(mark),
-            Err(_) => pt.journal_rollback(src, mark),
-        }
-        r
+        pt.journaled(src, |pt, src| self.alloc_area_inner(pt, src, req, shape, caller))
     }
 
     fn alloc_area_inner(
@@ -487,24 +481,27 @@ impl VmallocSpace {
         }
         let caller = self.intern(caller);
         let addr = self.reserve(size, 1, PAGE_SIZE, None, flags, caller)?;
-        let mark = pt.journal_begin();
-        for (i, &p) in pfns.iter().enumerate() {
-            let va = addr + ((i as u64) << PAGE_SHIFT);
-            let r = pfn_phys(p)
-                .checked_shr(PAGE_SHIFT)
-                .filter(|&x| x == p)
-                .ok_or_else(|| MmError::invalid("pfns", format!("pfn {p:#x} is out of range")))
-                .and_then(|_| pt.map(src, va, pfn_phys(p), PAGE_SIZE, PteFlags::PAGE_KERNEL));
-            if let Err(e) = r {
-                if i > 0 {
-                    let _ = pt.unmap_range_keep_tables(src, addr, (i as u64) << PAGE_SHIFT);
+        let mapped = pt.journaled(src, |pt, src| {
+            for (i, &p) in pfns.iter().enumerate() {
+                let va = addr + ((i as u64) << PAGE_SHIFT);
+                let r = pfn_phys(p)
+                    .checked_shr(PAGE_SHIFT)
+                    .filter(|&x| x == p)
+                    .ok_or_else(|| MmError::invalid("pfns", format!("pfn {p:#x} is out of range")))
+                    .and_then(|_| pt.map(src, va, pfn_phys(p), PAGE_SIZE, PteFlags::PAGE_KERNEL));
+                if let Err(e) = r {
+                    if i > 0 {
+                        let _ = pt.unmap_range_keep_tables(src, addr, (i as u64) << PAGE_SHIFT);
+                    }
+                    return Err(e);
                 }
-                pt.journal_rollback(src, mark);
-                self.unreserve(addr);
-                return Err(e);
             }
+            Ok(())
+        });
+        if let Err(e) = mapped {
+            self.unreserve(addr);
+            return Err(e);
         }
-        pt.journal_commit(mark);
         if let Some(va) = self.busy.get_mut(&addr) {
             va.vm.mapped = size;
         }
