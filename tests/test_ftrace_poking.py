@@ -3,6 +3,8 @@ poking_mm page tables."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from mmsvc.machine import default_machine
@@ -34,8 +36,7 @@ def test_ftrace_init_allocates_and_prints():
 
 def test_an_uncatalogued_build_skips_ftrace_init():
     m = default_machine("6.1")
-    sim = Simulation(m.replace(kernel=m.kernel.__class__(**{**m.kernel.__dict__,
-                                                           "release": "6.1.0-custom"})))
+    sim = Simulation(m.replace(kernel=dataclasses.replace(m.kernel, release="6.1.0-custom")))
     sim.run(until="init_IRQ")
     assert "ftrace:" not in sim.log.text()
     assert "ftrace_init" in sim.ctx.results["noop"]
@@ -44,7 +45,7 @@ def test_an_uncatalogued_build_skips_ftrace_init():
 @pytest.mark.parametrize(("five_level", "tables"), [(True, 4), (False, 3)])
 def test_poking_init_takes_a_pgd_pair_and_one_table_per_level(five_level, tables):
     m = default_machine("6.1")
-    feats = m.cpu_features.__class__(**{**m.cpu_features.__dict__, "la57": five_level})
+    feats = dataclasses.replace(m.cpu_features, la57=five_level)
     sim = Simulation(m.replace(cpu_features=feats))
     sim.run(until="ftrace_init")
     pages = sim.ctx.arch_state["poking_mm_pages"]

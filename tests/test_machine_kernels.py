@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from mmsvc.errors import MachineConfigError
@@ -144,8 +146,8 @@ def test_image_symbols_override_the_catalogue_and_drive_the_boot():
     from mmsvc.simulation import Simulation
 
     m = default_machine("6.1")
-    kernel = m.kernel.__class__(**{**m.kernel.__dict__, "release": "6.1.0-custom",
-                                   "idt_table_offset": 0x2400000, "ftrace_entries": 1000})
+    kernel = dataclasses.replace(m.kernel, release="6.1.0-custom",
+                                  idt_table_offset=0x2400000, ftrace_entries=1000)
     sim = Simulation(m.replace(kernel=kernel))
     assert (sim.ctx.build.idt_table_offset, sim.ctx.build.ftrace_entries) == (0x2400000, 1000)
     sim.run(until="sock_init")

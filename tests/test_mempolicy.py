@@ -131,3 +131,15 @@ def test_numa_balancing_on_the_command_line_silences_the_line(dmesg_dir):
     sim.run(until="vfs_caches_init")
     assert "automatic NUMA balancing" not in sim.log.text()
     assert sim.mm.mempolicy() == ("interleave", [0, 1])
+
+
+def test_hash_pages_without_a_vmalloc_space_follow_the_interleave(dmesg_dir):
+    from mmsvc.mm.hashes import alloc_large_system_hash_vmalloc
+
+    sim = Simulation(from_dmesg(str(dmesg_dir / "qemu-x86_64-4g-2node-proc.log")), profile="6.1")
+    sim.run(until="vfs_caches_init")
+    sim.ctx.g.vmap_initialized = False  # as on an architecture without one
+    table = alloc_large_system_hash_vmalloc(sim.ctx, "Test", 8, 14, 1 << 16)
+    pages = sim.ctx.results["hash_tables"][-1]["where"]
+    assert len(pages) == table.size // 4096 == 128
+    assert [sum(node_of(sim.mm, p) == n for p in pages) for n in (0, 1)] == [64, 64]

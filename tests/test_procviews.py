@@ -63,13 +63,11 @@ _SHORT = ("one 2 MiB split short: node 1's earlier allocations (the second CPU's
           "among them) are not simulated, so the pack's node-1 pages fall in one region less")
 
 
-@pytest.mark.parametrize("log", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=_SHORT)) if "2node" in p.name
-    else p for p in PROC_LOGS], ids=[p.name for p in PROC_LOGS])
-def test_directmap_4k_2m(log):
-    real = proc_sections(log.read_text(errors="replace"))
-    sim = Simulation(from_dmesg(str(log)).replace(profile="6.1"))
-    sim.boot()
+@pytest.mark.skipif(not PROC_LOGS, reason="real boot logs not found beside the repository")
+def test_directmap_4k_2m(booted, request):
+    if "2node" in request.node.callspec.id:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=_SHORT))
+    real, sim = booted
     want = meminfo_values(real["meminfo"])
     got = views.meminfo(sim)
     assert [got[k] for k in ("DirectMap4k", "DirectMap2M")] == \

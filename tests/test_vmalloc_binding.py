@@ -70,3 +70,14 @@ def test_vfree_keeps_the_page_tables_the_next_area_reuses(sim):
     with pytest.raises(OutOfMemoryError):
         mm.vmalloc(1 << 50, caller="t")
     assert mm.page_table_pages() == grown
+
+
+def test_area_pfns_match_vmalloc_to_pfn(sim):
+    mm = sim.mm
+    for huge, size in ((False, 40 << 10), (True, 2 << 20)):
+        addr = mm.vmalloc(size, caller="t", huge=huge)
+        pfns = mm.vmalloc_area_pfns(addr)
+        assert pfns == [mm.vmalloc_to_pfn(addr + i * 4096) for i in range(size // 4096)]
+        mm.vfree(addr)
+    with pytest.raises(DoubleFreeError):
+        mm.vmalloc_area_pfns(addr)

@@ -5,6 +5,7 @@ cpumask allocations."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -101,8 +102,7 @@ def test_the_bpf_jit_pack_is_interleaved_and_write_protected_through_the_direct_
 
 def test_no_bpf_pack_without_the_jit():
     m = default_machine("6.1")
-    sim = Simulation(m.replace(kconfig=m.kconfig.__class__(**{**m.kconfig.__dict__,
-                                                             "bpf_jit": False})))
+    sim = Simulation(m.replace(kconfig=dataclasses.replace(m.kconfig, bpf_jit=False)))
     sim.boot()
     assert "bpf_jit_pages" not in sim.ctx.arch_state
 
@@ -127,8 +127,7 @@ def test_an_uncatalogued_build_places_the_idt_at_the_start_of_bss():
     from mmsvc_x86_64.initmem import idt_table, section_starts
 
     m = default_machine("6.1")
-    sim = Simulation(m.replace(kernel=m.kernel.__class__(**{**m.kernel.__dict__,
-                                                           "release": "6.1.0-custom"})))
+    sim = Simulation(m.replace(kernel=dataclasses.replace(m.kernel, release="6.1.0-custom")))
     assert sim.ctx.build.idt_table_offset is None
     assert idt_table(sim.ctx) == section_starts(sim.ctx)["bss"]
 

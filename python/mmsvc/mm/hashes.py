@@ -8,9 +8,11 @@ vmalloc later instead (``hashdist``), so the early call does nothing.
 
 from __future__ import annotations
 
+import array
 from dataclasses import dataclass
 
 from mmsvc.boot.context import BootContext
+from mmsvc.errors import OutOfMemoryError
 from mmsvc.units import (
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -94,7 +96,7 @@ def alloc_large_system_hash_vmalloc(ctx: BootContext, name: str, bucketsize: int
     """A late table spread over the nodes with vmalloc (``hashdist``): huge
     pages when each node's share is at least a PMD, as ``vmalloc_huge`` does.
     (Without a vmalloc space the pages come straight from the buddy
-    allocator, interleaved over the nodes.)"""
+    allocator, on the nodes the memory policy picks: interleaved at boot.)"""
     entries = hash_entries(ctx.g.nr_kernel_pages, ctx.g.nr_all_pages, bucketsize, scale,
                            numentries)
     size = bucketsize * entries
@@ -106,9 +108,12 @@ def alloc_large_system_hash_vmalloc(ctx: BootContext, name: str, bucketsize: int
         pages: list[int] = [addr]
     else:
         order = PMD_ORDER if huge else 0
-        count = div_round_up(size, PAGE_SIZE << order)
-        pages = [ctx.mm.alloc_pages(order=order, gfp="GFP_KERNEL", nid=i % nodes)
-                 for i in range(count)]
+        out = array.array("Q", bytes(8 * div_round_up(size, PAGE_SIZE << order)))
+        got = ctx.mm.alloc_pages_bulk(out, order, "GFP_KERNEL")
+        if got < len(out):
+            raise OutOfMemoryError(f"{name} hash table: {len(out)} blocks of order {order}, "
+                                   f"{got} allocated")
+        pages = list(out)
     table = HashTable(name, entries, size, "vmalloc hugepage" if huge else "vmalloc")
     ctx.pr_info(table.banner())
     ctx.results.setdefault("hash_tables", []).append({**table.__dict__, "where": pages})

@@ -88,6 +88,12 @@ impl PyMm {
         guarded(|| self.shared.lock().with_vmalloc(|v, pt, _| v.vmalloc_to_pfn(pt, addr)))
     }
 
+    /// The pfn of every page of the vmalloc area starting at `addr`, in
+    /// address order (one call instead of a `vmalloc_to_pfn` per page).
+    fn vmalloc_area_pfns(&self, addr: u64) -> PyResult<Vec<u64>> {
+        guarded(|| self.shared.lock().with_vmalloc(|v, _, _| v.area_pfns(addr)))
+    }
+
     /// Every busy area: `(addr, size, caller, nr_pages, flags)`.
     fn vmalloc_areas(&self) -> PyResult<Vec<AreaRow>> {
         guarded(|| {

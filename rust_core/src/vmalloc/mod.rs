@@ -263,6 +263,16 @@ impl VmallocSpace {
         self.busy.containing(addr)
     }
 
+    /// The pfn of every base page of the vmalloc area starting at `addr`,
+    /// in address order (none for vmap and ioremap areas, which own no
+    /// pages). Errors as [`VmallocSpace::vfree`] for an address that starts
+    /// no area.
+    pub fn area_pfns(&self, addr: u64) -> Result<Vec<Pfn>> {
+        let vm = self.find_vm_area(addr).ok_or_else(|| self.bad_free(addr))?;
+        let n = 1u64 << vm.page_order;
+        Ok(vm.pages.iter().flat_map(|&p| p..p + n).collect())
+    }
+
     /// `find_vm_area()`: the `vm_struct` of the area starting at `addr`.
     pub fn find_vm_area(&self, addr: u64) -> Option<&VmStruct> {
         self.busy.get(&addr).map(|va| &va.vm)

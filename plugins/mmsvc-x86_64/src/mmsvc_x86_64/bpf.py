@@ -55,7 +55,7 @@ def ptp_classifier_init(ctx: BootContext) -> None:
         # the classifier then runs in the interpreter
         ctx.arch_state["bpf_jit_pages"] = []
         return
-    pfns = [ctx.mm.vmalloc_to_pfn(addr + i * PAGE_SIZE) for i in range(size // PAGE_SIZE)]
+    pfns = ctx.mm.vmalloc_area_pfns(addr)
     mm, virt = ctx.mm, ctx.results["direct_map"]["virt"]
     # set_memory_ro: the area, then each page's direct-map alias
     mm.kernel_change_attr(addr, size, clear=["WRITE"], account=True)
