@@ -790,7 +790,13 @@ impl PageAlloc {
     /// failing both passes is `OutOfMemory`.
     #[inline]
     pub fn alloc_pages(&mut self, gfp: Gfp, order: u32, preferred_nid: u32, cpu: u32) -> Result<Pfn> {
-        let (mt, highest) = self.check_request(gfp, order, preferred_nid, cpu)?;
+        let checked = self.check_request(gfp, order, preferred_nid, cpu)?;
+        self.alloc_checked(gfp, order, preferred_nid, cpu, checked)
+    }
+
+    /// [`Self::alloc_pages`] once [`Self::check_request`] gave `(mt, highest)`.
+    #[inline]
+    fn alloc_checked(&mut self, gfp: Gfp, order: u32, preferred_nid: u32, cpu: u32, (mt, highest): (u8, usize)) -> Result<Pfn> {
         match self.alloc_inner(gfp, order, preferred_nid, cpu, mt, highest) {
             Some((zid, pfn)) => {
                 if self.rec.on {
@@ -857,7 +863,22 @@ impl PageAlloc {
         cpu: u32,
         out: &mut Vec<Pfn>,
     ) -> Result<usize> {
-        let (mt, highest) = self.check_request(gfp, order, preferred_nid, cpu)?;
+        let checked = self.check_request(gfp, order, preferred_nid, cpu)?;
+        Ok(self.alloc_bulk_checked(gfp, order, count, preferred_nid, cpu, checked, out))
+    }
+
+    /// [`Self::alloc_pages_bulk`] once [`Self::check_request`] gave `(mt, highest)`.
+    #[allow(clippy::too_many_arguments)]
+    fn alloc_bulk_checked(
+        &mut self,
+        gfp: Gfp,
+        order: u32,
+        count: usize,
+        preferred_nid: u32,
+        cpu: u32,
+        (mt, highest): (u8, usize),
+        out: &mut Vec<Pfn>,
+    ) -> usize {
         out.reserve(count.min(1 << 20));
         let mut n = 0;
         if order == 0 && !self.rec.on {
@@ -877,7 +898,7 @@ impl PageAlloc {
                 }
                 last = Some(now);
             }
-            return Ok(n);
+            return n;
         }
         while n < count {
             let Some((zid, pfn)) = self.alloc_inner(gfp, order, preferred_nid, cpu, mt, highest) else {
@@ -892,7 +913,7 @@ impl PageAlloc {
             out.push(pfn);
             n += 1;
         }
-        Ok(n)
+        n
     }
 
     // ---------------------------------------------------------- mempolicy
@@ -930,9 +951,9 @@ impl PageAlloc {
     /// `alloc_pages()`: [`Self::alloc_pages`] on the node the memory policy
     /// picks. A bad request is refused before the policy moves on.
     pub fn alloc_pages_policy(&mut self, gfp: Gfp, order: u32, cpu: u32) -> Result<Pfn> {
-        self.check_request(gfp, order, 0, cpu)?;
+        let checked = self.check_request(gfp, order, 0, cpu)?;
         let nid = self.policy_node(cpu);
-        self.alloc_pages(gfp, order, nid, cpu)
+        self.alloc_checked(gfp, order, nid, cpu, checked)
     }
 
     /// `alloc_pages_bulk_array_mempolicy`: under interleave the request is
@@ -947,7 +968,7 @@ impl PageAlloc {
         cpu: u32,
         out: &mut Vec<Pfn>,
     ) -> Result<usize> {
-        self.check_request(gfp, order, 0, cpu)?;
+        let checked = self.check_request(gfp, order, 0, cpu)?;
         let nodes = self.policy.weight();
         let (per, mut extra) = (count / nodes, count % nodes);
         let mut n = 0;
@@ -956,7 +977,7 @@ impl PageAlloc {
             extra = extra.saturating_sub(1);
             let nid = self.policy_node(cpu);
             if share > 0 {
-                n += self.alloc_pages_bulk(gfp, order, share, nid, cpu, out)?;
+                n += self.alloc_bulk_checked(gfp, order, share, nid, cpu, checked, out);
             }
         }
         Ok(n)
