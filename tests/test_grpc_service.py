@@ -25,22 +25,23 @@ def server():
         yield srv
 
 
-@pytest.fixture
-def alice(server):
-    c = Client(server.address, client_id="alice")
+def _client(server, name: str):
+    """A client named ``name`` that deletes its simulations when done."""
+    c = Client(server.address, client_id=name)
     yield c
     for s in c.list(only_mine=True):
         c.delete(s.simulation_id)
     c.close()
+
+
+@pytest.fixture
+def alice(server):
+    yield from _client(server, "alice")
 
 
 @pytest.fixture
 def bob(server):
-    c = Client(server.address, client_id="bob")
-    yield c
-    for s in c.list(only_mine=True):
-        c.delete(s.simulation_id)
-    c.close()
+    yield from _client(server, "bob")
 
 
 def local(profile: str | None = None, boot: bool = True) -> Simulation:
