@@ -158,3 +158,24 @@ def test_unrecognised_log():
         from_dmesg("hello\nworld\n")
     assert ei.value.field == "dmesg"
     assert parse_dmesg("nothing here\n").arch is None
+
+
+def test_cpu_features_the_log_states():
+    """max_arch_pfn tells the paging depth, the GB-pages report tells 1 GiB pages."""
+    text = (LOGS / "qemu-x86_64-2g.log").read_text(errors="replace")
+    d = from_dmesg(text)
+    assert d.cpu_features.la57 and d.cpu_features.gbpages and d.max_physmem_bits == 52
+    four = text.replace("max_arch_pfn = 0x10000000000", "max_arch_pfn = 0x400000000")
+    d4 = from_dmesg(four)
+    assert not d4.cpu_features.la57 and d4.cpu_features.gbpages and d4.max_physmem_bits == 46
+    no_gb = "\n".join(ln for ln in text.splitlines() if "Using GB pages" not in ln)
+    assert not from_dmesg(no_gb).cpu_features.gbpages
+    # nogbpages hides the report whatever the CPU has: keep the default
+    asked = no_gb.replace("nokaslr", "nokaslr nogbpages")
+    assert from_dmesg(asked).cpu_features.gbpages
+    # a log cut before the direct map states nothing: the defaults stay
+    cut = "\n".join(ln for ln in text.splitlines()
+                    if "last_pfn" not in ln and "Using GB pages" not in ln)
+    assert from_dmesg(cut).cpu_features == CpuFeatures()
+    # what the caller passes wins
+    assert from_dmesg(four, cpu_features=CpuFeatures()).cpu_features.la57

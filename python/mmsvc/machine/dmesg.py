@@ -4,7 +4,9 @@ Only the lines that describe the machine are read (see shared/fixtures/dmesg/REA
 the "BIOS-e820" (or BIOS-88/e801) and "user:" tables, "ACPI: SRAT: Node n PXM p [mem ..]"
 and "SRAT: PXM p -> APIC a -> Node n", the kernel command line, "RAMDISK: [mem ..]",
 UML's exec-shield gap, the five image sizes of the "Memory:" line, the "Linux version"
-release and the CPU count. Everything else is what a simulator must reproduce, and is
+release, the CPU count and, on x86_64, the two CPU features the early boot states: the
+paging depth (``max_arch_pfn``: 2^40 with LA57, 2^34 without) and 1 GiB pages ("Using GB
+pages for direct mapping", printed whenever the CPU has them unless ``nogbpages``). Everything else is what a simulator must reproduce, and is
 ignored. Lines may carry ``[    0.000000] `` timestamps or ``<n>`` syslog levels.
 A ``=== /proc/NAME`` line ends the boot log; :func:`proc_sections` reads what follows.
 """
@@ -44,6 +46,10 @@ _ALLOWING = re.compile(r"smpboot: Allowing (\d+) CPUs")
 _NR_CPU_IDS = re.compile(r"nr_cpu_ids:(\d+)")
 _SLUB_CPUS = re.compile(r"SLUB: .*CPUs=(\d+)")
 _PROC = re.compile(r"^=== /proc/(\S+)")
+_MAX_ARCH_PFN = re.compile(r"last_pfn = 0x[0-9a-f]+ max_arch_pfn = (0x[0-9a-f]+)")
+_GBPAGES = "Using GB pages for direct mapping"
+#: max_arch_pfn of a 5-level (LA57) kernel: 52 physical address bits
+_LA57_MAX_ARCH_PFN = 1 << 40
 _UML_MARKERS = ("exec-shield gap", "Checking that ptrace can change system call numbers",
                 "Core dump limits :")
 _X86_MARKERS = ("BIOS-e820:", "BIOS-provided physical RAM map", "x86/fpu:", "DMI: ")
@@ -65,6 +71,8 @@ class DmesgFacts:
     exec_shield_gap: int | None = None
     image_sizes: dict[str, int] | None = None  # bytes
     cpus: int | None = None
+    max_arch_pfn: int | None = None  # the first "last_pfn = .. max_arch_pfn = .." line
+    gbpages_line: bool = False
     warnings: list[str] = field(default_factory=list)
 
 
@@ -146,6 +154,11 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             k = [int(x) * 1024 for x in m.groups()]
             f.image_sizes = dict(zip(("text", "rwdata", "rodata", "init", "bss"), k,
                                      strict=True))
+        elif m := _MAX_ARCH_PFN.search(line):
+            if f.max_arch_pfn is None:
+                f.max_arch_pfn = int(m.group(1), 16)
+        elif _GBPAGES in line:
+            f.gbpages_line = True
         elif m := _ALLOWING.search(line):
             f.cpus = int(m.group(1))
         elif m := _NR_CPU_IDS.search(line):
@@ -162,6 +175,21 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
     elif any(mk in text for mk in _UML_MARKERS):
         f.arch = "um"
     return f
+
+
+def _stated_cpu_features(f: DmesgFacts) -> CpuFeatures:
+    """The defaults, corrected by what an x86_64 log states: the paging depth
+    from ``max_arch_pfn`` and 1 GiB pages from the direct-mapping report
+    (which init_mem_mapping prints after the ``last_pfn`` lines)."""
+    d = CpuFeatures()
+    if f.arch != "x86_64" or f.max_arch_pfn is None:
+        return d
+    from mmsvc.machine.cmdline import parse_cmdline
+
+    la57 = f.max_arch_pfn >= _LA57_MAX_ARCH_PFN
+    gbpages = f.gbpages_line or parse_cmdline(f.cmdline or "", "x86_64").nogbpages
+    return CpuFeatures(la57=la57, gbpages=gbpages, meltdown_vulnerable=d.meltdown_vulnerable,
+                       nx=d.nx, pse=d.pse)
 
 
 def _estimated_image(release: str, arch: str, sizes: dict[str, int] | None) -> KernelImage:
@@ -248,7 +276,7 @@ def from_dmesg(
     initrd = Initrd(*f.ramdisk) if f.ramdisk else None
     return MachineDescription(
         arch=f.arch, firmware=firmware, kernel=kernel, kconfig=kconfig, numa=numa, cpus=cpus,
-        cpu_features=cpu_features or CpuFeatures(), cmdline=cmdline, initrd=initrd,
+        cpu_features=cpu_features or _stated_cpu_features(f), cmdline=cmdline, initrd=initrd,
         profile=profile)
 
 
