@@ -25,7 +25,8 @@ SECTION_SIZE_BITS = 27  # x86_64: 128 MiB sections
 class BuildConstants:
     """Per-build numbers that are not in the config and not in a log.
 
-    ``node_data_size``: bytes of ``NODE_DATA`` (pg_data_t) per node.
+    ``pglist_data_size``: ``sizeof(pg_data_t)``; NODE_DATA takes it page-rounded
+    (:meth:`node_data_size`), a memoryless node's pgdat unrounded.
     ``percpu_unit_pages``: ``PFN_ALIGN(static+reserved+dynamic)`` per CPU
     ("percpu: Embedded N pages/cpu"). ``percpu_static``: bytes of the static per-cpu
     section ("s217088" in the same line). ``mem_section_size``: ``sizeof(struct mem_section)``.
@@ -38,7 +39,7 @@ class BuildConstants:
     ``uml_small_allocations``: UML's early small allocations in bytes.
     """
 
-    node_data_size: int | None = None
+    pglist_data_size: int | None = None
     percpu_unit_pages: int | None = None
     percpu_static: int | None = None
     mem_section_size: int | None = None
@@ -50,6 +51,11 @@ class BuildConstants:
     idt_table_offset: int | None = None
     ftrace_entries: int | None = None
     uml_small_allocations: int | None = None
+
+    @property
+    def node_data_size(self) -> int | None:
+        """``alloc_node_data``'s size: ``sizeof(pg_data_t)`` rounded up to a page."""
+        return round_up(self.pglist_data_size, PAGE_SIZE) if self.pglist_data_size else None
 
     def sections_per_root(self, page_size: int = PAGE_SIZE) -> int | None:
         if not self.mem_section_size:
