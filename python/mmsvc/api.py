@@ -37,7 +37,7 @@ from mmsvc.boot.steps import Step, StepKind, StepState, substep
 from mmsvc.errors import MachineConfigError, MmsvcError, OutOfMemoryError, PluginError
 from mmsvc.hookspecs import hookimpl
 from mmsvc.klog import KERN_DEBUG, KERN_INFO, KERN_WARNING
-from mmsvc.mm.page_alloc import free_area_init, memblock_free_all, node_of
+from mmsvc.mm.page_alloc import free_area_init, memblock_free_all, node_of, pglist_data_size
 from mmsvc.mm.percpu import (
     PCPU_MIN_UNIT_SIZE,
     PERCPU_DYNAMIC_RESERVE,
@@ -65,7 +65,8 @@ __all__ = [
     "KernelGlobals", "MachineConfigError", "MmsvcError", "OutOfMemoryError", "PluginError",
     "SparseGeometry",
     "Step", "StepKind", "StepState", "VmemmapTables", "free_area_init", "hookimpl",
-    "memblock_free_all", "node_of", "pcpu_embed_first_chunk", "sparse_init", "substep",
+    "memblock_free_all", "node_of", "pcpu_embed_first_chunk", "pglist_data_size", "sparse_init",
+    "substep",
     "PCPU_MIN_UNIT_SIZE", "PERCPU_DYNAMIC_RESERVE", "PERCPU_MODULE_RESERVE", "build_alloc_info",
     "pcpu_setup_first_chunk", "PAGE_SHIFT", "PAGE_SIZE", "SMP_CACHE_BYTES", "page_align",
     "round_down", "round_up", "roundup_pow_of_two", "div_round_up",

@@ -32,6 +32,8 @@ class Architecture:
         section_size_bits: ``SECTION_SIZE_BITS`` under SPARSEMEM.
         max_physmem_bits: ``MAX_PHYSMEM_BITS`` (the largest the
             architecture supports; a machine may narrow it by paging mode).
+        pglist_data_size: ``sizeof(pg_data_t)`` of a typical build, used
+            when the booted build's catalogue entry does not give it.
         default_machine: returns the architecture's built-in machine
             description (what ``mmsvc boot --arch NAME`` boots), or None.
         options: free-form architecture data for the plugin's own use.
@@ -45,6 +47,7 @@ class Architecture:
     sparsemem: bool = True
     section_size_bits: int = 27
     max_physmem_bits: int = 46
+    pglist_data_size: int = 0
     default_machine: Callable[[], Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     plugin: str | None = None

@@ -9,6 +9,7 @@ state. Plugins reach the generic kernel (``free_area_init``,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,18 @@ class KernelGlobals:
     nr_kernel_pages: int = 0
     nr_all_pages: int = 0
     dma_reserve: int = 0
+    #: node_possible_map: every node the firmware described (memory or CPUs)
+    node_possible_map: tuple[int, ...] = (0,)
+    #: node_online_map: nodes with memory, then (init_cpu_to_node) nodes with CPUs
+    node_online_map: tuple[int, ...] = (0,)
+    #: num_online_nodes() and num_node_state(N_MEMORY)
     nr_online_nodes: int = 1
+    nr_memory_nodes: int = 1
+
+    def node_set_online(self, nids: Iterable[int]) -> None:
+        """Bring nodes online (``node_set_online``), keeping the count."""
+        self.node_online_map = tuple(sorted(set(self.node_online_map) | set(nids)))
+        self.nr_online_nodes = len(self.node_online_map)
     nr_cpu_ids: int = 1
     kmalloc_ok: bool = False
     #: init_on_alloc / init_on_free static keys, page poisoning in force

@@ -163,7 +163,7 @@ def _print_cmdline(ctx: BootContext) -> None:
 
 def _hashdist(ctx: BootContext) -> bool:
     """``hashdist``: NUMA kernels spread big hashes unless only one node has memory."""
-    return bool(ctx.kconfig.numa) and ctx.g.nr_online_nodes > 1
+    return bool(ctx.kconfig.numa) and ctx.g.nr_memory_nodes > 1
 
 
 def _vfs_caches_init_early(ctx: BootContext) -> None:

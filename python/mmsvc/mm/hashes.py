@@ -100,7 +100,7 @@ def alloc_large_system_hash_vmalloc(ctx: BootContext, name: str, bucketsize: int
     entries = hash_entries(ctx.g.nr_kernel_pages, ctx.g.nr_all_pages, bucketsize, scale,
                            numentries)
     size = bucketsize * entries
-    nodes = max(ctx.g.nr_online_nodes, 1)
+    nodes = max(ctx.g.nr_online_nodes, 1)  # vmalloc_huge: size per online node
     # vmalloc_huge uses PMD pages when each node's share is at least a PMD
     huge = size // nodes >= (PAGE_SIZE << PMD_ORDER)
     if ctx.g.vmap_initialized:

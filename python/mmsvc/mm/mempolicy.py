@@ -41,7 +41,7 @@ def numa_policy_init(ctx: BootContext) -> None:
         ctx.mm.set_mempolicy("interleave", nodes)
     ctx.results["mempolicy"] = {"boot_interleave": nodes}
     k = ctx.kconfig
-    if k.numa_balancing and len([n for n, p in present.items() if p]) > 1 \
+    if k.numa_balancing and ctx.g.nr_online_nodes > 1 \
             and ctx.machine.parsed_cmdline.get("numa_balancing") is None:
         state = "Enabling" if k.numa_balancing_default_enabled else "Disabling"
         ctx.pr_info(f"mempolicy: {state} automatic NUMA balancing. Configure with "

@@ -12,11 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from mmsvc.boot.context import BootContext
-from mmsvc.units import PAGE_SHIFT, round_up
+from mmsvc.units import PAGE_SHIFT, SMP_CACHE_BYTES, round_up
 
 
 def _mem(start_pfn: int, end_pfn: int) -> str:
     return f"[mem {start_pfn << PAGE_SHIFT:#018x}-{(end_pfn << PAGE_SHIFT) - 1:#018x}]"
+
+
+def pglist_data_size(ctx: BootContext) -> int:
+    """``sizeof(pg_data_t)`` of the booted build (the catalogue's, else the
+    architecture's typical one)."""
+    return ctx.build.pglist_data_size or ctx.arch.pglist_data_size
 
 
 def node_of(ctx: BootContext, nid: int) -> int:
@@ -47,7 +53,10 @@ def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
         alloc_node_mem_map(ctx, layout)
     ctx.g.nr_kernel_pages = layout["nr_kernel_pages"]
     ctx.g.nr_all_pages = layout["nr_all_pages"]
-    ctx.g.nr_online_nodes = sum(1 for n in layout["nodes"] if n["present"] > 0) or 1
+    memory = [n["nid"] for n in layout["nodes"] if n["present"] > 0] or [0]
+    ctx.g.nr_memory_nodes = len(memory)
+    ctx.g.node_online_map = ()
+    ctx.g.node_set_online(memory)
     pr = ctx.pr_info
     pr("Zone ranges:")
     for z in layout["zone_ranges"]:
@@ -60,11 +69,15 @@ def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
     for s, e, nid in layout["early_node_ranges"]:
         pr(f"  node {nid:3d}: {_mem(s, e)}")
     for node in layout["nodes"]:
-        if node["present"] == 0 and node["start_pfn"] == node["end_pfn"]:
-            if ctx.profile_at_least("6.1"):
-                pr(f"Initializing node {node['nid']} as memoryless")
-            continue
-        pr(f"Initmem setup node {node['nid']} {_mem(node['start_pfn'], node['end_pfn'])}")
+        nid = node["nid"]
+        if node["start_pfn"] != node["end_pfn"]:
+            pr(f"Initmem setup node {nid} {_mem(node['start_pfn'], node['end_pfn'])}")
+        elif ctx.profile_at_least("6.1") and nid in ctx.g.node_possible_map:
+            # a possible node that is not online: its pgdat comes from memblock here
+            pr(f"Initializing node {nid} as memoryless")
+            ctx.mm.memblock.alloc(pglist_data_size(ctx), SMP_CACHE_BYTES,
+                                  caller="free_area_init")
+            pr(f"Initmem setup node {nid} as memoryless")
     for u in layout["unavailable"]:
         pr(f"On node {u['nid']}, zone {u['zone']}: {u['pages']} pages in unavailable ranges")
     return layout
@@ -102,15 +115,15 @@ def page_alloc_config(ctx: BootContext) -> dict[str, Any]:
 def build_all_zonelists(ctx: BootContext) -> None:
     """Print the fallback orders (6.1), the zonelist summary and the policy zone."""
     layout = ctx.results["free_area_init"]
-    nodes = [n for n in layout["nodes"] if n["present"] > 0] or layout["nodes"][:1]
+    memory = [n["nid"] for n in layout["nodes"] if n["present"] > 0] or [0]
+    online = ctx.g.node_online_map
     if ctx.profile_at_least("6.1") and ctx.kconfig.numa:
-        for node in nodes:
-            order = node_fallback_order(node["nid"], [n["nid"] for n in nodes])
-            ctx.pr_info(f"Fallback order for Node {node['nid']}: "
-                        + "".join(f"{n} " for n in order))
+        for nid in online:
+            order = node_fallback_order(nid, memory)
+            ctx.pr_info(f"Fallback order for Node {nid}: " + "".join(f"{n} " for n in order))
     total = layout["total_pages"]
     grouping = "on" if layout["mobility_grouping"] else "off"
-    ctx.pr_info(f"Built {len(nodes)} zonelists, mobility grouping {grouping}.  "
+    ctx.pr_info(f"Built {len(online)} zonelists, mobility grouping {grouping}.  "
                 f"Total pages: {total}")
     policy = policy_zone(layout)
     if policy and ctx.kconfig.numa:

@@ -31,7 +31,7 @@ ARCH = Architecture(
     sparsemem=True,
     section_size_bits=27,
     max_physmem_bits=52,
-    options={"node_data_size": numa.DEFAULT_NODE_DATA_SIZE},
+    pglist_data_size=numa.DEFAULT_PGLIST_DATA_SIZE,
     default_machine=default_machine,
 )
 

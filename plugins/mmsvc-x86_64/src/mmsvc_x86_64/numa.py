@@ -4,16 +4,19 @@ The SRAT memory affinity ranges of the machine (or one faked node covering
 all memory) become ``numa_meminfo``; same-node blocks are joined when no other
 node's memory lies between them; memblock learns every range's node; each
 node with memory gets its ``pg_data_t`` (NODE_DATA) from its own memory.
+Nodes the SRAT names only for CPUs are possible but memoryless: 6.1's
+free_area_init sets them up, 5.14's init_cpu_to_node does
+(:func:`init_cpu_to_node`), and either way they come online for their CPUs.
 """
 
 from __future__ import annotations
 
-from mmsvc.api import SMP_CACHE_BYTES, BootContext
+from mmsvc.api import PAGE_SIZE, SMP_CACHE_BYTES, BootContext, pglist_data_size, round_up
 
-#: NODE_MIN_SIZE: nodes with less memory get no NODE_DATA of their own
+#: NODE_MIN_SIZE: with 5.14, nodes with less memory get no NODE_DATA of their own
 NODE_MIN_SIZE = 4 << 20
-#: roundup(sizeof(pg_data_t), PAGE_SIZE) of the Debian 6.1 x86_64 builds
-DEFAULT_NODE_DATA_SIZE = 0x2B000
+#: sizeof(pg_data_t) of the Debian 6.1 x86_64 builds, for uncatalogued ones
+DEFAULT_PGLIST_DATA_SIZE = 0x2A880
 
 
 def _srat_lines(ctx: BootContext) -> list[tuple[int, int, int, int]]:
@@ -63,6 +66,7 @@ def x86_numa_init(ctx: BootContext) -> None:
     if not kc.numa:
         mb.set_node(0, (1 << 64) - 1, 0)
         ctx.arch_state["nr_node_ids"] = 1
+        ctx.g.node_possible_map = (0,)
         return
     srat = [] if ctx.cmdline.numa_off else _srat_lines(ctx)
     if srat:
@@ -78,23 +82,52 @@ def x86_numa_init(ctx: BootContext) -> None:
     for nid, start, end in blocks:
         mb.set_node(start, end - start, nid)
     nids = sorted({b[0] for b in blocks})
-    ctx.arch_state["nr_node_ids"] = (max(nids) + 1) if nids else 1
+    possible = sorted(set(nids) | set(_cpu_nodes(ctx).values() if srat else ())) or [0]
+    ctx.g.node_possible_map = tuple(possible)
+    ctx.arch_state["nr_node_ids"] = possible[-1] + 1
     ctx.arch_state["numa_blocks"] = blocks
-    node_data = ctx.results.setdefault("node_data", {})
-    size = ctx.build.node_data_size or DEFAULT_NODE_DATA_SIZE
     for nid in nids:
         present = [(s, e) for s, e, n in mb.mem_pfn_ranges(nid)]
         if not present:
             continue
         lo, hi = present[0][0] << 12, present[-1][1] << 12
-        if hi - lo < NODE_MIN_SIZE:
+        if hi - lo < NODE_MIN_SIZE and not ctx.profile_at_least("6.1"):
             continue
-        pa = mb.phys_alloc_try_nid(size, SMP_CACHE_BYTES, nid)
-        ctx.pr_info(f"NODE_DATA({nid}) allocated [mem {pa:#010x}-{pa + size - 1:#010x}]")
-        node_data[nid] = pa
-        owner = _node_of_pfn(mb, pa >> 12)
-        if owner is not None and owner != nid:
-            ctx.pr_info(f"    NODE_DATA({nid}) on node {owner}")
+        alloc_node_data(ctx, nid)
+
+
+def alloc_node_data(ctx: BootContext, nid: int) -> None:
+    """A node's page-rounded ``pg_data_t``, node-local if it can be, and the
+    node is online."""
+    mb = ctx.mm.memblock
+    size = round_up(pglist_data_size(ctx), PAGE_SIZE)
+    pa = mb.phys_alloc_try_nid(size, SMP_CACHE_BYTES, nid)
+    ctx.pr_info(f"NODE_DATA({nid}) allocated [mem {pa:#010x}-{pa + size - 1:#010x}]")
+    ctx.results.setdefault("node_data", {})[nid] = pa
+    owner = _node_of_pfn(mb, pa >> 12)
+    if owner is not None and owner != nid:
+        ctx.pr_info(f"    NODE_DATA({nid}) on node {owner}")
+
+
+def _cpu_nodes(ctx: BootContext) -> dict[int, int]:
+    """The node of each possible CPU the SRAT places (``numa_cpu_node``)."""
+    return {cpu: n.nid for n in ctx.machine.numa for cpu in n.cpus if cpu < ctx.machine.cpus}
+
+
+def init_cpu_to_node(ctx: BootContext) -> None:
+    """Each CPU's node comes online. With 5.14 a node that got no NODE_DATA
+    (no memory) gets it here, and its empty pgdat is set up
+    (init_memory_less_node); 6.1 already did that in free_area_init."""
+    if not ctx.kconfig.numa:
+        return
+    for nid in sorted(set(_cpu_nodes(ctx).values())):
+        if nid in ctx.g.node_online_map:
+            continue
+        if not ctx.profile_at_least("6.1"):
+            alloc_node_data(ctx, nid)
+            zero = f"{0:#018x}"
+            ctx.pr_info(f"Initmem setup node {nid} [mem {zero}-{zero}]")
+        ctx.g.node_set_online([nid])
 
 
 def _node_of_pfn(mb, pfn: int) -> int | None:
@@ -105,13 +138,16 @@ def _node_of_pfn(mb, pfn: int) -> int | None:
 
 
 def cpus_per_node(ctx: BootContext) -> dict[int, int]:
-    """How many possible CPUs each node has (SRAT CPU affinity, else round-robin)."""
+    """How many possible CPUs each node has (SRAT CPU affinity, memoryless
+    nodes included; a CPU the SRAT does not place goes round-robin over the
+    nodes with memory)."""
     nodes = sorted({nid for nid, *_ in ctx.arch_state.get("numa_blocks", [[0, 0, 0]])})
-    counts = {nid: 0 for nid in nodes or [0]}
-    listed = {c: n.nid for n in ctx.machine.numa for c in n.cpus}
+    counts = {nid: 0 for nid in ctx.g.node_possible_map if ctx.kconfig.numa}
+    counts.update({nid: 0 for nid in nodes or [0]})
+    listed = _cpu_nodes(ctx)
     for cpu in range(ctx.machine.cpus):
         nid = listed.get(cpu)
         if nid is None or nid not in counts:
             nid = nodes[cpu % len(nodes)] if nodes else 0
         counts[nid] += 1
-    return counts
+    return dict(sorted(counts.items()))

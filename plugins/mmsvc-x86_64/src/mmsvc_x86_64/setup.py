@@ -268,17 +268,20 @@ HPET_RESOURCE_NAME_SIZE = 9
 IOAPIC_RESOURCE_NAME_SIZE = 11
 
 
+def acpi_boot_init(ctx: BootContext) -> None:
+    """The HPET's resource and its name (hpet_insert_resource)."""
+    ctx.mm.memblock.alloc(RESOURCE_SIZE + HPET_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
+                          caller="hpet_insert_resource")
+
+
 def small_boot_allocations(ctx: BootContext) -> None:
     """The small memblock allocations of the rest of setup_arch and of
-    setup_command_line, one call each in the kernel's order: the HPET
-    resource (acpi_boot_init), the IOAPIC resources (io_apic_init_mappings),
-    the e820 resources and a firmware-map entry per BIOS e820 entry
-    (e820__reserve_resources), a nosave region per hole below max_pfn, then
-    the two saved command lines."""
+    setup_command_line, one call each in the kernel's order: the IOAPIC
+    resources (io_apic_init_mappings), the e820 resources and a firmware-map
+    entry per BIOS e820 entry (e820__reserve_resources), a nosave region per
+    hole below max_pfn, then the two saved command lines."""
     mb = ctx.mm.memblock
     e820 = state(ctx)["e820"]
-    mb.alloc(RESOURCE_SIZE + HPET_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
-             caller="hpet_insert_resource")
     mb.alloc(RESOURCE_SIZE + IOAPIC_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
              caller="ioapic_setup_resources")
     mb.alloc(RESOURCE_SIZE * len(e820), SMP_CACHE_BYTES, caller="e820__reserve_resources")
@@ -373,6 +376,9 @@ def steps(profile: str) -> list[Step]:
         substep("reserve_crashkernel", reserve_crashkernel, "crashkernel="),
         substep("memblock_find_dma_reserve", memblock_find_dma_reserve, "dma_reserve"),
         substep("paging_init", paging_init, "sparse_init and the zones"),
+        substep("acpi_boot_init", acpi_boot_init, "the HPET resource"),
+        substep("init_cpu_to_node", numa.init_cpu_to_node,
+                "CPUs' nodes online; 5.14 sets up memoryless ones"),
         substep("small_boot_allocations", small_boot_allocations,
                 "small allocations of the rest of setup_arch"),
     ]

@@ -1,0 +1,78 @@
+"""x86_64 NUMA set-up: nodes the SRAT names only for CPUs (memoryless nodes)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from mmsvc.machine import NumaNode, default_machine
+from mmsvc.simulation import Simulation
+
+GiB = 1 << 30
+
+
+def _boot(profile: str, numa: tuple[NumaNode, ...], cpus: int = 2) -> Simulation:
+    m = dataclasses.replace(default_machine(profile), numa=numa, cpus=cpus)
+    sim = Simulation(m)
+    sim.boot()
+    return sim
+
+
+def _lines(sim: Simulation, *keys: str) -> list[str]:
+    return [ln for ln in sim.log.text().splitlines() if any(k in ln for k in keys)]
+
+
+def _reserved(sim: Simulation) -> int:
+    return sim.mm.memblock.reserved_size()
+
+
+RAM = ((0, 0xA0000), (0x100000, 5 * GiB))  # the default machine's memory, holes included
+ONE_NODE = (NumaNode(0, RAM, (0, 1)),)
+CPU_ONLY = (NumaNode(0, RAM, (0,)), NumaNode(1, (), (1,)))
+
+
+def test_6_1_sets_up_a_cpu_only_node_in_free_area_init():
+    sim = _boot("6.1", CPU_ONLY)
+    assert _lines(sim, "memoryless", "zonelists", "Fallback", "nr_node_ids") == [
+        "Initializing node 1 as memoryless",
+        "Initmem setup node 1 as memoryless",
+        "setup_percpu: NR_CPUS:8192 nr_cpumask_bits:2 nr_cpu_ids:2 nr_node_ids:2",
+        "Fallback order for Node 0: 0 ",
+        "Fallback order for Node 1: 1 0 ",
+        "Built 2 zonelists, mobility grouping on.  Total pages: " +
+        _lines(sim, "Total pages")[0].split("Total pages: ")[1],
+    ]
+    assert not _lines(sim, "NODE_DATA(1)")
+    assert sim.ctx.g.node_possible_map == (0, 1) and sim.ctx.g.node_online_map == (0, 1)
+    assert sim.ctx.g.nr_memory_nodes == 1
+    assert "mempolicy: Enabling automatic NUMA balancing" in sim.log.text()
+
+
+def test_5_14_sets_up_a_cpu_only_node_in_init_cpu_to_node():
+    sim = _boot("5.14", CPU_ONLY)
+    lines = _lines(sim, "NODE_DATA(1)", "Initmem setup node 1", "zonelists")
+    assert lines[0].startswith("NODE_DATA(1) allocated [mem ")
+    assert lines[1:3] == ["    NODE_DATA(1) on node 0",
+                          "Initmem setup node 1 [mem 0x0000000000000000-0x0000000000000000]"]
+    assert lines[3].startswith("Built 2 zonelists")
+    assert not _lines(sim, "memoryless")
+
+
+@pytest.mark.parametrize("profile", ["5.14", "6.1"])
+def test_the_memoryless_pgdat_comes_from_memblock(profile):
+    """6.1 takes sizeof(pg_data_t) unrounded, 5.14 NODE_DATA's whole pages."""
+    with_node, without = _boot(profile, CPU_ONLY), _boot(profile, ONE_NODE)
+    grown = _reserved(with_node) - _reserved(without)
+    size = with_node.ctx.build.pglist_data_size
+    assert size == 0x2A880
+    if profile == "6.1":
+        assert size <= grown < size + 0x1000
+    else:
+        assert grown >= 0x2B000
+
+
+def test_a_cpu_the_srat_does_not_place_adds_no_node():
+    sim = _boot("6.1", ONE_NODE, cpus=2)
+    assert sim.ctx.g.node_possible_map == (0,) and not _lines(sim, "memoryless")
+    assert _lines(sim, "zonelists")[0].startswith("Built 1 zonelists")
