@@ -7,7 +7,8 @@ UML's exec-shield gap, the five image sizes of the "Memory:" line, the "Linux ve
 release, the CPU count and, on x86_64, the two CPU features the early boot states: the
 paging depth (``max_arch_pfn``: 2^40 with LA57, 2^34 without) and 1 GiB pages ("Using GB
 pages for direct mapping", printed whenever the CPU has them unless ``nogbpages``).
-Everything else is what a simulator must reproduce, and is ignored. Lines may carry ``[    0.000000] `` timestamps or ``<n>`` syslog levels.
+Everything else is what a simulator must reproduce, and is ignored. Lines may carry
+``[    0.000000] `` timestamps or ``<n>`` syslog levels.
 A ``=== /proc/NAME`` line ends the boot log; :func:`proc_sections` reads what follows.
 """
 
