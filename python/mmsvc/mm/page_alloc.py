@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmsvc.boot.context import BootContext
+from mmsvc.errors import MachineConfigError
 from mmsvc.units import PAGE_SHIFT, SMP_CACHE_BYTES, round_up
 
 
@@ -47,6 +48,7 @@ def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
         nr_nodes=nodes,
         dma_reserve=dma_reserve,
         config=page_alloc_config(ctx),
+        movable=movable_zone_request(ctx),
     )
     ctx.results["free_area_init"] = layout
     if not arch.sparsemem:
@@ -81,6 +83,25 @@ def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
     for u in layout["unavailable"]:
         pr(f"On node {u['nid']}, zone {u['zone']}: {u['pages']} pages in unavailable ranges")
     return layout
+
+
+def movable_zone_request(ctx: BootContext) -> dict[str, Any]:
+    """``kernelcore=``, ``movablecore=`` and ``movable_node`` for the core's
+    ZONE_MOVABLE sizing: pages or a percentage of memory."""
+    cmd = ctx.cmdline
+    out: dict[str, Any] = {"movable_node": bool(cmd.movable_node)}
+    for name in ("kernelcore", "movablecore"):
+        core = getattr(cmd, name)
+        if core is None:
+            continue
+        if core.mirror:
+            raise MachineConfigError(f"cmdline.{name}", "kernelcore=mirror is not simulated: "
+                                     "machine descriptions carry no mirrored memory")
+        if core.percent is not None:
+            out[f"{name}_percent"] = core.percent
+        else:
+            out[f"{name}_pages"] = (core.bytes or 0) >> PAGE_SHIFT
+    return out
 
 
 def alloc_node_mem_map(ctx: BootContext, layout: dict[str, Any]) -> None:

@@ -124,6 +124,28 @@ fn config_from(cfg: &Bound<'_, PyDict>, profile: &str) -> PyResult<PageAllocConf
     Ok(c)
 }
 
+/// `kernelcore=`/`movablecore=`/`movable_node` as the keys `kernelcore_pages`,
+/// `movablecore_pages`, `kernelcore_percent`, `movablecore_percent` and
+/// `movable_node`.
+fn movable_from(d: &Bound<'_, PyDict>) -> PyResult<MovableZoneConfig> {
+    let mut m = MovableZoneConfig::default();
+    for (k, v) in d.iter() {
+        let key: String = k.extract()?;
+        match key.as_str() {
+            "kernelcore_pages" => m.kernelcore_pages = v.extract()?,
+            "movablecore_pages" => m.movablecore_pages = v.extract()?,
+            "kernelcore_percent" => m.kernelcore_percent = v.extract()?,
+            "movablecore_percent" => m.movablecore_percent = v.extract()?,
+            "movable_node" => m.movable_node = v.extract()?,
+            other => {
+                return Err(MmError::invalid("movable", format!("unknown ZONE_MOVABLE option {other:?}")))
+                    .map_err(|e| crate::errors::CoreError(e).into())
+            }
+        }
+    }
+    Ok(m)
+}
+
 fn layout_dict<'py>(py: Python<'py>, l: &ZoneLayout) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     let ranges = PyList::empty(py);
@@ -232,8 +254,10 @@ impl PyMm {
     /// `free_area_init`: build nodes and zones from memblock memory regions.
     ///
     /// `regions`: `(start_pfn, end_pfn, nid)`; `zones`: `(name, max_pfn)` for
-    /// each zone the architecture has, lowest first. Returns the layout.
-    #[pyo3(signature = (regions, zones, nr_nodes, dma_reserve = 0, config = None))]
+    /// each zone the architecture has, lowest first; `movable`: the
+    /// kernelcore=/movablecore= request (see `movable_from`). Returns the layout.
+    #[pyo3(signature = (regions, zones, nr_nodes, dma_reserve = 0, config = None, movable = None))]
+    #[allow(clippy::too_many_arguments)]
     fn free_area_init<'py>(
         &self,
         py: Python<'py>,
@@ -242,10 +266,15 @@ impl PyMm {
         nr_nodes: u32,
         dma_reserve: u64,
         config: Option<&Bound<'py, PyDict>>,
+        movable: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let cfg = match config {
             Some(c) => config_from(c, self.profile())?,
             None => config_from(&PyDict::new(py), self.profile())?,
+        };
+        let movable = match movable {
+            Some(m) => movable_from(m)?,
+            None => MovableZoneConfig::default(),
         };
         let layout = {
             let mut mm = self.shared.lock();
@@ -255,7 +284,7 @@ impl PyMm {
                 let zones = zones.iter().map(|(n, p)| Ok((zone_type(n)?, *p))).collect::<Result<Vec<_>, MmError>>()?;
                 let regions =
                     regions.iter().map(|&(s, e, n)| (s, e, if n == no_node { 0 } else { nid_arg(n) })).collect();
-                let input = FreeAreaInitInput { regions, zones, nr_nodes, movable: MovableZoneConfig::default(), dma_reserve };
+                let input = FreeAreaInitInput { regions, zones, nr_nodes, movable, dma_reserve };
                 mm.free_area_init(&input, &cfg).cloned()
             })?
         };

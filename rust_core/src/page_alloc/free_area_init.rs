@@ -32,12 +32,18 @@ impl ZoneType {
     }
 }
 
-/// kernelcore=/movablecore= settings. Only the empty setting is supported
-/// today (no fixture uses them); the field exists so callers can pass them.
+/// `kernelcore=` / `movablecore=` / `movable_node`: how much memory goes to
+/// ZONE_MOVABLE (`find_zone_movable_pfns_for_nodes`). A size is pages
+/// (`nn[KMG]` >> PAGE_SHIFT) or a whole percentage of the memory (`nn%`).
+/// `movable_node` makes the hotpluggable memory movable; machine
+/// descriptions carry no hotplug ranges, so it moves nothing and, as in the
+/// kernel, overrides kernelcore/movablecore.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MovableZoneConfig {
     pub kernelcore_pages: Option<u64>,
     pub movablecore_pages: Option<u64>,
+    pub kernelcore_percent: Option<u64>,
+    pub movablecore_percent: Option<u64>,
     pub movable_node: bool,
 }
 
@@ -159,7 +165,8 @@ pub struct UnavailableRange {
 pub struct ZoneLayout {
     /// "Zone ranges:" (Movable omitted, like the kernel's print loop).
     pub zone_ranges: Vec<ZoneRange>,
-    /// "Movable zone start for each node" entries (nid, pfn); empty today.
+    /// "Movable zone start for each node" entries (nid, pfn), nodes with a
+    /// ZONE_MOVABLE only.
     pub movable_zone_start: Vec<(u32, Pfn)>,
     /// "Early memory node ranges".
     pub early_node_ranges: Vec<(Pfn, Pfn, u32)>,
@@ -219,6 +226,16 @@ pub fn free_area_init(input: &FreeAreaInitInput, cfg: &PageAllocConfig) -> Resul
         start = end;
     }
 
+    // ZONE_MOVABLE.
+    let zone_movable_pfn = find_zone_movable_pfns(input, &zone_types, &arch_low, &arch_high, cfg);
+    let movable_zone = usable_zone_for_movable(&zone_types, &arch_low, &arch_high);
+    let movable_zone_start: Vec<(u32, Pfn)> = zone_movable_pfn
+        .iter()
+        .enumerate()
+        .filter(|(_, &p)| p != 0)
+        .map(|(nid, &p)| (nid as u32, p))
+        .collect();
+
     // pfn_valid.
     let valid_pfns = if cfg.sparsemem {
         let sec = cfg.pages_per_section();
@@ -248,14 +265,25 @@ pub fn free_area_init(input: &FreeAreaInitInput, cfg: &PageAllocConfig) -> Resul
             (Some(f), Some(l)) => (f.0, l.1),
             _ => (0, 0),
         };
+        let zmp = zone_movable_pfn[nid as usize];
         let mut zones = Vec::with_capacity(nz);
         for (j, &zt) in zone_types.iter().enumerate() {
-            let (zs, ze) = if ns == ne || zt == ZoneType::Movable {
+            let (zs, ze) = if ns == ne {
                 (0, 0)
             } else {
-                let zs = ns.clamp(arch_low[j], arch_high[j]);
-                let ze = ne.clamp(arch_low[j], arch_high[j]);
-                if ze < ns || zs > ne {
+                let (mut zs, mut ze) = (ns.clamp(arch_low[j], arch_high[j]), ne.clamp(arch_low[j], arch_high[j]));
+                // adjust_zone_range_for_zone_movable
+                if zmp != 0 {
+                    if zt == ZoneType::Movable {
+                        zs = zmp;
+                        ze = ne.min(movable_zone.map_or(0, |m| arch_high[m]));
+                    } else if zs < zmp && ze > zmp {
+                        ze = zmp;
+                    } else if zs >= zmp {
+                        zs = ze;
+                    }
+                }
+                if ze < ns || zs > ne || ze <= zs {
                     (0, 0)
                 } else {
                     (zs.max(ns), ze.min(ne))
@@ -354,7 +382,7 @@ pub fn free_area_init(input: &FreeAreaInitInput, cfg: &PageAllocConfig) -> Resul
 
     Ok(ZoneLayout {
         zone_ranges,
-        movable_zone_start: Vec::new(),
+        movable_zone_start,
         early_node_ranges: input.regions.clone(),
         nodes,
         unavailable,
@@ -365,6 +393,101 @@ pub fn free_area_init(input: &FreeAreaInitInput, cfg: &PageAllocConfig) -> Resul
         zone_types,
         valid_pfns,
     })
+}
+
+/// `find_usable_zone_for_movable`: the highest zone below Movable whose
+/// architecture range is not empty (ZONE_MOVABLE takes its pages).
+fn usable_zone_for_movable(zone_types: &[ZoneType], low: &[Pfn], high: &[Pfn]) -> Option<usize> {
+    (0..zone_types.len()).rev().find(|&j| zone_types[j] != ZoneType::Movable && high[j] > low[j])
+}
+
+/// `find_zone_movable_pfns_for_nodes`: where ZONE_MOVABLE starts on each
+/// node (0: no ZONE_MOVABLE there). The kernel memory asked for
+/// (kernelcore, or what movablecore leaves) is spread evenly over the nodes
+/// with memory, walking each node's ranges upwards; what lies below the
+/// movable zone's lowest pfn only counts as kernel memory. A node whose
+/// share ends short is made up for by another pass over one node fewer.
+/// The starts are rounded up to MAX_ORDER blocks.
+fn find_zone_movable_pfns(
+    input: &FreeAreaInitInput,
+    zone_types: &[ZoneType],
+    low: &[Pfn],
+    high: &[Pfn],
+    cfg: &PageAllocConfig,
+) -> Vec<Pfn> {
+    let nr = input.nr_nodes as usize;
+    let mut zmp = vec![0u64; nr];
+    let mv = &input.movable;
+    if mv.movable_node || !zone_types.contains(&ZoneType::Movable) {
+        return zmp; // no hotpluggable memory is described: nothing moves
+    }
+    let Some(movable_zone) = usable_zone_for_movable(zone_types, low, high) else { return zmp };
+    let totalpages: u64 = input.regions.iter().map(|r| r.1 - r.0).sum();
+    let node_ranges = |nid: usize| input.regions.iter().filter(move |r| r.2 as usize == nid);
+    let memory_nodes: Vec<usize> = (0..nr).filter(|&n| node_ranges(n).next().is_some()).collect();
+    let mut required_kernelcore = mv.kernelcore_pages.unwrap_or(0);
+    let mut required_movablecore = mv.movablecore_pages.unwrap_or(0);
+    if let Some(p) = mv.kernelcore_percent {
+        required_kernelcore = totalpages * 100 * p / 10000;
+    }
+    if let Some(p) = mv.movablecore_percent {
+        required_movablecore = totalpages * 100 * p / 10000;
+    }
+    let max_order_pages = 1u64 << (cfg.max_order - 1);
+    if required_movablecore != 0 {
+        let movable = required_movablecore.div_ceil(max_order_pages) * max_order_pages;
+        let corepages = totalpages - movable.min(totalpages);
+        required_kernelcore = required_kernelcore.max(corepages);
+    }
+    if required_kernelcore == 0 || required_kernelcore >= totalpages {
+        return zmp;
+    }
+    let usable_startpfn = low[movable_zone];
+    let mut usable_nodes = memory_nodes.len() as u64;
+    loop {
+        let mut kernelcore_node = required_kernelcore / usable_nodes;
+        for &nid in &memory_nodes {
+            if required_kernelcore < kernelcore_node {
+                kernelcore_node = required_kernelcore / usable_nodes;
+            }
+            let mut remaining = kernelcore_node;
+            for &(s, e, _) in node_ranges(nid) {
+                let mut start = s.max(zmp[nid]);
+                if start >= e {
+                    continue;
+                }
+                if start < usable_startpfn {
+                    let kernel_pages = e.min(usable_startpfn) - start;
+                    remaining -= kernel_pages.min(remaining);
+                    required_kernelcore -= kernel_pages.min(required_kernelcore);
+                    if e <= usable_startpfn {
+                        zmp[nid] = e;
+                        continue;
+                    }
+                    start = usable_startpfn;
+                }
+                let size = (e - start).min(remaining);
+                zmp[nid] = start + size;
+                required_kernelcore -= size.min(required_kernelcore);
+                remaining -= size;
+                if remaining == 0 {
+                    break;
+                }
+            }
+        }
+        usable_nodes -= 1;
+        if usable_nodes == 0 || required_kernelcore <= usable_nodes {
+            break;
+        }
+    }
+    for (nid, p) in zmp.iter_mut().enumerate() {
+        *p = p.div_ceil(max_order_pages) * max_order_pages;
+        let end = node_ranges(nid).map(|r| r.1).max().unwrap_or(0);
+        if *p >= end {
+            *p = 0;
+        }
+    }
+    zmp
 }
 
 fn push_unavail(
@@ -424,8 +547,10 @@ fn validate_input(input: &FreeAreaInitInput) -> Result<()> {
     if input.nr_nodes == 0 || input.nr_nodes > 1024 {
         return Err(MmError::invalid("nr_nodes", "must be in 1..=1024"));
     }
-    if input.movable != MovableZoneConfig::default() {
-        return Err(MmError::invalid("movable", "kernelcore=/movablecore=/movable_node are not supported yet"));
+    for (name, p) in [("kernelcore", input.movable.kernelcore_percent), ("movablecore", input.movable.movablecore_percent)] {
+        if p.is_some_and(|p| p > 100) {
+            return Err(MmError::invalid(name, "a percentage above 100"));
+        }
     }
     let mut prev_end = 0u64;
     for (i, &(s, e, nid)) in input.regions.iter().enumerate() {

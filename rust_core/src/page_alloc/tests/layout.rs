@@ -126,6 +126,77 @@ fn bad_inputs_are_errors() {
     let bad = PageAllocConfig { pageblock_order: 11, ..Default::default() };
     assert!(free_area_init(&FreeAreaInitInput::x86_64(qemu_2g_regions(), 0), &bad).is_err());
     let mut m = FreeAreaInitInput::x86_64(qemu_2g_regions(), 0);
-    m.movable.kernelcore_pages = Some(1);
+    m.movable.kernelcore_percent = Some(101);
     assert!(free_area_init(&m, &cfg).is_err());
+}
+
+fn movable_layout(regions: Vec<(u64, u64, u32)>, f: impl FnOnce(&mut MovableZoneConfig)) -> ZoneLayout {
+    let mut input = FreeAreaInitInput::x86_64(regions, 158);
+    f(&mut input.movable);
+    free_area_init(&input, &PageAllocConfig::default()).unwrap()
+}
+
+fn spans(l: &ZoneLayout, nid: usize) -> Vec<(ZoneType, u64, u64, u64)> {
+    l.nodes[nid].zones.iter().map(|z| (z.zone_type, z.start_pfn, z.spanned, z.present)).collect()
+}
+
+#[test]
+fn movablecore_takes_the_top_of_the_highest_zone() {
+    // QEMU -m 2G, movablecore=512M: 131072 pages (a multiple of 1024) leave
+    // 524158 - 131072 = 393086 kernel pages; DMA's 3998 count below DMA32,
+    // the rest of DMA32 is walked from 0x1000 and rounded up to MAX_ORDER.
+    let l = movable_layout(qemu_2g_regions(), |m| m.movablecore_pages = Some(131072));
+    assert_eq!(l.movable_zone_start, vec![(0, 0x60000)]);
+    let z = spans(&l, 0);
+    assert_eq!(z[1], (ZoneType::Dma32, 0x1000, 0x5f000, 0x5f000));
+    assert_eq!(z[3], (ZoneType::Movable, 0x60000, 0x1ffe0, 0x1ffe0));
+    // deferral moves to ZONE_MOVABLE, the node's last zone: DMA32 is whole
+    assert_eq!(l.nodes[0].first_deferred_pfn, Some(0x68000));
+    // the tail hole of the section belongs to ZONE_MOVABLE now
+    assert_eq!(l.unavailable.last().map(|u| (u.zone_type, u.pages)), Some((ZoneType::Movable, 32)));
+    assert_eq!(l.total_pages, qemu_2g_layout(&PageAllocConfig::default()).total_pages);
+}
+
+#[test]
+fn kernelcore_below_the_normal_zone_moves_all_of_it() {
+    // QEMU -m 4G: 3 GiB below 4 GiB, 1 GiB above; kernelcore=1G is met by
+    // DMA and DMA32, so ZONE_MOVABLE starts where Normal does.
+    let regions = vec![(0x1, 0x9f, 0), (0x100, 0xbffe0, 0), (0x100000, 0x140000, 0)];
+    let l = movable_layout(regions, |m| m.kernelcore_pages = Some(0x40000));
+    assert_eq!(l.movable_zone_start, vec![(0, 0x100000)]);
+    let z = spans(&l, 0);
+    assert_eq!((z[2].1, z[2].2, z[2].3), (0, 0, 0), "Normal is empty");
+    assert_eq!(z[3], (ZoneType::Movable, 0x100000, 0x40000, 0x40000));
+}
+
+#[test]
+fn kernelcore_is_spread_over_the_nodes() {
+    // Node 0: 3 GiB below 4 GiB and 1 GiB of Normal; node 1: 4 GiB of
+    // Normal. kernelcore=50% asks 2097022 * 50 / 100 = 1048511 pages, 524255
+    // a node. Node 0's low memory (786302 pages) more than covers its share
+    // but only counts as kernel memory; node 1 then needs 262209 / 2 =
+    // 131104 (pfn 0x160020). A second pass with one node gives the 131105
+    // still missing to node 0's Normal memory (pfn 0x120021). Both round up
+    // to MAX_ORDER blocks.
+    let regions = vec![(0x1, 0x9f, 0), (0x100, 0xbffe0, 0), (0x100000, 0x140000, 0), (0x140000, 0x240000, 1)];
+    let l = movable_layout(regions, |m| m.kernelcore_percent = Some(50));
+    assert_eq!(l.movable_zone_start, vec![(0, 0x120400), (1, 0x160400)]);
+    let z0 = spans(&l, 0);
+    assert_eq!(z0[2], (ZoneType::Normal, 0x100000, 0x20400, 0x20400));
+    assert_eq!(z0[3], (ZoneType::Movable, 0x120400, 0x1fc00, 0x1fc00));
+    let z1 = spans(&l, 1);
+    assert_eq!(z1[2], (ZoneType::Normal, 0x140000, 0x20400, 0x20400));
+    assert_eq!(z1[3], (ZoneType::Movable, 0x160400, 0xdfc00, 0xdfc00));
+}
+
+#[test]
+fn no_movable_zone_when_kernelcore_covers_everything_or_movable_node() {
+    let l = movable_layout(qemu_2g_regions(), |m| m.kernelcore_pages = Some(1 << 30));
+    assert!(l.movable_zone_start.is_empty());
+    let l = movable_layout(qemu_2g_regions(), |m| {
+        m.movable_node = true;
+        m.kernelcore_pages = Some(1);
+    });
+    assert!(l.movable_zone_start.is_empty());
+    assert_eq!(l, qemu_2g_layout(&PageAllocConfig::default()));
 }
