@@ -156,6 +156,17 @@ class KernelCmdline:
     unknown: tuple[str, ...] = field(default=())
 
     @property
+    def numa_fake(self) -> str | None:
+        """What ``numa=fake=`` asks for (the last one given), else None."""
+        fakes = [o[len("fake="):] for o in self.numa_options if o.startswith("fake=")]
+        return fakes[-1] if fakes else None
+
+    @property
+    def numa_noacpi(self) -> bool:
+        """``numa=noacpi``: the SRAT is not read."""
+        return "noacpi" in self.numa_options
+
+    @property
     def userdef(self) -> bool:
         """True when the kernel prints a "user-defined physical RAM map"."""
         return bool(self.mem_ops)

@@ -59,16 +59,40 @@ class SparseGeometry:
         return round_up(size, self.memmap_align)
 
 
-def present_sections(ctx: BootContext, geo: SparseGeometry) -> dict[int, list[int]]:
-    """Section numbers holding memblock memory, per node (``memblocks_present``)."""
-    per_node: dict[int, set[int]] = {}
+def present_sections(ctx: BootContext, geo: SparseGeometry) -> list[tuple[int, list[int]]]:
+    """Sections holding memblock memory (``memblocks_present``), as runs of
+    consecutive present sections on one node, in section order. A section
+    two nodes share belongs to the later one: each memory region, in address
+    order, marks its sections with its node."""
+    owner: dict[int, int] = {}
     for start_pfn, end_pfn, nid in ctx.mm.memblock.mem_pfn_ranges():
         if end_pfn <= start_pfn:
             continue
         first = start_pfn >> geo.pfn_section_shift
         last = (end_pfn - 1) >> geo.pfn_section_shift
-        per_node.setdefault(max(nid, 0), set()).update(range(first, last + 1))
-    return {nid: sorted(s) for nid, s in sorted(per_node.items())}
+        owner.update(dict.fromkeys(range(first, last + 1), max(nid, 0)))
+    runs: list[tuple[int, list[int]]] = []
+    for sec in sorted(owner):
+        if runs and runs[-1][0] == owner[sec]:
+            runs[-1][1].append(sec)
+        else:
+            runs.append((owner[sec], [sec]))
+    return runs
+
+
+def _section_roots(ctx: BootContext, geo: SparseGeometry) -> list[tuple[int, int]]:
+    """``(root, nid)`` of each used ``mem_section`` root, on the node of the
+    first region (in address order) that reaches it."""
+    roots: dict[int, int] = {}
+    per_root = geo.sections_per_root
+    for start_pfn, end_pfn, nid in ctx.mm.memblock.mem_pfn_ranges():
+        if end_pfn <= start_pfn:
+            continue
+        first = (start_pfn >> geo.pfn_section_shift) // per_root
+        last = ((end_pfn - 1) >> geo.pfn_section_shift) // per_root
+        for root in range(first, last + 1):
+            roots.setdefault(root, max(nid, 0))
+    return sorted(roots.items())
 
 
 def section_runs(sections: list[int]) -> list[tuple[int, int]]:
@@ -85,21 +109,16 @@ def section_runs(sections: list[int]) -> list[tuple[int, int]]:
 def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTables) -> dict:
     """Allocate what SPARSEMEM_VMEMMAP needs from memblock; return a summary."""
     mb = ctx.mm.memblock
-    sections = present_sections(ctx, geo)
+    runs = present_sections(ctx, geo)
     # memory_present(): the root pointer array, then a root block per used root
     root_array = geo.nr_section_roots * 8
     mb.alloc(root_array, SMP_CACHE_BYTES, caller="memory_present")
-    roots_done: set[int] = set()
-    per_root = geo.sections_per_root
-    for nid, secs in sections.items():
-        for first, last in section_runs(secs):
-            for root in range(first // per_root, last // per_root + 1):
-                if root not in roots_done:
-                    roots_done.add(root)
-                    mb.alloc_node(PAGE_SIZE, SMP_CACHE_BYTES, nid, caller="sparse_index_alloc")
+    roots = _section_roots(ctx, geo)
+    for _root, nid in roots:
+        mb.alloc_node(PAGE_SIZE, SMP_CACHE_BYTES, nid, caller="sparse_index_alloc")
     memmap_pages = 0
     table_pages = 0
-    for nid, secs in sections.items():
+    for nid, secs in runs:
         # sparse_init_nid(): usemaps near NODE_DATA, then one memmap buffer
         usage = MEM_SECTION_USAGE_SIZE * len(secs)
         pgdat = ctx.results.get("node_data", {}).get(nid)
@@ -125,8 +144,8 @@ def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTa
                                  caller="vmemmap_alloc_block_zero")
             table_pages += 1
     summary = {
-        "present_sections": sum(len(s) for s in sections.values()),
-        "section_roots": len(roots_done),
+        "present_sections": sum(len(secs) for _, secs in runs),
+        "section_roots": len(roots),
         "root_array_bytes": root_array,
         "memmap_pages": memmap_pages,
         "vmemmap_table_pages": table_pages,

@@ -12,6 +12,7 @@ free_area_init sets them up, 5.14's init_cpu_to_node does
 from __future__ import annotations
 
 from mmsvc.api import PAGE_SIZE, SMP_CACHE_BYTES, BootContext, pglist_data_size, round_up
+from mmsvc_x86_64.numa_emulation import numa_emulation
 
 #: NODE_MIN_SIZE: with 5.14, nodes with less memory get no NODE_DATA of their own
 NODE_MIN_SIZE = 4 << 20
@@ -68,7 +69,7 @@ def x86_numa_init(ctx: BootContext) -> None:
         ctx.arch_state["nr_node_ids"] = 1
         ctx.g.node_possible_map = (0,)
         return
-    srat = [] if ctx.cmdline.numa_off else _srat_lines(ctx)
+    srat = [] if ctx.cmdline.numa_off or ctx.cmdline.numa_noacpi else _srat_lines(ctx)
     if srat:
         for nid, pxm, start, end in srat:
             ctx.pr_info(f"ACPI: SRAT: Node {nid} PXM {pxm} [mem {start:#010x}-{end - 1:#010x}]")
@@ -79,10 +80,17 @@ def x86_numa_init(ctx: BootContext) -> None:
         ctx.pr_info(f"Faking a node at [mem {0:#018x}-{end - 1:#018x}]")
         blocks = [[0, 0, end]]
     blocks = numa_cleanup_meminfo(ctx, blocks)
+    fake = ctx.cmdline.numa_fake
+    if fake is not None:
+        emulated = numa_emulation(ctx, blocks, sorted({b[0] for b in blocks}), fake)
+        if emulated is not None:
+            blocks = numa_cleanup_meminfo(ctx, emulated)
     for nid, start, end in blocks:
         mb.set_node(start, end - start, nid)
     nids = sorted({b[0] for b in blocks})
-    possible = sorted(set(nids) | set(_cpu_nodes(ctx).values() if srat else ())) or [0]
+    cpu_nodes = _cpu_nodes(ctx).values() if srat and "emu_nid_to_phys" not in ctx.arch_state \
+        else ()
+    possible = sorted(set(nids) | set(cpu_nodes)) or [0]
     ctx.g.node_possible_map = tuple(possible)
     ctx.arch_state["nr_node_ids"] = possible[-1] + 1
     ctx.arch_state["numa_blocks"] = blocks
@@ -110,8 +118,16 @@ def alloc_node_data(ctx: BootContext, nid: int) -> None:
 
 
 def _cpu_nodes(ctx: BootContext) -> dict[int, int]:
-    """The node of each possible CPU the SRAT places (``numa_cpu_node``)."""
-    return {cpu: n.nid for n in ctx.machine.numa for cpu in n.cpus if cpu < ctx.machine.cpus}
+    """The node of each possible CPU the SRAT places (``numa_cpu_node``);
+    under NUMA emulation, the first emulated node cut from its physical one."""
+    nodes = {cpu: n.nid for n in ctx.machine.numa for cpu in n.cpus if cpu < ctx.machine.cpus}
+    emu = ctx.arch_state.get("emu_nid_to_phys")
+    if emu:
+        first = {}
+        for e, p in sorted(emu.items(), reverse=True):
+            first[p] = e
+        nodes = {cpu: first.get(p, 0) for cpu, p in nodes.items()}
+    return nodes
 
 
 def init_cpu_to_node(ctx: BootContext) -> None:
