@@ -76,3 +76,40 @@ def test_a_cpu_the_srat_does_not_place_adds_no_node():
     sim = _boot("6.1", ONE_NODE, cpus=2)
     assert sim.ctx.g.node_possible_map == (0,) and not _lines(sim, "memoryless")
     assert _lines(sim, "zonelists")[0].startswith("Built 1 zonelists")
+
+
+def _boot_cmdline(cmdline: str, profile: str = "6.1") -> Simulation:
+    m = default_machine(profile)
+    sim = Simulation(dataclasses.replace(m, cmdline=f"{m.cmdline} {cmdline}"))
+    sim.boot()
+    return sim
+
+
+def test_numa_fake_cuts_the_default_machine():
+    # 4 GiB of RAM, 3 GiB below the PCI hole and 1 GiB above 4 GiB: two
+    # nodes of equal memory
+    sim = _boot_cmdline("numa=fake=2")
+    fakes = _lines(sim, "Faking node")
+    assert len(fakes) == 2 and fakes[0].startswith("Faking node 0 at [mem 0x0000000000000000-")
+    assert _lines(sim, "zonelists")[0].startswith("Built 2 zonelists")
+    assert sim.ctx.g.node_possible_map == (0, 1) and sim.ctx.g.nr_memory_nodes == 2
+    assert sim.ctx.g.numa_distance == ((10, 10), (10, 10))  # both on physical node 0
+    # the emulated distance table: cnt * cnt bytes, page aligned, from memblock
+    sim = _boot_cmdline("numa=fake=2 memblock=debug")
+    assert _lines(sim, "numa_alloc_distance") == [
+        "memblock_phys_alloc_range: 4 bytes align=0x1000 from=0x0000000000000000 "
+        "max_addr=0x0000000140000000 numa_alloc_distance"]
+    # two nodes with memory: the big boot hashes go to vmalloc (hashdist), 2 MiB a node
+    assert "Dentry cache hash table entries: 524288 (order: 10, 4194304 bytes, vmalloc hugepage)" \
+        in sim.log.text()
+
+
+def test_numa_fake_distances_and_failures():
+    sim = _boot_cmdline("numa=fake=2:10,30,30,10")
+    assert sim.ctx.g.numa_distance == ((10, 30), (30, 10))
+    # more nodes than 32 MiB steps of memory: emulation gives up, one node stays
+    sim = _boot_cmdline("numa=fake=1000")
+    assert "Not enough memory for each node.  NUMA emulation disabled." in sim.log.text()
+    assert sim.ctx.g.node_possible_map == (0,) and not _lines(sim, "Faking node")
+    sim = _boot_cmdline("numa=fake=64M")
+    assert len(_lines(sim, "Faking node")) > 40

@@ -41,6 +41,8 @@ class KernelGlobals:
     node_possible_map: tuple[int, ...] = (0,)
     #: node_online_map: nodes with memory, then (init_cpu_to_node) nodes with CPUs
     node_online_map: tuple[int, ...] = (0,)
+    #: numa_distance: the node distance table (empty: 10 local, 20 remote)
+    numa_distance: tuple[tuple[int, ...], ...] = ()
     #: num_online_nodes() and num_node_state(N_MEMORY)
     nr_online_nodes: int = 1
     nr_memory_nodes: int = 1

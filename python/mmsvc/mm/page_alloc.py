@@ -139,8 +139,7 @@ def build_all_zonelists(ctx: BootContext) -> None:
     memory = [n["nid"] for n in layout["nodes"] if n["present"] > 0] or [0]
     online = ctx.g.node_online_map
     if ctx.profile_at_least("6.1") and ctx.kconfig.numa:
-        for nid in online:
-            order = node_fallback_order(nid, memory)
+        for nid, order in build_zonelist_orders(ctx, online, memory).items():
             ctx.pr_info(f"Fallback order for Node {nid}: " + "".join(f"{n} " for n in order))
     total = layout["total_pages"]
     grouping = "on" if layout["mobility_grouping"] else "off"
@@ -151,17 +150,43 @@ def build_all_zonelists(ctx: BootContext) -> None:
         ctx.pr_info(f"Policy zone: {policy}")
 
 
-def node_distance(a: int, b: int) -> int:
-    """SLIT distance: LOCAL_DISTANCE (10) or REMOTE_DISTANCE (20)."""
+def node_distance(ctx: BootContext, a: int, b: int) -> int:
+    """``node_distance``: the firmware's (or NUMA emulation's) table, else
+    LOCAL_DISTANCE (10) or REMOTE_DISTANCE (20)."""
+    table = ctx.g.numa_distance
+    if a < len(table) and b < len(table):
+        return table[a][b]
     return 10 if a == b else 20
 
 
-def node_fallback_order(nid: int, nodes: list[int]) -> list[int]:
-    """``build_zonelists``: the local node, then the others by distance, a
-    node numbered below the local one losing ties (``find_next_best_node``)."""
-    rest = sorted((n for n in nodes if n != nid),
-                  key=lambda n: (node_distance(nid, n) + (1 if n < nid else 0), n))
-    return [nid, *rest]
+def build_zonelist_orders(ctx: BootContext, online: list[int] | tuple[int, ...],
+                          memory: list[int]) -> dict[int, list[int]]:
+    """``build_zonelists`` for each online node in turn: the local node,
+    then the nodes with memory, nearest first; a node numbered below the
+    local one loses ties, and so does the node that opened each new
+    distance (its ``node_load`` grows, for the nodes built after it). No
+    CPU is in a node's mask yet at boot."""
+    node_load = dict.fromkeys(memory, 0)
+    orders = {}
+    for nid in online:
+        order = [nid]
+        prev = nid
+        while True:
+            best, best_val = None, None
+            for n in memory:
+                if n in order:
+                    continue
+                val = (node_distance(ctx, nid, n) + (1 if n < nid else 0)) * 1024 + node_load[n]
+                if best_val is None or val < best_val:
+                    best, best_val = n, val
+            if best is None:
+                break
+            if node_distance(ctx, nid, best) != node_distance(ctx, nid, prev):
+                node_load[best] += 1
+            order.append(best)
+            prev = best
+        orders[nid] = order
+    return orders
 
 
 def policy_zone(layout: dict[str, Any]) -> str | None:

@@ -40,6 +40,8 @@ class FirstChunk:
     dyn_size: int
     unit_size: int
     atom_size: int
+    #: units per allocation: each group's units are a multiple of it
+    upa: int = 1
 
     @property
     def size_sum(self) -> int:
@@ -56,38 +58,66 @@ class FirstChunk:
 
 def build_alloc_info(static_size: int, atom_size: int,
                      reserved_size: int = PERCPU_MODULE_RESERVE,
-                     dyn_size: int = PERCPU_DYNAMIC_RESERVE) -> FirstChunk:
-    """``pcpu_build_alloc_info``: the unit layout of the first chunk."""
+                     dyn_size: int = PERCPU_DYNAMIC_RESERVE,
+                     group_cpus: tuple[int, ...] = (1,)) -> FirstChunk:
+    """``pcpu_build_alloc_info``: the unit layout of the first chunk for
+    groups of *group_cpus* CPUs (one group per node). An atom holds as many
+    page-aligned units as divide it; the most per atom is taken that wastes
+    at most a third of the possible CPUs in unused units without needing
+    more atoms."""
     size_sum = page_align(static_size + reserved_size + dyn_size)
     dyn = size_sum - static_size - reserved_size
-    unit = max(size_sum, PCPU_MIN_UNIT_SIZE)
-    unit = round_up(unit, atom_size)
-    return FirstChunk(static_size, reserved_size, dyn, unit, atom_size)
+    min_unit = max(size_sum, PCPU_MIN_UNIT_SIZE)
+    alloc_size = round_up(min_unit, atom_size)
+
+    def fits(upa: int) -> bool:
+        return alloc_size % upa == 0 and (alloc_size // upa) % PAGE_SIZE == 0
+
+    max_upa = alloc_size // min_unit
+    while not fits(max_upa):
+        max_upa -= 1
+    best, last_allocs = 0, None
+    for upa in range(max_upa, 0, -1):
+        if not fits(upa):
+            continue
+        allocs = sum(div_round_up(c, upa) for c in group_cpus)
+        wasted = sum(div_round_up(c, upa) * upa - c for c in group_cpus)
+        if wasted > sum(group_cpus) // 3:
+            continue
+        if last_allocs is not None and allocs > last_allocs:
+            break
+        last_allocs, best = allocs, upa
+    return FirstChunk(static_size, reserved_size, dyn, alloc_size // best, atom_size, best)
 
 
 def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
                            cpus_per_node: dict[int, int], goal: int) -> FirstChunk:
     """Allocate the first chunk's units from memblock, node-local, and print the banner."""
     mb = ctx.mm.memblock
-    fc = build_alloc_info(static_size, atom_size)
+    groups = {nid: cpus for nid, cpus in sorted(cpus_per_node.items()) if cpus}
+    fc = build_alloc_info(static_size, atom_size, group_cpus=tuple(groups.values()))
+    # each group's units: its CPUs', rounded up to whole allocations
+    group_units = {nid: round_up(cpus, fc.upa) for nid, cpus in groups.items()}
+    nr_units = sum(group_units.values())
     # the alloc-info block is a whole page, freed once the chunk is set up
-    nr_units = sum(cpus_per_node.values())
     ai_size = page_align(64 + 32 * len(cpus_per_node) + 4 * nr_units)
     ai = mb.alloc(ai_size, PAGE_SIZE, caller="pcpu_alloc_alloc_info")
     # the group base addresses, a page of pointers, freed at the end too
     areas_size = page_align(8 * len(cpus_per_node))
     areas = mb.alloc(areas_size, SMP_CACHE_BYTES, caller="pcpu_embed_first_chunk")
     units: list[tuple[int, int]] = []
-    for nid, cpus in sorted(cpus_per_node.items()):
-        if cpus == 0:
-            continue
-        base = mb.alloc_try_nid(cpus * fc.unit_size, atom_size, goal, 0, nid,
-                                caller="pcpu_fc_alloc")
-        for i in range(cpus):
-            units.append((nid, base + i * fc.unit_size))
-    for _nid, unit in units:
-        if fc.unit_size > fc.size_sum:
-            mb.free(unit + fc.size_sum, fc.unit_size - fc.size_sum, caller="pcpu_fc_free")
+    bases = {nid: mb.alloc_try_nid(group_units[nid] * fc.unit_size, atom_size, goal, 0, nid,
+                                   caller="pcpu_fc_alloc")
+             for nid in groups}
+    for nid, cpus in groups.items():
+        for i in range(group_units[nid]):
+            unit = bases[nid] + i * fc.unit_size
+            if i >= cpus:  # a unit no CPU uses goes back whole
+                mb.free(unit, fc.unit_size, caller="pcpu_fc_free")
+                continue
+            units.append((nid, unit))
+            if fc.unit_size > fc.size_sum:
+                mb.free(unit + fc.size_sum, fc.unit_size - fc.size_sum, caller="pcpu_fc_free")
     ctx.pr_info(fc.banner())
     pcpu_setup_first_chunk(ctx, fc, nr_units, len(cpus_per_node))
     mb.free(ai, ai_size, caller="pcpu_free_alloc_info")

@@ -139,33 +139,41 @@ def _split_count(sp: _Splitter, phys_nodes: list[int], max_addr: int, nr: int) -
     sp.interleave(phys_nodes, size, nr, big=big)
 
 
-def _min_node_size(sp: _Splitter, start: int, end: int, nr: int, with_holes: bool) -> int:
+def _uniform_size(sp: _Splitter, start: int, end: int, nr: int, with_holes: bool) -> int:
+    """An even share of [start, end) among *nr* nodes, in whole pages."""
     span = end // PAGE_SIZE - start // PAGE_SIZE
     if with_holes:
         span -= sp.hole(start, end) // PAGE_SIZE
-    least = max(span // nr * PAGE_SIZE, FAKE_NODE_MIN_SIZE)
-    return -(-least // FAKE_NODE_MIN_SIZE) * FAKE_NODE_MIN_SIZE
+    return span // nr * PAGE_SIZE
 
 
-def _split_size(sp: _Splitter, phys_nodes: list[int], max_addr: int, size: int) -> None:
-    """``numa=fake=<size>M|G``."""
-    least = _min_node_size(sp, 0, max_addr, MAX_NUMNODES, with_holes=True)
+def _sized(sp: _Splitter, size: int, least: int) -> int:
+    """The node size used: at least *least* (and 32 MiB) in 32 MiB steps,
+    with the kernel's complaint when *size* falls short."""
+    least = -(-max(least, FAKE_NODE_MIN_SIZE) // FAKE_NODE_MIN_SIZE) * FAKE_NODE_MIN_SIZE
     if size < least:
         sp.ctx.printk(f"Fake node size {size >> 20}MB too small, increasing to "
                       f"{least >> 20}MB", KERN_ERR)
         size = least
-    sp.interleave(phys_nodes, _round_down(size, FAKE_NODE_MIN_SIZE), MAX_NUMNODES)
+    return _round_down(size, FAKE_NODE_MIN_SIZE)
+
+
+def _split_size(sp: _Splitter, phys_nodes: list[int], max_addr: int, size: int) -> None:
+    """``numa=fake=<size>M|G``."""
+    size = _sized(sp, size, _uniform_size(sp, 0, max_addr, MAX_NUMNODES, with_holes=True))
+    sp.interleave(phys_nodes, size, MAX_NUMNODES)
 
 
 def _split_uniform(sp: _Splitter, phys_nodes: list[int], nr: int) -> None:
     """``numa=fake=NU``: *nr* nodes cut from each physical node in turn
-    (each pass works on the first block left)."""
+    (each pass works on the first block left), its span split evenly."""
     nid = 0
     for phys in phys_nodes:
         if not sp.pi:
             break
         blk_phys, start, end = sp.pi[0]
-        size = _min_node_size(sp, start, end, nr, with_holes=False)
+        share = _uniform_size(sp, start, end, nr, with_holes=False)
+        size = _sized(sp, share, share)
         after = sp.interleave([blk_phys], size, MAX_NUMNODES, grow=False, take_rest=False,
                               nid=nid)
         if after == nid:
@@ -223,7 +231,7 @@ def numa_emulation(ctx: BootContext, blocks: list[list[int]], phys_nodes: list[i
     fallback = sp.emu_to_phys[min(sp.emu_to_phys)]
     emu_to_phys = {n: sp.emu_to_phys.get(n, fallback) for n in range(max_emu + 1)}
     ctx.arch_state["emu_nid_to_phys"] = emu_to_phys
-    ctx.arch_state["numa_distance"] = _distances(emu_to_phys, distances)
+    ctx.g.numa_distance = _distances(emu_to_phys, distances)
     # numa_alloc_distance: cnt * cnt bytes below the mapped memory, page aligned
     cnt = max_emu + 1
     ctx.mm.memblock.phys_alloc_range(cnt * cnt, PAGE_SIZE, 0, ctx.g.max_pfn * PAGE_SIZE,
@@ -231,7 +239,7 @@ def numa_emulation(ctx: BootContext, blocks: list[list[int]], phys_nodes: list[i
     return sp.ei
 
 
-def _distances(emu_to_phys: dict[int, int], given: list[int]) -> list[list[int]]:
+def _distances(emu_to_phys: dict[int, int], given: list[int]) -> tuple[tuple[int, ...], ...]:
     """The emulated distance table: the user's values in row order (each
     followed by another), else local/remote by physical node."""
     n = len(emu_to_phys)
@@ -244,4 +252,4 @@ def _distances(emu_to_phys: dict[int, int], given: list[int]) -> list[list[int]]
             else:
                 d = LOCAL_DISTANCE if emu_to_phys[i] == emu_to_phys[j] else REMOTE_DISTANCE
             table[i][j] = LOCAL_DISTANCE if i == j else d
-    return table
+    return tuple(tuple(row) for row in table)

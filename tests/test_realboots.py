@@ -1,0 +1,89 @@
+"""Our own real boots (tests/realboots/, made by tools/realboot/corpus):
+each machine booted from its log, compared as ``mmsvc verify`` does.
+
+Every memory line must match, the acceptance bar's and the others verify
+checks (NODE_DATA, the fallback orders, the percpu banner, the hash tables);
+the Memory line to the page; the /proc values exactly (managed within 1 %).
+The differences still open are listed below with their reasons, as strict
+xfails: each fails loudly the day it is fixed.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from mmsvc.machine import from_dmesg
+from mmsvc.simulation import Simulation
+from mmsvc.verify import compare, compare_proc, memory_lines
+
+LOGS = sorted((Path(__file__).parent / "realboots").glob("*.log"))
+
+#: the DirectMap lines count the 2 MiB direct-map pages split after boot,
+#: most under the BPF JIT's first pack, whose pages come from the unmovable
+#: fragments the boot's earlier allocations left (README, "Fidelity")
+_PACK = ("DirectMap4k/2M one 2 MiB split apart: the pack's pages fall in one more or one "
+         "fewer 2 MiB region, after allocations the simulation does not make (the other "
+         "CPUs' bring-up, the slab pages of every cache)")
+PROC_GAPS = {
+    "cloud-5g-smp2.log": _PACK,
+    "pc-2g-fake512m.log": _PACK,
+    "pc-2g-numaoff.log": _PACK,
+    "pc-3g-3node-noacpi.log": _PACK,
+    "pc-3g-3node.log": _PACK,
+    "pc-4g-2node-nodeless.log": _PACK,
+    "pc-6g-2node-kcore50.log": _PACK,
+    "pc-2g-nodeless.log": "MemTotal 4 kB short: one page more reserved beside the "
+                          "memoryless node's pgdat",
+    "pc-1g-fake64m.log": "16 emulated nodes of 64 MiB: a 2 MiB block the kernel takes on "
+                         "node 0 is taken on node 14, and the DirectMap splits differ",
+}
+MEMORY_LINE_GAPS = {
+    "pc-2g-nodeless.log": "reserved 4K above the kernel's (within the 1 % bar)",
+    "pc-1g-fake64m.log": "reserved 4K below the kernel's (within the 1 % bar)",
+}
+
+
+@cache
+def _booted(name: str) -> tuple[str, Simulation]:
+    path = Path(__file__).parent / "realboots" / name
+    sim = Simulation(from_dmesg(str(path)).replace(profile="6.1"))
+    sim.boot()
+    return path.read_text(errors="replace"), sim
+
+
+def _gap(gaps: dict[str, str], name: str) -> list:
+    return [pytest.mark.xfail(strict=True, reason=gaps[name])] if name in gaps else []
+
+
+def test_the_corpus_is_there():
+    assert len(LOGS) >= 45
+    assert set(PROC_GAPS) | set(MEMORY_LINE_GAPS) <= {p.name for p in LOGS}
+
+
+@pytest.mark.parametrize("name", [p.name for p in LOGS])
+def test_memory_lines(name):
+    text, sim = _booted(name)
+    bad = [row for ok, row in compare(text, sim.log.text()).rows if not ok]
+    assert not bad
+
+
+@pytest.mark.parametrize("name", [pytest.param(p.name, marks=_gap(MEMORY_LINE_GAPS, p.name))
+                                  for p in LOGS])
+def test_memory_line_to_the_page(name):
+    text, sim = _booted(name)
+    assert memory_lines(sim.log.text())[1] == memory_lines(text)[1]
+
+
+@pytest.mark.parametrize("name", [pytest.param(p.name, marks=_gap(PROC_GAPS, p.name))
+                                  for p in LOGS])
+def test_proc_views(name):
+    from mmsvc import views
+    from mmsvc.machine.dmesg import proc_sections
+
+    text, sim = _booted(name)
+    rows = compare_proc(proc_sections(text), views.meminfo(sim), views.render(sim, "zoneinfo"))
+    assert len(rows) >= 10
+    assert [row for ok, row in rows if not ok] == []
