@@ -35,6 +35,14 @@ PROC_GAPS = {
     "pc-3g-3node.log": _PACK,
     "pc-4g-2node-nodeless.log": _PACK,
     "pc-6g-2node-kcore50.log": _PACK,
+    "pc-16g-2node-smp4.log": _PACK,
+    "pc-2g-smp2-maxcpus4.log": _PACK,
+    "pc-2g-smp8.log": _PACK,
+    "q35-4g-smp2-pti.log": _PACK,
+    "pc-2g-3node-tiny.log": "the 16 MiB node manages 512 pages fewer than the kernel's "
+                            "(a 2 MiB block placed on it), and the DirectMap splits differ",
+    "pc-6g-crash-high.log": "MemTotal 4 kB short: one page more reserved beside the low "
+                            "crash kernel region",
     "pc-2g-nodeless.log": "MemTotal 4 kB short: one page more reserved beside the "
                           "memoryless node's pgdat",
     "pc-1g-fake64m.log": "16 emulated nodes of 64 MiB: a 2 MiB block the kernel takes on "
@@ -43,6 +51,9 @@ PROC_GAPS = {
 MEMORY_LINE_GAPS = {
     "pc-2g-nodeless.log": "reserved 4K above the kernel's (within the 1 % bar)",
     "pc-1g-fake64m.log": "reserved 4K below the kernel's (within the 1 % bar)",
+    "pc-6g-crash-high.log": "reserved 4K above the kernel's (within the 1 % bar)",
+    "pc-2g-3node-tiny.log": "available 2048K below the kernel's (within the 2 % bar): a "
+                            "2 MiB block on the 16 MiB node",
 }
 
 
@@ -84,6 +95,9 @@ def test_proc_views(name):
     from mmsvc.machine.dmesg import proc_sections
 
     text, sim = _booted(name)
-    rows = compare_proc(proc_sections(text), views.meminfo(sim), views.render(sim, "zoneinfo"))
+    real = proc_sections(text)
+    if not real:
+        pytest.skip("this boot printed no /proc views (user-mode Linux)")
+    rows = compare_proc(real, views.meminfo(sim), views.render(sim, "zoneinfo"))
     assert len(rows) >= 10
     assert [row for ok, row in rows if not ok] == []

@@ -87,6 +87,26 @@ def test_uml_mem_init_statements(dmesg_dir):
     assert sim.find_step("pti_init").state == "skipped"
 
 
+def test_uml_too_little_memory_stops_the_boot(dmesg_dir):
+    """mem= plus the host's exec-shield gap must exceed what the image and
+    its reserve take, or the host side gives up (as on a real host with a
+    322588672-byte gap and mem=16M)."""
+    import dataclasses
+
+    from mmsvc.errors import MachineConfigError
+
+    m = from_dmesg(str(dmesg_dir / "uml-32M.log"))
+    m = dataclasses.replace(m, cmdline=m.cmdline.replace("mem=32M", "mem=16M"),
+                            firmware=dataclasses.replace(m.firmware, physmem=16 << 20,
+                                                         exec_shield_gap=322588672))
+    sim = Simulation(m)
+    with pytest.raises(MachineConfigError) as ei:
+        sim.boot()
+    assert ei.value.field == "cmdline.mem"
+    assert sim.log.text().splitlines()[-1] == \
+        "Too few physical memory! Needed=339738624, given=339365888"
+
+
 class Recorder:
     def __init__(self):
         self.calls = []

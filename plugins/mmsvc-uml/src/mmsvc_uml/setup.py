@@ -3,7 +3,15 @@
 
 from __future__ import annotations
 
-from mmsvc.api import PAGE_SIZE, BootContext, Step, div_round_up, free_area_init, substep
+from mmsvc.api import (
+    PAGE_SIZE,
+    BootContext,
+    MachineConfigError,
+    Step,
+    div_round_up,
+    free_area_init,
+    substep,
+)
 from mmsvc_uml.layout import uml_layout
 
 #: fixrange_init: a PMD and a PTE table for the fixmap, fixaddr_user_init
@@ -26,6 +34,12 @@ def setup_physmem(ctx: BootContext) -> None:
     lay = ctx.arch_state["layout"]
     mb = ctx.mm.memblock
     reserve = lay.uml_reserved - lay.uml_physmem
+    if lay.physmem_size <= reserve:
+        # the host side gives up before any kernel memory exists
+        ctx.pr_info(f"Too few physical memory! Needed={reserve}, given={lay.physmem_size}")
+        raise MachineConfigError(
+            "cmdline.mem", f"{lay.physmem_size} bytes of physical memory (mem= plus the "
+            f"exec-shield gap) do not exceed the {reserve} the image and its reserve need")
     mb.add(0, lay.physmem_size + lay.highmem, caller="setup_physmem")
     mb.reserve(0, reserve, caller="setup_physmem")
     ctx.g.min_low_pfn = div_round_up(reserve, PAGE_SIZE)

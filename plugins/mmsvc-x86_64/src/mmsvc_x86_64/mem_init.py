@@ -27,6 +27,28 @@ IO_TLB_SHIFT = 11
 IO_TLB_SLOT_SIZE = 24
 IO_TLB_AREA_SIZE = 24
 IO_TLB_MEM_HEADER_5_14 = 256
+#: IO_TLB_SEGSIZE: slabs come in segments of 128
+IO_TLB_SEGSIZE = 128
+
+
+def swiotlb_option(ctx: BootContext) -> tuple[int, int | None, str]:
+    """``swiotlb=[nslabs][,nareas][,force|noforce]``: the slab count (the
+    default 64 MiB when not given), the area count if given, and the mode."""
+    text = ctx.cmdline.get("swiotlb") or ""
+    nslabs, nareas = IO_TLB_DEFAULT_SIZE >> IO_TLB_SHIFT, None
+    parts = text.split(",")
+    if parts and parts[0].isdigit():
+        n = int(parts.pop(0))
+        nslabs = -(-n // IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE
+    if parts and parts[0].isdigit():
+        nareas = int(parts.pop(0))
+    mode = parts[0] if parts and parts[0] in ("force", "noforce") else ""
+    return nslabs, nareas, mode
+
+
+def swiotlb_size_or_default(ctx: BootContext) -> int:
+    """Bytes of the bounce buffer ``swiotlb=`` asks for, or the default."""
+    return swiotlb_option(ctx)[0] << IO_TLB_SHIFT
 
 
 def swiotlb_wanted(ctx: BootContext) -> bool:
@@ -48,9 +70,9 @@ def pci_iommu_alloc(ctx: BootContext) -> None:
     if not swiotlb_wanted(ctx):
         return
     mb = ctx.mm.memblock
-    nslabs = IO_TLB_DEFAULT_SIZE >> IO_TLB_SHIFT
+    nslabs, asked_areas, _ = swiotlb_option(ctx)
     if ctx.profile_at_least("6.1"):
-        nareas = roundup_pow_of_two(max(ctx.machine.cpus, 1))
+        nareas = roundup_pow_of_two(asked_areas or max(ctx.machine.cpus, 1))
         ctx.pr_info(f"software IO TLB: area num {nareas}.")
         tlb = mb.alloc_low(page_align(nslabs << IO_TLB_SHIFT), PAGE_SIZE,
                            caller="swiotlb_memblock_alloc")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mmsvc import api
 from mmsvc.api import (
+    KERN_ERR,
     PAGE_SIZE,
     SMP_CACHE_BYTES,
     BootContext,
@@ -35,6 +36,7 @@ FIXMAP_TABLE_PAGES = 3
 #: CRASH_ALIGN, CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX on x86_64
 CRASH_ALIGN = 16 << 20
 CRASH_ADDR_LOW_MAX = 4 << 30
+CRASH_ADDR_HIGH_MAX = 64 << 40
 
 
 def state(ctx: BootContext) -> dict:
@@ -187,6 +189,10 @@ def initmem_init(ctx: BootContext) -> None:
 
 
 def reserve_crashkernel(ctx: BootContext) -> None:
+    """``crashkernel=``: a region for the kdump kernel. Without an offset it
+    is taken top-down below 4 GiB, else anywhere (``,high`` goes straight
+    there); above 4 GiB it needs low memory beside it too
+    (:func:`reserve_crashkernel_low`). With ``@offset`` it must be free there."""
     ck = ctx.cmdline.crashkernel
     if ck is None:
         return
@@ -196,26 +202,56 @@ def reserve_crashkernel(ctx: BootContext) -> None:
     if not size:
         return
     if ck.offset:
-        mb.reserve(ck.offset, size, caller="reserve_crashkernel")
+        if _alloc_range(mb, size, SZ_1M, ck.offset, ck.offset + size) != ck.offset:
+            ctx.pr_info("crashkernel reservation failed - memory is in use.")
+            return
         base = ck.offset
     else:
         base = None
         if not ck.high:
-            try:
-                base = mb.phys_alloc_range(size, CRASH_ALIGN, CRASH_ALIGN, CRASH_ADDR_LOW_MAX,
-                                           caller="reserve_crashkernel")
-            except MemoryError:
-                base = None
+            base = _alloc_range(mb, size, CRASH_ALIGN, CRASH_ALIGN, CRASH_ADDR_LOW_MAX)
         if base is None:
-            try:
-                base = mb.phys_alloc_range(size, CRASH_ALIGN, CRASH_ALIGN,
-                                           1 << ctx.machine.max_physmem_bits,
-                                           caller="reserve_crashkernel")
-            except MemoryError:
-                ctx.pr_info("crashkernel reservation failed - No suitable area found.")
-                return
+            base = _alloc_range(mb, size, CRASH_ALIGN, CRASH_ALIGN, CRASH_ADDR_HIGH_MAX)
+        if base is None:
+            ctx.pr_info("crashkernel reservation failed - No suitable area found.")
+            return
+    if base >= CRASH_ADDR_LOW_MAX and not reserve_crashkernel_low(ctx):
+        mb.free(base, size, caller="reserve_crashkernel")
+        return
     ctx.pr_info(f"Reserving {size >> 20}MB of memory at {base >> 20}MB for crashkernel "
                 f"(System RAM: {system_ram >> 20}MB)")
+
+
+def reserve_crashkernel_low(ctx: BootContext) -> bool:
+    """The low memory a crash kernel above 4 GiB needs for DMA: ``,low``'s
+    size, else the bounce buffer plus 8 MiB and at least 256 MiB."""
+    from mmsvc_x86_64.mem_init import swiotlb_size_or_default
+
+    mb = ctx.mm.memblock
+    limit = min(mb.phys_mem_size(), CRASH_ADDR_LOW_MAX)
+    low = ctx.cmdline.crashkernel_low
+    if low is None:
+        size = max(swiotlb_size_or_default(ctx) + (8 << 20), 256 << 20)
+    else:
+        size = low.size_for(limit)
+        if not size:
+            return True
+    base = _alloc_range(mb, size, CRASH_ALIGN, 0, CRASH_ADDR_LOW_MAX)
+    if base is None:
+        ctx.printk(f"Cannot reserve {size >> 20}MB crashkernel low memory, please try "
+                   "smaller size.", KERN_ERR)
+        return False
+    ctx.pr_info(f"Reserving {size >> 20}MB of low memory at {base >> 20}MB for crashkernel "
+                f"(low RAM limit: {limit >> 20}MB)")
+    return True
+
+
+def _alloc_range(mb, size: int, align: int, start: int, end: int) -> int | None:
+    """``memblock_phys_alloc_range``, None when nothing fits."""
+    try:
+        return mb.phys_alloc_range(size, align, start, end, caller="reserve_crashkernel")
+    except MemoryError:
+        return None
 
 
 def memblock_find_dma_reserve(ctx: BootContext) -> None:
