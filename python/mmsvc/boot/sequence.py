@@ -31,7 +31,8 @@ MM_INIT_6_1 = (
 
 #: steps only some architectures have; the arch plugin answers them
 ARCH_STEPS = frozenset({"mem_init", "init_espfix_bsp", "pti_init", "setup_per_cpu_areas",
-                        "trap_init", "poking_init", "init_IRQ", "sock_init"})
+                        "trap_init", "poking_init", "init_IRQ", "arch_cpu_finalize_init",
+                        "sock_init"})
 
 _DOCS = {
     "page_ext_init_flatmem": "FLATMEM page_ext array from memblock",
@@ -134,6 +135,9 @@ def build_steps(ctx: BootContext) -> list[Step]:
                       doc="the real per-cpu page lists replace the boot pagesets"))
     steps.append(Step("numa_policy_init", "start_kernel", G, mempolicy.numa_policy_init,
                       doc="the boot task interleaves its allocations over the nodes"))
+    steps.append(_arch_step(ctx, "arch_cpu_finalize_init", "start_kernel",
+                            "architecture: the boot CPU's final set-up (x86_64: the SMP "
+                            "alternatives patched and their lock table freed)"))
     steps.append(Step("vfs_caches_init", "start_kernel", G, _vfs_caches_init,
                       doc="dentry and inode hash tables spread over the nodes (hashdist)"))
     steps.append(Step("page_alloc_init_late", "late", G, page_alloc.page_alloc_init_late,

@@ -66,6 +66,9 @@ class X86_64(ArchPlugin):
     def step_init_IRQ(self, ctx: BootContext) -> None:  # noqa: N802 (the kernel's name)
         initmem.protect_idt(ctx)
 
+    def step_arch_cpu_finalize_init(self, ctx: BootContext) -> None:
+        initmem.alternative_instructions(ctx)
+
     def step_sock_init(self, ctx: BootContext) -> None:
         bpf.ptp_classifier_init(ctx)
 

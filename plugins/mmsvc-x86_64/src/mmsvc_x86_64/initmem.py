@@ -134,14 +134,21 @@ def mark_rodata_ro(ctx: BootContext, freed: dict[str, int]) -> None:
             free_init_pages(ctx, name, *layout[name], freed)
 
 
-def free_initmem(ctx: BootContext) -> None:
-    """kernel_init's order: the SMP lock table (freed early, at
-    alternative_instructions), the initrd, free_initmem (the unused
-    decrypted bss, then init) and mark_rodata_ro."""
-    freed: dict[str, int] = {}
+def alternative_instructions(ctx: BootContext) -> None:
+    """The SMP lock table goes back once the alternatives are patched. (The
+    kernel keeps it when it patched itself for one present CPU while more
+    are possible; machine descriptions make every possible CPU present.)"""
+    freed = ctx.arch_state.setdefault("freed_after_boot", {})
     layout = image_layout(ctx)
     if "SMP alternatives" in layout:
         free_init_pages(ctx, "SMP alternatives", *layout["SMP alternatives"], freed)
+
+
+def free_initmem(ctx: BootContext) -> None:
+    """kernel_init's order: the initrd, free_initmem (the unused decrypted
+    bss, then init) and mark_rodata_ro."""
+    freed: dict[str, int] = ctx.arch_state.setdefault("freed_after_boot", {})
+    layout = image_layout(ctx)
     rd = ctx.machine.initrd
     if rd is not None and rd.size:
         start = rd.start & ~(PAGE_SIZE - 1)
@@ -153,4 +160,3 @@ def free_initmem(ctx: BootContext) -> None:
         if name in layout:
             free_init_pages(ctx, name, *layout[name], freed)
     mark_rodata_ro(ctx, freed)
-    ctx.arch_state["freed_after_boot"] = freed
