@@ -22,10 +22,10 @@ PERCPU_DYNAMIC_RESERVE = 28 << 10
 PCPU_MIN_UNIT_SIZE = 32 << 10
 #: bytes per allocation-map bit (1 << PCPU_MIN_ALLOC_SHIFT)
 PCPU_MIN_ALLOC_SIZE = 4
-#: sizeof(struct pcpu_block_md), sizeof(struct pcpu_chunk) (x86_64; the chunk
-#: struct is cache-line aligned), sizeof(struct list_head)
+#: sizeof(struct pcpu_block_md), sizeof(struct pcpu_chunk) (x86_64 with
+#: MEMCG_KMEM, the Debian builds' BTF), sizeof(struct list_head)
 PCPU_BLOCK_MD_SIZE = 32
-PCPU_CHUNK_SIZE = 192
+PCPU_CHUNK_SIZE = 136
 LIST_HEAD_SIZE = 16
 #: fls() offset of the chunk slots (PCPU_SLOT_BASE_SHIFT)
 PCPU_SLOT_BASE_SHIFT = 5
@@ -100,10 +100,10 @@ def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
     group_units = {nid: round_up(cpus, fc.upa) for nid, cpus in groups.items()}
     nr_units = sum(group_units.values())
     # the alloc-info block is a whole page, freed once the chunk is set up
-    ai_size = page_align(64 + 32 * len(cpus_per_node) + 4 * nr_units)
+    ai_size = page_align(64 + 32 * len(groups) + 4 * nr_units)
     ai = mb.alloc(ai_size, PAGE_SIZE, caller="pcpu_alloc_alloc_info")
     # the group base addresses, a page of pointers, freed at the end too
-    areas_size = page_align(8 * len(cpus_per_node))
+    areas_size = page_align(8 * len(groups))
     areas = mb.alloc(areas_size, SMP_CACHE_BYTES, caller="pcpu_embed_first_chunk")
     units: list[tuple[int, int]] = []
     bases = {nid: mb.alloc_try_nid(group_units[nid] * fc.unit_size, atom_size, goal, 0, nid,
@@ -119,7 +119,7 @@ def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
             if fc.unit_size > fc.size_sum:
                 mb.free(unit + fc.size_sum, fc.unit_size - fc.size_sum, caller="pcpu_fc_free")
     ctx.pr_info(fc.banner())
-    pcpu_setup_first_chunk(ctx, fc, nr_units, len(cpus_per_node))
+    pcpu_setup_first_chunk(ctx, fc, nr_units, len(groups))
     mb.free(ai, ai_size, caller="pcpu_free_alloc_info")
     mb.free(areas, areas_size, caller="pcpu_embed_first_chunk")
     ctx.results["percpu"] = {

@@ -62,10 +62,11 @@ class SparseGeometry:
 def present_sections(ctx: BootContext, geo: SparseGeometry) -> list[tuple[int, list[int]]]:
     """Sections holding memblock memory (``memblocks_present``), as runs of
     consecutive present sections on one node, in section order. A section
-    two nodes share belongs to the later one: each memory region, in address
-    order, marks its sections with its node."""
+    two nodes share belongs to the lower one: each memory region, in address
+    order, marks the sections no region marked before with its node."""
     owner: dict[int, int] = {}
-    for start_pfn, end_pfn, nid in ctx.mm.memblock.mem_pfn_ranges():
+    # walked from the top, so that the lowest region's mark is the one kept
+    for start_pfn, end_pfn, nid in reversed(ctx.mm.memblock.mem_pfn_ranges()):
         if end_pfn <= start_pfn:
             continue
         first = start_pfn >> geo.pfn_section_shift

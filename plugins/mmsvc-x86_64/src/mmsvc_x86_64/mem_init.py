@@ -25,7 +25,7 @@ IO_TLB_DEFAULT_SIZE = 64 << 20
 IO_TLB_SHIFT = 11
 #: sizeof(struct io_tlb_slot), sizeof(struct io_tlb_area), the 5.14 header
 IO_TLB_SLOT_SIZE = 24
-IO_TLB_AREA_SIZE = 24
+IO_TLB_AREA_SIZE = 16
 IO_TLB_MEM_HEADER_5_14 = 256
 #: IO_TLB_SEGSIZE: slabs come in segments of 128
 IO_TLB_SEGSIZE = 128

@@ -29,8 +29,8 @@ SZ_1M = 1 << 20
 MAX_DMA_PFN = (16 << 20) >> 12
 #: the DMI table copied into brk (a few hundred bytes on QEMU)
 DMI_COPY_BYTES = 0x200
-#: arch/x86/realmode: the trampoline blob, page aligned
-REAL_MODE_SIZE = 6 * PAGE_SIZE
+#: arch/x86/realmode: the trampoline blob, page aligned (the Debian 6.1 builds')
+REAL_MODE_SIZE = 7 * PAGE_SIZE
 #: fixmap / cpu_entry_area page tables made with spp_getpage before mm_init
 FIXMAP_TABLE_PAGES = 3
 #: CRASH_ALIGN, CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX on x86_64
