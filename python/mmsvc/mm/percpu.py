@@ -92,7 +92,11 @@ def build_alloc_info(static_size: int, atom_size: int,
 
 def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
                            cpus_per_node: dict[int, int], goal: int) -> FirstChunk:
-    """Allocate the first chunk's units from memblock, node-local, and print the banner."""
+    """Allocate the first chunk's units from memblock, node-local, and print the banner.
+
+    Each node with CPUs is a group of its own (x86's ``pcpu_cpu_distance``
+    puts CPUs of different nodes apart whatever the distance table says,
+    emulated nodes included)."""
     mb = ctx.mm.memblock
     groups = {nid: cpus for nid, cpus in sorted(cpus_per_node.items()) if cpus}
     fc = build_alloc_info(static_size, atom_size, group_cpus=tuple(groups.values()))
