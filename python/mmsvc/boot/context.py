@@ -43,14 +43,8 @@ class KernelGlobals:
     node_online_map: tuple[int, ...] = (0,)
     #: numa_distance: the node distance table (empty: 10 local, 20 remote)
     numa_distance: tuple[tuple[int, ...], ...] = ()
-    #: num_online_nodes() and num_node_state(N_MEMORY)
-    nr_online_nodes: int = 1
+    #: num_node_state(N_MEMORY)
     nr_memory_nodes: int = 1
-
-    def node_set_online(self, nids: Iterable[int]) -> None:
-        """Bring nodes online (``node_set_online``), keeping the count."""
-        self.node_online_map = tuple(sorted(set(self.node_online_map) | set(nids)))
-        self.nr_online_nodes = len(self.node_online_map)
     nr_cpu_ids: int = 1
     kmalloc_ok: bool = False
     #: init_on_alloc / init_on_free static keys, page poisoning in force
@@ -61,10 +55,19 @@ class KernelGlobals:
     vmap_initialized: bool = False
     slab_state: str = "DOWN"
 
+    @property
+    def nr_online_nodes(self) -> int:
+        """``num_online_nodes()``."""
+        return len(self.node_online_map)
+
+    def node_set_online(self, nids: Iterable[int]) -> None:
+        """Bring nodes online (``node_set_online``)."""
+        self.node_online_map = tuple(sorted(set(self.node_online_map) | set(nids)))
+
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
 
-        return asdict(self)
+        return {**asdict(self), "nr_online_nodes": self.nr_online_nodes}
 
 
 @dataclass(frozen=True)

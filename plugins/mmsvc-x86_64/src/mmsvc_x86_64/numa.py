@@ -123,9 +123,9 @@ def _cpu_nodes(ctx: BootContext) -> dict[int, int]:
     nodes = {cpu: n.nid for n in ctx.machine.numa for cpu in n.cpus if cpu < ctx.machine.cpus}
     emu = ctx.arch_state.get("emu_nid_to_phys")
     if emu:
-        first = {}
-        for e, p in sorted(emu.items(), reverse=True):
-            first[p] = e
+        first: dict[int, int] = {}
+        for e, p in sorted(emu.items()):
+            first.setdefault(p, e)
         nodes = {cpu: first.get(p, 0) for cpu, p in nodes.items()}
     return nodes
 
