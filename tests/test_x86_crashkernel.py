@@ -27,10 +27,11 @@ def test_plain_size_goes_below_4g():
 
 def test_high_goes_above_4g_with_its_low_region():
     # the low region: max(the 64 MiB bounce buffer + 8 MiB, 256 MiB), below
-    # min(the memory, 4 GiB)
+    # min(the memory, 4 GiB); the region itself top-down below what NODE_DATA and
+    # the early tables took at the top
     assert _crash_lines(_boot("crashkernel=256M,high")) == [
         "Reserving 256MB of low memory at 2800MB for crashkernel (low RAM limit: 4095MB)",
-        "Reserving 256MB of memory at 4864MB for crashkernel (System RAM: 4095MB)"]
+        "Reserving 256MB of memory at 4848MB for crashkernel (System RAM: 4095MB)"]
     # ,low gives its size; 0 means none
     assert _crash_lines(_boot("crashkernel=256M,high crashkernel=64M,low"))[0].startswith(
         "Reserving 64MB of low memory at ")
