@@ -5,8 +5,8 @@ acceptance bar says), and the DirectMap lines. These count every 2 MiB
 direct-map page split after boot, some under the BPF JIT's first pack,
 whose pages come partly from the unmovable fragments the kernel's earlier
 allocations left. With two CPUs those allocations vary from boot to boot,
-and so do the lines: the two-node machine booted twelve more times printed
-three different DirectMap4k values (tests/directmap.py)."""
+and so do the lines: the two-node machine booted eighteen more times
+printed three different DirectMap4k values (tests/directmap.py)."""
 
 from __future__ import annotations
 
