@@ -160,6 +160,8 @@ def _sized(sp: _Splitter, size: int, least: int) -> int:
 
 def _split_size(sp: _Splitter, phys_nodes: list[int], max_addr: int, size: int) -> None:
     """``numa=fake=<size>M|G``."""
+    if not size:
+        raise EmulationFailed
     size = _sized(sp, size, _uniform_size(sp, 0, max_addr, MAX_NUMNODES, with_holes=True))
     sp.interleave(phys_nodes, size, MAX_NUMNODES)
 
