@@ -70,6 +70,7 @@ def x86_numa_init(ctx: BootContext) -> None:
         ctx.g.node_possible_map = (0,)
         return
     srat = [] if ctx.cmdline.numa_off or ctx.cmdline.numa_noacpi else _srat_lines(ctx)
+    ctx.arch_state["srat"] = bool(srat)
     if srat:
         for nid, pxm, start, end in srat:
             ctx.pr_info(f"ACPI: SRAT: Node {nid} PXM {pxm} [mem {start:#010x}-{end - 1:#010x}]")
@@ -88,8 +89,7 @@ def x86_numa_init(ctx: BootContext) -> None:
     for nid, start, end in blocks:
         mb.set_node(start, end - start, nid)
     nids = sorted({b[0] for b in blocks})
-    cpu_nodes = _cpu_nodes(ctx).values() if srat and "emu_nid_to_phys" not in ctx.arch_state \
-        else ()
+    cpu_nodes = _cpu_nodes(ctx).values() if "emu_nid_to_phys" not in ctx.arch_state else ()
     possible = sorted(set(nids) | set(cpu_nodes)) or [0]
     ctx.g.node_possible_map = tuple(possible)
     ctx.arch_state["nr_node_ids"] = possible[-1] + 1
@@ -118,8 +118,11 @@ def alloc_node_data(ctx: BootContext, nid: int) -> None:
 
 
 def _cpu_nodes(ctx: BootContext) -> dict[int, int]:
-    """The node of each possible CPU the SRAT places (``numa_cpu_node``);
-    under NUMA emulation, the first emulated node cut from its physical one."""
+    """The node of each possible CPU the SRAT places (``numa_cpu_node``;
+    none when the SRAT was not read); under NUMA emulation, the first
+    emulated node cut from its physical one."""
+    if not ctx.arch_state.get("srat"):
+        return {}
     nodes = {cpu: n.nid for n in ctx.machine.numa for cpu in n.cpus if cpu < ctx.machine.cpus}
     emu = ctx.arch_state.get("emu_nid_to_phys")
     if emu:
