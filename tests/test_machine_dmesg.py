@@ -179,3 +179,4 @@ def test_cpu_features_the_log_states():
     assert from_dmesg(cut).cpu_features == CpuFeatures()
     # what the caller passes wins
     assert from_dmesg(four, cpu_features=CpuFeatures()).cpu_features.la57
+

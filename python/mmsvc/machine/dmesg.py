@@ -38,7 +38,9 @@ _E820 = re.compile(r"^(BIOS-e820|BIOS-88|BIOS-e801|user): \[mem (0x[0-9a-f]+)-(0
                    r"(.+?)\s*$")
 _SRAT_MEM = re.compile(r"ACPI: SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 _SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
-_RAMDISK = re.compile(r"RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
+_RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
+#: relocate_initrd's report gives the initrd's exact size
+_RAMDISK_MOVE = re.compile(r"^Move RAMDISK from \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 _GAP = re.compile(r"Adding (\d+) bytes to physical memory to account for exec-shield gap")
 _VERSION = re.compile(r"Linux version (\S+)")
 _MEMORY = re.compile(r"Memory: \d+K/\d+K available \((\d+)K kernel code, (\d+)K rwdata, "
@@ -147,6 +149,9 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
         elif line.startswith("Command line:"):
             cmd_early = line[len("Command line:"):].strip()
         elif m := _RAMDISK.search(line):
+            s, e = int(m.group(1), 16), int(m.group(2), 16)
+            f.ramdisk = (s, e - s + 1)
+        elif m := _RAMDISK_MOVE.search(line):
             s, e = int(m.group(1), 16), int(m.group(2), 16)
             f.ramdisk = (s, e - s + 1)
         elif m := _GAP.search(line):

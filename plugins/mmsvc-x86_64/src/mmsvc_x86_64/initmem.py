@@ -149,10 +149,10 @@ def free_initmem(ctx: BootContext) -> None:
     bss, then init) and mark_rodata_ro."""
     freed: dict[str, int] = ctx.arch_state.setdefault("freed_after_boot", {})
     layout = image_layout(ctx)
-    rd = ctx.machine.initrd
-    if rd is not None and rd.size:
-        start = rd.start & ~(PAGE_SIZE - 1)
-        end = round_up(rd.start + rd.size, PAGE_SIZE)
+    initrd = ctx.arch_state.get("initrd")  # where reserve_initrd left it
+    if initrd is not None:
+        start = initrd[0] & ~(PAGE_SIZE - 1)
+        end = round_up(initrd[0] + initrd[1], PAGE_SIZE)
         pages = ctx.mm.free_reserved_area(start // PAGE_SIZE, end // PAGE_SIZE)
         freed["initrd"] = pages
         ctx.pr_info(f"Freeing initrd memory: {pages * PAGE_SIZE >> 10}K")

@@ -14,6 +14,7 @@ from mmsvc.api import (
     PAGE_SIZE,
     SMP_CACHE_BYTES,
     BootContext,
+    MachineConfigError,
     Step,
     div_round_up,
     free_area_init,
@@ -177,11 +178,41 @@ def init_mem_mapping(ctx: BootContext) -> None:
 
 
 def reserve_initrd(ctx: BootContext) -> None:
+    """Report the initrd; one the direct map does not cover (it lies outside
+    RAM, e.g. after ``memmap=exactmap``) moves into mapped memory, and its
+    old place is given back."""
     rd = ctx.machine.initrd
     if rd is None or not rd.size:
         return
     end = round_up(rd.start + rd.size, PAGE_SIZE)
     ctx.pr_info(f"RAMDISK: [mem {rd.start:#010x}-{end - 1:#010x}]")
+    state(ctx)["initrd"] = (rd.start, rd.size)
+    if _pfn_range_is_mapped(ctx, rd.start >> 12, end >> 12):
+        return
+    mb = ctx.mm.memblock
+    try:
+        new = mb.phys_alloc_range(end - rd.start, PAGE_SIZE, 0, ctx.g.max_pfn << 12,
+                                  caller="relocate_initrd")
+    except MemoryError as e:
+        raise MachineConfigError("initrd", f"Cannot find place for new RAMDISK of size "
+                                           f"{rd.size}") from e
+    ctx.pr_info(f"Allocated new RAMDISK: [mem {new:#010x}-{new + rd.size - 1:#010x}]")
+    ctx.pr_info(f"Move RAMDISK from [mem {rd.start:#010x}-{rd.start + rd.size - 1:#010x}] to"
+                f" [mem {new:#010x}-{new + rd.size - 1:#010x}]")
+    mb.free(rd.start, end - rd.start, caller="reserve_initrd")
+    state(ctx)["initrd"] = (new, rd.size)
+
+
+def _pfn_range_is_mapped(ctx: BootContext, start_pfn: int, end_pfn: int) -> bool:
+    """Whether the direct map covers ``[start_pfn, end_pfn)``: the ISA range
+    and memblock memory, as init_mem_mapping mapped them."""
+    covered = [(0, ISA_END_ADDRESS >> 12)] + [(s, e) for s, e, _ in
+                                              ctx.mm.memblock.mem_pfn_ranges()]
+    pfn = start_pfn
+    for s, e in sorted(covered):
+        if s <= pfn < e:
+            pfn = e
+    return pfn >= end_pfn
 
 
 def initmem_init(ctx: BootContext) -> None:

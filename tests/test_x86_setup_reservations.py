@@ -1,10 +1,13 @@
-"""crashkernel= and swiotlb= on x86_64 (arch/x86/kernel/setup.c, kernel/dma/swiotlb.c)."""
+"""crashkernel=, swiotlb= and the initrd's place on x86_64 (arch/x86/kernel/setup.c,
+kernel/dma/swiotlb.c)."""
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
-from mmsvc.machine import default_machine
+from mmsvc.machine import default_machine, from_dmesg
+from mmsvc.machine.description import Initrd
 from mmsvc.simulation import Simulation
 
 
@@ -52,3 +55,35 @@ def test_swiotlb_slabs_and_areas():
     assert "software IO TLB: area num 4." in sim.log.text()
     assert sim.ctx.arch_state["swiotlb"]["size"] == 1024 << 11
     assert "swiotlb" not in _boot("swiotlb=noforce").ctx.arch_state
+
+
+def test_an_initrd_outside_ram_moves_into_mapped_memory():
+    """memmap=exactmap can leave the boot loader's initrd outside RAM:
+    reserve_initrd copies it to the top of mapped memory and gives the old
+    place back; the copy is what boot frees at the end."""
+    base = dataclasses.replace(default_machine("6.1"), initrd=Initrd(0xBFEE4000, 0xFBBE7))
+    m = dataclasses.replace(base, cmdline=f"{base.cmdline} memmap=exactmap memmap=636K@4K "
+                                          "memmap=1G@1M memmap=2G@4G")
+    sim = Simulation(m)
+    sim.boot()
+    lines = [ln for ln in sim.log.text().splitlines() if "RAMDISK" in ln or "initrd" in ln]
+    assert lines[0] == "RAMDISK: [mem 0xbfee4000-0xbffdffff]"
+    assert lines[1].startswith("Allocated new RAMDISK: [mem 0x17ff")
+    assert lines[2].startswith("Move RAMDISK from [mem 0xbfee4000-0xbffdfbe6] to [mem 0x17ff")
+    assert lines[3] == "Freeing initrd memory: 1008K"
+    assert 4 << 30 <= sim.ctx.arch_state["initrd"][0] < 6 << 30
+    # in RAM, nothing moves
+    plain = Simulation(base)
+    plain.boot()
+    assert plain.ctx.arch_state["initrd"] == (0xBFEE4000, 0xFBBE7)
+    assert "Allocated new RAMDISK" not in plain.log.text()
+
+
+def test_a_moved_initrd_is_described_where_the_boot_loader_put_it():
+    """The first RAMDISK line is the boot loader's place; relocate_initrd's
+    "Move RAMDISK" line gives the exact size; "Allocated new RAMDISK" is
+    what the kernel did, not the machine."""
+    path = Path(__file__).parent / "realboots" / "pc-6g-holes.log"
+    d = from_dmesg(path.read_text(errors="replace"))
+    assert d.initrd is not None
+    assert (d.initrd.start, d.initrd.size) == (0xBFEE4000, 0xFBBE7)
