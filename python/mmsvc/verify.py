@@ -18,7 +18,7 @@ EXACT = tuple(re.compile(p) for p in (
     r"pages in unavailable ranges", r"^Built \d+ zonelists", r"^mem auto-init:",
     r"^Kernel/User page tables isolation", r"^NODE_DATA\(\d+\) allocated",
     r"^Policy zone:", r"^Fallback order for Node", r"^percpu: Embedded",
-    r"^(Dentry cache|Inode-cache) hash table entries", r"^software IO TLB: area num",
+    r"^(Dentry cache|Inode-cache) hash table entries", r"^software IO TLB: (area num|mapped)",
 ))
 MEMORY = re.compile(
     r"Memory: (\d+)K/(\d+)K available \((\d+)K kernel code, (\d+)K rwdata, (\d+)K rodata, "

@@ -35,7 +35,8 @@ class BuildConstants:
     "Freeing unused decrypted memory", "Freeing unused kernel image (text/rodata gap)",
     "(rodata/data gap)"). ``idt_table_offset``: bytes from ``_text`` to ``idt_table``
     (x86, from the symbol table). ``ftrace_entries``: the image's mcount call sites
-    ("ftrace: allocating N entries"). ``uml_binary_start``: UML's ``__binary_start``;
+    ("ftrace: allocating N entries"). ``brk_size``: ``__brk_limit - __brk_base`` (x86,
+    the brk area ``_end`` closes). ``uml_binary_start``: UML's ``__binary_start``;
     ``uml_small_allocations``: UML's early small allocations in bytes.
     """
 
@@ -50,6 +51,7 @@ class BuildConstants:
     rodata_data_gap: int | None = None
     idt_table_offset: int | None = None
     ftrace_entries: int | None = None
+    brk_size: int | None = None
     uml_small_allocations: int | None = None
 
     @property

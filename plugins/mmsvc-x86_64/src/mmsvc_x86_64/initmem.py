@@ -27,6 +27,16 @@ from mmsvc_x86_64.constants import START_KERNEL_MAP
 WRITE, NOEXEC = "WRITE", "NOEXEC"
 
 
+#: __brk_limit - __brk_base of the Debian 6.1 builds (64K slop, the DMI copy
+#: and the early page-table buffer), for builds the catalogue lacks
+DEFAULT_BRK_SIZE = 0x30000
+
+
+def brk_size(ctx: BootContext) -> int:
+    """The brk area after ``__end_of_kernel_reserve``: ``_end`` is its end."""
+    return ctx.build.brk_size or DEFAULT_BRK_SIZE
+
+
 def section_starts(ctx: BootContext) -> dict[str, int]:
     """Physical boundaries of the image's parts (vmlinux.lds.S order)."""
     k, b = ctx.machine.kernel, ctx.build

@@ -82,7 +82,10 @@ def pci_iommu_alloc(ctx: BootContext) -> None:
         tlb = mb.alloc_low(page_align(nslabs << IO_TLB_SHIFT), PAGE_SIZE, caller="swiotlb_init")
         mb.alloc(page_align(IO_TLB_MEM_HEADER_5_14 + nslabs * IO_TLB_SLOT_SIZE), PAGE_SIZE,
                  caller="swiotlb_init_with_tbl")
-    ctx.arch_state["swiotlb"] = {"start": tlb, "size": nslabs << IO_TLB_SHIFT}
+    size = nslabs << IO_TLB_SHIFT
+    ctx.pr_info(f"software IO TLB: mapped [mem {tlb:#018x}-{tlb + size:#018x}] "
+                f"({size >> 20}MB)")
+    ctx.arch_state["swiotlb"] = {"start": tlb, "size": size}
 
 
 def memblock_free_all(ctx: BootContext) -> None:

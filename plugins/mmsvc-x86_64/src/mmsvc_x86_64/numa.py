@@ -71,9 +71,12 @@ def x86_numa_init(ctx: BootContext) -> None:
         return
     srat = [] if ctx.cmdline.numa_off or ctx.cmdline.numa_noacpi else _srat_lines(ctx)
     ctx.arch_state["srat"] = bool(srat)
+    mb.bottom_up = False  # numa_init: top-down again once the SRAT is read
     if srat:
         for nid, pxm, start, end in srat:
             ctx.pr_info(f"ACPI: SRAT: Node {nid} PXM {pxm} [mem {start:#010x}-{end - 1:#010x}]")
+            # memory the SRAT describes may come later (hotplug): it is possible
+            ctx.g.max_possible_pfn = max(ctx.g.max_possible_pfn, -(-end // 4096))
         blocks = [[nid, start, end] for nid, _pxm, start, end in srat]
     else:
         ctx.pr_info("NUMA turned off" if ctx.cmdline.numa_off else "No NUMA configuration found")

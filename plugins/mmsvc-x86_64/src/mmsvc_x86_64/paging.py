@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmsvc.api import KERN_WARNING, BootContext, SparseGeometry, VmemmapTables
+from mmsvc.api import KERN_WARNING, BootContext, SparseGeometry, VmemmapTables, round_up
 from mmsvc_x86_64 import initmem
 from mmsvc_x86_64.constants import (
     ISA_END_ADDRESS,
@@ -93,7 +93,15 @@ def build_direct_map(ctx: BootContext, gbpages: bool) -> None:
     initmem.map_high_kernel(ctx, (buf_start + buf_pages) << 12)
     mask = (1 << PG_LEVEL_2M) | ((1 << PG_LEVEL_1G) if gbpages else 0)
     mm.init_memory_mapping(0, ISA_END_ADDRESS, mask, mode.page_offset)
-    _memory_map_top_down(ctx, ISA_END_ADDRESS, ctx.g.max_pfn << 12, mask, mode.page_offset)
+    end = ctx.g.max_pfn << 12
+    if mm.memblock.bottom_up:
+        # movable_node: above the image first, so that its tables come from
+        # there, then up to the image
+        kernel_end = initmem.section_starts(ctx)["end"] + initmem.brk_size(ctx)
+        _memory_map_bottom_up(ctx, kernel_end, end, mask, mode.page_offset)
+        _memory_map_bottom_up(ctx, ISA_END_ADDRESS, kernel_end, mask, mode.page_offset)
+    else:
+        _memory_map_top_down(ctx, ISA_END_ADDRESS, end, mask, mode.page_offset)
     ctx.results["direct_map"] = {"virt": mode.page_offset, "length": 1 << mode.max_physmem_bits,
                                  "kernel_counts": True}
     ctx.results["vmalloc_layout"] = {
@@ -142,6 +150,22 @@ def _memory_map_top_down(ctx: BootContext, map_start: int, map_end: int, mask: i
             step <<= PMD_SHIFT - 12 - 1
     if real_end < map_end:
         _init_range_memory_mapping(ctx, real_end, map_end, mask, page_offset, mapped)
+
+
+def _memory_map_bottom_up(ctx: BootContext, map_start: int, map_end: int, mask: int,
+                          page_offset: int) -> None:
+    """Map ``[map_start, map_end)`` from the bottom up, in steps that grow
+    as mapped memory grows; page tables come from what is mapped above
+    ``map_start``."""
+    step = PMD_SIZE
+    mapped = _Mapped(min_pfn=map_start >> 12)
+    start, total = map_start, 0
+    while start < map_end:
+        nxt = min(round_up(start + 1, step), map_end) if map_end - start > step else map_end
+        total += _init_range_memory_mapping(ctx, start, nxt, mask, page_offset, mapped)
+        start = nxt
+        if total >= step:
+            step <<= PMD_SHIFT - 12 - 1
 
 
 def _init_range_memory_mapping(ctx: BootContext, r_start: int, r_end: int, mask: int,

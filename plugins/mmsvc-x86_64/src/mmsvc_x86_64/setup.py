@@ -80,8 +80,13 @@ def e820__memory_setup(ctx: BootContext) -> None:
 
 
 def parse_early_param(ctx: BootContext) -> None:
-    """Early parameters (mem=, memmap=, pti= ...) and the NX report."""
+    """Early parameters (mem=, memmap=, pti= ...), movable_node's bottom-up
+    memblock, and the NX report."""
     cmd = ctx.cmdline
+    if cmd.movable_node and ctx.kconfig.memory_hotplug:
+        # keep the kernel's early allocations near the image, away from
+        # memory that may be hot-removed, until the SRAT is read
+        ctx.mm.memblock.bottom_up = True
     if ctx.machine.cpu_features.nx and not cmd.noexec:
         ctx.pr_info("NX (Execute Disable) protection: active")
     else:
