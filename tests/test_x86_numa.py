@@ -113,3 +113,17 @@ def test_numa_fake_distances_and_failures():
     assert sim.ctx.g.node_possible_map == (0,) and not _lines(sim, "Faking node")
     sim = _boot_cmdline("numa=fake=64M")
     assert len(_lines(sim, "Faking node")) > 40
+
+
+def test_an_srat_that_misses_memory_is_not_used():
+    """Nodes holding less than all the memory (1 MiB of slack) make the
+    kernel drop the SRAT: one faked node, CPUs without a node."""
+    partial = (NumaNode(0, ((0, 0xA0000), (0x100000, 2 * GiB)), (0,)),
+               NumaNode(1, ((2 * GiB, 3 * GiB),), (1,)))  # 4-5 GiB is in no node
+    sim = _boot("6.1", partial)
+    text = sim.log.text()
+    assert "NUMA: nodes only cover 3071MB of your 4095MB e820 RAM. Not used." in text
+    assert text.index("Not used.") < text.index("No NUMA configuration found") < \
+        text.index("Faking a node at [mem 0x0000000000000000-0x000000013fffffff]")
+    assert sim.ctx.g.node_possible_map == (0,) and sim.ctx.g.nr_online_nodes == 1
+    assert _lines(sim, "zonelists")[0].startswith("Built 1 zonelists")

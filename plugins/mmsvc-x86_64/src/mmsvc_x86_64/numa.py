@@ -11,7 +11,14 @@ free_area_init sets them up, 5.14's init_cpu_to_node does
 
 from __future__ import annotations
 
-from mmsvc.api import PAGE_SIZE, SMP_CACHE_BYTES, BootContext, pglist_data_size, round_up
+from mmsvc.api import (
+    KERN_ERR,
+    PAGE_SIZE,
+    SMP_CACHE_BYTES,
+    BootContext,
+    pglist_data_size,
+    round_up,
+)
 from mmsvc_x86_64.numa_emulation import numa_emulation
 
 #: NODE_MIN_SIZE: with 5.14, nodes with less memory get no NODE_DATA of their own
@@ -72,23 +79,25 @@ def x86_numa_init(ctx: BootContext) -> None:
     srat = [] if ctx.cmdline.numa_off or ctx.cmdline.numa_noacpi else _srat_lines(ctx)
     ctx.arch_state["srat"] = bool(srat)
     mb.bottom_up = False  # numa_init: top-down again once the SRAT is read
+    blocks: list[list[int]] | None = None
     if srat:
         for nid, pxm, start, end in srat:
             ctx.pr_info(f"ACPI: SRAT: Node {nid} PXM {pxm} [mem {start:#010x}-{end - 1:#010x}]")
             # memory the SRAT describes may come later (hotplug): it is possible
             ctx.g.max_possible_pfn = max(ctx.g.max_possible_pfn, -(-end // 4096))
-        blocks = [[nid, start, end] for nid, _pxm, start, end in srat]
-    else:
+        blocks = _emulated(ctx, numa_cleanup_meminfo(
+            ctx, [[nid, start, end] for nid, _pxm, start, end in srat]))
+        if not numa_meminfo_cover_memory(ctx, blocks):
+            # the SRAT is not used: one faked node, and CPUs have no node
+            blocks = None
+            ctx.arch_state["srat"] = False
+            ctx.arch_state.pop("emu_nid_to_phys", None)
+            ctx.g.numa_distance = ()
+    if blocks is None:
         ctx.pr_info("NUMA turned off" if ctx.cmdline.numa_off else "No NUMA configuration found")
         end = ctx.g.max_pfn << 12
         ctx.pr_info(f"Faking a node at [mem {0:#018x}-{end - 1:#018x}]")
-        blocks = [[0, 0, end]]
-    blocks = numa_cleanup_meminfo(ctx, blocks)
-    fake = ctx.cmdline.numa_fake
-    if fake is not None:
-        emulated = numa_emulation(ctx, blocks, sorted({b[0] for b in blocks}), fake)
-        if emulated is not None:
-            blocks = numa_cleanup_meminfo(ctx, emulated)
+        blocks = _emulated(ctx, numa_cleanup_meminfo(ctx, [[0, 0, end]]))
     for nid, start, end in blocks:
         mb.set_node(start, end - start, nid)
     nids = sorted({b[0] for b in blocks})
@@ -105,6 +114,32 @@ def x86_numa_init(ctx: BootContext) -> None:
         if hi - lo < NODE_MIN_SIZE and not ctx.profile_at_least("6.1"):
             continue
         alloc_node_data(ctx, nid)
+
+
+def _emulated(ctx: BootContext, blocks: list[list[int]]) -> list[list[int]]:
+    """The blocks ``numa=fake=`` makes of *blocks*, or *blocks* unchanged."""
+    fake = ctx.cmdline.numa_fake
+    if fake is None:
+        return blocks
+    emulated = numa_emulation(ctx, blocks, sorted({b[0] for b in blocks}), fake)
+    return blocks if emulated is None else numa_cleanup_meminfo(ctx, emulated)
+
+
+def numa_meminfo_cover_memory(ctx: BootContext, blocks: list[list[int]]) -> bool:
+    """The nodes must hold all the memory below max_pfn but 1 MiB, or the
+    kernel does not use them."""
+    memory = [(s, e) for s, e, _ in ctx.mm.memblock.mem_pfn_ranges()]
+
+    def ram(start_pfn: int, end_pfn: int) -> int:
+        return sum(max(0, min(e, end_pfn) - max(s, start_pfn)) for s, e in memory)
+
+    numaram = sum(ram(-(-start // 4096), end // 4096) for _nid, start, end in blocks)
+    e820ram = ram(0, ctx.g.max_pfn)
+    if e820ram - numaram >= (1 << 20) // 4096:
+        ctx.printk(f"NUMA: nodes only cover {(numaram * 4096) >> 20}MB of your "
+                   f"{(e820ram * 4096) >> 20}MB e820 RAM. Not used.", KERN_ERR)
+        return False
+    return True
 
 
 def alloc_node_data(ctx: BootContext, nid: int) -> None:
