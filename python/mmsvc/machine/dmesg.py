@@ -187,15 +187,12 @@ def _stated_cpu_features(f: DmesgFacts) -> CpuFeatures:
     """The defaults, corrected by what an x86_64 log states: the paging depth
     from ``max_arch_pfn`` and 1 GiB pages from the direct-mapping report
     (which init_mem_mapping prints after the ``last_pfn`` lines)."""
-    d = CpuFeatures()
     if f.arch != "x86_64" or f.max_arch_pfn is None:
-        return d
+        return CpuFeatures()
     from mmsvc.machine.cmdline import parse_cmdline
 
-    la57 = f.max_arch_pfn >= _LA57_MAX_ARCH_PFN
     gbpages = f.gbpages_line or parse_cmdline(f.cmdline or "", "x86_64").nogbpages
-    return CpuFeatures(la57=la57, gbpages=gbpages, meltdown_vulnerable=d.meltdown_vulnerable,
-                       nx=d.nx, pse=d.pse)
+    return CpuFeatures(la57=f.max_arch_pfn >= _LA57_MAX_ARCH_PFN, gbpages=gbpages)
 
 
 def _estimated_image(release: str, arch: str, sizes: dict[str, int] | None) -> KernelImage:

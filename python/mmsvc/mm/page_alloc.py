@@ -167,6 +167,7 @@ def build_zonelist_orders(ctx: BootContext, online: list[int] | tuple[int, ...],
     distance (its ``node_load`` grows, for the nodes built after it). No
     CPU is in a node's mask yet at boot."""
     node_load = dict.fromkeys(memory, 0)
+    weight = ctx.kconfig.max_numnodes  # distance first, node_load breaks ties
     orders = {}
     for nid in online:
         order = [nid]
@@ -176,7 +177,7 @@ def build_zonelist_orders(ctx: BootContext, online: list[int] | tuple[int, ...],
             for n in memory:
                 if n in order:
                     continue
-                val = (node_distance(ctx, nid, n) + (1 if n < nid else 0)) * 1024 + node_load[n]
+                val = (node_distance(ctx, nid, n) + (n < nid)) * weight + node_load[n]
                 if best_val is None or val < best_val:
                     best, best_val = n, val
             if best is None:

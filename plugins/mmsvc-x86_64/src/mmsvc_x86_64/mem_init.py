@@ -14,6 +14,7 @@ from mmsvc.api import (
     BootContext,
     Step,
     page_align,
+    round_up,
     roundup_pow_of_two,
     substep,
 )
@@ -39,7 +40,7 @@ def swiotlb_option(ctx: BootContext) -> tuple[int, int | None, str]:
     parts = text.split(",")
     if parts and parts[0].isdigit():
         n = int(parts.pop(0))
-        nslabs = -(-n // IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE
+        nslabs = round_up(n, IO_TLB_SEGSIZE)
     if parts and parts[0].isdigit():
         nareas = int(parts.pop(0))
     mode = parts[0] if parts and parts[0] in ("force", "noforce") else ""

@@ -16,6 +16,7 @@ from mmsvc.api import (
     PAGE_SIZE,
     SMP_CACHE_BYTES,
     BootContext,
+    div_round_up,
     pglist_data_size,
     round_up,
 )
@@ -84,7 +85,7 @@ def x86_numa_init(ctx: BootContext) -> None:
         for nid, pxm, start, end in srat:
             ctx.pr_info(f"ACPI: SRAT: Node {nid} PXM {pxm} [mem {start:#010x}-{end - 1:#010x}]")
             # memory the SRAT describes may come later (hotplug): it is possible
-            ctx.g.max_possible_pfn = max(ctx.g.max_possible_pfn, -(-end // 4096))
+            ctx.g.max_possible_pfn = max(ctx.g.max_possible_pfn, div_round_up(end, PAGE_SIZE))
         blocks = _emulated(ctx, numa_cleanup_meminfo(
             ctx, [[nid, start, end] for nid, _pxm, start, end in srat]))
         if not numa_meminfo_cover_memory(ctx, blocks):
@@ -133,11 +134,12 @@ def numa_meminfo_cover_memory(ctx: BootContext, blocks: list[list[int]]) -> bool
     def ram(start_pfn: int, end_pfn: int) -> int:
         return sum(max(0, min(e, end_pfn) - max(s, start_pfn)) for s, e in memory)
 
-    numaram = sum(ram(-(-start // 4096), end // 4096) for _nid, start, end in blocks)
+    numaram = sum(ram(div_round_up(start, PAGE_SIZE), end // PAGE_SIZE)
+                  for _nid, start, end in blocks)
     e820ram = ram(0, ctx.g.max_pfn)
-    if e820ram - numaram >= (1 << 20) // 4096:
-        ctx.printk(f"NUMA: nodes only cover {(numaram * 4096) >> 20}MB of your "
-                   f"{(e820ram * 4096) >> 20}MB e820 RAM. Not used.", KERN_ERR)
+    if e820ram - numaram >= (1 << 20) // PAGE_SIZE:
+        ctx.printk(f"NUMA: nodes only cover {(numaram * PAGE_SIZE) >> 20}MB of your "
+                   f"{(e820ram * PAGE_SIZE) >> 20}MB e820 RAM. Not used.", KERN_ERR)
         return False
     return True
 

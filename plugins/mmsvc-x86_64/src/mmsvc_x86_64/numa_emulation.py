@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mmsvc.api import KERN_ERR, PAGE_SIZE, BootContext
+from mmsvc.api import KERN_ERR, PAGE_SIZE, BootContext, div_round_up, round_down, round_up
 
 #: FAKE_NODE_MIN_SIZE: emulated nodes are whole multiples of 32 MiB
 FAKE_NODE_MIN_SIZE = 32 << 20
@@ -41,10 +41,6 @@ class EmulationFailed(Exception):
     """Emulation gave up (the kernel prints why and keeps the physical nodes)."""
 
 
-def _round_down(x: int, a: int) -> int:
-    return x - x % a
-
-
 @dataclass
 class _Splitter:
     """The state of one split: the physical blocks still to cut (``pi``),
@@ -59,7 +55,7 @@ class _Splitter:
 
     def hole(self, start: int, end: int) -> int:
         """Bytes of [start, end) that are not memory (``mem_hole_size``)."""
-        sp, ep = -(-start // PAGE_SIZE), end // PAGE_SIZE
+        sp, ep = div_round_up(start, PAGE_SIZE), end // PAGE_SIZE
         if sp >= ep:
             return 0
         present = sum(max(0, min(e, ep) - max(s, sp)) for s, e in self.memory)
@@ -132,7 +128,7 @@ def _split_count(sp: _Splitter, phys_nodes: list[int], max_addr: int, nr: int) -
         nr = MAX_NUMNODES
     size = (sp.ram(0, max_addr) // PAGE_SIZE) // nr * PAGE_SIZE
     big = (size % FAKE_NODE_MIN_SIZE) * nr // FAKE_NODE_MIN_SIZE
-    size = _round_down(size, FAKE_NODE_MIN_SIZE)
+    size = round_down(size, FAKE_NODE_MIN_SIZE)
     if not size:
         sp.ctx.printk("Not enough memory for each node.  NUMA emulation disabled.", KERN_ERR)
         raise EmulationFailed
@@ -150,12 +146,12 @@ def _uniform_size(sp: _Splitter, start: int, end: int, nr: int, with_holes: bool
 def _sized(sp: _Splitter, size: int, least: int) -> int:
     """The node size used: at least *least* (and 32 MiB) in 32 MiB steps,
     with the kernel's complaint when *size* falls short."""
-    least = -(-max(least, FAKE_NODE_MIN_SIZE) // FAKE_NODE_MIN_SIZE) * FAKE_NODE_MIN_SIZE
+    least = round_up(max(least, FAKE_NODE_MIN_SIZE), FAKE_NODE_MIN_SIZE)
     if size < least:
         sp.ctx.printk(f"Fake node size {size >> 20}MB too small, increasing to "
                       f"{least >> 20}MB", KERN_ERR)
         size = least
-    return _round_down(size, FAKE_NODE_MIN_SIZE)
+    return round_down(size, FAKE_NODE_MIN_SIZE)
 
 
 def _split_size(sp: _Splitter, phys_nodes: list[int], max_addr: int, size: int) -> None:
