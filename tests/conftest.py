@@ -36,6 +36,22 @@ def dmesg_dir() -> Path:
     return DMESG
 
 
+def boot_default(extra_cmdline: str = "", profile: str = "6.1", **fields):
+    """The built-in x86_64 machine (4 GiB: 3 GiB below the PCI hole, 1 GiB
+    above 4 GiB) with *extra_cmdline* appended and any description *fields*
+    replaced, booted to the end."""
+    import dataclasses
+
+    from mmsvc.machine import default_machine
+    from mmsvc.simulation import Simulation
+
+    m = default_machine(profile)
+    m = dataclasses.replace(m, cmdline=f"{m.cmdline} {extra_cmdline}".strip(), **fields)
+    sim = Simulation(m)
+    sim.boot()
+    return sim
+
+
 def small_machine(mem: int = 64 * MiB) -> _core.Mm:
     """A one-node machine with RAM [1 MiB, mem), all free, no deferral."""
     mm = _core.Mm("6.1")

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from mmsvc.errors import MachineConfigError
-from mmsvc.machine import default_machine
 from mmsvc.simulation import Simulation
+
+from .conftest import boot_default
 
 
 def _boot(cmdline: str, profile: str = "6.1") -> Simulation:
-    m = default_machine(profile)
-    sim = Simulation(dataclasses.replace(m, cmdline=f"{m.cmdline} {cmdline}".strip()))
-    sim.boot()
-    return sim
+    return boot_default(cmdline, profile)
 
 
 def _zone(sim: Simulation, name: str) -> dict:

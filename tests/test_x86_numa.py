@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-from mmsvc.machine import NumaNode, default_machine
+from mmsvc.machine import NumaNode
 from mmsvc.simulation import Simulation
+
+from .conftest import boot_default
 
 GiB = 1 << 30
 
 
 def _boot(profile: str, numa: tuple[NumaNode, ...], cpus: int = 2) -> Simulation:
-    m = dataclasses.replace(default_machine(profile), numa=numa, cpus=cpus)
-    sim = Simulation(m)
-    sim.boot()
-    return sim
+    return boot_default("", profile, numa=numa, cpus=cpus)
 
 
 def _lines(sim: Simulation, *keys: str) -> list[str]:
@@ -79,10 +76,7 @@ def test_a_cpu_the_srat_does_not_place_adds_no_node():
 
 
 def _boot_cmdline(cmdline: str, profile: str = "6.1") -> Simulation:
-    m = default_machine(profile)
-    sim = Simulation(dataclasses.replace(m, cmdline=f"{m.cmdline} {cmdline}"))
-    sim.boot()
-    return sim
+    return boot_default(cmdline, profile)
 
 
 def test_numa_fake_cuts_the_default_machine():

@@ -10,12 +10,11 @@ from mmsvc.machine import default_machine, from_dmesg
 from mmsvc.machine.description import Initrd
 from mmsvc.simulation import Simulation
 
+from .conftest import boot_default
+
 
 def _boot(extra: str) -> Simulation:
-    m = default_machine("6.1")  # 4 GiB: 3 GiB below the PCI hole, 1 GiB above 4 GiB
-    sim = Simulation(dataclasses.replace(m, cmdline=f"{m.cmdline} {extra}"))
-    sim.boot()
-    return sim
+    return boot_default(extra)
 
 
 def _crash_lines(sim: Simulation) -> list[str]:
