@@ -39,7 +39,8 @@ PROC_GAPS = {
         "pc-2g-3node-tiny.log", "pc-2g-fake512m.log",
         "pc-2g-smp2-maxcpus4.log", "pc-2g-smp8.log", "pc-3g-3node-noacpi.log",
         "pc-3g-3node.log", "pc-4g-2node-nodeless.log", "pc-6g-2node-kcore50.log",
-        "pc-3g-reserved-holes.log", "pc-2g-hotplug-slots.log",
+        "pc-3g-reserved-holes.log", "pc-2g-hotplug-slots.log", "pc-12g-fake8.log",
+        "pc-3g-smp16.log", "pc-2g-smp8-intel.log", "q35-16g-crash-high-low.log",
     )
 }
 #: Memory lines not yet exact to the page (the bar allows 1 % / 2 %)

@@ -277,28 +277,49 @@ class NumaNode:
 @dataclass(frozen=True)
 class CpuFeatures:
     """CPU features that change memory set-up. Defaults: the fixtures' QEMU TCG
-    ``-cpu max`` (LA57 and 1 GiB pages, NX, not vulnerable to Meltdown)."""
+    ``-cpu max`` (an AMD-vendor CPU with LA57 and 1 GiB pages, NX, not
+    vulnerable to Meltdown).
+
+    ``vendor`` is the kernel's vendor name (``x86_vendor``): on an ``Intel``
+    CPU every cpu_entry_area also maps the debug store and its buffers."""
 
     la57: bool = True
     gbpages: bool = True
     meltdown_vulnerable: bool = False
     nx: bool = True
     pse: bool = True
+    vendor: str = "AMD"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     _BOOLS: ClassVar[tuple[str, ...]] = ("la57", "gbpages", "meltdown_vulnerable", "nx", "pse")
+    #: the vendor names the kernel knows (arch/x86/kernel/cpu/*.c c_vendor)
+    VENDORS: ClassVar[tuple[str, ...]] = ("Intel", "AMD", "Hygon", "Centaur", "Zhaoxin",
+                                          "Cyrix", "Transmeta", "UMC", "NSC", "Vortex",
+                                          "unknown")
+
+    def __post_init__(self) -> None:
+        if self.vendor not in self.VENDORS:
+            raise MachineConfigError("cpu_features.vendor",
+                                     f"unknown CPU vendor {self.vendor!r}; one of "
+                                     + ", ".join(self.VENDORS))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {k: getattr(self, k) for k in self._BOOLS}
+        d["vendor"] = self.vendor
         if self.extra:
             d["extra"] = dict(self.extra)
         return d
 
     @classmethod
     def from_dict(cls, data: object, path: str = "cpu_features") -> CpuFeatures:
-        d = _check_keys(data, set(cls._BOOLS) | {"extra"}, path)
+        d = _check_keys(data, set(cls._BOOLS) | {"vendor", "extra"}, path)
         kwargs: dict[str, Any] = {k: parse_bool(d[k], _join(path, k))
                                   for k in cls._BOOLS if k in d}
+        if "vendor" in d:
+            if not isinstance(d["vendor"], str):
+                raise MachineConfigError(_join(path, "vendor"),
+                                         f"expected a vendor name, got {d['vendor']!r}")
+            kwargs["vendor"] = d["vendor"]
         if "extra" in d:
             if not isinstance(d["extra"], Mapping):
                 raise MachineConfigError(_join(path, "extra"), "expected a table")
@@ -434,6 +455,7 @@ class KernelConfig:
     highmem: bool = False
     transparent_hugepage: bool = False
     hugetlbfs: bool = False
+    cpu_sup_intel: bool = False
     nr_cpus: int = 1
     nodes_shift: int = 0
     pgtable_levels: int = 4

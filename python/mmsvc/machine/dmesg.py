@@ -6,8 +6,11 @@ and "SRAT: PXM p -> APIC a -> Node n", the kernel command line, "RAMDISK: [mem .
 UML's exec-shield gap, the five image sizes of the "Memory:" line, the "Linux version"
 release, the CPU count and, on x86_64, the two CPU features the early boot states: the
 paging depth (``max_arch_pfn``: 2^40 with LA57, 2^34 without) and 1 GiB pages ("Using GB
-pages for direct mapping", printed whenever the CPU has them unless ``nogbpages``).
-Everything else is what a simulator must reproduce, and is ignored. Lines may carry
+pages for direct mapping", printed whenever the CPU has them unless ``nogbpages``), and
+the CPU vendor from the boot CPU's "smpboot: CPU0:" line, and whether the CPU has the
+Meltdown bug from the page-table-isolation lines (PTI on without "force enabled", or
+"disabled on command line"). Everything else is what a simulator must reproduce, and is
+ignored. Lines may carry
 ``[    0.000000] `` timestamps or ``<n>`` syslog levels.
 A ``=== /proc/NAME`` line ends the boot log; :func:`proc_sections` reads what follows.
 """
@@ -48,6 +51,9 @@ _MEMORY = re.compile(r"Memory: \d+K/\d+K available \((\d+)K kernel code, (\d+)K 
 _ALLOWING = re.compile(r"smpboot: Allowing (\d+) CPUs")
 _NR_CPU_IDS = re.compile(r"nr_cpu_ids:(\d+)")
 _SLUB_CPUS = re.compile(r"SLUB: .*CPUs=(\d+)")
+_PTI = "Kernel/User page tables isolation: "
+#: print_cpu_info: "smpboot: CPU0: " then the vendor name unless the model name has it
+_CPU0 = re.compile(r"smpboot: CPU0: (.*)$")
 _PROC = re.compile(r"^=== /proc/(\S+)")
 _MAX_ARCH_PFN = re.compile(r"last_pfn = 0x[0-9a-f]+ max_arch_pfn = (0x[0-9a-f]+)")
 _GBPAGES = "Using GB pages for direct mapping"
@@ -76,6 +82,8 @@ class DmesgFacts:
     cpus: int | None = None
     max_arch_pfn: int | None = None  # the first "last_pfn = .. max_arch_pfn = .." line
     gbpages_line: bool = False
+    cpu0: str | None = None  # the boot CPU's description after "smpboot: CPU0: "
+    pti_lines: set[str] = field(default_factory=set)  # what follows "...isolation: "
     warnings: list[str] = field(default_factory=list)
 
 
@@ -165,6 +173,10 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
                 f.max_arch_pfn = int(m.group(1), 16)
         elif _GBPAGES in line:
             f.gbpages_line = True
+        elif _PTI in line:
+            f.pti_lines.add(line.split(_PTI, 1)[1].strip())
+        elif f.cpu0 is None and (m := _CPU0.search(line)):
+            f.cpu0 = m.group(1)
         elif m := _ALLOWING.search(line):
             f.cpus = int(m.group(1))
         elif m := _NR_CPU_IDS.search(line):
@@ -192,7 +204,31 @@ def _stated_cpu_features(f: DmesgFacts) -> CpuFeatures:
     from mmsvc.machine.cmdline import parse_cmdline
 
     gbpages = f.gbpages_line or parse_cmdline(f.cmdline or "", "x86_64").nogbpages
-    return CpuFeatures(la57=f.max_arch_pfn >= _LA57_MAX_ARCH_PFN, gbpages=gbpages)
+    return CpuFeatures(la57=f.max_arch_pfn >= _LA57_MAX_ARCH_PFN, gbpages=gbpages,
+                       vendor=_cpu_vendor(f.cpu0),
+                       meltdown_vulnerable=_meltdown_vulnerable(f.pti_lines))
+
+
+def _meltdown_vulnerable(pti: set[str]) -> bool:
+    """What the PTI lines say of the CPU: the kernel turns PTI on by itself,
+    or reports turning it off on the command line, only on a CPU with the
+    Meltdown bug; "force enabled" means the CPU does not have it."""
+    if "disabled on command line." in pti:
+        return True
+    return "enabled" in pti and "force enabled on command line." not in pti
+
+
+def _cpu_vendor(cpu0: str | None) -> str:
+    """The vendor in the boot CPU's line: the first vendor name the line
+    holds (print_cpu_info prints it before a model name that lacks it); the
+    default's when the log has no such line."""
+    if cpu0 is None:
+        return CpuFeatures.vendor
+    words = re.findall(r"[A-Za-z]+", cpu0)
+    for w in words:
+        if w in CpuFeatures.VENDORS:
+            return w
+    return "unknown"
 
 
 def _estimated_image(release: str, arch: str, sizes: dict[str, int] | None) -> KernelImage:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mmsvc import api
 from mmsvc.api import Architecture, ArchPlugin, BootContext, Step
 from mmsvc.machine import default_machine
-from mmsvc_x86_64 import bpf, espfix, initmem, mem_init, numa, poking, pti, setup
+from mmsvc_x86_64 import bpf, cpu_entry_area, espfix, initmem, mem_init, numa, poking, pti, setup
 from mmsvc_x86_64.constants import MAX_DMA_ADDRESS, PMD_SIZE
 
 __version__ = "0.1.0"
@@ -52,7 +52,7 @@ class X86_64(ArchPlugin):
         setup_per_cpu_areas(ctx)
 
     def step_trap_init(self, ctx: BootContext) -> None:
-        setup.setup_cpu_entry_areas(ctx)
+        cpu_entry_area.setup_cpu_entry_areas(ctx)
 
     def step_init_espfix_bsp(self, ctx: BootContext) -> None:
         espfix.init_espfix_bsp(ctx)

@@ -32,8 +32,6 @@ MAX_DMA_PFN = (16 << 20) >> 12
 DMI_COPY_BYTES = 0x200
 #: arch/x86/realmode: the trampoline blob, page aligned (the Debian 6.1 builds')
 REAL_MODE_SIZE = 7 * PAGE_SIZE
-#: fixmap / cpu_entry_area page tables made with spp_getpage before mm_init
-FIXMAP_TABLE_PAGES = 3
 #: CRASH_ALIGN, CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX on x86_64
 CRASH_ALIGN = 16 << 20
 CRASH_ADDR_LOW_MAX = 4 << 30
@@ -321,14 +319,6 @@ def paging_init(ctx: BootContext) -> None:
         limits["Device"] = 0
     free_area_init(ctx, limits, dma_reserve=ctx.g.dma_reserve,
                    nr_nodes=state(ctx).get("nr_node_ids"))
-
-
-def setup_cpu_entry_areas(ctx: BootContext) -> None:
-    """trap_init: the cpu_entry_area's page tables (pud, pmd, pte below the
-    static p4d), each taken from memblock by spp_getpage as set_pte_vaddr
-    first reaches it."""
-    for _ in range(FIXMAP_TABLE_PAGES):
-        ctx.mm.memblock.alloc(PAGE_SIZE, PAGE_SIZE, caller="spp_getpage")
 
 
 #: sizeof(struct resource), sizeof(struct firmware_map_entry), sizeof(struct
