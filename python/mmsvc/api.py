@@ -47,6 +47,7 @@ from mmsvc.mm.percpu import (
     pcpu_embed_first_chunk,
     pcpu_setup_first_chunk,
 )
+from mmsvc.mm.printk import setup_log_buf
 from mmsvc.mm.sparse import SparseGeometry, VmemmapTables, sparse_init
 from mmsvc.units import (
     PAGE_SHIFT,
@@ -70,5 +71,5 @@ __all__ = [
     "substep",
     "PCPU_MIN_UNIT_SIZE", "PERCPU_DYNAMIC_RESERVE", "PERCPU_MODULE_RESERVE", "build_alloc_info",
     "pcpu_setup_first_chunk", "PAGE_SHIFT", "PAGE_SIZE", "SMP_CACHE_BYTES", "page_align",
-    "round_down", "round_up", "roundup_pow_of_two", "div_round_up",
+    "round_down", "round_up", "roundup_pow_of_two", "div_round_up", "setup_log_buf",
 ]

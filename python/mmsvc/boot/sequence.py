@@ -8,7 +8,7 @@ from __future__ import annotations
 from mmsvc.boot.context import BootContext
 from mmsvc.boot.steps import Step, StepKind, arch_step
 from mmsvc.errors import PluginError
-from mmsvc.mm import ftrace, hashes, init, mempolicy, page_alloc
+from mmsvc.mm import ftrace, hashes, init, mempolicy, page_alloc, printk
 
 G, A = StepKind.GENERIC, StepKind.ARCH
 
@@ -110,6 +110,8 @@ def build_steps(ctx: BootContext) -> list[Step]:
     steps.append(Step("build_all_zonelists", sk, G, page_alloc.build_all_zonelists,
                       doc="zonelists and the Total pages line"))
     steps.append(Step("parse_args", sk, G, _print_cmdline, doc="print the command line"))
+    steps.append(Step("setup_log_buf", sk, G, _setup_log_buf,
+                      doc="a bigger log buffer for log_buf_len= or many possible CPUs"))
     steps.append(Step("vfs_caches_init_early", sk, G, _vfs_caches_init_early,
                       doc="dentry and inode hash tables"))
     steps.append(_arch_step(ctx, "trap_init", sk,
@@ -168,6 +170,10 @@ def _print_cmdline(ctx: BootContext) -> None:
 def _hashdist(ctx: BootContext) -> bool:
     """``hashdist``: NUMA kernels spread big hashes unless only one node has memory."""
     return bool(ctx.kconfig.numa) and ctx.g.nr_memory_nodes > 1
+
+
+def _setup_log_buf(ctx: BootContext) -> None:
+    printk.setup_log_buf(ctx, early=False)
 
 
 def _vfs_caches_init_early(ctx: BootContext) -> None:

@@ -153,6 +153,8 @@ class KernelCmdline:
     movable_node: bool = False
     numa_off: bool = False
     numa_options: tuple[str, ...] = ()
+    #: ``log_buf_len=``: the kernel log buffer asked for, in bytes (memparse)
+    log_buf_len: int | None = None
     unknown: tuple[str, ...] = field(default=())
 
     @property
@@ -427,6 +429,8 @@ def parse_cmdline(text: str, arch: str = "x86_64") -> KernelCmdline:
             values["crashkernel_low" if ck.low else "crashkernel"] = ck
         elif n in ("kernelcore", "movablecore"):
             values[n] = _parse_core(name, value, allow_mirror=n == "kernelcore")
+        elif n == "log_buf_len" and value is not None:
+            values["log_buf_len"] = memparse(value)[0]
         elif n == "numa" and arch == "x86_64":
             if value is None:
                 raise _err(name, value, "needs a value")
@@ -475,5 +479,6 @@ def parse_cmdline(text: str, arch: str = "x86_64") -> KernelCmdline:
         movable_node=bool(values.get("movable_node", False)),
         numa_off=bool(values.get("numa_off", False)),
         numa_options=tuple(numa_opts),
+        log_buf_len=values.get("log_buf_len"),  # type: ignore[arg-type]
         unknown=unknown,
     )

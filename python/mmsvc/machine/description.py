@@ -457,6 +457,8 @@ class KernelConfig:
     hugetlbfs: bool = False
     cpu_sup_intel: bool = False
     nr_cpus: int = 1
+    log_buf_shift: int = 17
+    log_cpu_max_buf_shift: int = 12
     nodes_shift: int = 0
     pgtable_levels: int = 4
     physical_start: int = 0

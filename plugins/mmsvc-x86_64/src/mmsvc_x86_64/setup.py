@@ -19,6 +19,7 @@ from mmsvc.api import (
     div_round_up,
     free_area_init,
     round_up,
+    setup_log_buf,
     substep,
 )
 from mmsvc.machine import e820 as e820mod
@@ -413,6 +414,11 @@ def register_nosave_regions(ctx: BootContext, e820) -> None:
                     f"[mem {lo << 12:#010x}-{(hi << 12) - 1:#010x}]")
 
 
+def early_log_buf(ctx: BootContext) -> None:
+    """setup_log_buf(1), once the direct map is up."""
+    setup_log_buf(ctx, early=True)
+
+
 def steps(profile: str) -> list[Step]:
     """setup_arch's sub-steps, in the kernel's order for the profile (6.1
     reserves the image before reading the e820 map, 5.14 after the early
@@ -433,6 +439,7 @@ def steps(profile: str) -> list[Step]:
         substep("e820__memblock_setup", e820__memblock_setup, "e820 RAM to memblock"),
         substep("reserve_real_mode", reserve_real_mode, "trampoline and the first 1 MiB"),
         substep("init_mem_mapping", init_mem_mapping, "the direct map"),
+        substep("setup_log_buf", early_log_buf, "the log buffer log_buf_len= asks for"),
         substep("reserve_initrd", reserve_initrd, "report the initrd"),
         substep("initmem_init", initmem_init, "NUMA nodes and NODE_DATA"),
         substep("reserve_crashkernel", reserve_crashkernel, "crashkernel="),
