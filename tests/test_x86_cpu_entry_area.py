@@ -78,22 +78,37 @@ def test_an_unknown_vendor_names_the_field():
     assert "Acme" in str(ei.value)
 
 
-def test_a_log_states_the_vendor_and_meltdown():
+def test_a_log_states_the_cpu_and_meltdown_follows_the_kernels_whitelist():
     intel = from_dmesg(str(REALBOOTS / "pc-2g-intel.log"))
-    assert intel.cpu_features.vendor == "Intel"
-    # PTI turned on by the kernel itself: the CPU has the Meltdown bug
-    assert intel.cpu_features.meltdown_vulnerable
+    cpu = intel.cpu_features
+    assert (cpu.vendor, cpu.family, cpu.model) == ("Intel", 0xF, 0x6B)
+    # an Intel CPU off the whitelist (and QEMU states no RDCL_NO): the kernel
+    # turns PTI on by itself, as this real boot did
+    assert cpu.has_meltdown and cpu.meltdown_vulnerable is None
     sim = Simulation(intel.replace(profile="6.1"))
     sim.boot()
     assert "Kernel/User page tables isolation: enabled" in sim.log.text()
-    # "force enabled on command line" says the opposite
-    forced = from_dmesg(str(REALBOOTS / "pc-2g-pti.log")).cpu_features
-    assert (forced.vendor, forced.meltdown_vulnerable) == ("AMD", False)
+    amd = from_dmesg(str(REALBOOTS / "pc-2g-pti.log")).cpu_features
+    assert (amd.vendor, amd.has_meltdown) == ("AMD", False)
     nine = from_dmesg(str(REALBOOTS / "pc-3g-smp9-intel.log"))
     assert (nine.cpus, nine.cpu_features.vendor) == (9, "Intel")
+
+
+@pytest.mark.parametrize("features,meltdown", [
+    (CpuFeatures(), False),                                           # AMD
+    (CpuFeatures(vendor="Hygon", family=0x18, model=0), False),
+    (CpuFeatures(vendor="Intel", family=6, model=0x55), True),        # Skylake-SP
+    (CpuFeatures(vendor="Intel", family=6, model=0x1C), False),       # Bonnell Atom
+    (CpuFeatures(vendor="Intel", family=5, model=2), False),          # no speculation
+    (CpuFeatures(vendor="Intel", family=6, model=0x55, meltdown_vulnerable=False), False),
+    (CpuFeatures(meltdown_vulnerable=True), True),
+])
+def test_meltdown_as_cpu_set_bug_bits_decides(features, meltdown):
+    assert features.has_meltdown is meltdown
+    assert CpuFeatures.from_dict(features.to_dict()) == features
 
 
 @pytest.mark.skipif(not DMESG.is_dir(), reason="fixture logs not found")
 def test_the_fixtures_machine_is_an_amd_vendor_qemu_cpu():
     f = from_dmesg(str(DMESG / "qemu-x86_64-2g.log")).cpu_features
-    assert (f.vendor, f.meltdown_vulnerable) == ("AMD", False)
+    assert (f.vendor, f.has_meltdown) == ("AMD", False)

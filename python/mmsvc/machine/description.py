@@ -274,24 +274,42 @@ class NumaNode:
                    None if pxm is None else parse_size(pxm, _join(path, "pxm")))
 
 
+#: cpu_vuln_whitelist's NO_SPECULATION entries (arch/x86/kernel/cpu/common.c):
+#: (vendor or None for any, family, model or None for any)
+_NO_SPECULATION = (
+    (None, 4, None), ("Centaur", 5, None), ("Intel", 5, None), ("NSC", 5, None),
+    ("Vortex", 5, None), ("Vortex", 6, None),
+    # the Saltwell and Bonnell Atoms
+    ("Intel", 6, 0x36), ("Intel", 6, 0x35), ("Intel", 6, 0x27), ("Intel", 6, 0x1C),
+    ("Intel", 6, 0x26),
+)
+
+
 @dataclass(frozen=True)
 class CpuFeatures:
     """CPU features that change memory set-up. Defaults: the fixtures' QEMU TCG
-    ``-cpu max`` (an AMD-vendor CPU with LA57 and 1 GiB pages, NX, not
-    vulnerable to Meltdown).
+    ``-cpu max`` (an AMD-vendor CPU, family 0xf model 0x6b, with LA57 and
+    1 GiB pages and NX).
 
     ``vendor`` is the kernel's vendor name (``x86_vendor``): on an ``Intel``
-    CPU every cpu_entry_area also maps the debug store and its buffers."""
+    CPU every cpu_entry_area also maps the debug store and its buffers.
+    ``meltdown_vulnerable`` left unset is decided as cpu_set_bug_bits does for
+    the vendor, family and model (AMD and Hygon CPUs, and the CPUs without
+    speculation, do not have the bug; others do unless their
+    IA32_ARCH_CAPABILITIES says RDCL_NO, which a description states by setting
+    it to false)."""
 
     la57: bool = True
     gbpages: bool = True
-    meltdown_vulnerable: bool = False
+    meltdown_vulnerable: bool | None = None
     nx: bool = True
     pse: bool = True
     vendor: str = "AMD"
+    family: int = 0xF
+    model: int = 0x6B
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    _BOOLS: ClassVar[tuple[str, ...]] = ("la57", "gbpages", "meltdown_vulnerable", "nx", "pse")
+    _BOOLS: ClassVar[tuple[str, ...]] = ("la57", "gbpages", "nx", "pse")
     #: the vendor names the kernel knows (arch/x86/kernel/cpu/*.c c_vendor)
     VENDORS: ClassVar[tuple[str, ...]] = ("Intel", "AMD", "Hygon", "Centaur", "Zhaoxin",
                                           "Cyrix", "Transmeta", "UMC", "NSC", "Vortex",
@@ -302,24 +320,45 @@ class CpuFeatures:
             raise MachineConfigError("cpu_features.vendor",
                                      f"unknown CPU vendor {self.vendor!r}; one of "
                                      + ", ".join(self.VENDORS))
+        for name in ("family", "model"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 0xFFFF:
+                raise MachineConfigError(f"cpu_features.{name}",
+                                         f"expected a CPUID {name} number, got {v!r}")
+
+    @property
+    def has_meltdown(self) -> bool:
+        """X86_BUG_CPU_MELTDOWN as the kernel sets it for this CPU."""
+        if self.meltdown_vulnerable is not None:
+            return self.meltdown_vulnerable
+        if self.vendor in ("AMD", "Hygon"):
+            return False
+        return not any((v is None or v == self.vendor) and f == self.family
+                       and (m is None or m == self.model) for v, f, m in _NO_SPECULATION)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {k: getattr(self, k) for k in self._BOOLS}
-        d["vendor"] = self.vendor
+        d.update(vendor=self.vendor, family=self.family, model=self.model)
+        if self.meltdown_vulnerable is not None:
+            d["meltdown_vulnerable"] = self.meltdown_vulnerable
         if self.extra:
             d["extra"] = dict(self.extra)
         return d
 
     @classmethod
     def from_dict(cls, data: object, path: str = "cpu_features") -> CpuFeatures:
-        d = _check_keys(data, set(cls._BOOLS) | {"vendor", "extra"}, path)
+        d = _check_keys(data, {*cls._BOOLS, "meltdown_vulnerable", "vendor", "family",
+                               "model", "extra"}, path)
         kwargs: dict[str, Any] = {k: parse_bool(d[k], _join(path, k))
-                                  for k in cls._BOOLS if k in d}
+                                  for k in (*cls._BOOLS, "meltdown_vulnerable") if k in d}
         if "vendor" in d:
             if not isinstance(d["vendor"], str):
                 raise MachineConfigError(_join(path, "vendor"),
                                          f"expected a vendor name, got {d['vendor']!r}")
             kwargs["vendor"] = d["vendor"]
+        for k in ("family", "model"):
+            if k in d:
+                kwargs[k] = parse_size(d[k], _join(path, k))
         if "extra" in d:
             if not isinstance(d["extra"], Mapping):
                 raise MachineConfigError(_join(path, "extra"), "expected a table")

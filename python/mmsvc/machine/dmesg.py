@@ -7,10 +7,9 @@ UML's exec-shield gap, the five image sizes of the "Memory:" line, the "Linux ve
 release, the CPU count and, on x86_64, the two CPU features the early boot states: the
 paging depth (``max_arch_pfn``: 2^40 with LA57, 2^34 without) and 1 GiB pages ("Using GB
 pages for direct mapping", printed whenever the CPU has them unless ``nogbpages``), and
-the CPU vendor from the boot CPU's "smpboot: CPU0:" line, and whether the CPU has the
-Meltdown bug from the page-table-isolation lines (PTI on without "force enabled", or
-"disabled on command line"). Everything else is what a simulator must reproduce, and is
-ignored. Lines may carry
+the CPU's vendor, family and model from the boot CPU's "smpboot: CPU0:" line (which
+decide, as the kernel's vulnerability whitelist does, whether it has the Meltdown bug).
+Everything else is what a simulator must reproduce, and is ignored. Lines may carry
 ``[    0.000000] `` timestamps or ``<n>`` syslog levels.
 A ``=== /proc/NAME`` line ends the boot log; :func:`proc_sections` reads what follows.
 """
@@ -51,7 +50,6 @@ _MEMORY = re.compile(r"Memory: \d+K/\d+K available \((\d+)K kernel code, (\d+)K 
 _ALLOWING = re.compile(r"smpboot: Allowing (\d+) CPUs")
 _NR_CPU_IDS = re.compile(r"nr_cpu_ids:(\d+)")
 _SLUB_CPUS = re.compile(r"SLUB: .*CPUs=(\d+)")
-_PTI = "Kernel/User page tables isolation: "
 #: print_cpu_info: "smpboot: CPU0: " then the vendor name unless the model name has it
 _CPU0 = re.compile(r"smpboot: CPU0: (.*)$")
 _PROC = re.compile(r"^=== /proc/(\S+)")
@@ -83,7 +81,6 @@ class DmesgFacts:
     max_arch_pfn: int | None = None  # the first "last_pfn = .. max_arch_pfn = .." line
     gbpages_line: bool = False
     cpu0: str | None = None  # the boot CPU's description after "smpboot: CPU0: "
-    pti_lines: set[str] = field(default_factory=set)  # what follows "...isolation: "
     warnings: list[str] = field(default_factory=list)
 
 
@@ -173,8 +170,6 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
                 f.max_arch_pfn = int(m.group(1), 16)
         elif _GBPAGES in line:
             f.gbpages_line = True
-        elif _PTI in line:
-            f.pti_lines.add(line.split(_PTI, 1)[1].strip())
         elif f.cpu0 is None and (m := _CPU0.search(line)):
             f.cpu0 = m.group(1)
         elif m := _ALLOWING.search(line):
@@ -204,31 +199,27 @@ def _stated_cpu_features(f: DmesgFacts) -> CpuFeatures:
     from mmsvc.machine.cmdline import parse_cmdline
 
     gbpages = f.gbpages_line or parse_cmdline(f.cmdline or "", "x86_64").nogbpages
+    vendor, family, model = _cpu_identity(f.cpu0)
     return CpuFeatures(la57=f.max_arch_pfn >= _LA57_MAX_ARCH_PFN, gbpages=gbpages,
-                       vendor=_cpu_vendor(f.cpu0),
-                       meltdown_vulnerable=_meltdown_vulnerable(f.pti_lines))
+                       vendor=vendor, family=family, model=model)
 
 
-def _meltdown_vulnerable(pti: set[str]) -> bool:
-    """What the PTI lines say of the CPU: the kernel turns PTI on by itself,
-    or reports turning it off on the command line, only on a CPU with the
-    Meltdown bug; "force enabled" means the CPU does not have it."""
-    if "disabled on command line." in pti:
-        return True
-    return "enabled" in pti and "force enabled on command line." not in pti
+_FAMILY_MODEL = re.compile(r"\(family: (0x[0-9a-f]+), model: (0x[0-9a-f]+)")
 
 
-def _cpu_vendor(cpu0: str | None) -> str:
-    """The vendor in the boot CPU's line: the first vendor name the line
-    holds (print_cpu_info prints it before a model name that lacks it); the
-    default's when the log has no such line."""
+def _cpu_identity(cpu0: str | None) -> tuple[str, int, int]:
+    """Vendor, family and model from the boot CPU's line (print_cpu_info
+    prints the vendor name before a model name that lacks it); the
+    default's where the log has no such line."""
+    d = CpuFeatures()
     if cpu0 is None:
-        return CpuFeatures.vendor
-    words = re.findall(r"[A-Za-z]+", cpu0)
-    for w in words:
-        if w in CpuFeatures.VENDORS:
-            return w
-    return "unknown"
+        return d.vendor, d.family, d.model
+    vendor = next((w for w in re.findall(r"[A-Za-z]+", cpu0) if w in CpuFeatures.VENDORS),
+                  "unknown")
+    m = _FAMILY_MODEL.search(cpu0)
+    if m is None:
+        return vendor, d.family, d.model
+    return vendor, int(m.group(1), 16), int(m.group(2), 16)
 
 
 def _estimated_image(release: str, arch: str, sizes: dict[str, int] | None) -> KernelImage:

@@ -16,7 +16,7 @@ def pti_check_boottime_disable(ctx: BootContext) -> None:
     kc, cmd, cpu = ctx.kconfig, ctx.cmdline, ctx.machine.cpu_features
     enabled = False
     if kc.page_table_isolation:
-        vulnerable = cpu.meltdown_vulnerable
+        vulnerable = cpu.has_meltdown
         if cmd.pti_forced_off:
             if vulnerable:
                 ctx.pr_info(PREFIX + "disabled on command line.")
