@@ -3,9 +3,11 @@ repeated boots.
 
 On a machine with more than one CPU the DirectMap lines are not a property
 of the machine: the secondary CPUs' kthreads take slab pages and fill their
-per-cpu page lists at times that vary from boot to boot, and so does where
-the BPF JIT's first pack lands and how many 2 MiB direct-map pages its
-pages split. ``tests/realboots/directmap-repeats.txt`` holds plain repeated
+per-cpu page lists at times that vary from boot to boot, and on x86 the
+deferred struct pages of a node are freed by as many threads as the node
+has CPUs (deferred_page_init_max_threads), so the order of the buddy free
+lists after page_alloc_init_late is a race. So does where the BPF JIT's
+first pack lands and how many 2 MiB direct-map pages its pages split. ``tests/realboots/directmap-repeats.txt`` holds plain repeated
 boots of those machines (``REPEAT=N tools/realboot/corpus NAME...``); one
 CPU gives the same lines every time.
 """
