@@ -7,9 +7,10 @@ per-cpu page lists at times that vary from boot to boot, and on x86 the
 deferred struct pages of a node are freed by as many threads as the node
 has CPUs (deferred_page_init_max_threads), so the order of the buddy free
 lists after page_alloc_init_late is a race. So does where the BPF JIT's
-first pack lands and how many 2 MiB direct-map pages its pages split. ``tests/realboots/directmap-repeats.txt`` holds plain repeated
-boots of those machines (``REPEAT=N tools/realboot/corpus NAME...``); one
-CPU gives the same lines every time.
+first pack lands and how many 2 MiB direct-map pages its pages split.
+``tests/realboots/directmap-repeats.txt`` holds plain repeated boots of
+those machines (``REPEAT=N tools/realboot/corpus NAME...``); one CPU gives
+the same lines every time.
 """
 
 from __future__ import annotations

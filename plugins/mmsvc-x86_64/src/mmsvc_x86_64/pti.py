@@ -27,16 +27,87 @@ def pti_check_boottime_disable(ctx: BootContext) -> None:
     ctx.arch_state["pti"] = enabled
 
 
+#: sizes the user page tables are walked in
+PGDIR_SHIFT_L5, P4D_SHIFT, PUD_SHIFT, PMD_SHIFT = 48, 39, 30, 21
+#: ESPFIX_BASE_ADDR (p4d slot -2) and the vsyscall page
+ESPFIX_BASE_ADDR = (-2 << P4D_SHIFT) & (2**64 - 1)
+VSYSCALL_ADDR = 0xFFFFFFFFFF600000
+#: offset of cpu_tss_rw in the percpu section (the Debian 6.1 builds' System.map)
+TSS_PERCPU_OFFSET = 0x6000
+#: __entry_text_start - _text, and the entry text's size (the same builds)
+ENTRY_TEXT_OFFSET, ENTRY_TEXT_SIZE = 0xC00010, 0x1B07
+
+
+class UserPageTables:
+    """The tables ``pti_user_pagetable_walk_*`` add to the user copy of the
+    kernel's page tables, in the order they are taken."""
+
+    def __init__(self, five_level: bool) -> None:
+        self.five_level = five_level
+        self.present: set[tuple[str, int]] = set()
+        self.taken: list[str] = []
+
+    def _need(self, key: tuple[str, int], table: str) -> None:
+        if key not in self.present:
+            self.present.add(key)
+            self.taken.append(table)
+
+    def walk_p4d(self, va: int) -> None:
+        # a p4d table under an empty pgd entry; folded away with 4 levels
+        if self.five_level:
+            self._need(("pgd", va >> PGDIR_SHIFT_L5), "p4d")
+
+    def walk_pmd(self, va: int) -> None:
+        self.walk_p4d(va)
+        self._need(("p4d", va >> P4D_SHIFT), "pud")
+        self._need(("pud", va >> PUD_SHIFT), "pmd")
+
+    def walk_pte(self, va: int) -> None:
+        self.walk_pmd(va)
+        self._need(("pmd", va >> PMD_SHIFT), "pte")
+
+    def clone_p4d(self, va: int) -> None:
+        """pti_clone_p4d: the user p4d entry points at the kernel's pud table."""
+        self.walk_p4d(va)
+        self.present.add(("p4d", va >> P4D_SHIFT))
+
+    def clone_pmds(self, start: int, end: int) -> None:
+        """pti_clone_pgtable at PMD level: the pmd entries are copied."""
+        for va in range(start & ~((1 << PMD_SHIFT) - 1), end, 1 << PMD_SHIFT):
+            self.walk_pmd(va)
+
+
 def pti_init(ctx: BootContext) -> None:
+    """Announce PTI and build the user page tables: the cpu_entry_area (its
+    p4d entry shared), each possible CPU's TSS page (in its percpu unit,
+    through the direct map), the entry text (PMD entries), espfix (p4d
+    entry shared) and, with ``vsyscall=emulate``, the vsyscall page."""
     if not ctx.arch_state.get("pti"):
         return
     ctx.pr_info(PREFIX + "enabled")
     from mmsvc_x86_64 import paging
+    from mmsvc_x86_64.constants import START_KERNEL_MAP
+    from mmsvc_x86_64.cpu_entry_area import CPU_ENTRY_AREA_BASE
 
-    # user page tables: one table per level below the top for the
-    # cpu_entry_area and for the entry text, plus a PTE page per CPU
-    levels = paging.paging_mode(ctx).levels - 1
-    pages = 2 * levels + ctx.machine.cpus
-    for _ in range(pages):
+    mode = paging.paging_mode(ctx)
+    upt = UserPageTables(mode.pgdir_shift == PGDIR_SHIFT_L5)
+    upt.clone_p4d(CPU_ENTRY_AREA_BASE)
+    for unit in ctx.results["percpu"]["units"]:
+        upt.walk_pte(mode.page_offset + unit + TSS_PERCPU_OFFSET)
+    text = START_KERNEL_MAP + ctx.machine.kernel.load_address + ENTRY_TEXT_OFFSET
+    upt.clone_pmds(text, text + ENTRY_TEXT_SIZE)
+    upt.clone_p4d(ESPFIX_BASE_ADDR)
+    if _vsyscall_mode(ctx) == "emulate":
+        upt.walk_pte(VSYSCALL_ADDR)
+    for _ in upt.taken:
         ctx.mm.alloc_pages(order=0, gfp="GFP_KERNEL")
-    ctx.arch_state["pti_pages"] = pages
+    ctx.arch_state["pti_pages"] = len(upt.taken)
+    ctx.arch_state["pti_tables"] = list(upt.taken)
+
+
+def _vsyscall_mode(ctx: BootContext) -> str:
+    """``vsyscall=`` or the config's default (the Debian builds': none)."""
+    given = ctx.cmdline.get("vsyscall")
+    if given in ("emulate", "xonly", "none"):
+        return given
+    return "emulate" if ctx.kconfig.extra.get("LEGACY_VSYSCALL_EMULATE") == "y" else "none"
