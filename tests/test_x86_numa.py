@@ -1,4 +1,5 @@
-"""x86_64 NUMA set-up: nodes the SRAT names only for CPUs (memoryless nodes)."""
+"""x86_64 NUMA set-up: nodes the SRAT names only for CPUs (memoryless nodes),
+numa=fake, and the SLIT's distances."""
 
 from __future__ import annotations
 
@@ -121,3 +122,74 @@ def test_an_srat_that_misses_memory_is_not_used():
         text.index("Faking a node at [mem 0x0000000000000000-0x000000013fffffff]")
     assert sim.ctx.g.node_possible_map == (0,) and sim.ctx.g.nr_online_nodes == 1
     assert _lines(sim, "zonelists")[0].startswith("Built 1 zonelists")
+
+
+FOUR = (NumaNode(0, ((0, 0xA0000), (0x100000, 2 * GiB)), (0,)),
+        NumaNode(1, ((2 * GiB, 3 * GiB),), (1,)),
+        NumaNode(2, ((4 * GiB, 4 * GiB + (512 << 20)),), (2,)),
+        NumaNode(3, ((4 * GiB + (512 << 20), 5 * GiB),), (3,)))
+SLIT = ((10, 40, 20, 30), (40, 10, 30, 20), (20, 30, 10, 40), (30, 20, 40, 10))
+
+
+def test_a_slit_sets_the_distances_in_a_memblock_table():
+    sim = boot_default("memblock=debug", numa=FOUR, cpus=4, numa_distance=SLIT)
+    assert sim.ctx.g.numa_distance == SLIT
+    # numa_alloc_distance: a byte per pair of the four nodes, a page from memblock
+    assert _lines(sim, "numa_alloc_distance") == [
+        "memblock_phys_alloc_range: 16 bytes align=0x1000 from=0x0000000000000000 "
+        "max_addr=0x0000000140000000 numa_alloc_distance"]
+    # the zonelists follow the distances (a real boot with this table printed these)
+    assert _lines(sim, "Fallback order") == [
+        "Fallback order for Node 0: 0 2 3 1 ", "Fallback order for Node 1: 1 3 2 0 ",
+        "Fallback order for Node 2: 2 0 1 3 ", "Fallback order for Node 3: 3 1 0 2 "]
+    plain = boot_default("memblock=debug", numa=FOUR, cpus=4)
+    assert plain.ctx.g.numa_distance == ()
+    assert _reserved(sim) == _reserved(plain) + 16  # 16 bytes at a page boundary
+
+
+def test_an_invalid_slit_is_not_used():
+    bad = ((10, 5, 20, 20), (5, 10, 20, 20), (20, 20, 10, 20), (20, 20, 20, 10))
+    sim = boot_default("", numa=FOUR, cpus=4, numa_distance=bad)
+    assert "ACPI: SLIT table looks invalid. Not used." in sim.log.text()
+    assert sim.ctx.g.numa_distance == ()
+
+
+def test_emulation_starts_from_the_slit_and_gives_its_table_back():
+    slit = ((10, 30), (30, 10))
+    sim = boot_default("numa=fake=4", numa=(NumaNode(0, RAM[:1] + ((0x100000, 2 * GiB),), (0,)),
+                                            NumaNode(1, ((2 * GiB, 5 * GiB),), (1,))),
+                       cpus=2, numa_distance=slit)
+    d = sim.ctx.g.numa_distance
+    assert len(d) == 4
+    phys = sim.ctx.arch_state["emu_nid_to_phys"]
+    # emulated nodes on different physical nodes keep the SLIT's 30
+    assert all(d[i][j] == (10 if phys[i] == phys[j] else 30)
+               for i in range(len(d)) for j in range(len(d)))
+
+
+@pytest.mark.parametrize("table,field", [(((10, 20),), "numa_distance[0]"),
+                                         (((10, 20), (20, 999)), "numa_distance[1][1]")])
+def test_a_malformed_slit_names_the_field(table, field):
+    from mmsvc.errors import MachineConfigError
+
+    with pytest.raises(MachineConfigError) as ei:
+        boot_default("", numa=FOUR, cpus=4, numa_distance=table)
+    assert ei.value.field == field
+
+
+def test_a_logs_slit_is_read_for_its_size_and_verify_says_the_distances_are_guessed():
+    from pathlib import Path
+
+    from mmsvc.machine import from_dmesg
+    from mmsvc.verify import SLIT_NOTE, verify_log
+
+    log = Path(__file__).parent / "realboots" / "pc-8g-4node-dist.log"
+    m = from_dmesg(str(log))
+    assert m.numa_distance == tuple(tuple(10 if i == j else 20 for j in range(4))
+                                    for i in range(4))
+    report = verify_log(str(log))
+    bad = [row for ok, row in report.rows if not ok]
+    # only the fallback orders differ, each with the reason
+    assert bad and all(row.startswith("Fallback order") and row.endswith(SLIT_NOTE)
+                       for row in bad)
+    assert any(ok and row.startswith("NODE_DATA(3)") for ok, row in report.rows)

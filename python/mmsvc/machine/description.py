@@ -589,6 +589,9 @@ class MachineDescription:
     kernel: KernelImage
     kconfig: KernelConfig
     numa: tuple[NumaNode, ...] = ()
+    #: the firmware's SLIT: row i holds the distances from proximity domain i
+    #: to each domain (empty: the firmware has no SLIT)
+    numa_distance: tuple[tuple[int, ...], ...] = ()
     cpus: int = 1
     cpu_features: CpuFeatures = field(default_factory=CpuFeatures)
     cmdline: str = ""
@@ -704,6 +707,7 @@ class MachineDescription:
         if isinstance(self.firmware, E820Firmware):
             self.user_e820()
         self._validate_numa()
+        self._validate_numa_distance()
         self._validate_initrd()
 
     def _validate_numa(self) -> None:
@@ -749,6 +753,21 @@ class MachineDescription:
                 raise MachineConfigError(p2, f"overlaps {p1} ([{s1:#x}, {e1:#x}) and "
                                              f"[{s2:#x}, {e2:#x}))")
 
+    def _validate_numa_distance(self) -> None:
+        """Only the table's shape and byte values: a table the kernel finds
+        invalid (not 10 on the diagonal, not more elsewhere) is the kernel's
+        to refuse, as it does."""
+        rows = self.numa_distance
+        for i, row in enumerate(rows):
+            if not isinstance(row, tuple) or len(row) != len(rows):
+                raise MachineConfigError(f"numa_distance[{i}]",
+                                         f"expected a row of {len(rows)} distances "
+                                         f"(a square table), got {row!r}")
+            for j, v in enumerate(row):
+                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 255:
+                    raise MachineConfigError(f"numa_distance[{i}][{j}]",
+                                             f"expected a byte (0..255), got {v!r}")
+
     def _validate_initrd(self) -> None:
         if self.initrd is None:
             return
@@ -774,6 +793,7 @@ class MachineDescription:
             "cmdline": self.cmdline,
             "firmware": self.firmware.to_dict(),
             "numa": [n.to_dict() for n in self.numa],
+            "numa_distance": [list(r) for r in self.numa_distance],
             "cpu_features": self.cpu_features.to_dict(),
             "kernel": self.kernel.to_dict(),
             "kconfig": self.kconfig.to_dict(),
@@ -785,8 +805,8 @@ class MachineDescription:
         return d
 
     KEYS: ClassVar[frozenset[str]] = frozenset({
-        "arch", "firmware", "numa", "cpus", "cpu_features", "cmdline", "kernel", "initrd",
-        "profile", "kconfig", "arch_options"})
+        "arch", "firmware", "numa", "numa_distance", "cpus", "cpu_features", "cmdline",
+        "kernel", "initrd", "profile", "kconfig", "arch_options"})
 
     @classmethod
     def from_dict(cls, data: object) -> MachineDescription:
@@ -848,6 +868,9 @@ class MachineDescription:
 
         numa = tuple(NumaNode.from_dict(n, f"numa[{i}]")
                      for i, n in enumerate(_list(d.get("numa", []), "numa")))
+        numa_distance = tuple(
+            tuple(_list(row, f"numa_distance[{i}]"))
+            for i, row in enumerate(_list(d.get("numa_distance", []), "numa_distance")))
         cpus = parse_size(d.get("cpus", 1), "cpus", allow_zero=False)
         cpu_features = (CpuFeatures.from_dict(d["cpu_features"]) if "cpu_features" in d
                         else CpuFeatures())
@@ -857,8 +880,9 @@ class MachineDescription:
         if not isinstance(arch_options, Mapping):
             raise MachineConfigError("arch_options", "expected a table")
         return cls(arch=arch, firmware=firmware, kernel=kernel, kconfig=kconfig, numa=numa,
-                   cpus=cpus, cpu_features=cpu_features, cmdline=cmdline, initrd=initrd,
-                   profile=profile, arch_options=dict(arch_options))
+                   numa_distance=numa_distance, cpus=cpus, cpu_features=cpu_features,
+                   cmdline=cmdline, initrd=initrd, profile=profile,
+                   arch_options=dict(arch_options))
 
     def replace(self, **changes: Any) -> MachineDescription:
         """A copy with some fields changed (validated again)."""

@@ -2,7 +2,8 @@
 
 Only the lines that describe the machine are read (see shared/fixtures/dmesg/README.md):
 the "BIOS-e820" (or BIOS-88/e801) and "user:" tables, "ACPI: SRAT: Node n PXM p [mem ..]"
-and "SRAT: PXM p -> APIC a -> Node n", the kernel command line, "RAMDISK: [mem ..]",
+and "SRAT: PXM p -> APIC a -> Node n", the SLIT's size in the ACPI table list (its
+distances are not printed: 10 and 20 stand in), the kernel command line, "RAMDISK: [mem ..]",
 UML's exec-shield gap, the five image sizes of the "Memory:" line, the "Linux version"
 release, the CPU count and, on x86_64, the two CPU features the early boot states: the
 paging depth (``max_arch_pfn``: 2^40 with LA57, 2^34 without) and 1 GiB pages ("Using GB
@@ -16,6 +17,7 @@ A ``=== /proc/NAME`` line ends the boot log; :func:`proc_sections` reads what fo
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from os import PathLike
@@ -38,6 +40,10 @@ from mmsvc.units import round_up
 _PREFIX = re.compile(r"^(?:<\d+>)?(?:\[\s*\d+\.\d+\]\s?)?")
 _E820 = re.compile(r"^(BIOS-e820|BIOS-88|BIOS-e801|user): \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] "
                    r"(.+?)\s*$")
+#: the ACPI table list: "ACPI: SLIT 0x<address> <length> (...)"
+_SLIT = re.compile(r"ACPI: SLIT 0x[0-9A-Fa-f]+ ([0-9A-Fa-f]+) ")
+#: sizeof(struct acpi_table_header) + the locality count
+_SLIT_HEADER = 44
 _SRAT_MEM = re.compile(r"ACPI: SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 _SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
 _RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
@@ -73,6 +79,7 @@ class DmesgFacts:
     user_map: list[E820Entry] = field(default_factory=list)
     srat_memory: list[tuple[int, int, int, int]] = field(default_factory=list)  # nid,pxm,s,e
     srat_cpus: list[tuple[int, int, int]] = field(default_factory=list)  # pxm, apic, nid
+    slit_localities: int = 0  # from the SLIT's length in the ACPI table list
     cmdline: str | None = None
     ramdisk: tuple[int, int] | None = None  # start, size
     exec_shield_gap: int | None = None
@@ -144,6 +151,8 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             continue
         if f.release is None and (m := _VERSION.search(line)):
             f.release = m.group(1)
+        elif m := _SLIT.search(line):
+            f.slit_localities = math.isqrt(max(int(m.group(1), 16) - _SLIT_HEADER, 0))
         elif m := _SRAT_MEM.search(line):
             f.srat_memory.append((int(m.group(1)), int(m.group(2)), int(m.group(3), 16),
                                   int(m.group(4), 16) + 1))
@@ -304,8 +313,12 @@ def from_dmesg(
                  for nid, v in sorted(nodes.items()))
     cpus = f.cpus or max(1, len(f.srat_cpus))
     initrd = Initrd(*f.ramdisk) if f.ramdisk else None
+    # a log lists the SLIT but never prints its distances: 10 and 20 stand in
+    d = f.slit_localities
+    slit = tuple(tuple(10 if i == j else 20 for j in range(d)) for i in range(d))
     return MachineDescription(
-        arch=f.arch, firmware=firmware, kernel=kernel, kconfig=kconfig, numa=numa, cpus=cpus,
+        arch=f.arch, firmware=firmware, kernel=kernel, kconfig=kconfig, numa=numa,
+        numa_distance=slit, cpus=cpus,
         cpu_features=cpu_features or _stated_cpu_features(f), cmdline=cmdline, initrd=initrd,
         profile=profile)
 

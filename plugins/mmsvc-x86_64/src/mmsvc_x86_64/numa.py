@@ -68,6 +68,49 @@ def numa_cleanup_meminfo(ctx: BootContext, blocks: list[list[int]]) -> list[list
     return blks
 
 
+LOCAL_DISTANCE, REMOTE_DISTANCE = 10, 20
+
+
+def acpi_parse_slit(ctx: BootContext, parsed_nodes: set[int]) -> None:
+    """The firmware's SLIT, read with the SRAT: refused whole unless every
+    domain is 10 from itself and further from the others; else each pair of
+    domains that are nodes sets its distance, in a table numa_alloc_distance
+    takes from memblock on the first one (a byte per pair of the nodes up to
+    the highest parsed)."""
+    slit = ctx.machine.numa_distance
+    if not slit:
+        return
+    d = len(slit)
+    if any((slit[i][j] != LOCAL_DISTANCE) if i == j else (slit[i][j] <= LOCAL_DISTANCE)
+           for i in range(d) for j in range(d)):
+        ctx.pr_info("ACPI: SLIT table looks invalid. Not used.")
+        return
+    pxm_to_node = {(n.pxm if n.pxm is not None else n.nid): n.nid for n in ctx.machine.numa}
+    pairs = [(pxm_to_node[i], pxm_to_node[j], slit[i][j]) for i in range(d) for j in range(d)
+             if i in pxm_to_node and j in pxm_to_node]
+    if not pairs:
+        return
+    cnt = max(parsed_nodes) + 1
+    addr = ctx.mm.memblock.phys_alloc_range(cnt * cnt, PAGE_SIZE, 0,
+                                            ctx.g.max_pfn * PAGE_SIZE,
+                                            caller="numa_alloc_distance")
+    ctx.arch_state["numa_distance_table"] = (addr, cnt * cnt)
+    table = [[LOCAL_DISTANCE if i == j else REMOTE_DISTANCE for j in range(cnt)]
+             for i in range(cnt)]
+    for a, b, dist in pairs:
+        if a < cnt and b < cnt:
+            table[a][b] = dist
+    ctx.g.numa_distance = tuple(tuple(r) for r in table)
+
+
+def numa_reset_distance(ctx: BootContext) -> None:
+    """Give the distance table back to memblock; distances are 10 and 20 again."""
+    table = ctx.arch_state.pop("numa_distance_table", None)
+    if table is not None:
+        ctx.mm.memblock.free(*table, caller="numa_reset_distance")
+    ctx.g.numa_distance = ()
+
+
 def x86_numa_init(ctx: BootContext) -> None:
     """SRAT, else one fake node; then memblock nodes and NODE_DATA."""
     mb = ctx.mm.memblock
@@ -86,6 +129,7 @@ def x86_numa_init(ctx: BootContext) -> None:
             ctx.pr_info(f"ACPI: SRAT: Node {nid} PXM {pxm} [mem {start:#010x}-{end - 1:#010x}]")
             # memory the SRAT describes may come later (hotplug): it is possible
             ctx.g.max_possible_pfn = max(ctx.g.max_possible_pfn, div_round_up(end, PAGE_SIZE))
+        acpi_parse_slit(ctx, {nid for nid, *_ in srat} | set(_cpu_nodes(ctx).values()))
         blocks = _emulated(ctx, numa_cleanup_meminfo(
             ctx, [[nid, start, end] for nid, _pxm, start, end in srat]))
         if not numa_meminfo_cover_memory(ctx, blocks):
@@ -93,7 +137,7 @@ def x86_numa_init(ctx: BootContext) -> None:
             blocks = None
             ctx.arch_state["srat"] = False
             ctx.arch_state.pop("emu_nid_to_phys", None)
-            ctx.g.numa_distance = ()
+            numa_reset_distance(ctx)
     if blocks is None:
         ctx.pr_info("NUMA turned off" if ctx.cmdline.numa_off else "No NUMA configuration found")
         end = ctx.g.max_pfn << 12

@@ -211,8 +211,9 @@ def numa_emulation(ctx: BootContext, blocks: list[list[int]], phys_nodes: list[i
     Records ``emu_nid_to_phys`` in the architecture state and allocates the
     emulated distance table."""
     memory = [(s, e) for s, e, _ in ctx.mm.memblock.mem_pfn_ranges()]
-    sp = _Splitter(ctx, [list(b) for b in blocks], memory)
+    mb = ctx.mm.memblock
     max_addr = ctx.g.max_pfn * PAGE_SIZE
+    sp = _Splitter(ctx, [list(b) for b in blocks], memory)
     mode, number, distances = _parse(spec)
     try:
         if mode == "uniform":
@@ -225,29 +226,45 @@ def numa_emulation(ctx: BootContext, blocks: list[list[int]], phys_nodes: list[i
         return None
     if not sp.emu_to_phys:
         return None
+    # a copy of the firmware's distances (a SLIT), kept while the table is rebuilt
+    phys_distance = ctx.g.numa_distance
+    copy_size = len(phys_distance) ** 2
+    copy = (mb.phys_alloc_range(copy_size, PAGE_SIZE, 0, max_addr,
+                                caller="numa_emulation") if copy_size else None)
     max_emu = max(sp.emu_to_phys)
     fallback = sp.emu_to_phys[min(sp.emu_to_phys)]
     emu_to_phys = {n: sp.emu_to_phys.get(n, fallback) for n in range(max_emu + 1)}
     ctx.arch_state["emu_nid_to_phys"] = emu_to_phys
-    ctx.g.numa_distance = _distances(emu_to_phys, distances)
-    # numa_alloc_distance: cnt * cnt bytes below the mapped memory, page aligned
+    # the firmware's table goes back, the emulated one is set pair by pair:
+    # numa_alloc_distance takes cnt * cnt bytes below the mapped memory
+    from mmsvc_x86_64 import numa
+
+    numa.numa_reset_distance(ctx)
     cnt = max_emu + 1
-    ctx.mm.memblock.phys_alloc_range(cnt * cnt, PAGE_SIZE, 0, ctx.g.max_pfn * PAGE_SIZE,
-                                     caller="numa_alloc_distance")
+    addr = mb.phys_alloc_range(cnt * cnt, PAGE_SIZE, 0, max_addr, caller="numa_alloc_distance")
+    ctx.arch_state["numa_distance_table"] = (addr, cnt * cnt)
+    ctx.g.numa_distance = _distances(emu_to_phys, distances, phys_distance)
+    if copy is not None:
+        mb.free(copy, copy_size, caller="numa_emulation")
     return sp.ei
 
 
-def _distances(emu_to_phys: dict[int, int], given: list[int]) -> tuple[tuple[int, ...], ...]:
+def _distances(emu_to_phys: dict[int, int], given: list[int],
+               phys: tuple[tuple[int, ...], ...] = ()) -> tuple[tuple[int, ...], ...]:
     """The emulated distance table: the user's values in row order (each
-    followed by another), else local/remote by physical node."""
+    followed by another), else the physical nodes' distance (the firmware's
+    table, or local/remote)."""
     n = len(emu_to_phys)
     queue = list(given)
     table = [[0] * n for _ in range(n)]
     for i in range(n):
         for j in range(n):
+            pi, pj = emu_to_phys[i], emu_to_phys[j]
             if len(queue) > 1:
                 d = queue.pop(0)
+            elif pi < len(phys) and pj < len(phys):
+                d = phys[pi][pj]
             else:
-                d = LOCAL_DISTANCE if emu_to_phys[i] == emu_to_phys[j] else REMOTE_DISTANCE
+                d = LOCAL_DISTANCE if pi == pj else REMOTE_DISTANCE
             table[i][j] = LOCAL_DISTANCE if i == j else d
     return tuple(tuple(row) for row in table)
