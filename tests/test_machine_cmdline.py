@@ -136,11 +136,33 @@ def test_memory_options():
 
 
 def test_unknown_parameters_like_6_1():
-    c = parse_cmdline("console=ttyS0 nokaslr foo=1 bar mod.param=3 foo=2 rdinit=/init -- baz")
+    c = parse_cmdline("console=ttyS0 nokaslr foo=1 bar mod.param=3 foo=2 -- baz")
     assert c.unknown == ("nokaslr", "bar", "foo=2")
     assert c.unknown_line() == ('Unknown kernel command line parameters "nokaslr bar foo=2", '
                                 "will be passed to user space.")
     assert parse_cmdline("console=ttyS0 rdinit=/init").unknown_line() is None
+
+
+def test_init_and_rdinit_drop_the_bare_words_before_them():
+    # init_setup/rdinit_setup clear init's arguments so far: the real boots with
+    # "... nokaslr rdinit=/init" print no unknown parameters, those without print
+    # "nokaslr" (tests/realboots, shared/fixtures)
+    c = parse_cmdline("console=ttyS0 nokaslr foo=1 bar rdinit=/init baz")
+    assert c.unknown == ("baz", "foo=1")
+    assert parse_cmdline("nokaslr init=/sbin/init").unknown == ()
+
+
+def test_parameters_the_config_leaves_out_are_unknown():
+    from mmsvc.machine.description import KernelConfig
+
+    off = KernelConfig()
+    on = KernelConfig(debug_pagealloc=True, page_owner=True, dma_cma=True)
+    line = "debug_pagealloc=on page_owner=on cma=64M"
+    assert parse_cmdline(line, "x86_64", off).unknown == (
+        "debug_pagealloc=on", "page_owner=on", "cma=64M")
+    assert parse_cmdline(line, "x86_64", on).unknown == ()
+    # x86 reads pti= straight from the command line: no parameter claims it
+    assert parse_cmdline("pti=on").unknown == ("pti=on",)
 
 
 def test_uml_mem_is_physmem_and_unknown():

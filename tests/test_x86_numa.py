@@ -193,3 +193,22 @@ def test_a_logs_slit_is_read_for_its_size_and_verify_says_the_distances_are_gues
     assert bad and all(row.startswith("Fallback order") and row.endswith(SLIT_NOTE)
                        for row in bad)
     assert any(ok and row.startswith("NODE_DATA(3)") for ok, row in report.rows)
+
+
+def _hash_lines(sim: Simulation) -> list[str]:
+    return _lines(sim, "Dentry cache hash", "Inode-cache hash")
+
+
+def test_hashdist_and_nohugevmalloc():
+    two = (NumaNode(0, ((0, 0xA0000), (0x100000, 2 * GiB)), (0,)),
+           NumaNode(1, ((2 * GiB, 3 * GiB), (4 * GiB, 5 * GiB)), (1,)))
+    spread = _hash_lines(boot_default("", numa=two, cpus=2))
+    # 4 MiB of dentry hash over two nodes: a PMD each, so huge pages
+    assert spread[0].endswith("4194304 bytes, vmalloc hugepage)")
+    # hashdist=0: the early, linear tables from memblock, as on one node
+    linear = _hash_lines(boot_default("hashdist=0", numa=two, cpus=2))
+    assert all(ln.endswith("linear)") for ln in linear) and len(linear) == 2
+    assert _hash_lines(boot_default("hashdist=1", numa=two, cpus=2)) == spread
+    # nohugevmalloc: still spread, in small pages
+    small = _hash_lines(boot_default("nohugevmalloc", numa=two, cpus=2))
+    assert all(ln.endswith(" vmalloc)") for ln in small)

@@ -86,3 +86,12 @@ def test_a_moved_initrd_is_described_where_the_boot_loader_put_it():
     d = from_dmesg(path.read_text(errors="replace"))
     assert d.initrd is not None
     assert (d.initrd.start, d.initrd.size) == (0xBFEE4000, 0xFBBE7)
+
+
+def test_crashkernel_ranges_match_the_memory_rounded_up_to_128m():
+    # 4095 MiB of RAM: 6.1 matches "4G-" (rounded up to 4096 MiB), 5.14 "2G-4G"
+    line = "crashkernel=2G-4G:64M,4G-:128M"
+    assert _crash_lines(boot_default(line))[0].startswith("Reserving 128MB of memory")
+    assert _crash_lines(boot_default(line, "5.14"))[0].startswith("Reserving 64MB of memory")
+    # an entry whose size is not below the memory makes the option invalid
+    assert _crash_lines(boot_default("crashkernel=1G-:8G")) == []

@@ -36,6 +36,8 @@ class Architecture:
             when the booted build's catalogue entry does not give it.
         default_machine: returns the architecture's built-in machine
             description (what ``mmsvc boot --arch NAME`` boots), or None.
+        hugetlb_sizes: returns the huge page sizes a machine supports
+            (``arch_hugetlb_valid_size``), for ``hugepagesz=``; None: none.
         options: free-form architecture data for the plugin's own use.
     """
 
@@ -49,6 +51,7 @@ class Architecture:
     max_physmem_bits: int = 46
     pglist_data_size: int = 0
     default_machine: Callable[[], Any] | None = None
+    hugetlb_sizes: Callable[[Any], tuple[int, ...]] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     plugin: str | None = None
 

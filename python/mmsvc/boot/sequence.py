@@ -8,7 +8,7 @@ from __future__ import annotations
 from mmsvc.boot.context import BootContext
 from mmsvc.boot.steps import Step, StepKind, arch_step
 from mmsvc.errors import PluginError
-from mmsvc.mm import ftrace, hashes, init, mempolicy, page_alloc, printk
+from mmsvc.mm import ftrace, hashes, hugetlb, init, mempolicy, page_alloc, printk
 
 G, A = StepKind.GENERIC, StepKind.ARCH
 
@@ -109,7 +109,8 @@ def build_steps(ctx: BootContext) -> list[Step]:
     steps.append(_arch_step(ctx, "setup_per_cpu_areas", sk, "the first per-cpu chunk"))
     steps.append(Step("build_all_zonelists", sk, G, page_alloc.build_all_zonelists,
                       doc="zonelists and the Total pages line"))
-    steps.append(Step("parse_args", sk, G, _print_cmdline, doc="print the command line"))
+    steps.append(Step("parse_args", sk, G, _print_cmdline,
+                      doc="print the command line; gigantic pages hugepages= asks for"))
     steps.append(Step("setup_log_buf", sk, G, _setup_log_buf,
                       doc="a bigger log buffer for log_buf_len= or many possible CPUs"))
     steps.append(Step("vfs_caches_init_early", sk, G, _vfs_caches_init_early,
@@ -149,6 +150,8 @@ def build_steps(ctx: BootContext) -> list[Step]:
     steps.append(_arch_step(ctx, "sock_init", "late",
                             "architecture: the first BPF JIT image, the PTP classifier's "
                             "(core_initcall)"))
+    steps.append(Step("hugetlb_init", "late", G, hugetlb.hugetlb_init,
+                      doc="huge page sizes registered, their pools filled (subsys_initcall)"))
     steps.append(_arch_step(ctx, "free_initmem", "late",
                             "give back the initrd, init sections and image gaps"))
     steps.append(Step("numa_default_policy", "late", G, mempolicy.numa_default_policy,
@@ -162,14 +165,25 @@ def _init_per_zone_wmark_min(ctx: BootContext) -> None:
 
 def _print_cmdline(ctx: BootContext) -> None:
     ctx.pr_info(f"Kernel command line: {ctx.machine.cmdline}")
+    hugetlb.hugetlb_parse_args(ctx)
     unknown = ctx.cmdline.unknown_line()
     if unknown:
         ctx.pr_info(unknown)
 
 
 def _hashdist(ctx: BootContext) -> bool:
-    """``hashdist``: NUMA kernels spread big hashes unless only one node has memory."""
+    """``hashdist``: NUMA kernels spread big hashes unless only one node has
+    memory or ``hashdist=0`` (simple_strtoul: a bare or non-numeric value is 0)."""
+    given = ctx.cmdline.get("hashdist")
+    if given is not None and not _strtoul(given):
+        return False
     return bool(ctx.kconfig.numa) and ctx.g.nr_memory_nodes > 1
+
+
+def _strtoul(text: str) -> int:
+    from mmsvc.machine.units import kernel_strtoull
+
+    return kernel_strtoull(text)[0]
 
 
 def _setup_log_buf(ctx: BootContext) -> None:

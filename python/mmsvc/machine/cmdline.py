@@ -38,12 +38,12 @@ enforcing checkreqprot
 nohz nohz_full isolcpus rcu_nocbs irqaffinity threadirqs nowatchdog nmi_watchdog watchdog
 softlockup_panic hardlockup_panic sysrq_always_enabled
 clocksource resume resume_offset noresume hibernate reboot
-norandmaps hardened_usercopy vmalloc stack_guard_gap lpj
+norandmaps hardened_usercopy vmalloc nohugevmalloc stack_guard_gap lpj
 nomodeset vga video fbcon profile trace_event ftrace tp_printk
 """.split())
 
 _X86_KNOWN = frozenset("""
-mem memmap pti nopti acpi noapic nolapic apic disableapic nox2apic x2apic_phys
+mem memmap nopti acpi noapic nolapic apic disableapic nox2apic x2apic_phys
 iommu intel_iommu amd_iommu swiotlb noexec nopat nogbpages gbpages
 numa noefi efi add_efi_memmap efi_fake_mem tsc hpet nohpet notsc clearcpuid
 vsyscall idle pci pcie_aspm nospectre_v1 nospectre_v2 spectre_v2 spectre_v2_user
@@ -106,12 +106,19 @@ class CrashKernel:
     high: bool = False
     low: bool = False
 
-    def size_for(self, system_ram: int) -> int:
-        """The size the kernel picks for a machine with *system_ram* bytes."""
+    def size_for(self, system_ram: int, round_to: int = 0) -> int:
+        """The size the kernel picks for a machine with *system_ram* bytes.
+
+        Ranges are matched against the memory rounded up to *round_to*
+        (6.1 rounds to 128 MiB: firmware keeps some RAM to itself); an entry
+        whose size is not below that memory makes the whole option invalid."""
         if self.size is not None:
             return self.size
+        total = -(-system_ram // round_to) * round_to if round_to else system_ram
         for start, end, size in self.ranges:
-            if system_ram >= start and (end is None or system_ram < end):
+            if size >= total:
+                return 0
+            if total >= start and (end is None or total < end):
                 return size
         return 0
 
@@ -370,15 +377,25 @@ def _parse_core(name: str, value: str | None, allow_mirror: bool) -> CoreSize:
     return CoreSize(value, bytes=size)
 
 
-def _is_known(name: str, arch: str) -> bool:
+#: parameters registered only when a config switch is on (KernelConfig field)
+CONFIG_PARAMS = {
+    "cma": "dma_cma", "debug_pagealloc": "debug_pagealloc", "page_owner": "page_owner",
+}
+
+
+def _is_known(name: str, arch: str, kconfig: object | None = None) -> bool:
     n = _norm(name)
+    switch = CONFIG_PARAMS.get(n)
+    if switch is not None and kconfig is not None and not getattr(kconfig, switch, True):
+        return False
     if n in {_norm(k) for k in known_params(arch)}:
         return True
     return arch == "um" and any(n.startswith(p) for p in _UML_PREFIX)
 
 
-def parse_cmdline(text: str, arch: str = "x86_64") -> KernelCmdline:
-    """Parse a kernel command line for *arch* (``x86_64``, ``um`` or another name)."""
+def parse_cmdline(text: str, arch: str = "x86_64", kconfig: object | None = None) -> KernelCmdline:
+    """Parse a kernel command line for *arch* (``x86_64``, ``um`` or another name);
+    with the build's *kconfig*, parameters its config leaves out are unknown."""
     params, init_args = split_args(text)
     values: dict[str, object] = {}
     mem_ops: list[MemOp] = []
@@ -440,7 +457,10 @@ def parse_cmdline(text: str, arch: str = "x86_64") -> KernelCmdline:
                 values["numa_off"] = True
             numa_opts.append(value)
         # Unknown-parameter bookkeeping, as init/main.c's unknown_bootoption does it.
-        if "." in name or _is_known(name, arch):
+        if n in ("init", "rdinit") and value is not None:
+            # init_setup/rdinit_setup drop the bare words given before them
+            argv.clear()
+        if "." in name or _is_known(name, arch, kconfig):
             continue
         if value is None:
             argv.append(name)

@@ -480,6 +480,7 @@ class KernelConfig:
     zone_dma32: bool = False
     zone_device: bool = False
     cma: bool = False
+    dma_cma: bool = False
     memory_hotplug: bool = False
     randomize_memory: bool = False
     randomize_base: bool = False
@@ -494,6 +495,7 @@ class KernelConfig:
     highmem: bool = False
     transparent_hugepage: bool = False
     hugetlbfs: bool = False
+    hugetlb_page_optimize_vmemmap: bool = False
     cpu_sup_intel: bool = False
     nr_cpus: int = 1
     log_buf_shift: int = 17
@@ -610,7 +612,7 @@ class MachineDescription:
         (:class:`~mmsvc.machine.cmdline.KernelCmdline`)."""
         from mmsvc.machine.cmdline import parse_cmdline
 
-        return parse_cmdline(self.cmdline, self.arch)
+        return parse_cmdline(self.cmdline, self.arch, self.kconfig)
 
     @property
     def five_level_paging(self) -> bool:

@@ -101,8 +101,10 @@ def alloc_large_system_hash_vmalloc(ctx: BootContext, name: str, bucketsize: int
                            numentries)
     size = bucketsize * entries
     nodes = max(ctx.g.nr_online_nodes, 1)  # vmalloc_huge: size per online node
-    # vmalloc_huge uses PMD pages when each node's share is at least a PMD
-    huge = size // nodes >= (PAGE_SIZE << PMD_ORDER)
+    # vmalloc_huge uses PMD pages when each node's share is at least a PMD,
+    # unless nohugevmalloc turned huge vmalloc mappings off
+    huge = (size // nodes >= (PAGE_SIZE << PMD_ORDER)
+            and ctx.cmdline.get("nohugevmalloc") is None)
     if ctx.g.vmap_initialized:
         addr = ctx.mm.vmalloc(size, caller="alloc_large_system_hash", huge=huge)
         pages: list[int] = [addr]

@@ -322,6 +322,13 @@ impl PyMm {
         guarded(|| self.shared.lock().buddy_mut()?.free_boot_pages(start_pfn, end_pfn))
     }
 
+    /// `adjust_managed_page_count`: put `delta` pages into (or take them out
+    /// of) the managed count of `pfn`'s zone and totalram, without freeing
+    /// them (hugetlb's boot-time gigantic pages count as managed).
+    fn adjust_managed_page_count(&self, pfn: u64, delta: i64) -> PyResult<()> {
+        guarded(|| self.shared.lock().buddy_mut()?.adjust_managed_page_count(pfn, delta))
+    }
+
     /// `totalram_pages()`.
     fn totalram_pages(&self) -> PyResult<u64> {
         guarded(|| Ok(self.shared.lock().buddy()?.totalram_pages()))

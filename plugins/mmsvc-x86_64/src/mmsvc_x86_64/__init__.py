@@ -8,6 +8,8 @@ mmsvc's public hook API (see docs/plugins.md).
 
 from __future__ import annotations
 
+from typing import Any
+
 from mmsvc import api
 from mmsvc.api import Architecture, ArchPlugin, BootContext, Step
 from mmsvc.machine import default_machine
@@ -22,6 +24,11 @@ DEFAULT_NR_CPUS = 8192
 #: the static per-cpu section of the Debian 6.1 generic image ("s217088")
 DEFAULT_PERCPU_STATIC = 217088
 
+def hugetlb_sizes(machine: Any) -> tuple[int, ...]:
+    """arch_hugetlb_valid_size: 2 MiB, and 1 GiB on a CPU with GB pages."""
+    return (PMD_SIZE, 1 << 30) if machine.cpu_features.gbpages else (PMD_SIZE,)
+
+
 ARCH = Architecture(
     name=NAME,
     description="x86_64: e820, 4/5-level paging, NUMA (SRAT), espfix, PTI",
@@ -33,6 +40,7 @@ ARCH = Architecture(
     max_physmem_bits=52,
     pglist_data_size=numa.DEFAULT_PGLIST_DATA_SIZE,
     default_machine=default_machine,
+    hugetlb_sizes=hugetlb_sizes,
 )
 
 

@@ -35,6 +35,8 @@ DMI_COPY_BYTES = 0x200
 REAL_MODE_SIZE = 7 * PAGE_SIZE
 #: CRASH_ALIGN, CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX on x86_64
 CRASH_ALIGN = 16 << 20
+#: parse_crashkernel_mem matches ranges against the memory rounded up to this (6.1)
+CRASH_RAM_ROUND = 128 << 20
 CRASH_ADDR_LOW_MAX = 4 << 30
 CRASH_ADDR_HIGH_MAX = 64 << 40
 
@@ -233,7 +235,7 @@ def reserve_crashkernel(ctx: BootContext) -> None:
         return
     mb = ctx.mm.memblock
     system_ram = mb.phys_mem_size()
-    size = ck.size_for(system_ram)
+    size = ck.size_for(system_ram, CRASH_RAM_ROUND if ctx.profile_at_least("6.1") else 0)
     if not size:
         return
     if ck.offset:
@@ -268,7 +270,7 @@ def reserve_crashkernel_low(ctx: BootContext) -> bool:
     if low is None:
         size = max(swiotlb_size_or_default(ctx) + (8 << 20), 256 << 20)
     else:
-        size = low.size_for(limit)
+        size = low.size_for(limit, CRASH_RAM_ROUND if ctx.profile_at_least("6.1") else 0)
         if not size:
             return True
     base = _alloc_range(mb, size, CRASH_ALIGN, 0, CRASH_ADDR_LOW_MAX)

@@ -1,0 +1,304 @@
+"""Gigantic pages reserved on the command line (mm/hugetlb.c, parse time).
+
+``hugepagesz=`` picks a huge page size the architecture supports,
+``hugepages=N`` (or ``hugepages=nid:N,nid:N``) how many of the last size
+named (or of the default size when no size came first). Pages larger than
+the buddy allocator's biggest block ("gigantic": 1 GiB on x86) can only
+come from memblock, so they are taken while the parameters are parsed: one
+size-aligned block a page, round-robin over the nodes with memory (each
+try on one node, then on any), or on the nodes named. Smaller huge pages
+come from the buddy allocator much later (hugetlb_init) and are not
+simulated until hugetlb_init. Warnings are the kernel's.
+
+``hugetlb_init`` (a subsys_initcall) then registers the sizes (the 1 GiB one
+first when the CPU has it, unless the command line named sizes), takes the
+smaller huge pages from the buddy allocator node by node, counts the
+gigantic pages into the managed memory, and reports each size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mmsvc.boot.context import BootContext
+from mmsvc.klog import KERN_ERR, KERN_WARNING
+from mmsvc.machine.units import memparse
+from mmsvc.units import PAGE_SHIFT
+
+
+@dataclass
+class HState:
+    """A huge page size and what the command line asked of it."""
+
+    size: int
+    max_huge_pages: int = 0
+    max_huge_pages_node: dict[int, int] = field(default_factory=dict)
+    next_nid_to_alloc: int = 0
+    allocated: list[int] = field(default_factory=list)
+
+    def gigantic(self, max_order: int) -> bool:
+        return self.size >> PAGE_SHIFT > 1 << (max_order - 1)
+
+
+def string_get_size(size: int) -> str:
+    """string_get_size(size, 1, STRING_UNITS_2) for whole power-of-two sizes."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    i = 0
+    while size >= 1024 and i < len(units) - 1 and size % 1024 == 0:
+        size //= 1024
+        i += 1
+    return f"{size}.00 {units[i]}"
+
+
+def hugetlb_parse_args(ctx: BootContext) -> None:
+    """The ``hugepagesz=``/``hugepages=``/``default_hugepagesz=`` options in
+    command-line order, gigantic pages allocated as they are parsed."""
+    if not ctx.kconfig.hugetlbfs:
+        return
+    sizes = ctx.arch.hugetlb_sizes(ctx.machine) if ctx.arch.hugetlb_sizes else ()
+    if not sizes:
+        return
+    hstates: dict[int, HState] = {}
+    parsed: HState | None = None
+    parsed_valid = True
+    last: object = None
+    default_pages: dict[str, int] = {"count": 0}
+    for name, value in ctx.cmdline.params:
+        if name == "hugepagesz" and value is not None:
+            size = memparse(value)[0]
+            if size not in sizes:
+                ctx.printk(f"HugeTLB: unsupported hugepagesz={value}", KERN_ERR)
+                parsed_valid = False
+                continue
+            if size in hstates:
+                ctx.printk(f"HugeTLB: hugepagesz={value} specified twice, ignoring",
+                           KERN_WARNING)
+                continue
+            parsed = hstates[size] = HState(size, next_nid_to_alloc=_first_memory_node(ctx))
+            parsed_valid = True
+        elif name == "hugepages" and value is not None:
+            if not parsed_valid:
+                ctx.printk(f"HugeTLB: hugepages={value} does not follow a valid hugepagesz, "
+                           "ignoring", KERN_WARNING)
+                parsed_valid = True
+                continue
+            target = parsed if parsed is not None else default_pages
+            if target is last:
+                ctx.printk("HugeTLB: hugepages= specified twice without interleaving "
+                           f"hugepagesz=, ignoring hugepages={value}", KERN_WARNING)
+                continue
+            if not _parse_count(ctx, value, parsed, default_pages):
+                continue
+            if parsed is not None and parsed.gigantic(ctx.arch.max_order):
+                hugetlb_hstate_alloc_pages(ctx, parsed)
+            last = target
+    ctx.plugin_state.setdefault("hugetlb", {}).update(
+        hstates=list(hstates.values()), default_pages=default_pages["count"])
+
+
+def _first_memory_node(ctx: BootContext) -> int:
+    nodes = sorted({z["nid"] for z in ctx.mm.zones() if z["present"]})
+    return nodes[0] if nodes else 0
+
+
+def _parse_count(ctx: BootContext, value: str, h: HState | None,
+                 default_pages: dict[str, int]) -> bool:
+    """``N`` or ``nid:N[,nid:N...]``; an invalid value clears what was
+    asked per node and is reported."""
+    per_node: dict[int, int] = {}
+    total = 0
+    rest = value
+    first = True
+    while rest:
+        num, _, tail = _leading_number(rest)
+        if num is None:
+            return _invalid(ctx, rest, h)
+        if tail.startswith(":"):
+            if num >= ctx.kconfig.max_numnodes or num not in ctx.g.node_online_map:
+                return _invalid(ctx, rest, h)
+            nid = num
+            count, _, tail = _leading_number(tail[1:])
+            if count is None:
+                return _invalid(ctx, tail, h)
+            per_node[nid] = count
+            total += count
+            if tail.startswith(","):
+                rest, first = tail[1:], False
+                continue
+            break
+        if not first:
+            return _invalid(ctx, rest, h)
+        total = num
+        break
+    if h is None:
+        default_pages["count"] = total
+        return True
+    if per_node:
+        h.max_huge_pages += total
+        h.max_huge_pages_node.update(per_node)
+    else:
+        h.max_huge_pages = total
+    return True
+
+
+def _leading_number(text: str) -> tuple[int | None, int, str]:
+    """sscanf("%lu%n"): digits at the start, their length, and the rest."""
+    n = 0
+    while n < len(text) and text[n].isdigit():
+        n += 1
+    if n == 0:
+        return None, 0, text
+    return int(text[:n]), n, text[n:]
+
+
+def _invalid(ctx: BootContext, rest: str, h: HState | None) -> bool:
+    ctx.printk(f"HugeTLB: Invalid hugepages parameter {rest}", KERN_WARNING)
+    if h is not None:
+        h.max_huge_pages_node.clear()
+    return False
+
+
+def hugetlb_hstate_alloc_pages(ctx: BootContext, h: HState) -> None:
+    """The gigantic pages of *h*: node by node where nodes were named, else
+    round-robin over the nodes with memory; a shortfall is reported."""
+    if not h.max_huge_pages:
+        return
+    named = {nid: n for nid, n in sorted(h.max_huge_pages_node.items()) if n > 0}
+    if named:
+        for nid, want in named.items():
+            got = 0
+            while got < want and _alloc_bootmem_huge_page(ctx, h, nid):
+                got += 1
+            if got < want:
+                ctx.printk(f"HugeTLB: allocating {want} of page size "
+                           f"{string_get_size(h.size)} failed node{nid}.  Only allocated "
+                           f"{got} hugepages.", KERN_WARNING)
+                h.max_huge_pages -= want - got
+                h.max_huge_pages_node[nid] = got
+        return
+    got = 0
+    while got < h.max_huge_pages and _alloc_bootmem_huge_page(ctx, h, None):
+        got += 1
+    if got < h.max_huge_pages:
+        ctx.printk(f"HugeTLB: allocating {h.max_huge_pages} of page size "
+                   f"{string_get_size(h.size)} failed.  Only allocated {got} hugepages.",
+                   KERN_WARNING)
+        h.max_huge_pages = got
+
+
+def _alloc_bootmem_huge_page(ctx: BootContext, h: HState, nid: int | None) -> bool:
+    """One size-aligned block from memblock on *nid*, or on the next node in
+    turn (hstate_next_node_to_alloc), falling back to any node."""
+    if nid is None:
+        nodes = sorted({z["nid"] for z in ctx.mm.zones() if z["present"]})
+        if not nodes:
+            return False
+        nid = next((n for n in nodes if n >= h.next_nid_to_alloc), nodes[0])
+        after = [n for n in nodes if n > nid]
+        h.next_nid_to_alloc = after[0] if after else nodes[0]
+    try:
+        addr = ctx.mm.memblock.alloc_try_nid_raw(h.size, h.size, 0, nid=nid,
+                                                 caller="__alloc_bootmem_huge_page")
+    except MemoryError:
+        return False
+    h.allocated.append(addr)
+    return True
+
+
+#: GFP of a fresh pool huge page (htlb_alloc_mask with __GFP_THISNODE)
+HUGE_PAGE_GFP = ("GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_THISNODE|__GFP_NOWARN|"
+                 "__GFP_RETRY_MAYFAIL")
+#: sizeof(struct page), and the vmemmap page HVO keeps for each huge page
+STRUCT_PAGE_SIZE = 64
+HUGETLB_VMEMMAP_RESERVE_PAGES = 1
+
+
+def hugetlb_init(ctx: BootContext) -> None:
+    """Register the huge page sizes, fill their pools and report them."""
+    if not ctx.kconfig.hugetlbfs:
+        return
+    sizes = ctx.arch.hugetlb_sizes(ctx.machine) if ctx.arch.hugetlb_sizes else ()
+    if not sizes:
+        return
+    state = ctx.plugin_state.setdefault("hugetlb", {})
+    hstates: list[HState] = list(state.get("hstates", []))
+    first = _first_memory_node(ctx)
+    # gigantic_pages_init (arch_initcall): the largest size, if not named
+    for size in sorted(sizes, reverse=True)[:1]:
+        if len(sizes) > 1 and all(h.size != size for h in hstates):
+            hstates.append(HState(size, next_nid_to_alloc=first))
+    default_size = min(sizes)
+    default = next((h for h in hstates if h.size == default_size), None)
+    if default is None:
+        default = HState(default_size, next_nid_to_alloc=first)
+        hstates.append(default)
+    if state.get("default_pages") and not default.max_huge_pages:
+        default.max_huge_pages = state["default_pages"]
+    for h in hstates:
+        if h.gigantic(ctx.arch.max_order):
+            for addr in h.allocated:
+                # gather_bootmem_prealloc: the page counts as managed memory again
+                ctx.mm.adjust_managed_page_count(addr >> PAGE_SHIFT, h.size >> PAGE_SHIFT)
+        else:
+            _alloc_pool_pages(ctx, h)
+    ctx.g.totalram_pages = ctx.mm.totalram_pages()
+    for h in hstates:
+        size = string_get_size(h.size)
+        if not ctx.profile_at_least("6.1"):
+            ctx.pr_info(f"HugeTLB registered {size} page size, pre-allocated "
+                        f"{h.max_huge_pages} pages")
+            continue
+        ctx.pr_info(f"HugeTLB: registered {size} page size, pre-allocated "
+                    f"{h.max_huge_pages} pages")
+        if ctx.kconfig.hugetlb_page_optimize_vmemmap:
+            vmemmap = (h.size >> PAGE_SHIFT) * STRUCT_PAGE_SIZE >> PAGE_SHIFT
+            freeable = (vmemmap - HUGETLB_VMEMMAP_RESERVE_PAGES) << PAGE_SHIFT >> 10
+            ctx.pr_info(f"HugeTLB: {freeable} KiB vmemmap can be freed for a {size} page")
+    ctx.results["hugetlb"] = [
+        {"size": h.size, "pages": h.max_huge_pages,
+         "pfns": [a >> PAGE_SHIFT for a in h.allocated]} for h in hstates]
+
+
+def _alloc_pool_pages(ctx: BootContext, h: HState) -> None:
+    """hugetlb_hstate_alloc_pages for a size the buddy allocator can give:
+    node by node where nodes were named, else round-robin (each try on one
+    node only, every node tried before giving up)."""
+    order = (h.size >> PAGE_SHIFT).bit_length() - 1
+    nodes = sorted({z["nid"] for z in ctx.mm.zones() if z["present"]})
+    named = {nid: n for nid, n in sorted(h.max_huge_pages_node.items()) if n > 0}
+
+    def alloc_on(nid: int) -> bool:
+        try:
+            h.allocated.append(ctx.mm.alloc_pages(order=order, gfp=HUGE_PAGE_GFP,
+                                                   nid=nid) << PAGE_SHIFT)
+        except MemoryError:
+            return False
+        return True
+
+    if named:
+        for nid, want in named.items():
+            got = 0
+            while got < want and alloc_on(nid):
+                got += 1
+            if got < want:
+                ctx.printk(f"HugeTLB: allocating {want} of page size "
+                           f"{string_get_size(h.size)} failed node{nid}.  Only allocated "
+                           f"{got} hugepages.", KERN_WARNING)
+                h.max_huge_pages -= want - got
+        return
+    got = 0
+    while got < h.max_huge_pages:
+        for _ in nodes:
+            nid = next((n for n in nodes if n >= h.next_nid_to_alloc), nodes[0])
+            after = [n for n in nodes if n > nid]
+            h.next_nid_to_alloc = after[0] if after else nodes[0]
+            if alloc_on(nid):
+                break
+        else:
+            break
+        got += 1
+    if got < h.max_huge_pages:
+        ctx.printk(f"HugeTLB: allocating {h.max_huge_pages} of page size "
+                   f"{string_get_size(h.size)} failed.  Only allocated {got} hugepages.",
+                   KERN_WARNING)
+        h.max_huge_pages = got
