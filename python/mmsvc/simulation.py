@@ -156,6 +156,9 @@ class Simulation:
         mm = _core.Mm(machine.profile)
         self.ctx = BootContext(machine=machine, arch=self.arch, profile=machine.profile,
                                mm=mm, pm=self.pm, log=KernelLog(_console_loglevel(machine)))
+        # every described CPU is possible until the architecture says otherwise
+        # (x86's prefill_possible_map applies nr_cpus=, possible_cpus=, nosmp)
+        self.ctx.g.nr_cpu_ids = machine.cpus
         if getattr(machine.parsed_cmdline, "memblock_debug", False):
             mm.memblock.debug = True
         self.steps: list[Step] = build_steps(self.ctx)

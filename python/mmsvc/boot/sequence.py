@@ -152,6 +152,9 @@ def build_steps(ctx: BootContext) -> list[Step]:
                             "(core_initcall)"))
     steps.append(Step("hugetlb_init", "late", G, hugetlb.hugetlb_init,
                       doc="huge page sizes registered, their pools filled (subsys_initcall)"))
+    steps.append(_arch_step(ctx, "pci_iommu_init", "late",
+                            "architecture: DMA set-up reported (x86_64: the bounce buffer "
+                            "kept and printed, or given back; rootfs_initcall)"))
     steps.append(_arch_step(ctx, "free_initmem", "late",
                             "give back the initrd, init sections and image gaps"))
     steps.append(Step("numa_default_policy", "late", G, mempolicy.numa_default_policy,

@@ -594,7 +594,10 @@ class MachineDescription:
     #: the firmware's SLIT: row i holds the distances from proximity domain i
     #: to each domain (empty: the firmware has no SLIT)
     numa_distance: tuple[tuple[int, ...], ...] = ()
+    #: possible CPUs (what "smpboot: Allowing N CPUs" counts)
     cpus: int = 1
+    #: of those, the ones present at boot (None: all); the rest are hotplug CPUs
+    present_cpus: int | None = None
     cpu_features: CpuFeatures = field(default_factory=CpuFeatures)
     cmdline: str = ""
     initrd: Initrd | None = None
@@ -693,6 +696,11 @@ class MachineDescription:
                 "profile", f"unknown profile {self.profile!r} (known: {', '.join(PROFILES)})")
         if isinstance(self.cpus, bool) or not isinstance(self.cpus, int) or self.cpus < 1:
             raise MachineConfigError("cpus", f"must be a positive integer, got {self.cpus!r}")
+        if self.present_cpus is not None and (
+                isinstance(self.present_cpus, bool) or not isinstance(self.present_cpus, int)
+                or not 1 <= self.present_cpus <= self.cpus):
+            raise MachineConfigError("present_cpus", f"must be 1 to cpus ({self.cpus}), "
+                                                     f"got {self.present_cpus!r}")
         if self.cpus > self.kconfig.nr_cpus:
             raise MachineConfigError(
                 "cpus", f"{self.cpus} CPUs but the kernel has NR_CPUS={self.kconfig.nr_cpus}")
@@ -792,6 +800,7 @@ class MachineDescription:
             "arch": self.arch,
             "profile": self.profile,
             "cpus": self.cpus,
+            **({"present_cpus": self.present_cpus} if self.present_cpus is not None else {}),
             "cmdline": self.cmdline,
             "firmware": self.firmware.to_dict(),
             "numa": [n.to_dict() for n in self.numa],
@@ -807,7 +816,8 @@ class MachineDescription:
         return d
 
     KEYS: ClassVar[frozenset[str]] = frozenset({
-        "arch", "firmware", "numa", "numa_distance", "cpus", "cpu_features", "cmdline",
+        "arch", "firmware", "numa", "numa_distance", "cpus", "present_cpus", "cpu_features",
+        "cmdline",
         "kernel", "initrd", "profile", "kconfig", "arch_options"})
 
     @classmethod
@@ -874,6 +884,8 @@ class MachineDescription:
             tuple(_list(row, f"numa_distance[{i}]"))
             for i, row in enumerate(_list(d.get("numa_distance", []), "numa_distance")))
         cpus = parse_size(d.get("cpus", 1), "cpus", allow_zero=False)
+        present_cpus = (parse_size(d["present_cpus"], "present_cpus", allow_zero=False)
+                        if d.get("present_cpus") is not None else None)
         cpu_features = (CpuFeatures.from_dict(d["cpu_features"]) if "cpu_features" in d
                         else CpuFeatures())
         cmdline = parse_str(d.get("cmdline", ""), "cmdline")
@@ -882,7 +894,8 @@ class MachineDescription:
         if not isinstance(arch_options, Mapping):
             raise MachineConfigError("arch_options", "expected a table")
         return cls(arch=arch, firmware=firmware, kernel=kernel, kconfig=kconfig, numa=numa,
-                   numa_distance=numa_distance, cpus=cpus, cpu_features=cpu_features,
+                   numa_distance=numa_distance, cpus=cpus, present_cpus=present_cpus,
+                   cpu_features=cpu_features,
                    cmdline=cmdline, initrd=initrd, profile=profile,
                    arch_options=dict(arch_options))
 

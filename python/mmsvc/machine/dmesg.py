@@ -53,7 +53,9 @@ _GAP = re.compile(r"Adding (\d+) bytes to physical memory to account for exec-sh
 _VERSION = re.compile(r"Linux version (\S+)")
 _MEMORY = re.compile(r"Memory: \d+K/\d+K available \((\d+)K kernel code, (\d+)K rwdata, "
                      r"(\d+)K rodata, (\d+)K init, (\d+)K bss")
-_ALLOWING = re.compile(r"smpboot: Allowing (\d+) CPUs")
+#: prefill_possible_map's warnings name how many CPUs the firmware listed
+_EXCEEDS = re.compile(r"(\d+) Processors exceeds (?:NR_CPUS|max_cpus) limit")
+_ALLOWING = re.compile(r"smpboot: Allowing (\d+) CPUs(?:, (\d+) hotplug CPUs)?")
 _NR_CPU_IDS = re.compile(r"nr_cpu_ids:(\d+)")
 _SLUB_CPUS = re.compile(r"SLUB: .*CPUs=(\d+)")
 #: print_cpu_info: "smpboot: CPU0: " then the vendor name unless the model name has it
@@ -85,6 +87,8 @@ class DmesgFacts:
     exec_shield_gap: int | None = None
     image_sizes: dict[str, int] | None = None  # bytes
     cpus: int | None = None
+    hotplug_cpus: int = 0  # possible CPUs not present at boot ("M hotplug CPUs")
+    firmware_cpus: int | None = None  # before nr_cpus=/nosmp cut them ("N Processors exceeds")
     max_arch_pfn: int | None = None  # the first "last_pfn = .. max_arch_pfn = .." line
     gbpages_line: bool = False
     cpu0: str | None = None  # the boot CPU's description after "smpboot: CPU0: "
@@ -181,8 +185,11 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             f.gbpages_line = True
         elif f.cpu0 is None and (m := _CPU0.search(line)):
             f.cpu0 = m.group(1)
+        elif m := _EXCEEDS.search(line):
+            f.firmware_cpus = max(f.firmware_cpus or 0, int(m.group(1)))
         elif m := _ALLOWING.search(line):
             f.cpus = int(m.group(1))
+            f.hotplug_cpus = int(m.group(2) or 0)
         elif m := _NR_CPU_IDS.search(line):
             nr_cpu_ids = int(m.group(1))
         elif m := _SLUB_CPUS.search(line):
@@ -311,7 +318,7 @@ def from_dmesg(
         n["cpus"].append(cpu)
     numa = tuple(NumaNode(nid, tuple(v["ranges"]), tuple(v["cpus"]), v["pxm"])
                  for nid, v in sorted(nodes.items()))
-    cpus = f.cpus or max(1, len(f.srat_cpus))
+    cpus = f.firmware_cpus or f.cpus or max(1, len(f.srat_cpus))
     initrd = Initrd(*f.ramdisk) if f.ramdisk else None
     # a log lists the SLIT but never prints its distances: 10 and 20 stand in
     d = f.slit_localities
@@ -319,6 +326,8 @@ def from_dmesg(
     return MachineDescription(
         arch=f.arch, firmware=firmware, kernel=kernel, kconfig=kconfig, numa=numa,
         numa_distance=slit, cpus=cpus,
+        present_cpus=(cpus - f.hotplug_cpus if not f.firmware_cpus and 0 < f.hotplug_cpus < cpus
+                      else None),
         cpu_features=cpu_features or _stated_cpu_features(f), cmdline=cmdline, initrd=initrd,
         profile=profile)
 

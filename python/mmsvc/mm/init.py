@@ -84,7 +84,7 @@ def kmem_cache_init(ctx: BootContext) -> None:
     cmd = ctx.cmdline
     direct_map = ctx.results.get("direct_map") or {}
     options = {
-        "nr_cpu_ids": ctx.machine.cpus,
+        "nr_cpu_ids": ctx.g.nr_cpu_ids,
         "nr_node_ids": ctx.arch_state.get("nr_node_ids", 1),
         "zone_dma": bool(ctx.kconfig.zone_dma),
         "slab_nomerge": cmd.get("slab_nomerge") is not None or cmd.get("slub_nomerge") is not None,

@@ -74,6 +74,9 @@ class X86_64(ArchPlugin):
     def step_init_IRQ(self, ctx: BootContext) -> None:  # noqa: N802 (the kernel's name)
         initmem.protect_idt(ctx)
 
+    def step_pci_iommu_init(self, ctx: BootContext) -> None:
+        mem_init.pci_iommu_init(ctx)
+
     def step_arch_cpu_finalize_init(self, ctx: BootContext) -> None:
         initmem.alternative_instructions(ctx)
 
@@ -97,7 +100,7 @@ def _static_from_pages(pages: int | None) -> int:
 
 def setup_per_cpu_areas(ctx: BootContext) -> None:
     """arch/x86/kernel/setup_percpu.c: the banner, then the embedded first chunk."""
-    cpus = ctx.machine.cpus
+    cpus = ctx.g.nr_cpu_ids
     nr_node_ids = ctx.arch_state.get("nr_node_ids", 1)
     nr_cpus = ctx.kconfig.nr_cpus or DEFAULT_NR_CPUS
     ctx.pr_info(f"setup_percpu: NR_CPUS:{nr_cpus} nr_cpumask_bits:{cpus} "

@@ -144,12 +144,32 @@ def mark_rodata_ro(ctx: BootContext, freed: dict[str, int]) -> None:
             free_init_pages(ctx, name, *layout[name], freed)
 
 
+def setup_max_cpus(ctx: BootContext) -> int:
+    """``maxcpus=`` (``nosmp``: 0); NR_CPUS when neither is given."""
+    cmd = ctx.cmdline
+    if cmd.get("nosmp") is not None:
+        return 0
+    given = cmd.get("maxcpus")
+    if given:
+        from mmsvc.machine.units import kernel_strtoull
+
+        return kernel_strtoull(given)[0]
+    return ctx.kconfig.nr_cpus
+
+
 def alternative_instructions(ctx: BootContext) -> None:
-    """The SMP lock table goes back once the alternatives are patched. (The
-    kernel keeps it when it patched itself for one present CPU while more
-    are possible; machine descriptions make every possible CPU present.)"""
+    """The SMP lock table goes back once the alternatives are patched,
+    unless the kernel patched itself for one CPU (one present, or
+    ``maxcpus=1``/``nosmp``) while more are possible: then it keeps the table
+    to patch the SMP versions back in when another CPU comes up."""
     freed = ctx.arch_state.setdefault("freed_after_boot", {})
     layout = image_layout(ctx)
+    possible = ctx.g.nr_cpu_ids
+    present = min(ctx.machine.present_cpus or ctx.machine.cpus, possible)
+    uniproc = (ctx.cmdline.get("noreplace-smp") is None
+               and (present == 1 or setup_max_cpus(ctx) <= 1))
+    if uniproc and possible > 1:
+        return
     if "SMP alternatives" in layout:
         free_init_pages(ctx, "SMP alternatives", *layout["SMP alternatives"], freed)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from mmsvc import api
 from mmsvc.api import (
+    KERN_WARNING,
     PAGE_SIZE,
     SMP_CACHE_BYTES,
     BootContext,
@@ -52,28 +53,30 @@ def swiotlb_size_or_default(ctx: BootContext) -> int:
     return swiotlb_option(ctx)[0] << IO_TLB_SHIFT
 
 
-def swiotlb_wanted(ctx: BootContext) -> bool:
-    """pci_swiotlb_detect: bounce buffers when memory may lie above 4 GiB
-    (or ``iommu=soft`` / ``swiotlb=force``), unless ``iommu=off``."""
-    cmd = ctx.cmdline
-    iommu = cmd.get("iommu") or ""
-    swiotlb = cmd.get("swiotlb") or ""
-    if "noforce" in swiotlb or iommu == "off":
-        return False
-    if "force" in swiotlb or iommu == "soft":
+def x86_swiotlb_enable(ctx: BootContext) -> bool:
+    """pci_swiotlb_detect: bounce buffering is used when memory may lie above
+    4 GiB, or ``iommu=soft`` asks for it; ``iommu=off`` turns the detection off."""
+    iommu = ctx.cmdline.get("iommu") or ""
+    if iommu == "soft":
         return True
-    return ctx.kconfig.swiotlb and ctx.g.max_possible_pfn > MAX_DMA32_PFN
+    return (iommu != "off" and ctx.kconfig.swiotlb
+            and ctx.g.max_possible_pfn > MAX_DMA32_PFN)
 
 
 def pci_iommu_alloc(ctx: BootContext) -> None:
+    """The GART probe, then swiotlb_init: the bounce buffer from memblock
+    when it will be used or ``swiotlb=force`` keeps it whatever happens,
+    never with ``swiotlb=noforce``."""
     ctx.pr_info("AGP: Checking aperture...")
     ctx.pr_info("AGP: No AGP bridge found")
-    if not swiotlb_wanted(ctx):
+    nslabs, asked_areas, mode = swiotlb_option(ctx)
+    enable = x86_swiotlb_enable(ctx)
+    ctx.arch_state["swiotlb_enable"] = enable
+    if not ctx.kconfig.swiotlb or mode == "noforce" or not (enable or mode == "force"):
         return
     mb = ctx.mm.memblock
-    nslabs, asked_areas, _ = swiotlb_option(ctx)
     if ctx.profile_at_least("6.1"):
-        nareas = roundup_pow_of_two(asked_areas or max(ctx.machine.cpus, 1))
+        nareas = roundup_pow_of_two(asked_areas or max(ctx.g.nr_cpu_ids, 1))
         ctx.pr_info(f"software IO TLB: area num {nareas}.")
         tlb = mb.alloc_low(page_align(nslabs << IO_TLB_SHIFT), PAGE_SIZE,
                            caller="swiotlb_memblock_alloc")
@@ -83,10 +86,24 @@ def pci_iommu_alloc(ctx: BootContext) -> None:
         tlb = mb.alloc_low(page_align(nslabs << IO_TLB_SHIFT), PAGE_SIZE, caller="swiotlb_init")
         mb.alloc(page_align(IO_TLB_MEM_HEADER_5_14 + nslabs * IO_TLB_SLOT_SIZE), PAGE_SIZE,
                  caller="swiotlb_init_with_tbl")
-    size = nslabs << IO_TLB_SHIFT
-    ctx.pr_info(f"software IO TLB: mapped [mem {tlb:#018x}-{tlb + size:#018x}] "
+    ctx.arch_state["swiotlb"] = {"start": tlb, "size": nslabs << IO_TLB_SHIFT,
+                                 "force": mode == "force"}
+
+
+def pci_iommu_init(ctx: BootContext) -> None:
+    """pci_iommu_init (rootfs_initcall): with bounce buffering in use, say so
+    and where the buffer is. Otherwise the buffer exists only because
+    ``swiotlb=force`` keeps it (swiotlb_exit gives nothing back then)."""
+    if not ctx.arch_state.get("swiotlb_enable"):
+        return
+    ctx.pr_info("PCI-DMA: Using software bounce buffering for IO (SWIOTLB)")
+    tlb = ctx.arch_state.get("swiotlb")
+    if tlb is None:
+        ctx.printk("software IO TLB: No low mem", KERN_WARNING)
+        return
+    start, size = tlb["start"], tlb["size"]
+    ctx.pr_info(f"software IO TLB: mapped [mem {start:#018x}-{start + size:#018x}] "
                 f"({size >> 20}MB)")
-    ctx.arch_state["swiotlb"] = {"start": tlb, "size": size}
 
 
 def memblock_free_all(ctx: BootContext) -> None:

@@ -248,7 +248,7 @@ def cpus_per_node(ctx: BootContext) -> dict[int, int]:
     counts = {nid: 0 for nid in ctx.g.node_possible_map if ctx.kconfig.numa}
     counts.update({nid: 0 for nid in nodes or [0]})
     listed = _cpu_nodes(ctx)
-    for cpu in range(ctx.machine.cpus):
+    for cpu in range(ctx.g.nr_cpu_ids):
         nid = listed.get(cpu)
         if nid is None or nid not in counts:
             nid = nodes[cpu % len(nodes)] if nodes else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 from mmsvc import api
 from mmsvc.api import (
     KERN_ERR,
+    KERN_WARNING,
     PAGE_SIZE,
     SMP_CACHE_BYTES,
     BootContext,
@@ -23,7 +24,7 @@ from mmsvc.api import (
     substep,
 )
 from mmsvc.machine import e820 as e820mod
-from mmsvc_x86_64 import numa, paging
+from mmsvc_x86_64 import initmem, numa, paging
 from mmsvc_x86_64.constants import ISA_END_ADDRESS, MAX_DMA32_PFN
 
 SZ_64K = 64 << 10
@@ -416,6 +417,36 @@ def register_nosave_regions(ctx: BootContext, e820) -> None:
                     f"[mem {lo << 12:#010x}-{(hi << 12) - 1:#010x}]")
 
 
+def prefill_possible_map(ctx: BootContext) -> None:
+    """The possible CPUs: the present ones and, with CPU hotplug, the
+    firmware's disabled ones (``possible_cpus=`` overrides), at most
+    ``nr_cpus=``, one with ``nosmp``; ``nr_cpu_ids`` is their count."""
+    from mmsvc.machine.units import kernel_strtoull
+
+    cmd, m = ctx.cmdline, ctx.machine
+    present = m.present_cpus or m.cpus
+    max_cpus = initmem.setup_max_cpus(ctx)
+    given = cmd.get("possible_cpus")
+    if given:
+        possible = kernel_strtoull(given)[0]
+    else:
+        possible = m.cpus if max_cpus else present
+    nr_cpus = cmd.get("nr_cpus")
+    limit = ctx.kconfig.nr_cpus
+    if nr_cpus:
+        limit = min(limit, max(kernel_strtoull(nr_cpus)[0], 1))
+    if possible > limit:
+        ctx.printk(f"smpboot: {possible} Processors exceeds NR_CPUS limit of {limit}",
+                   KERN_WARNING)
+        possible = limit
+    if not max_cpus and possible > 1:
+        ctx.printk(f"smpboot: {possible} Processors exceeds max_cpus limit of {max_cpus}",
+                   KERN_WARNING)
+        possible = 1
+    ctx.g.nr_cpu_ids = possible
+    ctx.pr_info(f"smpboot: Allowing {possible} CPUs, {max(possible - present, 0)} hotplug CPUs")
+
+
 def early_log_buf(ctx: BootContext) -> None:
     """setup_log_buf(1), once the direct map is up."""
     setup_log_buf(ctx, early=True)
@@ -448,6 +479,8 @@ def steps(profile: str) -> list[Step]:
         substep("memblock_find_dma_reserve", memblock_find_dma_reserve, "dma_reserve"),
         substep("paging_init", paging_init, "sparse_init and the zones"),
         substep("acpi_boot_init", acpi_boot_init, "the HPET resource"),
+        substep("prefill_possible_map", prefill_possible_map,
+                "possible CPUs: nr_cpus=, possible_cpus=, nosmp"),
         substep("init_cpu_to_node", numa.init_cpu_to_node,
                 "CPUs' nodes online; 5.14 sets up memoryless ones"),
         substep("small_boot_allocations", small_boot_allocations,

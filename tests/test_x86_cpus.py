@@ -1,0 +1,84 @@
+"""Possible, present and online CPUs on x86_64 (prefill_possible_map, the
+SMP alternatives) and the bounce buffer's late report (pci_iommu_init),
+against real boots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mmsvc.errors import MachineConfigError
+from mmsvc.machine import from_dmesg
+
+from .conftest import boot_default
+
+REALBOOTS = Path(__file__).parent / "realboots"
+
+
+def _lines(sim, key: str) -> list[str]:
+    return [ln for ln in sim.log.text().splitlines() if key in ln]
+
+
+@pytest.mark.parametrize("extra,fields,allowing,warning", [
+    ("", {"cpus": 4}, "Allowing 4 CPUs, 0 hotplug CPUs", None),
+    ("", {"cpus": 4, "present_cpus": 2}, "Allowing 4 CPUs, 2 hotplug CPUs", None),
+    ("nr_cpus=1", {"cpus": 4}, "Allowing 1 CPUs, 0 hotplug CPUs",
+     "smpboot: 4 Processors exceeds NR_CPUS limit of 1"),
+    ("nosmp", {"cpus": 2}, "Allowing 1 CPUs, 0 hotplug CPUs",
+     "smpboot: 2 Processors exceeds max_cpus limit of 0"),
+    ("possible_cpus=8", {"cpus": 2}, "Allowing 8 CPUs, 6 hotplug CPUs", None),
+    # maxcpus= limits the CPUs brought up, not the possible ones
+    ("maxcpus=1", {"cpus": 4}, "Allowing 4 CPUs, 0 hotplug CPUs", None),
+])
+def test_prefill_possible_map(extra, fields, allowing, warning):
+    sim = boot_default(extra, **fields)
+    assert _lines(sim, "smpboot: Allowing") == [f"smpboot: {allowing}"]
+    assert _lines(sim, "Processors exceeds") == ([warning] if warning else [])
+    possible = int(allowing.split()[1])
+    assert sim.ctx.g.nr_cpu_ids == possible
+    assert f"nr_cpu_ids:{possible} " in sim.log.text()
+
+
+@pytest.mark.parametrize("extra,fields,freed", [
+    ("", {"cpus": 1}, True),
+    ("", {"cpus": 4}, True),
+    ("maxcpus=1", {"cpus": 4}, False),      # patched for one CPU, more may come
+    ("", {"cpus": 4, "present_cpus": 1}, False),
+    ("noreplace-smp maxcpus=1", {"cpus": 4}, True),
+    ("nosmp", {"cpus": 2}, True),           # one possible CPU: nothing to patch back
+])
+def test_smp_alternatives_are_kept_while_more_cpus_may_come(extra, fields, freed):
+    sim = boot_default(extra, **fields)
+    assert bool(_lines(sim, "Freeing SMP alternatives memory: 36K")) is freed
+
+
+def test_present_cpus_names_the_field():
+    with pytest.raises(MachineConfigError) as ei:
+        boot_default(cpus=2, present_cpus=3)
+    assert ei.value.field == "present_cpus"
+
+
+def test_a_log_states_present_and_firmware_cpus():
+    m = from_dmesg(str(REALBOOTS / "pc-4g-smp4-maxcpus64.log"))
+    assert (m.cpus, m.present_cpus) == (64, 4)
+    m = from_dmesg(str(REALBOOTS / "pc-2g-nrcpus1.log"))     # -smp 4 nr_cpus=1
+    assert (m.cpus, m.present_cpus) == (4, None)
+
+
+def test_the_bounce_buffer_is_reported_late_or_given_back():
+    # memory above 4 GiB: used, and reported at pci_iommu_init (after sock_init)
+    sim = boot_default()
+    text = sim.log.text()
+    assert text.index("PCI-DMA: Using software bounce buffering for IO (SWIOTLB)") > \
+        text.index("HugeTLB: registered")
+    small = dict(firmware=from_dmesg(str(REALBOOTS / "pc-2g-swiotlb-force.log")).firmware)
+    # 2 GiB: swiotlb=force allocates it and keeps it, silently
+    forced = boot_default("swiotlb=force", **small)
+    assert not _lines(forced, "software IO TLB: mapped") and "swiotlb" in forced.ctx.arch_state
+    # iommu=soft asks for bounce buffering: kept and reported
+    soft = boot_default("iommu=soft", **small)
+    assert _lines(soft, "software IO TLB: mapped")
+    plain = boot_default("", **small)
+    assert "swiotlb" not in plain.ctx.arch_state
+    assert soft.mm.totalram_pages() == forced.mm.totalram_pages() < plain.mm.totalram_pages()
