@@ -97,7 +97,7 @@ def hugetlb_parse_args(ctx: BootContext) -> None:
 
 
 def _first_memory_node(ctx: BootContext) -> int:
-    nodes = sorted({z["nid"] for z in ctx.mm.zones() if z["present"]})
+    nodes = _memory_nodes(ctx)
     return nodes[0] if nodes else 0
 
 
@@ -159,43 +159,55 @@ def _invalid(ctx: BootContext, rest: str, h: HState | None) -> bool:
 
 
 def hugetlb_hstate_alloc_pages(ctx: BootContext, h: HState) -> None:
-    """The gigantic pages of *h*: node by node where nodes were named, else
-    round-robin over the nodes with memory; a shortfall is reported."""
+    """The pages of *h*: node by node where nodes were named, else one at a
+    time over the nodes in turn; a shortfall is reported. Gigantic pages
+    come from memblock, the others from the buddy allocator."""
     if not h.max_huge_pages:
         return
+    alloc = (_alloc_bootmem_huge_page if h.gigantic(ctx.arch.max_order)
+             else _alloc_pool_huge_page)
+    size = string_get_size(h.size)
     named = {nid: n for nid, n in sorted(h.max_huge_pages_node.items()) if n > 0}
+    for nid, want in named.items():
+        got = 0
+        while got < want and alloc(ctx, h, nid):
+            got += 1
+        if got < want:
+            ctx.printk(f"HugeTLB: allocating {want} of page size {size} failed node{nid}.  "
+                       f"Only allocated {got} hugepages.", KERN_WARNING)
+            h.max_huge_pages -= want - got
+            h.max_huge_pages_node[nid] = got
     if named:
-        for nid, want in named.items():
-            got = 0
-            while got < want and _alloc_bootmem_huge_page(ctx, h, nid):
-                got += 1
-            if got < want:
-                ctx.printk(f"HugeTLB: allocating {want} of page size "
-                           f"{string_get_size(h.size)} failed node{nid}.  Only allocated "
-                           f"{got} hugepages.", KERN_WARNING)
-                h.max_huge_pages -= want - got
-                h.max_huge_pages_node[nid] = got
         return
     got = 0
-    while got < h.max_huge_pages and _alloc_bootmem_huge_page(ctx, h, None):
+    while got < h.max_huge_pages and alloc(ctx, h, None):
         got += 1
     if got < h.max_huge_pages:
-        ctx.printk(f"HugeTLB: allocating {h.max_huge_pages} of page size "
-                   f"{string_get_size(h.size)} failed.  Only allocated {got} hugepages.",
-                   KERN_WARNING)
+        ctx.printk(f"HugeTLB: allocating {h.max_huge_pages} of page size {size} failed.  "
+                   f"Only allocated {got} hugepages.", KERN_WARNING)
         h.max_huge_pages = got
 
 
+def _memory_nodes(ctx: BootContext) -> list[int]:
+    return sorted({z["nid"] for z in ctx.mm.zones() if z["present"]})
+
+
+def _next_node(h: HState, nodes: list[int]) -> int:
+    """hstate_next_node_to_alloc: this turn's node, and the next one's."""
+    nid = next((n for n in nodes if n >= h.next_nid_to_alloc), nodes[0])
+    after = [n for n in nodes if n > nid]
+    h.next_nid_to_alloc = after[0] if after else nodes[0]
+    return nid
+
+
 def _alloc_bootmem_huge_page(ctx: BootContext, h: HState, nid: int | None) -> bool:
-    """One size-aligned block from memblock on *nid*, or on the next node in
-    turn (hstate_next_node_to_alloc), falling back to any node."""
+    """One size-aligned block from memblock on *nid*, or on the node whose
+    turn it is, falling back to any node."""
     if nid is None:
-        nodes = sorted({z["nid"] for z in ctx.mm.zones() if z["present"]})
+        nodes = _memory_nodes(ctx)
         if not nodes:
             return False
-        nid = next((n for n in nodes if n >= h.next_nid_to_alloc), nodes[0])
-        after = [n for n in nodes if n > nid]
-        h.next_nid_to_alloc = after[0] if after else nodes[0]
+        nid = _next_node(h, nodes)
     try:
         addr = ctx.mm.memblock.alloc_try_nid_raw(h.size, h.size, 0, nid=nid,
                                                  caller="__alloc_bootmem_huge_page")
@@ -203,6 +215,22 @@ def _alloc_bootmem_huge_page(ctx: BootContext, h: HState, nid: int | None) -> bo
         return False
     h.allocated.append(addr)
     return True
+
+
+def _alloc_pool_huge_page(ctx: BootContext, h: HState, nid: int | None) -> bool:
+    """One huge page from the buddy allocator on *nid* only, or on the nodes
+    in turn until one has it (alloc_pool_huge_page)."""
+    order = (h.size >> PAGE_SHIFT).bit_length() - 1
+    nodes = [nid] if nid is not None else _memory_nodes(ctx)
+    for _ in nodes:
+        node = nid if nid is not None else _next_node(h, nodes)
+        try:
+            pfn = ctx.mm.alloc_pages(order=order, gfp=HUGE_PAGE_GFP, nid=node)
+        except MemoryError:
+            continue
+        h.allocated.append(pfn << PAGE_SHIFT)
+        return True
+    return False
 
 
 #: GFP of a fresh pool huge page (htlb_alloc_mask with __GFP_THISNODE)
@@ -240,7 +268,7 @@ def hugetlb_init(ctx: BootContext) -> None:
                 # gather_bootmem_prealloc: the page counts as managed memory again
                 ctx.mm.adjust_managed_page_count(addr >> PAGE_SHIFT, h.size >> PAGE_SHIFT)
         else:
-            _alloc_pool_pages(ctx, h)
+            hugetlb_hstate_alloc_pages(ctx, h)
     ctx.g.totalram_pages = ctx.mm.totalram_pages()
     for h in hstates:
         size = string_get_size(h.size)
@@ -257,48 +285,3 @@ def hugetlb_init(ctx: BootContext) -> None:
     ctx.results["hugetlb"] = [
         {"size": h.size, "pages": h.max_huge_pages,
          "pfns": [a >> PAGE_SHIFT for a in h.allocated]} for h in hstates]
-
-
-def _alloc_pool_pages(ctx: BootContext, h: HState) -> None:
-    """hugetlb_hstate_alloc_pages for a size the buddy allocator can give:
-    node by node where nodes were named, else round-robin (each try on one
-    node only, every node tried before giving up)."""
-    order = (h.size >> PAGE_SHIFT).bit_length() - 1
-    nodes = sorted({z["nid"] for z in ctx.mm.zones() if z["present"]})
-    named = {nid: n for nid, n in sorted(h.max_huge_pages_node.items()) if n > 0}
-
-    def alloc_on(nid: int) -> bool:
-        try:
-            h.allocated.append(ctx.mm.alloc_pages(order=order, gfp=HUGE_PAGE_GFP,
-                                                   nid=nid) << PAGE_SHIFT)
-        except MemoryError:
-            return False
-        return True
-
-    if named:
-        for nid, want in named.items():
-            got = 0
-            while got < want and alloc_on(nid):
-                got += 1
-            if got < want:
-                ctx.printk(f"HugeTLB: allocating {want} of page size "
-                           f"{string_get_size(h.size)} failed node{nid}.  Only allocated "
-                           f"{got} hugepages.", KERN_WARNING)
-                h.max_huge_pages -= want - got
-        return
-    got = 0
-    while got < h.max_huge_pages:
-        for _ in nodes:
-            nid = next((n for n in nodes if n >= h.next_nid_to_alloc), nodes[0])
-            after = [n for n in nodes if n > nid]
-            h.next_nid_to_alloc = after[0] if after else nodes[0]
-            if alloc_on(nid):
-                break
-        else:
-            break
-        got += 1
-    if got < h.max_huge_pages:
-        ctx.printk(f"HugeTLB: allocating {h.max_huge_pages} of page size "
-                   f"{string_get_size(h.size)} failed.  Only allocated {got} hugepages.",
-                   KERN_WARNING)
-        h.max_huge_pages = got
