@@ -88,3 +88,11 @@ def test_real_boots_print_the_same(log):
     sim = Simulation(from_dmesg(str(REALBOOTS / log)).replace(profile="6.1"))
     sim.boot()
     assert _hugetlb_lines(sim) == real
+
+
+def test_5_14_has_no_per_node_form():
+    # "0:1" reads as 0 pages in 5.14 (the node form came with 5.16)
+    sim = boot_default("hugepagesz=1G hugepages=0:1", profile="5.14")
+    assert "HugeTLB registered 1.00 GiB page size, pre-allocated 0 pages" in _hugetlb_lines(sim)
+    sim = boot_default("hugepagesz=1G hugepages=0:1")
+    assert "HugeTLB: registered 1.00 GiB page size, pre-allocated 1 pages" in _hugetlb_lines(sim)

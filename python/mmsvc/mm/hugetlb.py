@@ -103,8 +103,16 @@ def _first_memory_node(ctx: BootContext) -> int:
 
 def _parse_count(ctx: BootContext, value: str, h: HState | None,
                  default_pages: dict[str, int]) -> bool:
-    """``N`` or ``nid:N[,nid:N...]``; an invalid value clears what was
-    asked per node and is reported."""
+    """``N`` or (6.1; 5.16 added it) ``nid:N[,nid:N...]``; an invalid value
+    clears what was asked per node and is reported. 5.14 reads a leading
+    number only, 0 when there is none."""
+    if not ctx.profile_at_least("6.1"):
+        count = _leading_number(value)[0] or 0
+        if h is None:
+            default_pages["count"] = count
+        else:
+            h.max_huge_pages = count
+        return True
     per_node: dict[int, int] = {}
     total = 0
     rest = value
