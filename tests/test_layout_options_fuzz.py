@@ -68,3 +68,32 @@ def test_layout_options_boot_or_fail_cleanly(nodes, kernelcore, movablecore, fak
     # the machine stays usable
     pfn = sim.mm.alloc_pages(0)
     sim.mm.free_pages(pfn, 0)
+
+
+HUGE = st.sampled_from(["", "hugepagesz=1G hugepages=2", "hugepagesz=1G hugepages=0:1,1:1",
+                        "hugepages=100", "hugepagesz=2M hugepages=1:8", "hugepagesz=7M"])
+CPUS = st.sampled_from(["", "nr_cpus=1", "possible_cpus=9", "nosmp", "maxcpus=1"])
+MISC = st.sampled_from(["", "log_buf_len=1M", "log_buf_len=junk", "hashdist=0",
+                        "nohugevmalloc", "swiotlb=force", "iommu=soft", "pti=on vsyscall=emulate"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 4), HUGE, CPUS, MISC, st.sampled_from(["5.14", "6.1"]))
+def test_cpu_huge_page_and_buffer_options_boot_or_fail_cleanly(nodes, huge, cpus, misc,
+                                                                profile):
+    m = _machine(nodes, " ".join(p for p in (huge, cpus, misc) if p)).replace(profile=profile)
+    try:
+        sim = Simulation(m)
+        sim.boot()
+    except MmsvcError:
+        return
+    g = sim.ctx.g
+    assert 1 <= g.nr_cpu_ids
+    memory = sum(e - s for s, e, _ in sim.mm.memblock.mem_pfn_ranges())
+    assert sim.mm.totalram_pages() <= memory
+    assert sim.mm.nr_free_pages() <= sim.mm.totalram_pages()
+    # every huge page reported is one the simulation holds
+    for h in sim.ctx.results.get("hugetlb", []):
+        assert len(h["pfns"]) == h["pages"]
+    pfn = sim.mm.alloc_pages(0)
+    sim.mm.free_pages(pfn, 0)

@@ -82,3 +82,16 @@ def test_the_bounce_buffer_is_reported_late_or_given_back():
     plain = boot_default("", **small)
     assert "swiotlb" not in plain.ctx.arch_state
     assert soft.mm.totalram_pages() == forced.mm.totalram_pages() < plain.mm.totalram_pages()
+
+
+def test_possible_cpus_0_is_refused_by_name():
+    with pytest.raises(MachineConfigError) as ei:
+        boot_default("possible_cpus=0", cpus=2)
+    assert ei.value.field == "cmdline: possible_cpus=0"
+
+
+@pytest.mark.parametrize("extra", ["nr_cpus=x", "nr_cpus=0", "maxcpus=x", "possible_cpus=x"])
+def test_values_that_are_no_number_change_nothing(extra):
+    sim = boot_default(extra, cpus=4)
+    assert sim.ctx.g.nr_cpu_ids == 4
+    assert _lines(sim, "Freeing SMP alternatives memory")  # not patched for one CPU

@@ -149,12 +149,10 @@ def setup_max_cpus(ctx: BootContext) -> int:
     cmd = ctx.cmdline
     if cmd.get("nosmp") is not None:
         return 0
-    given = cmd.get("maxcpus")
-    if given:
-        from mmsvc.machine.units import kernel_strtoull
+    from mmsvc.machine.units import kernel_strtoull
 
-        return kernel_strtoull(given)[0]
-    return ctx.kconfig.nr_cpus
+    number, used = kernel_strtoull(cmd.get("maxcpus") or "")
+    return number if used else ctx.kconfig.nr_cpus  # get_option keeps the default
 
 
 def alternative_instructions(ctx: BootContext) -> None:

@@ -427,14 +427,18 @@ def prefill_possible_map(ctx: BootContext) -> None:
     present = m.present_cpus or m.cpus
     max_cpus = initmem.setup_max_cpus(ctx)
     given = cmd.get("possible_cpus")
-    if given:
-        possible = kernel_strtoull(given)[0]
+    number, used = kernel_strtoull(given or "")
+    if used:  # get_option: a value that is no number leaves the default
+        possible = number
+        if possible == 0:
+            raise MachineConfigError(f"cmdline: possible_cpus={given}",
+                                     "no CPU, not even the boot CPU, would be possible")
     else:
         possible = m.cpus if max_cpus else present
-    nr_cpus = cmd.get("nr_cpus")
     limit = ctx.kconfig.nr_cpus
-    if nr_cpus:
-        limit = min(limit, max(kernel_strtoull(nr_cpus)[0], 1))
+    nr_cpus, used = kernel_strtoull(cmd.get("nr_cpus") or "")
+    if used and 0 < nr_cpus < limit:  # nr_cpu_setup only ever lowers nr_cpu_ids
+        limit = nr_cpus
     if possible > limit:
         ctx.printk(f"smpboot: {possible} Processors exceeds NR_CPUS limit of {limit}",
                    KERN_WARNING)
