@@ -180,3 +180,11 @@ def test_parse_size_strict():
         with pytest.raises(MachineConfigError) as ei:
             parse_size(bad, "e820[3].size")
         assert ei.value.field == "e820[3].size"
+
+
+def test_get_int_reads_numbers_as_the_kernel_does():
+    c = parse_cmdline("maxcpus=2 nr_cpus=0x10 dhash_entries=12abc possible_cpus=x hashdist")
+    assert (c.get_int("maxcpus"), c.get_int("nr_cpus"), c.get_int("dhash_entries")) == (2, 16, 12)
+    # no number, a bare flag or no option at all: the default
+    assert c.get_int("possible_cpus", 7) == 7 and c.get_int("hashdist") is None
+    assert c.get_int("slub_min_order", 3) == 3

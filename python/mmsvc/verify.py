@@ -19,7 +19,7 @@ EXACT = tuple(re.compile(p) for p in (
     r"^Kernel/User page tables isolation", r"^NODE_DATA\(\d+\) allocated",
     r"^Policy zone:", r"^Fallback order for Node", r"^percpu: Embedded",
     r"^(Dentry cache|Inode-cache) hash table entries", r"^software IO TLB: (area num|mapped)",
-    r"^HugeTLB", r"^printk: log_buf_len", r"crashkernel (reservation|\(System RAM|\(low RAM)",
+    r"^HugeTLB", r"^printk: log_buf_len", r"^crashkernel reservation failed",
     r"for crashkernel",
 ))
 MEMORY = re.compile(

@@ -53,6 +53,10 @@ class KernelGlobals:
     page_poisoning: bool = False
     #: set once the vmalloc space is usable (vmalloc_init)
     vmap_initialized: bool = False
+    #: hstates: the huge page sizes the command line named, in order
+    #: (mmsvc.mm.hugetlb.HState), and hugepages= given before any size
+    hstates: list[Any] = field(default_factory=list)
+    default_hstate_max_huge_pages: int = 0
     slab_state: str = "DOWN"
 
     @property

@@ -177,16 +177,9 @@ def _print_cmdline(ctx: BootContext) -> None:
 def _hashdist(ctx: BootContext) -> bool:
     """``hashdist``: NUMA kernels spread big hashes unless only one node has
     memory or ``hashdist=0`` (simple_strtoul: a bare or non-numeric value is 0)."""
-    given = ctx.cmdline.get("hashdist")
-    if given is not None and not _strtoul(given):
+    if ctx.cmdline.get("hashdist") is not None and not ctx.cmdline.get_int("hashdist", 0):
         return False
     return bool(ctx.kconfig.numa) and ctx.g.nr_memory_nodes > 1
-
-
-def _strtoul(text: str) -> int:
-    from mmsvc.machine.units import kernel_strtoull
-
-    return kernel_strtoull(text)[0]
 
 
 def _setup_log_buf(ctx: BootContext) -> None:

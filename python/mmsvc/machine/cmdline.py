@@ -199,6 +199,14 @@ class KernelCmdline:
                 found = "" if v is None else v
         return found
 
+    def get_int(self, name: str, default: int | None = None) -> int | None:
+        """The number at the start of the last ``name=`` value, read as the
+        kernel's get_option/simple_strtoul do (base prefixes, trailing text
+        ignored); *default* when the option is absent or starts with no number."""
+        value = self.get(name)
+        number, used = kernel_strtoull(value or "")
+        return number if used else default
+
 
 # --------------------------------------------------------------------------- splitting
 

@@ -127,8 +127,8 @@ def vfs_caches_init(ctx: BootContext, hashdist: bool) -> None:
     if not hashdist:
         return
     cmd = ctx.cmdline
-    alloc_large_system_hash_vmalloc(ctx, "Dentry cache", 8, 13, _opt_int(cmd, "dhash_entries"))
-    alloc_large_system_hash_vmalloc(ctx, "Inode-cache", 8, 14, _opt_int(cmd, "ihash_entries"))
+    alloc_large_system_hash_vmalloc(ctx, "Dentry cache", 8, 13, cmd.get_int("dhash_entries", 0))
+    alloc_large_system_hash_vmalloc(ctx, "Inode-cache", 8, 14, cmd.get_int("ihash_entries", 0))
 
 
 def vfs_caches_init_early(ctx: BootContext, hashdist: bool) -> None:
@@ -136,14 +136,7 @@ def vfs_caches_init_early(ctx: BootContext, hashdist: bool) -> None:
     if hashdist:
         return
     cmd = ctx.cmdline
-    alloc_large_system_hash_early(ctx, "Dentry cache", 8, 13, _opt_int(cmd, "dhash_entries"))
-    alloc_large_system_hash_early(ctx, "Inode-cache", 8, 14, _opt_int(cmd, "ihash_entries"))
+    alloc_large_system_hash_early(ctx, "Dentry cache", 8, 13, cmd.get_int("dhash_entries", 0))
+    alloc_large_system_hash_early(ctx, "Inode-cache", 8, 14, cmd.get_int("ihash_entries", 0))
 
 
-def _opt_int(cmd: object, name: str) -> int:
-    get = getattr(cmd, "get", None)
-    value = get(name) if get else None
-    try:
-        return int(value, 0) if value else 0
-    except ValueError:
-        return 0

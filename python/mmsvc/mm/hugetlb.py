@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from mmsvc.boot.context import BootContext
 from mmsvc.klog import KERN_ERR, KERN_WARNING
 from mmsvc.machine.units import memparse
+from mmsvc.mm.sparse import STRUCT_PAGE_SIZE
 from mmsvc.units import PAGE_SHIFT
 
 
@@ -92,8 +93,8 @@ def hugetlb_parse_args(ctx: BootContext) -> None:
             if parsed is not None and parsed.gigantic(ctx.arch.max_order):
                 hugetlb_hstate_alloc_pages(ctx, parsed)
             last = target
-    ctx.plugin_state.setdefault("hugetlb", {}).update(
-        hstates=list(hstates.values()), default_pages=default_pages["count"])
+    ctx.g.hstates = list(hstates.values())
+    ctx.g.default_hstate_max_huge_pages = default_pages["count"]
 
 
 def _first_memory_node(ctx: BootContext) -> int:
@@ -244,8 +245,7 @@ def _alloc_pool_huge_page(ctx: BootContext, h: HState, nid: int | None) -> bool:
 #: GFP of a fresh pool huge page (htlb_alloc_mask with __GFP_THISNODE)
 HUGE_PAGE_GFP = ("GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_THISNODE|__GFP_NOWARN|"
                  "__GFP_RETRY_MAYFAIL")
-#: sizeof(struct page), and the vmemmap page HVO keeps for each huge page
-STRUCT_PAGE_SIZE = 64
+#: the vmemmap page HVO keeps for each huge page
 HUGETLB_VMEMMAP_RESERVE_PAGES = 1
 
 
@@ -256,20 +256,20 @@ def hugetlb_init(ctx: BootContext) -> None:
     sizes = ctx.arch.hugetlb_sizes(ctx.machine) if ctx.arch.hugetlb_sizes else ()
     if not sizes:
         return
-    state = ctx.plugin_state.setdefault("hugetlb", {})
-    hstates: list[HState] = list(state.get("hstates", []))
+    hstates: list[HState] = list(ctx.g.hstates)
     first = _first_memory_node(ctx)
     # gigantic_pages_init (arch_initcall): the largest size, if not named
     for size in sorted(sizes, reverse=True)[:1]:
         if len(sizes) > 1 and all(h.size != size for h in hstates):
             hstates.append(HState(size, next_nid_to_alloc=first))
+    ctx.g.hstates = hstates
     default_size = min(sizes)
     default = next((h for h in hstates if h.size == default_size), None)
     if default is None:
         default = HState(default_size, next_nid_to_alloc=first)
         hstates.append(default)
-    if state.get("default_pages") and not default.max_huge_pages:
-        default.max_huge_pages = state["default_pages"]
+    if ctx.g.default_hstate_max_huge_pages and not default.max_huge_pages:
+        default.max_huge_pages = ctx.g.default_hstate_max_huge_pages
     for h in hstates:
         if h.gigantic(ctx.arch.max_order):
             for addr in h.allocated:

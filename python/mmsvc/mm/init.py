@@ -45,7 +45,7 @@ def kfence_alloc_pool(ctx: BootContext) -> None:
     """CONFIG_KFENCE: reserve the KFENCE object pool from memblock."""
     if not ctx.kconfig.kfence:
         return
-    interval = _int(ctx.cmdline, "kfence.sample_interval", 100)
+    interval = ctx.cmdline.get_int("kfence.sample_interval", 100)
     if interval == 0:
         return
     addr = ctx.mm.memblock.alloc(KFENCE_POOL_SIZE, PAGE_SIZE, caller="kfence_alloc_pool")
@@ -88,9 +88,9 @@ def kmem_cache_init(ctx: BootContext) -> None:
         "nr_node_ids": ctx.arch_state.get("nr_node_ids", 1),
         "zone_dma": bool(ctx.kconfig.zone_dma),
         "slab_nomerge": cmd.get("slab_nomerge") is not None or cmd.get("slub_nomerge") is not None,
-        "slub_min_order": _int(cmd, "slub_min_order", 0),
-        "slub_max_order": _int(cmd, "slub_max_order", PAGE_ALLOC_COSTLY_ORDER),
-        "slub_min_objects": _int(cmd, "slub_min_objects", 0),
+        "slub_min_order": cmd.get_int("slub_min_order", 0),
+        "slub_max_order": cmd.get_int("slub_max_order", PAGE_ALLOC_COSTLY_ORDER),
+        "slub_min_objects": cmd.get_int("slub_min_objects", 0),
     }
     if "virt" in direct_map:
         options["page_offset"] = direct_map["virt"]
@@ -139,10 +139,3 @@ def _flag(cmd: object, name: str, default: bool) -> bool:
     return default
 
 
-def _int(cmd: object, name: str, default: int) -> int:
-    get = getattr(cmd, "get", None)
-    value = get(name) if get else None
-    try:
-        return int(str(value), 0) if value not in (None, "") else default
-    except ValueError:
-        return default

@@ -138,8 +138,11 @@ fn movable_from(d: &Bound<'_, PyDict>) -> PyResult<MovableZoneConfig> {
             "movablecore_percent" => m.movablecore_percent = v.extract()?,
             "movable_node" => m.movable_node = v.extract()?,
             other => {
-                return Err(MmError::invalid("movable", format!("unknown ZONE_MOVABLE option {other:?}")))
-                    .map_err(|e| crate::errors::CoreError(e).into())
+                return Err(crate::errors::CoreError(MmError::invalid(
+                    "movable",
+                    format!("unknown ZONE_MOVABLE option {other:?}"),
+                ))
+                .into())
             }
         }
     }

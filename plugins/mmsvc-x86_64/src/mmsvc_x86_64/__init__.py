@@ -108,5 +108,4 @@ def setup_per_cpu_areas(ctx: BootContext) -> None:
     static = ctx.build.percpu_static or _static_from_pages(ctx.build.percpu_unit_pages)
     atom = PMD_SIZE if ctx.machine.cpu_features.pse else 4096
     api.pcpu_embed_first_chunk(ctx, static, atom, numa.cpus_per_node(ctx), MAX_DMA_ADDRESS)
-    ctx.g.nr_cpu_ids = cpus
     setup.cpumask_allocations(ctx, nr_node_ids, cpus)

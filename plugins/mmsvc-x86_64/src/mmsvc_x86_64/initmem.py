@@ -149,10 +149,7 @@ def setup_max_cpus(ctx: BootContext) -> int:
     cmd = ctx.cmdline
     if cmd.get("nosmp") is not None:
         return 0
-    from mmsvc.machine.units import kernel_strtoull
-
-    number, used = kernel_strtoull(cmd.get("maxcpus") or "")
-    return number if used else ctx.kconfig.nr_cpus  # get_option keeps the default
+    return cmd.get_int("maxcpus", ctx.kconfig.nr_cpus)
 
 
 def alternative_instructions(ctx: BootContext) -> None:

@@ -86,8 +86,7 @@ def pci_iommu_alloc(ctx: BootContext) -> None:
         tlb = mb.alloc_low(page_align(nslabs << IO_TLB_SHIFT), PAGE_SIZE, caller="swiotlb_init")
         mb.alloc(page_align(IO_TLB_MEM_HEADER_5_14 + nslabs * IO_TLB_SLOT_SIZE), PAGE_SIZE,
                  caller="swiotlb_init_with_tbl")
-    ctx.arch_state["swiotlb"] = {"start": tlb, "size": nslabs << IO_TLB_SHIFT,
-                                 "force": mode == "force"}
+    ctx.arch_state["swiotlb"] = {"start": tlb, "size": nslabs << IO_TLB_SHIFT}
 
 
 def pci_iommu_init(ctx: BootContext) -> None:

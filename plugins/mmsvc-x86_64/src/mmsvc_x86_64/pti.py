@@ -34,8 +34,6 @@ ESPFIX_BASE_ADDR = (-2 << P4D_SHIFT) & (2**64 - 1)
 VSYSCALL_ADDR = 0xFFFFFFFFFF600000
 #: offset of cpu_tss_rw in the percpu section (the Debian 6.1 builds' System.map)
 TSS_PERCPU_OFFSET = 0x6000
-#: __entry_text_start - _text, and the entry text's size (the same builds)
-ENTRY_TEXT_OFFSET, ENTRY_TEXT_SIZE = 0xC00010, 0x1B07
 
 
 class UserPageTables:
@@ -94,8 +92,10 @@ def pti_init(ctx: BootContext) -> None:
     upt.clone_p4d(CPU_ENTRY_AREA_BASE)
     for unit in ctx.results["percpu"]["units"]:
         upt.walk_pte(mode.page_offset + unit + TSS_PERCPU_OFFSET)
-    text = START_KERNEL_MAP + ctx.machine.kernel.load_address + ENTRY_TEXT_OFFSET
-    upt.clone_pmds(text, text + ENTRY_TEXT_SIZE)
+    # the entry text lies in the image's text: the PMDs cloned for it hang
+    # off the same pud and pmd tables whatever its offset there
+    text = START_KERNEL_MAP + ctx.machine.kernel.load_address
+    upt.clone_pmds(text, text + 1)
     upt.clone_p4d(ESPFIX_BASE_ADDR)
     if _vsyscall_mode(ctx) == "emulate":
         upt.walk_pte(VSYSCALL_ADDR)

@@ -421,23 +421,19 @@ def prefill_possible_map(ctx: BootContext) -> None:
     """The possible CPUs: the present ones and, with CPU hotplug, the
     firmware's disabled ones (``possible_cpus=`` overrides), at most
     ``nr_cpus=``, one with ``nosmp``; ``nr_cpu_ids`` is their count."""
-    from mmsvc.machine.units import kernel_strtoull
-
     cmd, m = ctx.cmdline, ctx.machine
     present = m.present_cpus or m.cpus
     max_cpus = initmem.setup_max_cpus(ctx)
-    given = cmd.get("possible_cpus")
-    number, used = kernel_strtoull(given or "")
-    if used:  # get_option: a value that is no number leaves the default
-        possible = number
+    possible = cmd.get_int("possible_cpus")
+    if possible is not None:
         if possible == 0:
-            raise MachineConfigError(f"cmdline: possible_cpus={given}",
+            raise MachineConfigError(f"cmdline: possible_cpus={cmd.get('possible_cpus')}",
                                      "no CPU, not even the boot CPU, would be possible")
     else:
         possible = m.cpus if max_cpus else present
     limit = ctx.kconfig.nr_cpus
-    nr_cpus, used = kernel_strtoull(cmd.get("nr_cpus") or "")
-    if used and 0 < nr_cpus < limit:  # nr_cpu_setup only ever lowers nr_cpu_ids
+    nr_cpus = cmd.get_int("nr_cpus", 0)
+    if 0 < nr_cpus < limit:  # nr_cpu_setup only ever lowers nr_cpu_ids
         limit = nr_cpus
     if possible > limit:
         ctx.printk(f"smpboot: {possible} Processors exceeds NR_CPUS limit of {limit}",
