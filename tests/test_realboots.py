@@ -55,6 +55,7 @@ PROC_GAPS = {
         "pc-3g-smp16.log", "pc-2g-smp8-intel.log", "q35-16g-crash-high-low.log",
         "pc-8g-4node-dist.log", "q35-6g-epyc-smp2.log", "pc-2g-iommu-soft.log",
         "pc-2g-swiotlb-force.log", "pc-2g-smp4-maxcpus1.log", "pc-2g-smp2-possible8.log",
+        "pc-3g-3node-mminit.log", "pc-4g-2node-memtest2.log", "pc-8g-4node-dist-mminit.log",
     )
 }
 #: Memory lines not yet exact to the page (the bar allows 1 % / 2 %)

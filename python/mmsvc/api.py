@@ -17,7 +17,8 @@ Generic kernel services a ``setup_arch`` / ``mem_init`` calls
     :func:`pcpu_embed_first_chunk` (the per-cpu first chunk; or
     :func:`build_alloc_info` and :func:`pcpu_setup_first_chunk` for an
     architecture that allocates the units itself),
-    :func:`node_of` (a memblock region's node).
+    :func:`node_of` (a memblock region's node), :func:`parse_memtest` and
+    :func:`early_memtest` (``memtest=``, once the direct map is up).
 
 Page arithmetic
     ``PAGE_SIZE``, ``PAGE_SHIFT``, ``SMP_CACHE_BYTES``, :func:`round_up`,
@@ -37,6 +38,7 @@ from mmsvc.boot.steps import Step, StepKind, StepState, substep
 from mmsvc.errors import MachineConfigError, MmsvcError, OutOfMemoryError, PluginError
 from mmsvc.hookspecs import hookimpl
 from mmsvc.klog import KERN_DEBUG, KERN_ERR, KERN_INFO, KERN_WARNING
+from mmsvc.mm.memtest import early_memtest, parse_memtest
 from mmsvc.mm.page_alloc import free_area_init, memblock_free_all, node_of, pglist_data_size
 from mmsvc.mm.percpu import (
     PCPU_MIN_UNIT_SIZE,
@@ -72,4 +74,5 @@ __all__ = [
     "PCPU_MIN_UNIT_SIZE", "PERCPU_DYNAMIC_RESERVE", "PERCPU_MODULE_RESERVE", "build_alloc_info",
     "pcpu_setup_first_chunk", "PAGE_SHIFT", "PAGE_SIZE", "SMP_CACHE_BYTES", "page_align",
     "round_down", "round_up", "roundup_pow_of_two", "div_round_up", "setup_log_buf",
+    "early_memtest", "parse_memtest",
 ]

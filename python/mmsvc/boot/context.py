@@ -58,6 +58,10 @@ class KernelGlobals:
     hstates: list[Any] = field(default_factory=list)
     default_hstate_max_huge_pages: int = 0
     slab_state: str = "DOWN"
+    #: memtest_pattern: how many patterns ``memtest=`` asked early_memtest to run
+    memtest_pattern: int = 0
+    #: mminit_loglevel: how much CONFIG_DEBUG_MEMORY_INIT reports (mminit::...)
+    mminit_loglevel: int = 0
 
     @property
     def nr_online_nodes(self) -> int:

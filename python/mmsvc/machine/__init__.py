@@ -13,6 +13,7 @@ from mmsvc.machine.defaults import default_machine
 from mmsvc.machine.description import (
     CpuFeatures,
     E820Firmware,
+    FaultyRam,
     GenericFirmware,
     Initrd,
     KernelConfig,
@@ -30,7 +31,8 @@ from mmsvc.machine.kernels import BuildConstants, KernelBuild, image_from_system
 from mmsvc.machine.loader import dump_json, dumps_json, dumps_toml, load, loads_json, loads_toml
 
 __all__ = [
-    "BuildConstants", "CpuFeatures", "E820Entry", "E820Firmware", "GenericFirmware", "Initrd",
+    "BuildConstants", "CpuFeatures", "E820Entry", "E820Firmware", "FaultyRam",
+    "GenericFirmware", "Initrd",
     "KernelBuild", "KernelCmdline", "KernelConfig", "KernelImage", "MachineDescription",
     "MemOp", "MemoryRegion", "NumaNode", "UmlFirmware", "default_machine", "dump_json",
     "dumps_json", "dumps_toml", "from_dmesg", "image_from_system_map", "load",

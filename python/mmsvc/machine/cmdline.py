@@ -29,7 +29,7 @@ panic panic_on_warn panic_print panic_on_oops oops pause_on_oops initcall_debug
 init rdinit root rootfstype rootflags rootwait rootdelay ro rw initrd noinitrd retain_initrd
 nosmp maxcpus nr_cpus possible_cpus
 init_on_alloc init_on_free page_poison memblock crashkernel kernelcore movablecore
-movable_node numa_balancing hashdist cma mitigations nosmt
+movable_node numa_balancing hashdist cma mitigations nosmt mminit_loglevel
 slub_debug slub_nomerge slab_nomerge slub_min_order slub_max_order slub_min_objects
 page_owner debug_pagealloc page_alloc.shuffle stack_depot_disable page_ext early_page_ext
 hugepages hugepagesz default_hugepagesz hugetlb_cma transparent_hugepage
@@ -388,6 +388,7 @@ def _parse_core(name: str, value: str | None, allow_mirror: bool) -> CoreSize:
 #: parameters registered only when a config switch is on (KernelConfig field)
 CONFIG_PARAMS = {
     "cma": "dma_cma", "debug_pagealloc": "debug_pagealloc", "page_owner": "page_owner",
+    "memtest": "memtest", "mminit_loglevel": "debug_memory_init",
 }
 
 

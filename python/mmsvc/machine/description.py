@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import e820 as _e820
 from mmsvc.machine.e820 import E820Entry
-from mmsvc.machine.units import parse_bool, parse_size, parse_str
+from mmsvc.machine.units import U64_MASK, parse_bool, parse_size, parse_str
 from mmsvc.units import PAGE_SIZE, round_up
 
 PROFILES = ("5.14", "6.1")
@@ -497,6 +497,14 @@ class KernelConfig:
     hugetlbfs: bool = False
     hugetlb_page_optimize_vmemmap: bool = False
     cpu_sup_intel: bool = False
+    memtest: bool = False
+    debug_memory_init: bool = False
+    mmu: bool = False
+    lru_gen: bool = False
+    memory_failure: bool = False
+    page_idle_flag: bool = False
+    arch_uses_pg_uncached: bool = False
+    kasan_hw_tags: bool = False
     nr_cpus: int = 1
     log_buf_shift: int = 17
     log_cpu_max_buf_shift: int = 12
@@ -578,6 +586,62 @@ class Initrd:
                    parse_size(d["size"], _join(path, "size")))
 
 
+@dataclass(frozen=True)
+class FaultyRam:
+    """RAM whose words do not keep what is written: in every 64-bit word of
+    ``[start, start+size)`` the bits set in ``stuck_bits`` always read as the
+    same bits of ``stuck_value`` (stuck-at faults; the default is a word
+    that always reads 0). Only ``memtest=`` notices: it reserves the words
+    that fail one of its patterns."""
+
+    start: int
+    size: int
+    stuck_bits: int = U64_MASK
+    stuck_value: int = 0
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def fails(self, pattern: int) -> bool:
+        """Whether a word written with *pattern* reads back different."""
+        return ((pattern ^ self.stuck_value) & self.stuck_bits) != 0
+
+    @classmethod
+    def failing_first(cls, start: int, size: int, pattern: int,
+                      passed: tuple[int, ...] = ()) -> FaultyRam | None:
+        """RAM that keeps every pattern of *passed* and fails *pattern*: one
+        bit stuck where the passed patterns agree and *pattern* does not;
+        ``None`` if no stuck bit can do that."""
+        for bit in range(64):
+            want = (pattern >> bit & 1) ^ 1
+            if all(q >> bit & 1 == want for q in passed):
+                return cls(start, size, 1 << bit, want << bit)
+        return None
+
+    def to_dict(self) -> dict[str, int]:
+        return {"start": self.start, "size": self.size, "stuck_bits": self.stuck_bits,
+                "stuck_value": self.stuck_value}
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "faulty_ram") -> FaultyRam:
+        d = _check_keys(data, {"start", "size", "stuck_bits", "stuck_value"}, path)
+        for k in ("start", "size"):
+            if k not in d:
+                raise MachineConfigError(_join(path, k), "missing")
+        words = {k: parse_size(d[k], _join(path, k)) for k in ("stuck_bits", "stuck_value")
+                 if k in d}
+        for k, v in words.items():
+            if v > U64_MASK:
+                raise MachineConfigError(_join(path, k), f"{v:#x} does not fit a 64-bit word")
+        if words.get("stuck_bits", 1) == 0:
+            raise MachineConfigError(_join(path, "stuck_bits"), "no stuck bit: the RAM is fine")
+        return cls(parse_size(d["start"], _join(path, "start")),
+                   parse_size(d["size"], _join(path, "size"), allow_zero=False), **words)
+
+
+# --------------------------------------------------------------------------- machine
+
 # --------------------------------------------------------------------------- machine
 
 
@@ -601,6 +665,8 @@ class MachineDescription:
     cpu_features: CpuFeatures = field(default_factory=CpuFeatures)
     cmdline: str = ""
     initrd: Initrd | None = None
+    #: RAM that does not keep what is written (what ``memtest=`` finds)
+    faulty_ram: tuple[FaultyRam, ...] = ()
     profile: str = DEFAULT_PROFILE
     arch_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -719,6 +785,7 @@ class MachineDescription:
         self._validate_numa()
         self._validate_numa_distance()
         self._validate_initrd()
+        self._validate_faulty_ram()
 
     def _validate_numa(self) -> None:
         if not self.numa:
@@ -792,6 +859,13 @@ class MachineDescription:
         if limit is not None and self.initrd.start + self.initrd.size > 1 << limit:
             raise MachineConfigError("initrd", f"above the {limit}-bit physical address limit")
 
+    def _validate_faulty_ram(self) -> None:
+        limit = self.max_physmem_bits
+        for i, bad in enumerate(self.faulty_ram):
+            if limit is not None and bad.end > 1 << limit:
+                raise MachineConfigError(f"faulty_ram[{i}]",
+                                         f"above the {limit}-bit physical address limit")
+
     # -- dict form -----------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -811,6 +885,8 @@ class MachineDescription:
         }
         if self.initrd is not None:
             d["initrd"] = self.initrd.to_dict()
+        if self.faulty_ram:
+            d["faulty_ram"] = [b.to_dict() for b in self.faulty_ram]
         if self.arch_options:
             d["arch_options"] = dict(self.arch_options)
         return d
@@ -818,7 +894,7 @@ class MachineDescription:
     KEYS: ClassVar[frozenset[str]] = frozenset({
         "arch", "firmware", "numa", "numa_distance", "cpus", "present_cpus", "cpu_features",
         "cmdline",
-        "kernel", "initrd", "profile", "kconfig", "arch_options"})
+        "kernel", "initrd", "faulty_ram", "profile", "kconfig", "arch_options"})
 
     @classmethod
     def from_dict(cls, data: object) -> MachineDescription:
@@ -890,13 +966,15 @@ class MachineDescription:
                         else CpuFeatures())
         cmdline = parse_str(d.get("cmdline", ""), "cmdline")
         initrd = Initrd.from_dict(d["initrd"]) if d.get("initrd") is not None else None
+        faulty_ram = tuple(FaultyRam.from_dict(b, f"faulty_ram[{i}]")
+                           for i, b in enumerate(_list(d.get("faulty_ram", []), "faulty_ram")))
         arch_options = d.get("arch_options", {})
         if not isinstance(arch_options, Mapping):
             raise MachineConfigError("arch_options", "expected a table")
         return cls(arch=arch, firmware=firmware, kernel=kernel, kconfig=kconfig, numa=numa,
                    numa_distance=numa_distance, cpus=cpus, present_cpus=present_cpus,
                    cpu_features=cpu_features,
-                   cmdline=cmdline, initrd=initrd, profile=profile,
+                   cmdline=cmdline, initrd=initrd, faulty_ram=faulty_ram, profile=profile,
                    arch_options=dict(arch_options))
 
     def replace(self, **changes: Any) -> MachineDescription:

@@ -3,7 +3,9 @@
 Only the lines that describe the machine are read (see shared/fixtures/dmesg/README.md):
 the "BIOS-e820" (or BIOS-88/e801) and "user:" tables, "ACPI: SRAT: Node n PXM p [mem ..]"
 and "SRAT: PXM p -> APIC a -> Node n", the SLIT's size in the ACPI table list (its
-distances are not printed: 10 and 20 stand in), the kernel command line, "RAMDISK: [mem ..]",
+distances are not printed: a 6.1 log's "Fallback order for Node n" lines give
+distances that order the nodes the same way, else 10 and 20 stand in), the kernel
+command line, "RAMDISK: [mem ..]",
 UML's exec-shield gap, the five image sizes of the "Memory:" line, the "Linux version"
 release, the CPU count and, on x86_64, the two CPU features the early boot states: the
 paging depth (``max_arch_pfn``: 2^40 with LA57, 2^34 without) and 1 GiB pages ("Using GB
@@ -28,6 +30,7 @@ from mmsvc.machine import kernels
 from mmsvc.machine.description import (
     CpuFeatures,
     E820Firmware,
+    FaultyRam,
     Initrd,
     KernelImage,
     MachineDescription,
@@ -35,6 +38,7 @@ from mmsvc.machine.description import (
     UmlFirmware,
 )
 from mmsvc.machine.e820 import E820Entry, parse_type_name
+from mmsvc.machine.units import kstrtouint
 from mmsvc.units import round_up
 
 _PREFIX = re.compile(r"^(?:<\d+>)?(?:\[\s*\d+\.\d+\]\s?)?")
@@ -51,6 +55,8 @@ _RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 _RAMDISK_MOVE = re.compile(r"^Move RAMDISK from \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 _GAP = re.compile(r"Adding (\d+) bytes to physical memory to account for exec-shield gap")
 _VERSION = re.compile(r"Linux version (\S+)")
+_BAD_MEM = re.compile(r"^\s*([0-9a-f]{16}) bad mem addr 0x([0-9a-f]+) - 0x([0-9a-f]+) reserved")
+_FALLBACK = re.compile(r"^Fallback order for Node (\d+): ([\d ]+)$")
 _MEMORY = re.compile(r"Memory: \d+K/\d+K available \((\d+)K kernel code, (\d+)K rwdata, "
                      r"(\d+)K rodata, (\d+)K init, (\d+)K bss")
 #: prefill_possible_map's warnings name how many CPUs the firmware listed
@@ -82,6 +88,8 @@ class DmesgFacts:
     srat_memory: list[tuple[int, int, int, int]] = field(default_factory=list)  # nid,pxm,s,e
     srat_cpus: list[tuple[int, int, int]] = field(default_factory=list)  # pxm, apic, nid
     slit_localities: int = 0  # from the SLIT's length in the ACPI table list
+    fallback_orders: dict[int, list[int]] = field(default_factory=dict)  # nid -> nodes
+    bad_mem: list[tuple[int, int, int]] = field(default_factory=list)  # pattern, start, end
     cmdline: str | None = None
     ramdisk: tuple[int, int] | None = None  # start, size
     exec_shield_gap: int | None = None
@@ -157,6 +165,11 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             f.release = m.group(1)
         elif m := _SLIT.search(line):
             f.slit_localities = math.isqrt(max(int(m.group(1), 16) - _SLIT_HEADER, 0))
+        elif m := _BAD_MEM.match(line):
+            f.bad_mem.append((int.from_bytes(bytes.fromhex(m.group(1)), "little"),
+                              int(m.group(2), 16), int(m.group(3), 16)))
+        elif m := _FALLBACK.match(line):
+            f.fallback_orders[int(m.group(1))] = [int(x) for x in m.group(2).split()]
         elif m := _SRAT_MEM.search(line):
             f.srat_memory.append((int(m.group(1)), int(m.group(2)), int(m.group(3), 16),
                                   int(m.group(4), 16) + 1))
@@ -320,16 +333,71 @@ def from_dmesg(
                  for nid, v in sorted(nodes.items()))
     cpus = f.firmware_cpus or f.cpus or max(1, len(f.srat_cpus))
     initrd = Initrd(*f.ramdisk) if f.ramdisk else None
-    # a log lists the SLIT but never prints its distances: 10 and 20 stand in
-    d = f.slit_localities
-    slit = tuple(tuple(10 if i == j else 20 for j in range(d)) for i in range(d))
+    slit = _slit_distances(f)
+    faulty = _faulty_ram(f, cmdline)
     return MachineDescription(
         arch=f.arch, firmware=firmware, kernel=kernel, kconfig=kconfig, numa=numa,
         numa_distance=slit, cpus=cpus,
         present_cpus=(cpus - f.hotplug_cpus if not f.firmware_cpus and 0 < f.hotplug_cpus < cpus
                       else None),
         cpu_features=cpu_features or _stated_cpu_features(f), cmdline=cmdline, initrd=initrd,
-        profile=profile)
+        faulty_ram=faulty, profile=profile)
+
+
+def _faulty_ram(f: DmesgFacts, cmdline: str) -> tuple[FaultyRam, ...]:
+    """The bad RAM memtest reserved ("<pattern> bad mem addr A - B reserved"),
+    as RAM with one stuck bit that passes the patterns tested before and
+    fails the one named."""
+    if not f.bad_mem:
+        return ()
+    from mmsvc.machine.cmdline import parse_cmdline
+    from mmsvc.mm.memtest import PATTERNS
+
+    value = parse_cmdline(cmdline, f.arch or "x86_64").get("memtest")
+    count = len(PATTERNS) if value == "" else kstrtouint(value or "0") or 0
+    order = [PATTERNS[i % len(PATTERNS)] for i in range(count - 1, -1, -1)]
+    out = []
+    for pattern, start, end in f.bad_mem:
+        passed = tuple(order[:order.index(pattern)]) if pattern in order else ()
+        bad = FaultyRam.failing_first(start, end - start, pattern, passed)
+        if bad is None:
+            f.warnings.append(f"bad RAM at [{start:#x}-{end:#x}) failed pattern "
+                              f"{pattern:#018x} after patterns no stuck bit passes: "
+                              "it fails every pattern here")
+            bad = FaultyRam(start, end - start, stuck_value=pattern ^ ((1 << 64) - 1))
+        out.append(bad)
+    return tuple(out)
+
+
+def _slit_distances(f: DmesgFacts) -> tuple[tuple[int, ...], ...]:
+    """The SLIT, whose distances a log never prints. The fallback orders a
+    6.1 kernel prints come from them: distances growing along each node's
+    order give the same orders (and, strictly growing, leave no tie to
+    break). Without those lines, or when NUMA emulation printed them for
+    its own nodes, 10 and 20 stand in."""
+    d = f.slit_localities
+    table = [[10 if i == j else 20 for j in range(d)] for i in range(d)]
+    if not f.fallback_orders or "numa=" in (f.cmdline or ""):
+        return tuple(map(tuple, table))
+    pxm_of = {nid: pxm for nid, pxm, _s, _e in f.srat_memory}
+    pxm_of.update({nid: pxm for pxm, _apic, nid in f.srat_cpus if nid not in pxm_of})
+    for nid, order in f.fallback_orders.items():
+        p = pxm_of.get(nid)
+        if p is None or p >= d:
+            continue
+        step = 10 if len(order) <= 24 else max(1, 244 // len(order))
+        dist, seen = 10, {p}
+        for other in order[1:]:
+            q = pxm_of.get(other)
+            if q is None or q >= d or q in seen:
+                continue
+            dist += step
+            table[p][q] = dist
+            seen.add(q)
+        for q in range(d):  # nodes without memory are in no order: farthest
+            if q not in seen:
+                table[p][q] = min(dist + step, 255)
+    return tuple(map(tuple, table))
 
 
 __all__ = ["DmesgFacts", "clean_lines", "from_dmesg", "parse_dmesg", "proc_sections"]

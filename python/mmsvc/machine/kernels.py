@@ -38,6 +38,9 @@ class BuildConstants:
     ("ftrace: allocating N entries"). ``brk_size``: ``__brk_limit - __brk_base`` (x86,
     the brk area ``_end`` closes). ``uml_binary_start``: UML's ``__binary_start``;
     ``uml_small_allocations``: UML's early small allocations in bytes.
+    ``bad_ram_warning``: the build carries Debian's patch
+    "x86: memtest: WARN if bad RAM found" (never merged upstream), so
+    ``memtest=`` warns once when it reserves bad RAM.
     """
 
     pglist_data_size: int | None = None
@@ -53,6 +56,7 @@ class BuildConstants:
     ftrace_entries: int | None = None
     brk_size: int | None = None
     uml_small_allocations: int | None = None
+    bad_ram_warning: bool | None = None
 
     @property
     def node_data_size(self) -> int | None:

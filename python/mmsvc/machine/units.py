@@ -5,7 +5,7 @@ Two families live here:
 * the kernel's own number readers, reproduced for the command line:
   ``kernel_strtoull`` (``simple_strtoull`` with base 0: ``0x`` hex, leading ``0`` octal,
   otherwise decimal; wraps at 2**64), ``memparse`` (a number then at most one
-  K/M/G/T/P/E suffix) and ``kstrtobool``;
+  K/M/G/T/P/E suffix), ``kstrtouint`` and ``kstrtobool``;
 * the strict reader of description files (``parse_size``), which refuses what the
   kernel would silently accept (floats, booleans, negative numbers, trailing junk).
 """
@@ -51,6 +51,26 @@ def kernel_strtoull(text: str, pos: int = 0) -> tuple[int, int]:
     if i == start:
         return 0, pos
     return value, i
+
+
+def kstrtouint(text: str) -> int | None:
+    """The kernel's ``kstrtouint(s, 0, &v)``: the whole string (an optional
+    ``+``, then a number with its base prefix, then at most one newline) is a
+    number that fits 32 bits; ``None`` where the kernel returns an error."""
+    if text.startswith("+"):
+        text = text[1:]
+    if text.endswith("\n"):
+        text = text[:-1]
+    _, end = kernel_strtoull(text)
+    if end == 0 or end != len(text):
+        return None
+    if text[:2].lower() == "0x":
+        value = int(text[2:], 16)
+    elif text.startswith("0"):
+        value = int(text, 8)
+    else:
+        value = int(text)
+    return value if value <= 0xFFFF_FFFF else None
 
 
 def memparse(text: str, pos: int = 0) -> tuple[int, int]:

@@ -13,6 +13,11 @@ from typing import Any
 
 from mmsvc.boot.context import BootContext
 from mmsvc.errors import MachineConfigError
+from mmsvc.mm.mminit import (
+    mminit_verify_pageflags_layout,
+    mminit_verify_zonelist,
+    trace_memmap_init,
+)
 from mmsvc.units import PAGE_SHIFT, SMP_CACHE_BYTES, round_up
 
 
@@ -70,10 +75,12 @@ def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
     pr("Early memory node ranges")
     for s, e, nid in layout["early_node_ranges"]:
         pr(f"  node {nid:3d}: {_mem(s, e)}")
+    mminit_verify_pageflags_layout(ctx)
     for node in layout["nodes"]:
         nid = node["nid"]
         if node["start_pfn"] != node["end_pfn"]:
             pr(f"Initmem setup node {nid} {_mem(node['start_pfn'], node['end_pfn'])}")
+            trace_memmap_init(ctx, node)
         elif ctx.profile_at_least("6.1") and nid in ctx.g.node_possible_map:
             # a possible node that is not online: its pgdat comes from memblock here
             pr(f"Initializing node {nid} as memoryless")
@@ -138,9 +145,11 @@ def build_all_zonelists(ctx: BootContext) -> None:
     layout = ctx.results["free_area_init"]
     memory = [n["nid"] for n in layout["nodes"] if n["present"] > 0] or [0]
     online = ctx.g.node_online_map
-    if ctx.profile_at_least("6.1") and ctx.kconfig.numa:
-        for nid, order in build_zonelist_orders(ctx, online, memory).items():
+    orders = build_zonelist_orders(ctx, online, memory) if ctx.kconfig.numa else {}
+    if ctx.profile_at_least("6.1"):
+        for nid, order in orders.items():
             ctx.pr_info(f"Fallback order for Node {nid}: " + "".join(f"{n} " for n in order))
+    mminit_verify_zonelist(ctx, layout, orders)
     total = layout["total_pages"]
     grouping = "on" if layout["mobility_grouping"] else "off"
     ctx.pr_info(f"Built {len(online)} zonelists, mobility grouping {grouping}.  "

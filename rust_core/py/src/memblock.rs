@@ -272,6 +272,18 @@ impl PyMemblock {
         Ok(ranges.into_iter().map(|r| (r.start, r.end, r.nid)).collect())
     }
 
+    /// One resumable step of `for_each_free_mem_range`: `((start, end,
+    /// nid), cursor)` of the next free range from `cursor` (start with
+    /// `(0, 0)`), or None at the end; memblock may change between steps.
+    #[pyo3(signature = (cursor = (0, 0), nid = NUMA_NO_NODE, flags = 0))]
+    #[allow(clippy::type_complexity)]
+    fn next_free_range(&self, cursor: (usize, usize), nid: i32, flags: u32)
+        -> PyResult<Option<((u64, u64, i32), (usize, usize))>> {
+        let f = guarded(|| flags_from(flags))?;
+        let mm = self.shared.lock();
+        Ok(mm.memblock.next_free_range(cursor, nid, f).map(|(r, next)| ((r.start, r.end, r.nid), next)))
+    }
+
     /// `for_each_mem_pfn_range`: `(start_pfn, end_pfn, nid)` per memory
     /// region, of node `nid` or (None) of every node.
     #[pyo3(signature = (nid = None))]

@@ -99,6 +99,42 @@ impl Memblock {
         out
     }
 
+    /// One step of `for_each_free_mem_range` that may be resumed after
+    /// memblock changed (`__next_mem_range` with its `(idx_a, idx_b)`
+    /// cursor): the next free range at or after `cursor` and the cursor
+    /// to resume from, or `None` at the end. Code that reserves memory
+    /// inside the loop, as memtest does, sees what the kernel's loop
+    /// sees: a reservation in the middle of the range just returned shifts
+    /// the reserved indices, so the rest of that range comes again.
+    pub fn next_free_range(&self, cursor: (usize, usize), nid: i32, flags: MemblockFlags) -> Option<(FreeRange, (usize, usize))> {
+        let nid = self.walk_nid(nid);
+        let reserved = &self.reserved.regions;
+        let (mut a, mut b) = cursor;
+        while a < self.memory.regions.len() {
+            let m = &self.memory.regions[a];
+            if self.should_skip_region(m, nid, flags) {
+                a += 1;
+                continue;
+            }
+            while b <= reserved.len() {
+                let r_start = if b == 0 { 0 } else { reserved[b - 1].end() };
+                let r_end = reserved.get(b).map_or(PHYS_ADDR_MAX, |r| r.base);
+                if r_start >= m.end() {
+                    break;
+                }
+                if m.base < r_end {
+                    let range = FreeRange { start: m.base.max(r_start), end: m.end().min(r_end), nid: m.nid };
+                    // the region that ends first moves on
+                    let next = if m.end() <= r_end { (a + 1, b) } else { (a, b + 1) };
+                    return Some((range, next));
+                }
+                b += 1;
+            }
+            a += 1;
+        }
+        None
+    }
+
     /// `for_each_free_mem_range_reverse(nid, flags)`: the same ranges as
     /// [`Memblock::free_mem_ranges`], descending.
     pub fn free_mem_ranges_reverse(&self, nid: i32, flags: MemblockFlags) -> Vec<FreeRange> {

@@ -110,6 +110,16 @@ def build_direct_map(ctx: BootContext, gbpages: bool) -> None:
     }
 
 
+def max_pfn_mapped(ctx: BootContext) -> int:
+    """``max_pfn_mapped`` after init_mem_mapping: the end of the highest
+    memory it mapped (memblock memory below max_pfn, and the ISA range)."""
+    top = ISA_END_ADDRESS >> 12
+    for start_pfn, end_pfn, _nid in ctx.mm.memblock.mem_pfn_ranges():
+        if start_pfn < ctx.g.max_pfn:
+            top = max(top, min(end_pfn, ctx.g.max_pfn))
+    return top
+
+
 @dataclass
 class _Mapped:
     """min_pfn_mapped / max_pfn_mapped: where alloc_low_pages may take pages."""

@@ -18,7 +18,9 @@ from mmsvc.api import (
     MachineConfigError,
     Step,
     div_round_up,
+    early_memtest,
     free_area_init,
+    parse_memtest,
     round_up,
     setup_log_buf,
     substep,
@@ -89,6 +91,7 @@ def parse_early_param(ctx: BootContext) -> None:
         # keep the kernel's early allocations near the image, away from
         # memory that may be hot-removed, until the SRAT is read
         ctx.mm.memblock.bottom_up = True
+    parse_memtest(ctx)
     if ctx.machine.cpu_features.nx and not cmd.noexec:
         ctx.pr_info("NX (Execute Disable) protection: active")
     else:
@@ -176,11 +179,14 @@ def reserve_real_mode(ctx: BootContext) -> None:
 
 
 def init_mem_mapping(ctx: BootContext) -> None:
-    """The direct map: PTI's early decision, the page-size report, the page tables."""
+    """The direct map: PTI's early decision, the page-size report, the page
+    tables; then ``memtest=``'s test of the free memory it mapped."""
     from mmsvc_x86_64 import pti
 
     pti.pti_check_boottime_disable(ctx)
     paging.init_mem_mapping(ctx)
+    early_memtest(ctx, 0, paging.max_pfn_mapped(ctx) << 12,
+                  warn=bool(ctx.build.bad_ram_warning))
     ctx.mm.memblock.current_limit = ctx.g.max_pfn << 12
 
 
