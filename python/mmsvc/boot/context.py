@@ -60,8 +60,9 @@ class KernelGlobals:
     slab_state: str = "DOWN"
     #: memtest_pattern: how many patterns ``memtest=`` asked early_memtest to run
     memtest_pattern: int = 0
-    #: mminit_loglevel: how much CONFIG_DEBUG_MEMORY_INIT reports (mminit::...)
-    mminit_loglevel: int = 0
+    #: parse_early_param has run: x86 calls it in setup_arch, other
+    #: architectures leave it to start_kernel (after "Kernel command line:")
+    early_params_parsed: bool = False
 
     @property
     def nr_online_nodes(self) -> int:

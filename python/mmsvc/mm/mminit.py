@@ -34,8 +34,10 @@ KASAN_TAG_BITS = 8
 
 def mminit_loglevel(ctx: BootContext) -> int:
     """``mminit_loglevel``: the early parameter read as get_option does; 0
-    when the build lacks CONFIG_DEBUG_MEMORY_INIT (then nothing knows it)."""
-    if not ctx.kconfig.debug_memory_init:
+    until parse_early_param has run (user-mode Linux runs it only after
+    the zonelists are built) and on builds without CONFIG_DEBUG_MEMORY_INIT
+    (then nothing knows the parameter)."""
+    if not ctx.kconfig.debug_memory_init or not ctx.g.early_params_parsed:
         return 0
     return ctx.cmdline.get_int("mminit_loglevel", 0) or 0
 

@@ -91,6 +91,7 @@ def parse_early_param(ctx: BootContext) -> None:
         # keep the kernel's early allocations near the image, away from
         # memory that may be hot-removed, until the SRAT is read
         ctx.mm.memblock.bottom_up = True
+    ctx.g.early_params_parsed = True
     parse_memtest(ctx)
     if ctx.machine.cpu_features.nx and not cmd.noexec:
         ctx.pr_info("NX (Execute Disable) protection: active")
