@@ -124,6 +124,11 @@ def early_init_dt_scan_memory(ctx: BootContext) -> None:
             ctx.mm.memblock.add(region.start, region.size, caller="early_init_dt_add_memory_arch")
 
 
+def parse_early_param(ctx: BootContext) -> None:
+    """riscv's setup_arch reads the early parameters before setup_bootmem."""
+    ctx.g.early_params_parsed = True
+
+
 def setup_bootmem(ctx: BootContext) -> None:
     """Reserve the image, the initrd and the DTB; derive max_pfn and the DMA32 limit."""
     mb, k = ctx.mm.memblock, ctx.machine.kernel
@@ -166,6 +171,7 @@ def paging_init(ctx: BootContext) -> None:
 def setup_arch_steps() -> list[Step]:
     return [
         substep("early_init_dt_scan_memory", early_init_dt_scan_memory, "DT memory to memblock"),
+        substep("parse_early_param", parse_early_param, "the early parameters"),
         substep("setup_bootmem", setup_bootmem, "reserve the image, initrd and DTB"),
         substep("paging_init", paging_init, "sparse_init and the zones"),
     ]
