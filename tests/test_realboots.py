@@ -56,6 +56,9 @@ PROC_GAPS = {
         "pc-8g-4node-dist.log", "q35-6g-epyc-smp2.log", "pc-2g-iommu-soft.log",
         "pc-2g-swiotlb-force.log", "pc-2g-smp4-maxcpus1.log", "pc-2g-smp2-possible8.log",
         "pc-3g-3node-mminit.log", "pc-4g-2node-memtest2.log", "pc-8g-4node-dist-mminit.log",
+        "pc-2g-3node-tiny-probe.log", "pc-3g-3node-fake2u-mminit.log",
+        "pc-4g-holes-2node-probe.log", "pc-4g-2node-hotplug-probe.log",
+        "pc-3g-reserved-holes-memtest.log", "q35-16g-crash-memtest.log",
     )
 }
 #: Memory lines not yet exact to the page (the bar allows 1 % / 2 %)
