@@ -51,7 +51,10 @@ def load(machine_file: str | None, dmesg: str | None, profile: str | None,
     from mmsvc import machine as m
 
     if dmesg:
-        desc = m.from_dmesg(dmesg)
+        notes: list[str] = []
+        desc = m.from_dmesg(dmesg, warnings=notes)
+        for note in notes:
+            click.echo(f"mmsvc: note: {note}", err=True)
     elif machine_file:
         desc = m.load(machine_file)
     elif arch:

@@ -79,6 +79,8 @@ def zone_values(lines: list[str]) -> dict[str, int]:
 class Report:
     rows: list[tuple[bool, str]] = field(default_factory=list)
     proc_rows: list[tuple[bool, str]] = field(default_factory=list)
+    #: what the log did not say and was assumed (from_dmesg's warnings)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -89,7 +91,8 @@ class Report:
             return [("  ok   " if ok else "  DIFF ") + text for ok, text in rows]
 
         good = sum(ok for ok, _ in self.rows)
-        out = show(self.rows) + [f"{good}/{len(self.rows)} memory lines agree"]
+        out = [f"  note {n}" for n in self.notes]
+        out += show(self.rows) + [f"{good}/{len(self.rows)} memory lines agree"]
         if self.proc_rows:
             good = sum(ok for ok, _ in self.proc_rows)
             out += show(self.proc_rows) + [f"{good}/{len(self.proc_rows)} /proc values agree"]
@@ -162,12 +165,14 @@ def verify_log(path: str, profile: str = "6.1") -> Report:
     from mmsvc.simulation import Simulation
 
     text = Path(path).read_text(errors="replace")
-    machine = from_dmesg(path).replace(profile=profile)
+    notes: list[str] = []
+    machine = from_dmesg(path, warnings=notes).replace(profile=profile)
     sim = Simulation(machine)
     sim.boot()
     # without fallback orders in the log, from_dmesg could only guess the SLIT
     guessed = bool(machine.numa_distance) and "Fallback order for Node" not in text
     report = compare(text, sim.log.text(), slit_assumed=guessed)
+    report.notes = notes
     real_proc = proc_sections(text)
     if real_proc:
         report.proc_rows = compare_proc(real_proc, views.meminfo(sim),

@@ -19,6 +19,7 @@ A ``=== /proc/NAME`` line ends the boot log; :func:`proc_sections` reads what fo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from mmsvc.machine.description import (
     E820Firmware,
     FaultyRam,
     Initrd,
+    KernelConfig,
     KernelImage,
     MachineDescription,
     NumaNode,
@@ -56,6 +58,8 @@ _RAMDISK_MOVE = re.compile(r"^Move RAMDISK from \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+
 _GAP = re.compile(r"Adding (\d+) bytes to physical memory to account for exec-shield gap")
 _VERSION = re.compile(r"Linux version (\S+)")
 _BAD_MEM = re.compile(r"^\s*([0-9a-f]{16}) bad mem addr 0x([0-9a-f]+) - 0x([0-9a-f]+) reserved")
+#: /proc/iomem: where the kernel image's text sits (KASLR moves it)
+_KERNEL_CODE = re.compile(r"^\s*([0-9a-f]+)-[0-9a-f]+ : Kernel code$")
 _FALLBACK = re.compile(r"^Fallback order for Node (\d+): ([\d ]+)$")
 _MEMORY = re.compile(r"Memory: \d+K/\d+K available \((\d+)K kernel code, (\d+)K rwdata, "
                      r"(\d+)K rodata, (\d+)K init, (\d+)K bss")
@@ -90,6 +94,7 @@ class DmesgFacts:
     slit_localities: int = 0  # from the SLIT's length in the ACPI table list
     fallback_orders: dict[int, list[int]] = field(default_factory=dict)  # nid -> nodes
     bad_mem: list[tuple[int, int, int]] = field(default_factory=list)  # pattern, start, end
+    kernel_code: int | None = None  # physical _text, from /proc/iomem after the boot log
     cmdline: str | None = None
     ramdisk: tuple[int, int] | None = None  # start, size
     exec_shield_gap: int | None = None
@@ -143,7 +148,8 @@ def _read_text(source: str | PathLike[str]) -> str:
 
 def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
     """Read the machine-describing facts from a log (a path or its text)."""
-    lines = clean_lines(_read_text(source))
+    raw = _read_text(source)
+    lines = clean_lines(raw)
     f = DmesgFacts()
     cmd_early = None
     nr_cpu_ids = slub_cpus = None
@@ -209,6 +215,9 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             slub_cpus = int(m.group(1))
     if f.cmdline is None:
         f.cmdline = cmd_early
+    for line in proc_sections(raw).get("iomem", []):
+        if m := _KERNEL_CODE.match(line):
+            f.kernel_code = int(m.group(1), 16)
     if f.cpus is None:
         f.cpus = nr_cpu_ids or slub_cpus
     text = "\n".join(lines)
@@ -310,9 +319,10 @@ def from_dmesg(
         kconfig = fallback.kconfig
         f.warnings.append(f"release {release!r} is not in the catalogue: using the config "
                           f"of {fallback.release}")
+    cmdline = f.cmdline or ""
+    kernel = _placed_image(f, kernel, kconfig, cmdline)
     if warnings is not None:
         warnings.extend(f.warnings)
-    cmdline = f.cmdline or ""
     if f.arch == "x86_64":
         if not f.e820:
             raise MachineConfigError("dmesg", "no BIOS-e820 lines")
@@ -342,6 +352,26 @@ def from_dmesg(
                       else None),
         cpu_features=cpu_features or _stated_cpu_features(f), cmdline=cmdline, initrd=initrd,
         faulty_ram=faulty, profile=profile)
+
+
+def _placed_image(f: DmesgFacts, kernel: KernelImage, kconfig: KernelConfig,
+                  cmdline: str) -> KernelImage:
+    """x86_64: the image where the kernel put it. KASLR (a RANDOMIZE_BASE
+    build booted without ``nokaslr``) picks a random physical address that
+    the boot log does not print; /proc/iomem's "Kernel code" line, when
+    the log carries it, does. Where the image sits changes what deferred
+    init leaves free at boot, so the Memory line's available count."""
+    if f.arch != "x86_64":
+        return kernel
+    if f.kernel_code is not None:
+        return dataclasses.replace(kernel, load_address=f.kernel_code)
+    from mmsvc.machine.cmdline import parse_cmdline
+
+    if kconfig.randomize_base and not parse_cmdline(cmdline, "x86_64").nokaslr:
+        f.warnings.append("KASLR was on and the log does not say where it put the kernel "
+                          f"(/proc/iomem's Kernel code): {kernel.load_address:#x} assumed, "
+                          "so the Memory line's available count may differ")
+    return kernel
 
 
 def _faulty_ram(f: DmesgFacts, cmdline: str) -> tuple[FaultyRam, ...]:

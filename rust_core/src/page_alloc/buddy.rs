@@ -80,6 +80,11 @@ pub struct PageAlloc {
     /// gfp_zone result (by ZoneType) → zone index in a node.
     zone_idx_of: [usize; 5],
     first_deferred: Vec<Option<Pfn>>,
+    /// The free memory at or after a node's first deferred pfn that
+    /// `memblock_free_all` left for deferred init: its struct pages are
+    /// not initialised yet. Reserved memory there is (reserve_bootmem_region
+    /// initialises it), so it may be given back early.
+    pending_deferred: Vec<(Pfn, Pfn)>,
     /// `alloc_flags_nofragment` per (node, thisnode, highest zone index).
     nofrag: Vec<u32>,
     totalram_pages: u64,
@@ -239,6 +244,7 @@ impl PageAlloc {
             thisnode,
             zone_idx_of,
             first_deferred: layout.nodes.iter().map(|n| n.first_deferred_pfn).collect(),
+            pending_deferred: Vec::new(),
 
             totalram_pages: 0,
             min_free_kbytes: 0,
@@ -361,7 +367,11 @@ impl PageAlloc {
             if s < e2 {
                 self.free_into_zones(s, e2, nid);
             }
+            if s.max(cut) < e {
+                self.pending_deferred.push((s.max(cut), e));
+            }
         }
+        self.pending_deferred.sort_unstable();
         self.totalram_pages += total;
         self.boot_freed = true;
         if self.first_deferred.iter().all(|c| c.is_none()) {
@@ -441,6 +451,7 @@ impl PageAlloc {
         for c in &mut self.first_deferred {
             *c = None;
         }
+        self.pending_deferred.clear();
         self.deferred_done = true;
         for z in 0..self.zones.len() {
             self.zone_pcp_update(z);
@@ -452,6 +463,9 @@ impl PageAlloc {
     /// back (added to managed and totalram). The pages go straight to the
     /// buddy lists in aligned chunks (the kernel frees them one by one via
     /// the pcp lists; the merged result is the same once drained).
+    /// Reserved pages past a node's first deferred pfn may go back before
+    /// deferred init (a kernel image KASLR put there, say); free memory
+    /// there may not: deferred init has not set up its struct pages.
     pub fn free_boot_pages(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<u64> {
         if !self.boot_freed {
             return Err(MmError::InvalidState("free_boot_pages before memblock_free_all".into()));
@@ -469,13 +483,12 @@ impl PageAlloc {
             if !z.range_present(p, e) {
                 return Err(MmError::invalid("start_pfn", format!("[{p:#x}, {e:#x}) is not all present memory")));
             }
-            if let Some(cut) = self.first_deferred[z.nid as usize] {
-                if e > cut {
-                    return Err(MmError::InvalidState(format!(
-                        "pfns from {cut:#x} on node {} are not initialised yet",
-                        z.nid
-                    )));
-                }
+            if let Some(&(a, _)) = self.pending_deferred.iter().find(|&&(a, b)| a < e && p < b) {
+                return Err(MmError::InvalidState(format!(
+                    "pfn {:#x} on node {} is free memory deferred init has not set up yet",
+                    a.max(p),
+                    z.nid
+                )));
             }
             self.check_reserved(zid, p, e)?;
             pieces.push((zid, p, e));

@@ -70,6 +70,14 @@ def image_layout(ctx: BootContext) -> dict[str, tuple[int, int]]:
     return {name: (lo, hi) for name, (lo, hi) in pieces.items() if hi > lo}
 
 
+def kernel_virt(ctx: BootContext, phys: int) -> int:
+    """The high-mapping address of the image's physical *phys*: the image
+    is linked at ``__START_KERNEL_map + CONFIG_PHYSICAL_START`` and phys_base
+    absorbs wherever it was loaded (KASLR moves the virtual base too, at
+    random; the tables are the same static ones wherever it lands)."""
+    return START_KERNEL_MAP + ctx.kconfig.physical_start + phys - ctx.machine.kernel.load_address
+
+
 def map_high_kernel(ctx: BootContext, brk_end: int) -> None:
     """The high kernel mapping head_64.S builds and cleanup_highmap trims:
     ``[_text, roundup(_brk_end, 2M))`` in 2 MiB pages, read-write and
@@ -78,7 +86,7 @@ def map_high_kernel(ctx: BootContext, brk_end: int) -> None:
     end = round_up(brk_end, HPAGE_SIZE)
     levels = 3 if ctx.machine.five_level_paging else 2  # p4d?, pud, pmd
     tables = [(s["data"] >> 12) + 1 + i for i in range(levels)]
-    ctx.mm.kernel_map_static(START_KERNEL_MAP + s["text"], s["text"], end - s["text"], tables,
+    ctx.mm.kernel_map_static(kernel_virt(ctx, s["text"]), s["text"], end - s["text"], tables,
                              flags=[WRITE, "GLOBAL", "ACCESSED", "DIRTY"], page_size=HPAGE_SIZE)
     ctx.arch_state["high_map"] = (s["text"], end)
 
@@ -91,7 +99,7 @@ def change_page_attr(ctx: BootContext, start: int, end: int, *, set_: tuple[str,
     if end <= start or "high_map" not in ctx.arch_state:
         return
     mm, dm = ctx.mm, ctx.results["direct_map"]
-    mm.kernel_change_attr(START_KERNEL_MAP + start, end - start, list(set_), list(clear),
+    mm.kernel_change_attr(kernel_virt(ctx, start), end - start, list(set_), list(clear),
                           account=True)
     if set(set_) | set(clear) != {NOEXEC}:
         # the alias exists only where the direct map maps RAM (pfn_range_is_mapped)

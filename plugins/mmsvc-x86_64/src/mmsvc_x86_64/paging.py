@@ -220,11 +220,24 @@ def vmemmap_tables(ctx: BootContext) -> VmemmapTables:
     return VmemmapTables(mode.vmemmap_base, mode.level_shifts, PMD_SHIFT)
 
 
+def kaslr_memory_enabled(ctx: BootContext) -> bool:
+    """Memory-region randomisation (RANDOMIZE_MEMORY, with KASLR on: a
+    RANDOMIZE_BASE build booted without ``nokaslr``) moves the direct map,
+    vmalloc and vmemmap bases to random 1 GiB boundaries."""
+    kc = ctx.kconfig
+    return kc.randomize_memory and kc.randomize_base and not ctx.cmdline.nokaslr
+
+
 def preallocate_vmalloc_pages(ctx: BootContext) -> int:
     """One page-table page (p4d with 5-level, pud with 4-level) for every
-    top-level entry of the vmalloc area, from the buddy allocator."""
+    top-level entry the vmalloc area touches, from the buddy allocator.
+    Its fixed base is top-level aligned; a randomised one is only 1 GiB
+    aligned, so the area straddles one entry more (all but one boot in
+    512 with 4-level paging, and practically every one with 5-level)."""
     mode = paging_mode(ctx)
     count = (mode.vmalloc_size_tb << 40) >> mode.pgdir_shift
+    if kaslr_memory_enabled(ctx):
+        count += 1
     for _ in range(count):
         ctx.mm.alloc_pages(order=0, gfp="GFP_KERNEL")
     ctx.arch_state["vmalloc_prealloc_pages"] = count

@@ -83,8 +83,7 @@ def pti_init(ctx: BootContext) -> None:
     if not ctx.arch_state.get("pti"):
         return
     ctx.pr_info(PREFIX + "enabled")
-    from mmsvc_x86_64 import paging
-    from mmsvc_x86_64.constants import START_KERNEL_MAP
+    from mmsvc_x86_64 import initmem, paging
     from mmsvc_x86_64.cpu_entry_area import CPU_ENTRY_AREA_BASE
 
     mode = paging.paging_mode(ctx)
@@ -94,7 +93,7 @@ def pti_init(ctx: BootContext) -> None:
         upt.walk_pte(mode.page_offset + unit + TSS_PERCPU_OFFSET)
     # the entry text lies in the image's text: the PMDs cloned for it hang
     # off the same pud and pmd tables whatever its offset there
-    text = START_KERNEL_MAP + ctx.machine.kernel.load_address
+    text = initmem.kernel_virt(ctx, ctx.machine.kernel.load_address)
     upt.clone_pmds(text, text + 1)
     upt.clone_p4d(ESPFIX_BASE_ADDR)
     if _vsyscall_mode(ctx) == "emulate":

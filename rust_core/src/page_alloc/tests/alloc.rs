@@ -451,6 +451,38 @@ fn deferred_multinode_then_late_init_matches_undeferred() {
 }
 
 #[test]
+fn reserved_pages_past_the_deferred_cut_go_back_early() {
+    // a reservation (say a kernel image KASLR put high) inside node 1's
+    // deferred part: its struct pages are set up, so it may be freed
+    // before deferred init; the free memory around it may not
+    let regions = vec![(0x1, 0x9f, 0), (0x100, 0x80000, 0), (0x80000, 0xbffe0, 1), (0x100000, 0x140000, 1)];
+    let free = vec![(0x100, 0x1000, 0), (0x4000, 0x80000, 0), (0x80000, 0xbffe0, 1), (0x100000, 0x120000, 1),
+                    (0x121000, 0x140000, 1)];
+    let cfg = PageAllocConfig { nr_cpus: 2, cpu_to_node: vec![0, 1], ..Default::default() };
+    let l = free_area_init(&FreeAreaInitInput::x86_64(regions.clone(), 158), &cfg).unwrap();
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    pa.memblock_free_all(&free).unwrap();
+    assert_eq!(pa.node_info(1).unwrap().first_deferred_pfn, Some(0x108000));
+    let before = pa.totalram_pages();
+    assert_eq!(pa.free_boot_pages(0x120000, 0x121000).unwrap(), 0x1000);
+    assert_eq!(pa.totalram_pages(), before + 0x1000);
+    // twice is a double free; the deferred free memory beside it is refused by name
+    assert!(matches!(pa.free_boot_pages(0x120000, 0x120001), Err(MmError::DoubleFree { .. })));
+    let e = pa.free_boot_pages(0x11ffff, 0x120000).unwrap_err();
+    assert!(e.to_string().contains("deferred init has not set up"), "{e}");
+    pa.page_alloc_init_late(&free).unwrap();
+    check_consistency(&pa);
+    // the same machine without deferral, the reservation freed after boot
+    let cfg2 = PageAllocConfig { deferred_struct_page_init: false, ..cfg.clone() };
+    let l2 = free_area_init(&FreeAreaInitInput::x86_64(regions, 158), &cfg2).unwrap();
+    let mut pb = PageAlloc::new(&l2, &cfg2).unwrap();
+    pb.memblock_free_all(&free).unwrap();
+    pb.free_boot_pages(0x120000, 0x121000).unwrap();
+    assert_eq!(pa.totalram_pages(), pb.totalram_pages());
+    assert_eq!(pa.meminfo_kb().1, pb.meminfo_kb().1);
+}
+
+#[test]
 fn total_pages_and_recommended_min_free_kbytes() {
     let cfg = PageAllocConfig::default();
     let l = qemu_2g_layout(&cfg);

@@ -1,0 +1,84 @@
+"""KASLR: a RANDOMIZE_BASE build booted without nokaslr puts the image at a
+random physical address and (RANDOMIZE_MEMORY) the vmalloc area at a random
+1 GiB boundary. The real boots pc-2g-kaslr, pc-8g-kaslr-memtest (the image
+above 4 GiB) and q35-6g-2node-kaslr check the memory lines (test_realboots)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from mmsvc.machine import default_machine, from_dmesg
+from mmsvc.simulation import Simulation
+from tests.conftest import boot_default
+
+REAL = Path(__file__).parent / "realboots"
+
+
+def _drop_iomem(text: str) -> str:
+    out, skip = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("=== /proc/iomem"):
+            skip = True
+        elif line.startswith("=== "):
+            skip = False
+        if not skip:
+            out.append(line)
+    return "".join(out)
+
+
+def test_the_log_says_where_kaslr_put_the_image(tmp_path):
+    notes: list[str] = []
+    m = from_dmesg(str(REAL / "pc-2g-kaslr.log"), warnings=notes)
+    assert m.kernel.load_address == 0x5380_0000 and notes == []
+    high = from_dmesg(str(REAL / "pc-8g-kaslr-memtest.log"))
+    assert high.kernel.load_address == 0x1_e4a0_0000
+    # without /proc/iomem the address is unknown: the default, and a note
+    bare = tmp_path / "bare.log"
+    bare.write_text(_drop_iomem((REAL / "pc-2g-kaslr.log").read_text()))
+    notes = []
+    m = from_dmesg(str(bare), warnings=notes)
+    assert m.kernel.load_address == 0x100_0000
+    assert len(notes) == 1 and "KASLR" in notes[0] and "Kernel code" in notes[0]
+    # a nokaslr boot needs no note
+    notes = []
+    from_dmesg(str(REAL / "pc-1536m.log"), warnings=notes)
+    assert notes == []
+
+
+def _kaslr(**fields) -> Simulation:
+    """The default machine booted without nokaslr."""
+    sim = Simulation(default_machine("6.1").replace(cmdline="console=ttyS0", **fields))
+    sim.boot()
+    return sim
+
+
+def _free_kb(sim) -> int:
+    return sim.ctx.results["mem_init_print_info"]["available_kb"]
+
+
+def test_a_random_vmalloc_base_takes_one_more_top_level_table():
+    fixed = boot_default("")  # the default machine boots with nokaslr
+    assert "nokaslr" in fixed.machine.cmdline
+    random = _kaslr()
+    pages = fixed.ctx.arch_state["vmalloc_prealloc_pages"]
+    assert random.ctx.arch_state["vmalloc_prealloc_pages"] == pages + 1
+    # the build without RANDOMIZE_MEMORY keeps the fixed, aligned base
+    kc = dataclasses.replace(fixed.machine.kconfig, randomize_memory=False)
+    plain = _kaslr(kconfig=kc)
+    assert plain.ctx.arch_state["vmalloc_prealloc_pages"] == pages
+
+
+def test_an_image_in_the_deferred_memory_frees_its_init_sections_early():
+    # the default machine: deferred init leaves Normal (from 4 GiB) past its
+    # first section; an image there keeps its struct pages set up, so
+    # alternatives and init memory go back to the buddy allocator before
+    # deferred init, as in the kernel
+    low = _kaslr()
+    k = dataclasses.replace(low.machine.kernel, load_address=0x1_2000_0000)
+    high = _kaslr(kernel=k)
+    lines = [r.text for r in high.log.records]
+    assert any(ln.startswith("Freeing unused kernel image (initmem) memory") for ln in lines)
+    # at mem_init the image no longer sits in the early-initialised memory
+    image_kb = low.machine.kernel.reserved_span >> 10
+    assert _free_kb(high) - _free_kb(low) > image_kb * 9 // 10
