@@ -47,8 +47,14 @@ _KASLR = ("DirectMap4k/2M: KASLR put the image high, so the pages the kernel all
           "left free; the pack's pages then fall in another 2 MiB region")
 PROC_GAPS = {
     "pc-2g-dimm.log": _DIMM,
-    "pc-2g-kaslr.log": _KASLR, "pc-8g-kaslr-memtest.log": _KASLR,
-    "q35-6g-2node-kaslr.log": _KASLR,
+} | {
+    name: _KASLR for name in (
+        "pc-2g-kaslr.log", "pc-8g-kaslr-memtest.log", "q35-6g-2node-kaslr.log",
+        "cloud-2g-kaslr.log", "pc-1g-kaslr-exactmap.log", "pc-2g-kaslr-hugepages.log",
+        "pc-2g-nola57-kaslr.log", "pc-4g-2node-kaslr-smp1.log", "pc-512m-kaslr.log",
+        "pc-6g-2node-kaslr-movnode.log", "q35-16g-kaslr-crash.log",
+    )
+} | {
     "pc-4g-smp64.log": _MANY_CPUS, "pc-4g-smp4-maxcpus64.log": _MANY_CPUS,
     "q35-8g-2node-smp32.log": _MANY_CPUS,
 } | {

@@ -112,8 +112,12 @@ def e820__finish_early_params(ctx: BootContext) -> None:
 
 
 def e820__end_of_ram_pfn(ctx: BootContext) -> None:
-    """max_pfn (and max_low_pfn) from the e820 map, with their "last_pfn" lines."""
-    table, _ = ctx.machine.e820_after_setup()
+    """max_pfn (and max_low_pfn) from the e820 map, with their "last_pfn"
+    lines; before them e820_add_kernel_range's warning when the image lies
+    outside RAM (KASLR does not honour ``memmap=exactmap``)."""
+    table, warned = ctx.machine.e820_after_setup()
+    if warned:
+        ctx.printk(".text .data .bss are not marked as E820_TYPE_RAM!", KERN_WARNING)
     state(ctx)["e820"] = table
     max_arch_pfn = 1 << (ctx.machine.max_physmem_bits - 12)
     max_pfn = _end_pfn(table, max_arch_pfn)
