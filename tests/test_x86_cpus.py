@@ -10,6 +10,7 @@ import pytest
 
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import from_dmesg
+from mmsvc.simulation import Simulation
 
 from .conftest import boot_default
 
@@ -95,3 +96,64 @@ def test_values_that_are_no_number_change_nothing(extra):
     sim = boot_default(extra, cpus=4)
     assert sim.ctx.g.nr_cpu_ids == 4
     assert _lines(sim, "Freeing SMP alternatives memory")  # not patched for one CPU
+
+
+# -- CPUs without NX or PSE (real boots pc-2g-nonx, pc-1g-nopse, pc-2g-noexec-off)
+
+
+def _real(name: str):
+    from pathlib import Path
+
+    from mmsvc.machine import from_dmesg
+
+    return from_dmesg(str(Path(__file__).parent / "realboots" / name))
+
+
+def test_the_log_tells_a_cpu_without_nx_or_pse():
+    assert not _real("pc-2g-nonx.log").cpu_features.nx
+    nopse = _real("pc-1g-nopse.log").cpu_features
+    assert not nopse.pse and nopse.nx
+    full = _real("pc-1536m.log").cpu_features
+    assert full.pse and full.nx
+
+
+def test_without_nx_the_no_execute_changes_split_nothing():
+    import dataclasses
+
+    from mmsvc import views
+
+    with_nx = boot_default("")
+    m = with_nx.machine
+    without = Simulation(m.replace(cpu_features=dataclasses.replace(m.cpu_features, nx=False)))
+    without.boot()
+    assert "Notice: NX (Execute Disable) protection missing in CPU!" in without.log.text()
+    # set_memory_nx/_x do nothing, so fewer direct-map pages are split
+    assert views.meminfo(without)["DirectMap4k"] < views.meminfo(with_nx)["DirectMap4k"]
+
+
+def test_without_pse_everything_is_mapped_with_small_pages():
+    import dataclasses
+
+    from mmsvc import views
+
+    with_pse = boot_default("")
+    m = with_pse.machine
+    sim = Simulation(m.replace(cpu_features=dataclasses.replace(m.cpu_features, pse=False)))
+    sim.boot()
+    info = views.meminfo(sim)
+    assert info["DirectMap2M"] == 0 and info["DirectMap1G"] == 0
+    text = sim.log.text()
+    assert "Using GB pages" not in text and "HugeTLB" not in text
+    # the percpu units stay PMD-sized atoms on 64-bit, whatever the CPU
+    def banner(s):
+        return [r.text for r in s.log.records if r.text.startswith("percpu: Embedded")]
+
+    assert banner(sim) == banner(with_pse)
+
+
+def test_noexec_is_5_14s_and_gone_in_6_1():
+    old = boot_default("noexec=off", profile="5.14").log.text()
+    assert "NX (Execute Disable) protection: disabled by kernel command line option" in old
+    new = boot_default("noexec=off").log.text()
+    assert "NX (Execute Disable) protection: active" in new
+    assert 'Unknown kernel command line parameters "nokaslr noexec=off"' in new

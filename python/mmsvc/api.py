@@ -37,7 +37,7 @@ from mmsvc.boot.context import BootContext, KernelGlobals
 from mmsvc.boot.steps import Step, StepKind, StepState, substep
 from mmsvc.errors import MachineConfigError, MmsvcError, OutOfMemoryError, PluginError
 from mmsvc.hookspecs import hookimpl
-from mmsvc.klog import KERN_DEBUG, KERN_ERR, KERN_INFO, KERN_WARNING
+from mmsvc.klog import KERN_DEBUG, KERN_ERR, KERN_INFO, KERN_NOTICE, KERN_WARNING
 from mmsvc.mm.memtest import early_memtest, parse_memtest
 from mmsvc.mm.page_alloc import free_area_init, memblock_free_all, node_of, pglist_data_size
 from mmsvc.mm.percpu import (
@@ -63,7 +63,8 @@ from mmsvc.units import (
 )
 
 __all__ = [
-    "KERN_DEBUG", "KERN_ERR", "KERN_INFO", "KERN_WARNING", "ArchPlugin", "Architecture",
+    "KERN_DEBUG", "KERN_ERR", "KERN_INFO", "KERN_NOTICE", "KERN_WARNING", "ArchPlugin",
+    "Architecture",
     "BootContext",
     "FirstChunk",
     "KernelGlobals", "MachineConfigError", "MmsvcError", "OutOfMemoryError", "PluginError",

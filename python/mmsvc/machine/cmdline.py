@@ -392,8 +392,23 @@ CONFIG_PARAMS = {
 }
 
 
-def _is_known(name: str, arch: str, kconfig: object | None = None) -> bool:
+#: parameters a later kernel no longer has: (architecture, first version without it)
+REMOVED_PARAMS = {
+    "noexec": ("x86_64", (5, 19)),  # x86_64's NX switch went with 5.19
+}
+
+
+def _version(profile: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in profile.split(".") if p.isdigit())
+
+
+def _is_known(name: str, arch: str, kconfig: object | None = None,
+              profile: str | None = None) -> bool:
     n = _norm(name)
+    gone = REMOVED_PARAMS.get(n)
+    if gone is not None and profile is not None and gone[0] == arch \
+            and _version(profile) >= gone[1]:
+        return False
     switch = CONFIG_PARAMS.get(n)
     if switch is not None and kconfig is not None and not getattr(kconfig, switch, True):
         return False
@@ -402,9 +417,11 @@ def _is_known(name: str, arch: str, kconfig: object | None = None) -> bool:
     return arch == "um" and any(n.startswith(p) for p in _UML_PREFIX)
 
 
-def parse_cmdline(text: str, arch: str = "x86_64", kconfig: object | None = None) -> KernelCmdline:
+def parse_cmdline(text: str, arch: str = "x86_64", kconfig: object | None = None,
+                  profile: str | None = None) -> KernelCmdline:
     """Parse a kernel command line for *arch* (``x86_64``, ``um`` or another name);
-    with the build's *kconfig*, parameters its config leaves out are unknown."""
+    with the build's *kconfig*, parameters its config leaves out are unknown, and
+    with the *profile* ("5.14", "6.1"), parameters that kernel no longer has."""
     params, init_args = split_args(text)
     values: dict[str, object] = {}
     mem_ops: list[MemOp] = []
@@ -446,7 +463,7 @@ def parse_cmdline(text: str, arch: str = "x86_64", kconfig: object | None = None
             values["mitigations"] = value
         elif n in ("no5lvl", "nokaslr", "nogbpages", "movable_node") and value is None:
             values[n] = True
-        elif n == "noexec" and arch == "x86_64":
+        elif n == "noexec" and arch == "x86_64" and _is_known(n, arch, kconfig, profile):
             if value not in (None, "on", "off"):
                 raise _err(name, value, "expected on or off")
             values["noexec"] = value == "off"
@@ -469,7 +486,7 @@ def parse_cmdline(text: str, arch: str = "x86_64", kconfig: object | None = None
         if n in ("init", "rdinit") and value is not None:
             # init_setup/rdinit_setup drop the bare words given before them
             argv.clear()
-        if "." in name or _is_known(name, arch, kconfig):
+        if "." in name or _is_known(name, arch, kconfig, profile):
             continue
         if value is None:
             argv.append(name)

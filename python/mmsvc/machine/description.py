@@ -681,7 +681,7 @@ class MachineDescription:
         (:class:`~mmsvc.machine.cmdline.KernelCmdline`)."""
         from mmsvc.machine.cmdline import parse_cmdline
 
-        return parse_cmdline(self.cmdline, self.arch, self.kconfig)
+        return parse_cmdline(self.cmdline, self.arch, self.kconfig, self.profile)
 
     @property
     def five_level_paging(self) -> bool:

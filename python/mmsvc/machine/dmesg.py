@@ -73,6 +73,11 @@ _CPU0 = re.compile(r"smpboot: CPU0: (.*)$")
 _PROC = re.compile(r"^=== /proc/(\S+)")
 _MAX_ARCH_PFN = re.compile(r"last_pfn = 0x[0-9a-f]+ max_arch_pfn = (0x[0-9a-f]+)")
 _GBPAGES = "Using GB pages for direct mapping"
+_NO_NX = "Notice: NX (Execute Disable) protection missing in CPU!"
+#: hugetlb_init registers 2 MiB pages when the CPU has PSE (5.14 prints no colon)
+_HUGETLB_2M = re.compile(r"^HugeTLB:? registered 2\.00 MiB page size")
+#: free_initmem, after every initcall (hugetlb_init's included)
+_LATE = "Freeing unused kernel image"
 #: max_arch_pfn of a 5-level (LA57) kernel: 52 physical address bits
 _LA57_MAX_ARCH_PFN = 1 << 40
 _UML_MARKERS = ("exec-shield gap", "Checking that ptrace can change system call numbers",
@@ -104,6 +109,9 @@ class DmesgFacts:
     firmware_cpus: int | None = None  # before nr_cpus=/nosmp cut them ("N Processors exceeds")
     max_arch_pfn: int | None = None  # the first "last_pfn = .. max_arch_pfn = .." line
     gbpages_line: bool = False
+    nx_missing: bool = False
+    hugetlb_2m_line: bool = False
+    reached_free_initmem: bool = False
     cpu0: str | None = None  # the boot CPU's description after "smpboot: CPU0: "
     warnings: list[str] = field(default_factory=list)
 
@@ -202,6 +210,12 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
                 f.max_arch_pfn = int(m.group(1), 16)
         elif _GBPAGES in line:
             f.gbpages_line = True
+        elif line.startswith(_NO_NX):
+            f.nx_missing = True
+        elif _HUGETLB_2M.match(line):
+            f.hugetlb_2m_line = True
+        elif line.startswith(_LATE):
+            f.reached_free_initmem = True
         elif f.cpu0 is None and (m := _CPU0.search(line)):
             f.cpu0 = m.group(1)
         elif m := _EXCEEDS.search(line):
@@ -228,18 +242,22 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
     return f
 
 
-def _stated_cpu_features(f: DmesgFacts) -> CpuFeatures:
+def _stated_cpu_features(f: DmesgFacts, kconfig: KernelConfig) -> CpuFeatures:
     """The defaults, corrected by what an x86_64 log states: the paging depth
-    from ``max_arch_pfn`` and 1 GiB pages from the direct-mapping report
-    (which init_mem_mapping prints after the ``last_pfn`` lines)."""
+    from ``max_arch_pfn``, 1 GiB pages from the direct-mapping report
+    (which init_mem_mapping prints after the ``last_pfn`` lines), NX from
+    its notice, and PSE from hugetlb_init's 2 MiB registration, which a
+    hugetlbfs build prints with PSE only (if the log goes that far)."""
     if f.arch != "x86_64" or f.max_arch_pfn is None:
         return CpuFeatures()
     from mmsvc.machine.cmdline import parse_cmdline
 
     gbpages = f.gbpages_line or parse_cmdline(f.cmdline or "", "x86_64").nogbpages
+    pse = f.hugetlb_2m_line or not (kconfig.hugetlbfs and f.reached_free_initmem)
     vendor, family, model = _cpu_identity(f.cpu0)
     return CpuFeatures(la57=f.max_arch_pfn >= _LA57_MAX_ARCH_PFN, gbpages=gbpages,
-                       vendor=vendor, family=family, model=model)
+                       nx=not f.nx_missing, pse=pse, vendor=vendor, family=family,
+                       model=model)
 
 
 _FAMILY_MODEL = re.compile(r"\(family: (0x[0-9a-f]+), model: (0x[0-9a-f]+)")
@@ -350,7 +368,8 @@ def from_dmesg(
         numa_distance=slit, cpus=cpus,
         present_cpus=(cpus - f.hotplug_cpus if not f.firmware_cpus and 0 < f.hotplug_cpus < cpus
                       else None),
-        cpu_features=cpu_features or _stated_cpu_features(f), cmdline=cmdline, initrd=initrd,
+        cpu_features=cpu_features or _stated_cpu_features(f, kconfig), cmdline=cmdline,
+        initrd=initrd,
         faulty_ram=faulty, profile=profile)
 
 

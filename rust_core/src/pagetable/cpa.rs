@@ -49,14 +49,38 @@ impl PageTable {
                 changed += self.leaves_in(cur, seg_end);
                 if account {
                     let after = self.leaves_per_level(base, base + size);
-                    for l in 0..self.nlevels {
-                        self.direct_pages[l] += after[l] as i64 - before[l] as i64;
-                    }
+                    self.count_splits(&before, &after);
                 }
             }
             cur = seg_end;
         }
         Ok(changed)
+    }
+
+    /// `split_page_count` for every split that turned the leaves `before`
+    /// into `after`, biggest first: each takes one page of its size from
+    /// the count and adds a table's worth of the next, unless no page of
+    /// that size is counted (a split of the image's mapping on a machine
+    /// whose direct map has none).
+    fn count_splits(&mut self, before: &[u64], after: &[u64]) {
+        // splits at a level: the leaves it lost, counting the ones that
+        // splits above it made
+        let mut made = 0u64;
+        for l in 0..self.nlevels {
+            let had = before[l] + made;
+            let splits = had.saturating_sub(after[l]);
+            made = 0;
+            if l + 1 < self.nlevels {
+                let per_split = self.lv[l].size / self.lv[l + 1].size;
+                made = splits * per_split;
+                for _ in 0..splits {
+                    if self.direct_pages[l] > 0 {
+                        self.direct_pages[l] -= 1;
+                        self.direct_pages[l + 1] += per_split as i64;
+                    }
+                }
+            }
+        }
     }
 
     /// Leaves mapping `[t, end)` (table space), per level.

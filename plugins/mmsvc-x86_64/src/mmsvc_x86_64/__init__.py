@@ -25,8 +25,12 @@ DEFAULT_NR_CPUS = 8192
 DEFAULT_PERCPU_STATIC = 217088
 
 def hugetlb_sizes(machine: Any) -> tuple[int, ...]:
-    """arch_hugetlb_valid_size: 2 MiB, and 1 GiB on a CPU with GB pages."""
-    return (PMD_SIZE, 1 << 30) if machine.cpu_features.gbpages else (PMD_SIZE,)
+    """arch_hugetlb_valid_size: 2 MiB, and 1 GiB on a CPU with GB pages;
+    none without PSE (hugepages_supported)."""
+    cpu = machine.cpu_features
+    if not cpu.pse:
+        return ()
+    return (PMD_SIZE, 1 << 30) if cpu.gbpages else (PMD_SIZE,)
 
 
 ARCH = Architecture(
@@ -106,6 +110,6 @@ def setup_per_cpu_areas(ctx: BootContext) -> None:
     ctx.pr_info(f"setup_percpu: NR_CPUS:{nr_cpus} nr_cpumask_bits:{cpus} "
                 f"nr_cpu_ids:{cpus} nr_node_ids:{nr_node_ids}")
     static = ctx.build.percpu_static or _static_from_pages(ctx.build.percpu_unit_pages)
-    atom = PMD_SIZE if ctx.machine.cpu_features.pse else 4096
-    api.pcpu_embed_first_chunk(ctx, static, atom, numa.cpus_per_node(ctx), MAX_DMA_ADDRESS)
+    # PMD-sized atoms on 64-bit whatever the CPU
+    api.pcpu_embed_first_chunk(ctx, static, PMD_SIZE, numa.cpus_per_node(ctx), MAX_DMA_ADDRESS)
     setup.cpumask_allocations(ctx, nr_node_ids, cpus)

@@ -15,6 +15,7 @@ and 1 GiB direct-map pages that hold them.
 from __future__ import annotations
 
 from mmsvc.api import PAGE_SIZE, BootContext, OutOfMemoryError
+from mmsvc_x86_64 import initmem
 from mmsvc_x86_64.constants import MODULES_END, modules_vaddr
 
 #: BPF_PROG_PACK_SIZE per possible node (6.1)
@@ -62,7 +63,8 @@ def ptp_classifier_init(ctx: BootContext) -> None:
     for start, end in _runs(pfns):
         mm.kernel_change_attr(virt + (start << 12), (end - start) << 12, clear=["WRITE"],
                               account=True)
-    # set_memory_x: no alias processing for the NX bit
-    mm.kernel_change_attr(addr, size, clear=["NOEXEC"], account=True)
+    # set_memory_x: no alias processing for the NX bit, nothing without NX
+    if initmem.nx_enabled(ctx):
+        mm.kernel_change_attr(addr, size, clear=["NOEXEC"], account=True)
     ctx.arch_state["bpf_jit_pages"] = pfns
     ctx.arch_state["bpf_jit_area"] = (addr, size)

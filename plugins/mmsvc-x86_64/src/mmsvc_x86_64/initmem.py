@@ -91,12 +91,23 @@ def map_high_kernel(ctx: BootContext, brk_end: int) -> None:
     ctx.arch_state["high_map"] = (s["text"], end)
 
 
+def nx_enabled(ctx: BootContext) -> bool:
+    """``__supported_pte_mask`` has NX: the CPU has it and (5.14, whose
+    ``noexec=`` 5.19 removed) ``noexec=off`` did not turn it off."""
+    return ctx.machine.cpu_features.nx and not (
+        ctx.cmdline.noexec and not ctx.profile_at_least("6.1"))
+
+
 def change_page_attr(ctx: BootContext, start: int, end: int, *, set_: tuple[str, ...] = (),
                      clear: tuple[str, ...] = ()) -> None:
     """change_page_attr on the high mapping of physical ``[start, end)`` and,
     unless only the no-execute bit changes, on its direct-map alias; splits
     of either count in DirectMap (split_page_count)."""
-    if end <= start or "high_map" not in ctx.arch_state:
+    if not nx_enabled(ctx):
+        # without NX in the supported mask the bit is masked out of the change
+        set_ = tuple(f for f in set_ if f != NOEXEC)
+        clear = tuple(f for f in clear if f != NOEXEC)
+    if end <= start or "high_map" not in ctx.arch_state or not (set_ or clear):
         return
     mm, dm = ctx.mm, ctx.results["direct_map"]
     mm.kernel_change_attr(kernel_virt(ctx, start), end - start, list(set_), list(clear),

@@ -72,8 +72,10 @@ def init_pgt_buf_pages(ctx: BootContext) -> int:
 
 
 def init_mem_mapping(ctx: BootContext) -> None:
-    """Report the page sizes of the direct map and build it."""
-    gb = ctx.machine.cpu_features.gbpages and not ctx.cmdline.nogbpages
+    """Report the page sizes of the direct map and build it
+    (probe_page_size_mask: 2 MiB pages need PSE, and so do 1 GiB ones)."""
+    cpu = ctx.machine.cpu_features
+    gb = cpu.pse and cpu.gbpages and not ctx.cmdline.nogbpages
     if gb:
         ctx.pr_info("Using GB pages for direct mapping")
     ctx.arch_state["direct_gbpages"] = gb
@@ -91,7 +93,8 @@ def build_direct_map(ctx: BootContext, gbpages: bool) -> None:
     mm.init_kernel_pagetable(mode.preset, root_pfn=initmem.section_starts(ctx)["data"] >> 12)
     buf_start, buf_pages = ctx.arch_state["pgt_buf"]
     initmem.map_high_kernel(ctx, (buf_start + buf_pages) << 12)
-    mask = (1 << PG_LEVEL_2M) | ((1 << PG_LEVEL_1G) if gbpages else 0)
+    pse = ctx.machine.cpu_features.pse
+    mask = ((1 << PG_LEVEL_2M) if pse else 0) | ((1 << PG_LEVEL_1G) if gbpages else 0)
     mm.init_memory_mapping(0, ISA_END_ADDRESS, mask, mode.page_offset)
     end = ctx.g.max_pfn << 12
     if mm.memblock.bottom_up:
@@ -216,8 +219,11 @@ def sparse_geometry(ctx: BootContext) -> SparseGeometry:
 
 
 def vmemmap_tables(ctx: BootContext) -> VmemmapTables:
+    """The vmemmap is mapped with 2 MiB pages, or 4 KiB ones without PSE
+    (vmemmap_populate)."""
     mode = paging_mode(ctx)
-    return VmemmapTables(mode.vmemmap_base, mode.level_shifts, PMD_SHIFT)
+    leaf = PMD_SHIFT if ctx.machine.cpu_features.pse else 12
+    return VmemmapTables(mode.vmemmap_base, mode.level_shifts, leaf)
 
 
 def kaslr_memory_enabled(ctx: BootContext) -> bool:

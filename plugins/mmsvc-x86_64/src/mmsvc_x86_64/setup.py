@@ -11,6 +11,7 @@ from __future__ import annotations
 from mmsvc import api
 from mmsvc.api import (
     KERN_ERR,
+    KERN_NOTICE,
     KERN_WARNING,
     PAGE_SIZE,
     SMP_CACHE_BYTES,
@@ -93,11 +94,12 @@ def parse_early_param(ctx: BootContext) -> None:
         ctx.mm.memblock.bottom_up = True
     ctx.g.early_params_parsed = True
     parse_memtest(ctx)
-    if ctx.machine.cpu_features.nx and not cmd.noexec:
+    if initmem.nx_enabled(ctx):
         ctx.pr_info("NX (Execute Disable) protection: active")
+    elif ctx.machine.cpu_features.nx:
+        ctx.pr_info("NX (Execute Disable) protection: disabled by kernel command line option")
     else:
-        ctx.pr_info("NX (Execute Disable) protection: disabled by kernel command line option"
-                    if cmd.noexec else "Notice: NX (Execute Disable) protection missing in CPU!")
+        ctx.printk("Notice: NX (Execute Disable) protection missing in CPU!", KERN_NOTICE)
 
 
 def e820__finish_early_params(ctx: BootContext) -> None:

@@ -76,3 +76,18 @@ fn direct_pages_count_counts_like_the_kernel() {
     pt.change_attr(&mut src, BASE + G1 + M2 + K4, K4, PteFlags::empty(), PteFlags::WRITE, false).unwrap();
     assert_eq!(pt.direct_pages_count(), vec![(K4, 512), (M2, 511), (G1, 1)]);
 }
+
+#[test]
+fn a_split_of_a_size_the_count_has_none_of_is_not_counted() {
+    // a direct map in 4 KiB pages only (a CPU without PSE) and a 2 MiB
+    // mapping outside it (the kernel image's): splitting the latter leaves
+    // the count alone, as split_page_count does when it holds no 2 MiB page
+    let (mut pt, mut src) = x86();
+    let ram = [(0, 2 * M2)];
+    pt.init_memory_mapping(&mut src, 0, 2 * M2, 0, &ram, BASE, PteFlags::PAGE_KERNEL).unwrap();
+    assert_eq!(pt.direct_pages_count(), vec![(K4, 1024), (M2, 0), (G1, 0)]);
+    pt.map_range(&mut src, BASE + G1, 0, 2 * M2, PteFlags::PAGE_KERNEL, PageSizePolicy::Force(M2)).unwrap();
+    pt.change_attr(&mut src, BASE + G1 + K4, K4, PteFlags::empty(), PteFlags::WRITE, true).unwrap();
+    assert_eq!(pt.direct_pages_count(), vec![(K4, 1024), (M2, 0), (G1, 0)]);
+    assert_eq!(pt.leaf_counts(BASE + G1, M2).unwrap().by_size[0], (K4, 512));
+}
