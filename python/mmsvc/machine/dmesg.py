@@ -7,11 +7,14 @@ distances are not printed: a 6.1 log's "Fallback order for Node n" lines give
 distances that order the nodes the same way, else 10 and 20 stand in), the kernel
 command line, "RAMDISK: [mem ..]",
 UML's exec-shield gap, the five image sizes of the "Memory:" line, the "Linux version"
-release, the CPU count and, on x86_64, the two CPU features the early boot states: the
-paging depth (``max_arch_pfn``: 2^40 with LA57, 2^34 without) and 1 GiB pages ("Using GB
-pages for direct mapping", printed whenever the CPU has them unless ``nogbpages``), and
-the CPU's vendor, family and model from the boot CPU's "smpboot: CPU0:" line (which
-decide, as the kernel's vulnerability whitelist does, whether it has the Meltdown bug).
+release, the CPU count and, on x86_64, the CPU features the boot states: the paging
+depth (``max_arch_pfn``: 2^40 with LA57, 2^34 without), 1 GiB pages ("Using GB pages
+for direct mapping", printed whenever the CPU has them and PSE unless ``nogbpages``),
+NX (its "missing in CPU" notice), PSE (a hugetlbfs build registers 2 MiB huge pages
+only with it), and the CPU's vendor, family and model from the boot CPU's "smpboot:
+CPU0:" line (which decide, as the kernel's vulnerability whitelist does, whether it has
+the Meltdown bug). Also the bad RAM ``memtest=`` reserved, and from the /proc/iomem
+dump after the log, if there is one, where the image's text sits (KASLR's choice).
 Everything else is what a simulator must reproduce, and is ignored. Lines may carry
 ``[    0.000000] `` timestamps or ``<n>`` syslog levels.
 A ``=== /proc/NAME`` line ends the boot log; :func:`proc_sections` reads what follows.
