@@ -390,3 +390,19 @@ def test_fork_keeps_condition_breakpoints(alice):
     fork = alice.fork(sid)
     assert [b.kind for b in fork.breakpoints] == [pb.BREAKPOINT_KIND_STEP,
                                                   pb.BREAKPOINT_KIND_ALLOCATION_FAILURE]
+
+
+def test_faulty_ram_over_the_wire(alice):
+    """A machine description with bad RAM and memtest=: the service boots it
+    like the library does, the bad words reserved in memblock."""
+    from mmsvc.machine import FaultyRam, dumps_json
+
+    m = default_machine().replace(cmdline="console=ttyS0 nokaslr memtest=2",
+                                  faulty_ram=(FaultyRam(0x2000_0000, 64),))
+    s = alice.create(json=dumps_json(m))
+    alice.boot(s.simulation_id)
+    reserved = [(r.base, r.base + r.size) for r in alice.memblock(s.simulation_id).reserved]
+    assert any(lo <= 0x2000_0000 and 0x2000_0040 <= hi for lo, hi in reserved)
+    ref = Simulation(m)
+    ref.boot()
+    assert alice.meminfo(s.simulation_id) == views.meminfo(ref)
