@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import FaultyRam, MachineDescription, from_dmesg
@@ -175,3 +177,28 @@ def test_faulty_ram_round_trips_through_the_dict_form():
         FaultyRam(0, 8, 1 << 1, 0)
     # no single stuck bit passes both 0 and all-ones then fails something
     assert FaultyRam.failing_first(0, 8, 0x5555555555555555, (0, 0xFFFFFFFFFFFFFFFF)) is None
+
+
+_FAULT = st.builds(
+    FaultyRam,
+    start=st.integers(0, (5 << 30) - 1),
+    size=st.integers(1, 64 << 20),
+    stuck_bits=st.sampled_from([(1 << 64) - 1, 1, 1 << 63, 0x5555_5555_5555_5555]),
+    stuck_value=st.sampled_from([0, (1 << 64) - 1, 0xAAAA_AAAA_AAAA_AAAA]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_FAULT, max_size=4), st.sampled_from(["memtest", "memtest=1", "memtest=4",
+                                                     "memtest=40", "memtest=0"]))
+def test_any_faulty_ram_boots_with_its_bad_words_reserved(faults, option):
+    sim = boot_default(option, faulty_ram=tuple(faults))
+    reported = [r.text for r in sim.log.records if "bad mem addr" in r.text]
+    for line in reported:
+        lo, hi = (int(x, 16) for x in re.findall(r"0x([0-9a-f]{16})", line))
+        assert any(f.start < hi and lo < f.end for f in faults)
+        assert sim.mm.memblock.is_region_reserved(lo, hi - lo)
+    # found at most once per run of words: reserved words are not tested again
+    assert len(reported) == len(set(reported))
+    if option == "memtest=0" or not faults:
+        assert reported == []
