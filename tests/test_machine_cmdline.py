@@ -165,6 +165,23 @@ def test_parameters_the_config_leaves_out_are_unknown():
     assert parse_cmdline("pti=on").unknown == ("pti=on",)
 
 
+def test_options_read_straight_from_the_command_line_are_unknown():
+    # x86 reads these with cmdline_find_option(): no handler claims them, so
+    # 6.1 lists them (the real boot pc-2g-known-params), while the options
+    # registered with early_param/__setup are known
+    c = parse_cmdline("nopti nospectre_v2 spectre_v2=off tsx=off noxsave reservelow=64K "
+                      "vmalloc=256M page_ext=on gbpages mitigations=off nosmt mds=off "
+                      "nospectre_v1 memtest=1")
+    assert c.unknown == ("nopti", "nospectre_v2", "noxsave", "spectre_v2=off", "tsx=off",
+                         "reservelow=64K", "vmalloc=256M", "page_ext=on")
+    assert c.pti == "off"  # read all the same
+    # noexec= went with 5.19
+    assert parse_cmdline("noexec=off", profile="5.14").unknown == ()
+    assert parse_cmdline("noexec=off", profile="6.1").unknown == ("noexec=off",)
+    assert parse_cmdline("noexec=off", profile="5.14").noexec
+    assert not parse_cmdline("noexec=off", profile="6.1").noexec
+
+
 def test_uml_mem_is_physmem_and_unknown():
     c = parse_cmdline("mem=32M con=null con0=fd:0,fd:1 root=/dev/nonexistent panic=-1 "
                       "console=tty0", "um")

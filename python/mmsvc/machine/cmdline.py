@@ -25,32 +25,32 @@ from mmsvc.machine.units import kernel_strtoull, kstrtobool, memparse, memparse_
 #: Parameters every architecture registers (``early_param``, ``__setup``, ``core_param``).
 _COMMON_KNOWN = frozenset("""
 console earlycon earlyprintk keep_bootcon loglevel quiet debug ignore_loglevel log_buf_len
-panic panic_on_warn panic_print panic_on_oops oops pause_on_oops initcall_debug
+panic panic_on_warn panic_print oops pause_on_oops initcall_debug
 init rdinit root rootfstype rootflags rootwait rootdelay ro rw initrd noinitrd retain_initrd
 nosmp maxcpus nr_cpus possible_cpus
 init_on_alloc init_on_free page_poison memblock crashkernel kernelcore movablecore
 movable_node numa_balancing hashdist cma mitigations nosmt mminit_loglevel
 slub_debug slub_nomerge slab_nomerge slub_min_order slub_max_order slub_min_objects
-page_owner debug_pagealloc page_alloc.shuffle stack_depot_disable page_ext early_page_ext
+page_owner debug_pagealloc page_alloc.shuffle stack_depot_disable early_page_ext
 hugepages hugepagesz default_hugepagesz hugetlb_cma transparent_hugepage
-cgroup_disable cgroup_enable cgroup_no_v1 swapaccount audit selinux apparmor security lsm
+cgroup_disable cgroup_no_v1 swapaccount audit selinux apparmor security lsm
 enforcing checkreqprot
-nohz nohz_full isolcpus rcu_nocbs irqaffinity threadirqs nowatchdog nmi_watchdog watchdog
-softlockup_panic hardlockup_panic sysrq_always_enabled
+nohz nohz_full isolcpus rcu_nocbs irqaffinity threadirqs nowatchdog nmi_watchdog
+softlockup_panic sysrq_always_enabled
 clocksource resume resume_offset noresume hibernate reboot
-norandmaps hardened_usercopy vmalloc nohugevmalloc stack_guard_gap lpj
-nomodeset vga video fbcon profile trace_event ftrace tp_printk
+norandmaps hardened_usercopy nohugevmalloc stack_guard_gap lpj
+nomodeset video fbcon profile trace_event ftrace tp_printk
 """.split())
 
 _X86_KNOWN = frozenset("""
-mem memmap nopti acpi noapic nolapic apic disableapic nox2apic x2apic_phys
+mem memmap acpi noapic nolapic apic disableapic nox2apic x2apic_phys
 iommu intel_iommu amd_iommu swiotlb noexec nopat nogbpages gbpages
 numa noefi efi add_efi_memmap efi_fake_mem tsc hpet nohpet notsc clearcpuid
-vsyscall idle pci pcie_aspm nospectre_v1 nospectre_v2 spectre_v2 spectre_v2_user
-spec_store_bypass_disable l1tf mds tsx tsx_async_abort retbleed srbds mmio_stale_data
-gather_data_sampling spec_rstack_overflow nospec_store_bypass_disable
-mce nomce memtest reservelow reservetop vdso nodelayacct intel_idle.max_cstate
-acpi_enforce_resources acpi_osi acpi_rsdp noxsave noxsaves nofsgsbase nopku
+vsyscall idle pci pcie_aspm nospectre_v1
+l1tf mds tsx_async_abort retbleed srbds mmio_stale_data
+gather_data_sampling spec_rstack_overflow
+mce nomce memtest reservetop vdso intel_idle.max_cstate
+acpi_enforce_resources acpi_osi acpi_rsdp nofsgsbase nopku
 """.split())
 
 _UML_KNOWN = frozenset("""
