@@ -389,6 +389,9 @@ def _parse_core(name: str, value: str | None, allow_mirror: bool) -> CoreSize:
 CONFIG_PARAMS = {
     "cma": "dma_cma", "debug_pagealloc": "debug_pagealloc", "page_owner": "page_owner",
     "memtest": "memtest", "mminit_loglevel": "debug_memory_init",
+    "hugetlb_cma": "cma", "page_poison": "page_poisoning",
+    "selinux": "security_selinux_bootparam", "efi_fake_mem": "efi_fake_memmap",
+    "amd_iommu": "amd_iommu", "mce": "x86_mce", "nomce": "x86_mce",
 }
 
 

@@ -505,6 +505,10 @@ class KernelConfig:
     page_idle_flag: bool = False
     arch_uses_pg_uncached: bool = False
     kasan_hw_tags: bool = False
+    security_selinux_bootparam: bool = False
+    efi_fake_memmap: bool = False
+    amd_iommu: bool = False
+    x86_mce: bool = False
     nr_cpus: int = 1
     log_buf_shift: int = 17
     log_cpu_max_buf_shift: int = 12
