@@ -86,6 +86,11 @@ BAD_TOML = 'arch = "x86_64"\ncpus = [\n'
      None),
     ({"plugins": ["nope"]}, "plugins[0]"),
     ({"dmesg": "hello\nworld"}, "machine.dmesg"),
+    # a memtest= no one could wait for (every pass prints every free range)
+    ({"json": dumps_json(default_machine().replace(cmdline="console=ttyS0 nokaslr"))
+      .replace("nokaslr", "nokaslr memtest=4000000000")}, "machine.cmdline: memtest=4000000000"),
+    ({"json": json.dumps({**default_machine().to_dict(),
+                          "faulty_ram": [{"start": 0, "size": 0}]})}, "machine.faulty_ram[0].size"),
 ])
 def test_create_rejects_bad_input(client, server, kwargs, field):
     before = len(client.list())

@@ -71,6 +71,18 @@ def test_no_memtest_is_silent_and_a_malformed_one_is_named():
     assert not any("Unknown kernel command line" in ln and "memtest" in ln for ln in lines)
 
 
+def test_a_pass_count_no_one_could_wait_for_is_refused_by_name():
+    from mmsvc.machine import default_machine
+
+    with pytest.raises(MachineConfigError) as ei:
+        default_machine("6.1").replace(cmdline="memtest=4294967295")
+    assert ei.value.field == "cmdline: memtest=4294967295"
+    assert "1024" in str(ei.value)
+    # what does not fit 32 bits is the kernel's malformed option, as before
+    sim = boot_default("memtest=99999999999")
+    assert "Malformed early option 'memtest'" in sim.log.text()
+
+
 def test_a_build_without_memtest_does_not_know_the_option():
     from mmsvc.machine import kernels
 

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import e820 as _e820
-from mmsvc.machine.units import kernel_strtoull, kstrtobool, memparse, memparse_full
+from mmsvc.machine.units import (
+    kernel_strtoull,
+    kstrtobool,
+    kstrtouint,
+    memparse,
+    memparse_full,
+)
 
 # --------------------------------------------------------------------------- tables
 
@@ -385,6 +391,10 @@ def _parse_core(name: str, value: str | None, allow_mirror: bool) -> CoreSize:
     return CoreSize(value, bytes=size)
 
 
+#: memtest=N beyond this is refused: every pass prints every free range
+MAX_MEMTEST_PASSES = 1024
+
+
 #: parameters registered only when a config switch is on (KernelConfig field)
 CONFIG_PARAMS = {
     "cma": "dma_cma", "debug_pagealloc": "debug_pagealloc", "page_owner": "page_owner",
@@ -470,6 +480,11 @@ def parse_cmdline(text: str, arch: str = "x86_64", kconfig: object | None = None
             if value not in (None, "on", "off"):
                 raise _err(name, value, "expected on or off")
             values["noexec"] = value == "off"
+        elif n == "memtest" and value:
+            count = kstrtouint(value)
+            if count is not None and count > MAX_MEMTEST_PASSES:
+                raise _err(name, value, f"more than {MAX_MEMTEST_PASSES} test passes: the "
+                           "kernel would print every free range for each")
         elif n == "crashkernel":
             ck = _parse_crashkernel(value, name)
             values["crashkernel_low" if ck.low else "crashkernel"] = ck
