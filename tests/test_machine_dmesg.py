@@ -180,3 +180,21 @@ def test_cpu_features_the_log_states():
     # what the caller passes wins
     assert from_dmesg(four, cpu_features=CpuFeatures()).cpu_features.la57
 
+
+
+def test_an_efi_boot_is_named_with_what_it_leaves_out(tmp_path):
+    from pathlib import Path
+
+    bios = (Path(__file__).parent / "realboots" / "pc-1536m.log").read_text()
+    efi = bios.replace("BIOS-provided physical RAM map:",
+                       "efi: EFI v2.70 by EDK II\nBIOS-provided physical RAM map:", 1)
+    efi = efi.replace("=== /proc/meminfo", "[    0.448705] efi: Freeing EFI boot services "
+                      "memory: 40332K\n=== /proc/meminfo", 1)
+    log = tmp_path / "efi.log"
+    log.write_text(efi)
+    notes: list[str] = []
+    from_dmesg(str(log), warnings=notes)
+    assert len(notes) == 1 and "EFI boot" in notes[0] and "40332K" in notes[0]
+    notes = []
+    from_dmesg(str(Path(__file__).parent / "realboots" / "pc-1536m.log"), warnings=notes)
+    assert notes == []

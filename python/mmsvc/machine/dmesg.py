@@ -79,6 +79,9 @@ _GBPAGES = "Using GB pages for direct mapping"
 _NO_NX = "Notice: NX (Execute Disable) protection missing in CPU!"
 #: hugetlb_init registers 2 MiB pages when the CPU has PSE (5.14 prints no colon)
 _HUGETLB_2M = re.compile(r"^HugeTLB:? registered 2\.00 MiB page size")
+#: an EFI boot: the firmware's banner, and the boot-services memory given back late
+_EFI_BANNER = re.compile(r"^efi: EFI v\d")
+_EFI_BOOT_SERVICES = re.compile(r"^efi: Freeing EFI boot services memory: (\d+)K")
 #: free_initmem, after every initcall (hugetlb_init's included)
 _LATE = "Freeing unused kernel image"
 #: max_arch_pfn of a 5-level (LA57) kernel: 52 physical address bits
@@ -115,6 +118,8 @@ class DmesgFacts:
     nx_missing: bool = False
     hugetlb_2m_line: bool = False
     reached_free_initmem: bool = False
+    efi: bool = False
+    efi_boot_services_kb: int | None = None
     cpu0: str | None = None  # the boot CPU's description after "smpboot: CPU0: "
     warnings: list[str] = field(default_factory=list)
 
@@ -219,6 +224,10 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             f.hugetlb_2m_line = True
         elif line.startswith(_LATE):
             f.reached_free_initmem = True
+        elif _EFI_BANNER.match(line):
+            f.efi = True
+        elif m := _EFI_BOOT_SERVICES.match(line):
+            f.efi_boot_services_kb = int(m.group(1))
         elif f.cpu0 is None and (m := _CPU0.search(line)):
             f.cpu0 = m.group(1)
         elif m := _EXCEEDS.search(line):
@@ -342,6 +351,13 @@ def from_dmesg(
                           f"of {fallback.release}")
     cmdline = f.cmdline or ""
     kernel = _placed_image(f, kernel, kconfig, cmdline)
+    if f.efi:
+        size = (f" ({f.efi_boot_services_kb}K here)" if f.efi_boot_services_kb is not None
+                else "")
+        f.warnings.append("an EFI boot: the firmware's boot-services memory" + size +
+                          ", which stays reserved until after mem_init, and its other EFI "
+                          "tables are not simulated, so the Memory line's reserved and "
+                          "available, Total pages and where NODE_DATA goes may differ")
     if warnings is not None:
         warnings.extend(f.warnings)
     if f.arch == "x86_64":
