@@ -82,3 +82,23 @@ def test_an_image_in_the_deferred_memory_frees_its_init_sections_early():
     # at mem_init the image no longer sits in the early-initialised memory
     image_kb = low.machine.kernel.reserved_span >> 10
     assert _free_kb(high) - _free_kb(low) > image_kb * 9 // 10
+
+
+def test_a_node_holding_nothing_but_the_image_takes_its_memmap_elsewhere():
+    # KASLR ignores memmap=exactmap: the image may sit outside the RAM the
+    # user kept, and e820_add_kernel_range makes it RAM again; on a node of
+    # its own that island has no room for the memmap buffer, so the
+    # sections' memmaps come from another node, as vmemmap_alloc_block_buf's
+    # fallback does
+    from mmsvc.machine import NumaNode
+
+    GiB = 1 << 30
+    m = default_machine("6.1")
+    k = dataclasses.replace(m.kernel, load_address=0x1_2000_0000)
+    numa = (NumaNode(0, ((0, 4 * GiB),), (0,)), NumaNode(1, ((4 * GiB, 5 * GiB),), (1,)))
+    sim = Simulation(m.replace(cmdline="console=ttyS0 memmap=exactmap memmap=640K@0 memmap=1G@1M",
+                               kernel=k, numa=numa, cpus=2))
+    sim.boot()
+    text = sim.log.text()
+    assert ".text .data .bss are not marked as E820_TYPE_RAM!" in text
+    assert "node   1: [mem 0x0000000120000000-0x0000000123" in text

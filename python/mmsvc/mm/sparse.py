@@ -136,8 +136,16 @@ def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTa
             mb.alloc_node(usage, SMP_CACHE_BYTES, nid,
                           caller="sparse_early_usemaps_alloc_pgdat_section")
         size = geo.section_map_size * len(secs)
-        mb.alloc_exact_nid_raw(size, geo.memmap_align, geo.memmap_goal, 0, nid,
-                               caller="sparse_buffer_init")
+        try:
+            mb.alloc_exact_nid_raw(size, geo.memmap_align, geo.memmap_goal, 0, nid,
+                                   caller="sparse_buffer_init")
+        except OutOfMemoryError:
+            # no buffer on the node (its memory is all reserved, say): each
+            # section's memmap then comes block by block from the node or,
+            # failing that, any node (vmemmap_alloc_block_buf)
+            for _ in range(size // geo.section_map_size):
+                mb.alloc_try_nid_raw(geo.section_map_size, geo.memmap_align, geo.memmap_goal,
+                                     0, nid, caller="vmemmap_alloc_block_buf")
         memmap_pages += size // PAGE_SIZE
         # vmemmap_populate(): page tables for the node's memmap
         for _ in range(vmemmap_tables.new_tables(secs, geo)):
