@@ -71,6 +71,7 @@ PROC_GAPS = {
         "pc-2g-3node-tiny-probe.log", "pc-3g-3node-fake2u-mminit.log",
         "pc-4g-holes-2node-probe.log", "pc-4g-2node-hotplug-probe.log",
         "pc-3g-reserved-holes-memtest.log", "q35-16g-crash-memtest.log",
+        "pc-2g-smp4-isolation.log", "pc-2g-smp2-isolation-bad.log",
     )
 }
 #: Memory lines not yet exact to the page (the bar allows 1 % / 2 %)

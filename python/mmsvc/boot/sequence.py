@@ -8,7 +8,7 @@ from __future__ import annotations
 from mmsvc.boot.context import BootContext
 from mmsvc.boot.steps import Step, StepKind, arch_step
 from mmsvc.errors import PluginError
-from mmsvc.mm import ftrace, hashes, hugetlb, init, mempolicy, page_alloc, printk
+from mmsvc.mm import ftrace, hashes, hugetlb, init, isolation, mempolicy, page_alloc, printk
 
 G, A = StepKind.GENERIC, StepKind.ARCH
 
@@ -170,7 +170,8 @@ def _print_cmdline(ctx: BootContext) -> None:
     ctx.pr_info(f"Kernel command line: {ctx.machine.cmdline}")
     ctx.g.early_params_parsed = True
     hugetlb.hugetlb_parse_args(ctx)
-    unknown = ctx.cmdline.unknown_line()
+    rejected = isolation.parse_args(ctx)
+    unknown = ctx.cmdline.unknown_line(rejected)
     if unknown:
         ctx.pr_info(unknown)
 

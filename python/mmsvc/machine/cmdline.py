@@ -14,6 +14,7 @@ parameters and are never listed). Which names the kernel knows is a table here
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from mmsvc.errors import MachineConfigError
@@ -168,7 +169,8 @@ class KernelCmdline:
     numa_options: tuple[str, ...] = ()
     #: ``log_buf_len=``: the kernel log buffer asked for, in bytes (memparse)
     log_buf_len: int | None = None
-    unknown: tuple[str, ...] = field(default=())
+    #: per parameter of ``params``: whether some handler claims its name
+    known: tuple[bool, ...] = field(default=())
 
     @property
     def numa_fake(self) -> str | None:
@@ -190,11 +192,42 @@ class KernelCmdline:
     def pti_forced_off(self) -> bool:
         return self.pti == "off" or self.mitigations == "off"
 
-    def unknown_line(self) -> str | None:
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """The parameters no handler claims, as 6.1 lists them."""
+        return self.unknown_with()
+
+    def unknown_with(self, rejected: Collection[int] = ()) -> tuple[str, ...]:
+        """:attr:`unknown`, counting also the parameters at the indices
+        *rejected* (of :attr:`params`), whose ``__setup`` handler declined
+        them at boot (returned 0), as init/main.c's unknown_bootoption
+        collects them: bare words first, then ``name=value`` (a repeated
+        name keeps its place, with the last value)."""
+        argv: list[str] = []
+        envp: list[tuple[str, str]] = []
+        for i, (name, value) in enumerate(self.params):
+            if _norm(name) in ("init", "rdinit") and value is not None:
+                # init_setup/rdinit_setup drop the bare words given before them
+                argv.clear()
+            if i < len(self.known) and self.known[i] and i not in rejected:
+                continue
+            if value is None:
+                argv.append(name)
+                continue
+            for k, (en, _ev) in enumerate(envp):
+                if en == name:
+                    envp[k] = (name, value)
+                    break
+            else:
+                envp.append((name, value))
+        return tuple(argv) + tuple(f"{n}={v}" for n, v in envp)
+
+    def unknown_line(self, rejected: Collection[int] = ()) -> str | None:
         """6.1's notice, or ``None`` when nothing is unknown."""
-        if not self.unknown:
+        unknown = self.unknown_with(rejected)
+        if not unknown:
             return None
-        return (f'Unknown kernel command line parameters "{" ".join(self.unknown)}", '
+        return (f'Unknown kernel command line parameters "{" ".join(unknown)}", '
                 "will be passed to user space.")
 
     def get(self, name: str) -> str | None:
@@ -204,6 +237,12 @@ class KernelCmdline:
             if _norm(n) == _norm(name):
                 found = "" if v is None else v
         return found
+
+    def setup_max_cpus(self, nr_cpus: int) -> int:
+        """``setup_max_cpus``: ``maxcpus=`` (``nosmp``: 0), else NR_CPUS."""
+        if self.get("nosmp") is not None:
+            return 0
+        return self.get_int("maxcpus", nr_cpus) or 0
 
     def get_int(self, name: str, default: int | None = None) -> int | None:
         """The number at the start of the last ``name=`` value, read as the
@@ -402,6 +441,7 @@ CONFIG_PARAMS = {
     "hugetlb_cma": "cma", "page_poison": "page_poisoning",
     "selinux": "security_selinux_bootparam", "efi_fake_mem": "efi_fake_memmap",
     "amd_iommu": "amd_iommu", "mce": "x86_mce", "nomce": "x86_mce",
+    "nohz_full": "cpu_isolation", "isolcpus": "cpu_isolation",
 }
 
 
@@ -439,8 +479,6 @@ def parse_cmdline(text: str, arch: str = "x86_64", kconfig: object | None = None
     values: dict[str, object] = {}
     mem_ops: list[MemOp] = []
     numa_opts: list[str] = []
-    argv: list[str] = []
-    envp: list[tuple[str, str]] = []
     for name, value in params:
         n = _norm(name)
         if n == "mem":
@@ -500,25 +538,10 @@ def parse_cmdline(text: str, arch: str = "x86_64", kconfig: object | None = None
             if value == "off":
                 values["numa_off"] = True
             numa_opts.append(value)
-        # Unknown-parameter bookkeeping, as init/main.c's unknown_bootoption does it.
-        if n in ("init", "rdinit") and value is not None:
-            # init_setup/rdinit_setup drop the bare words given before them
-            argv.clear()
-        if "." in name or _is_known(name, arch, kconfig, profile):
-            continue
-        if value is None:
-            argv.append(name)
-        else:
-            for k, (en, _ev) in enumerate(envp):
-                if en == name:
-                    envp[k] = (name, value)
-                    break
-            else:
-                envp.append((name, value))
+    known = tuple("." in name or _is_known(name, arch, kconfig, profile) for name, _ in params)
     pti = values.get("pti", "auto")
     if pti != "on" and values.get("nopti"):
         pti = "off"
-    unknown = tuple(argv) + tuple(f"{n}={v}" for n, v in envp)
     return KernelCmdline(
         raw=text,
         arch=arch,
@@ -544,5 +567,5 @@ def parse_cmdline(text: str, arch: str = "x86_64", kconfig: object | None = None
         numa_off=bool(values.get("numa_off", False)),
         numa_options=tuple(numa_opts),
         log_buf_len=values.get("log_buf_len"),  # type: ignore[arg-type]
-        unknown=unknown,
+        known=known,
     )

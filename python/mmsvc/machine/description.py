@@ -509,6 +509,8 @@ class KernelConfig:
     efi_fake_memmap: bool = False
     amd_iommu: bool = False
     x86_mce: bool = False
+    cpu_isolation: bool = False
+    no_hz_full: bool = False
     nr_cpus: int = 1
     log_buf_shift: int = 17
     log_cpu_max_buf_shift: int = 12

@@ -73,6 +73,67 @@ def kstrtouint(text: str) -> int | None:
     return value if value <= 0xFFFF_FFFF else None
 
 
+def cpulist_parse(text: str, nbits: int) -> frozenset[int] | None:
+    """The kernel's ``cpulist_parse`` (``bitmap_parselist``) for a mask of
+    *nbits* bits: regions ``a``, ``a-b`` or ``a-b:used/group`` (``N`` is the
+    last bit, ``all`` the whole mask) separated by commas or spaces, up to
+    the end or a newline. ``None`` where the kernel returns an error: bad
+    syntax, an empty or inverted range, or a bit past the mask."""
+    last = nbits - 1
+    out: set[int] = set()
+    i, n = 0, len(text)
+
+    def number(j: int) -> tuple[int, int] | None:
+        if j < n and text[j] == "N":
+            return last, j + 1
+        k = j
+        while k < n and text[k].isascii() and text[k].isdigit():
+            k += 1
+        if k == j or int(text[j:k]) > 0xFFFF_FFFF:
+            return None
+        return int(text[j:k]), k
+
+    def region_end(j: int) -> bool:
+        return j >= n or text[j] in ", \t\n\r\v\f"
+
+    while True:
+        while i < n and text[i] in ", \t\r\v\f":
+            i += 1
+        if i >= n or text[i] == "\n":
+            return frozenset(out)
+        if text[i:i + 3].lower() == "all":
+            start, end, i = 0, last, i + 3
+        else:
+            got = number(i)
+            if got is None:
+                return None
+            start, i = got
+            end = start
+            if not region_end(i):
+                if text[i] != "-":
+                    return None
+                got = number(i + 1)
+                if got is None:
+                    return None
+                end, i = got
+        used, group = end + 1, end + 1
+        if not region_end(i):
+            if text[i] != ":":
+                return None
+            got = number(i + 1)
+            if got is None or got[1] >= n or text[got[1]] != "/":
+                return None
+            used, i = got
+            got = number(i + 1)
+            if got is None:
+                return None
+            group, i = got
+        if start > end or group == 0 or used > group or end >= nbits:
+            return None
+        for base in range(start, end + 1, group):
+            out.update(range(base, min(base + used, end + 1)))
+
+
 def memparse(text: str, pos: int = 0) -> tuple[int, int]:
     """The kernel's ``memparse``: a number then an optional single size suffix.
 

@@ -163,14 +163,6 @@ def mark_rodata_ro(ctx: BootContext, freed: dict[str, int]) -> None:
             free_init_pages(ctx, name, *layout[name], freed)
 
 
-def setup_max_cpus(ctx: BootContext) -> int:
-    """``maxcpus=`` (``nosmp``: 0); NR_CPUS when neither is given."""
-    cmd = ctx.cmdline
-    if cmd.get("nosmp") is not None:
-        return 0
-    return cmd.get_int("maxcpus", ctx.kconfig.nr_cpus)
-
-
 def alternative_instructions(ctx: BootContext) -> None:
     """The SMP lock table goes back once the alternatives are patched,
     unless the kernel patched itself for one CPU (one present, or
@@ -181,7 +173,7 @@ def alternative_instructions(ctx: BootContext) -> None:
     possible = ctx.g.nr_cpu_ids
     present = min(ctx.machine.present_cpus or ctx.machine.cpus, possible)
     uniproc = (ctx.cmdline.get("noreplace-smp") is None
-               and (present == 1 or setup_max_cpus(ctx) <= 1))
+               and (present == 1 or ctx.cmdline.setup_max_cpus(ctx.kconfig.nr_cpus) <= 1))
     if uniproc and possible > 1:
         return
     if "SMP alternatives" in layout:

@@ -436,7 +436,7 @@ def prefill_possible_map(ctx: BootContext) -> None:
     ``nr_cpus=``, one with ``nosmp``; ``nr_cpu_ids`` is their count."""
     cmd, m = ctx.cmdline, ctx.machine
     present = m.present_cpus or m.cpus
-    max_cpus = initmem.setup_max_cpus(ctx)
+    max_cpus = ctx.cmdline.setup_max_cpus(ctx.kconfig.nr_cpus)
     possible = cmd.get_int("possible_cpus")
     if possible is not None:
         if possible == 0:
