@@ -10,12 +10,14 @@ xfails: each fails loudly the day it is fixed.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
 import pytest
 
 from mmsvc.machine import from_dmesg
+from mmsvc.machine.dmesg import clean_lines
 from mmsvc.simulation import Simulation
 from mmsvc.verify import compare, compare_proc, meminfo_values, memory_lines
 
@@ -143,3 +145,30 @@ def test_proc_views(name):
         rows = [(ok, row) for ok, row in rows if "DirectMap4k" not in row
                 and "DirectMap2M" not in row]
     assert [row for ok, row in rows if not ok] == []
+
+
+_MEMBLOCK_RANGE = re.compile(
+    r"^(memblock_reserve|memblock_free|memblock_phys_free|memblock_add|memblock_remove): "
+    r"(\[0x[0-9a-f]+-0x[0-9a-f]+\])")
+
+
+def _memblock_ranges(text: str, skip: tuple[str, ...] = ()) -> list[str]:
+    out = []
+    for line in clean_lines(text):
+        m = _MEMBLOCK_RANGE.match(line.strip())
+        if m and not any(s in line for s in skip):
+            out.append(f"{m.group(1)} {m.group(2)}")
+    return out
+
+
+@pytest.mark.parametrize("name", [p.name for p in LOGS if "memblock-debug" in p.name])
+def test_memblock_debug_traces_the_same_ranges(name):
+    """memblock=debug: every range the real kernel adds, reserves and frees,
+    in its order, from parse_early_param on (the MP table's two, which the
+    log gives no size for, aside)."""
+    text, sim = _booted(name)
+    real = _memblock_ranges(text, skip=("smp_scan_config",))
+    assert len(real) > 50
+    got = _memblock_ranges(sim.log.text())
+    real = [r for r in real if not r.startswith("memblock_reserve [0x00000000000f5b")]
+    assert got == real

@@ -159,8 +159,6 @@ class Simulation:
         # every described CPU is possible until the architecture says otherwise
         # (x86's prefill_possible_map applies nr_cpus=, possible_cpus=, nosmp)
         self.ctx.g.nr_cpu_ids = machine.cpus
-        if getattr(machine.parsed_cmdline, "memblock_debug", False):
-            mm.memblock.debug = True
         self.steps: list[Step] = build_steps(self.ctx)
         self._cursor = _Cursor([leaf for s in self.steps for leaf in s.leaves()])
         self.breakpoints: list[Breakpoint] = []

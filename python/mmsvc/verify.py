@@ -24,7 +24,7 @@ EXACT = tuple(re.compile(p) for p in (
     r"^early_memtest:", r"^\s+0x[0-9a-f]{16} - 0x[0-9a-f]{16} pattern [0-9a-f]{16}$",
     r" bad mem addr ", r"^Malformed early option", r"^mminit::",
     r"are not marked as E820_TYPE_RAM", r"^Unknown kernel command line parameters",
-    r"^Housekeeping: ", r"^isolcpus: ",
+    r"^Housekeeping: ", r"^isolcpus: ", r"^ACPI: Reserving \w+ table memory",
 ))
 MEMORY = re.compile(
     r"Memory: (\d+)K/(\d+)K available \((\d+)K kernel code, (\d+)K rwdata, (\d+)K rodata, "

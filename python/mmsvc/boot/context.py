@@ -130,6 +130,17 @@ class BootContext:
     def pr_info(self, text: str) -> None:
         self.printk(text, KERN_INFO)
 
+    def parse_early_param(self) -> None:
+        """The kernel's ``parse_early_param``, once: the early parameters take
+        effect (``memblock=debug`` starts tracing; mminit_loglevel= is read).
+        x86 calls it in setup_arch; otherwise start_kernel does, after the
+        "Kernel command line:" line."""
+        if self.g.early_params_parsed:
+            return
+        self.g.early_params_parsed = True
+        if self.cmdline.memblock_debug:
+            self.mm.memblock.debug = True
+
     def flush_memblock_trace(self) -> None:
         """Move memblock's ``memblock=debug`` lines into the kernel log, so
         they appear in order with what the steps print."""

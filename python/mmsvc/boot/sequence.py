@@ -168,7 +168,7 @@ def _init_per_zone_wmark_min(ctx: BootContext) -> None:
 
 def _print_cmdline(ctx: BootContext) -> None:
     ctx.pr_info(f"Kernel command line: {ctx.machine.cmdline}")
-    ctx.g.early_params_parsed = True
+    ctx.parse_early_param()
     hugetlb.hugetlb_parse_args(ctx)
     rejected = isolation.parse_args(ctx)
     unknown = ctx.cmdline.unknown_line(rejected)

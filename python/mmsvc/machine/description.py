@@ -77,24 +77,57 @@ def e820_entry_from_dict(data: object, path: str) -> E820Entry:
 
 
 @dataclass(frozen=True)
+class AcpiTable:
+    """An ACPI table the firmware lists (RSDT/XSDT, with the DSDT and FACS the
+    FADT names): the kernel reserves its memory early."""
+
+    signature: str
+    address: int
+    length: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"signature": self.signature, "address": self.address, "length": self.length}
+
+    @classmethod
+    def from_dict(cls, data: object, path: str) -> AcpiTable:
+        d = _check_keys(data, {"signature", "address", "length"}, path)
+        for k in ("signature", "address", "length"):
+            if k not in d:
+                raise MachineConfigError(_join(path, k), "missing")
+        sig = parse_str(d["signature"], _join(path, "signature"))
+        if not 1 <= len(sig) <= 4 or not sig.isascii() or not sig.isprintable():
+            raise MachineConfigError(_join(path, "signature"),
+                                     f"expected up to 4 printable ASCII characters, got {sig!r}")
+        return cls(sig, parse_size(d["address"], _join(path, "address"), allow_zero=False),
+                   parse_size(d["length"], _join(path, "length"), allow_zero=False))
+
+
+@dataclass(frozen=True)
 class E820Firmware:
     """x86 firmware: the e820 entries the BIOS hands over (may overlap; the kernel
-    sanitises them)."""
+    sanitises them), and the ACPI tables it lists (``acpi_tables``)."""
 
     e820: tuple[E820Entry, ...]
+    acpi_tables: tuple[AcpiTable, ...] = ()
     kind: ClassVar[str] = "e820"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"e820": [e.to_dict() for e in self.e820]}
+        d: dict[str, Any] = {"e820": [e.to_dict() for e in self.e820]}
+        if self.acpi_tables:
+            d["acpi_tables"] = [t.to_dict() for t in self.acpi_tables]
+        return d
 
     @classmethod
     def from_dict(cls, data: object, path: str = "firmware") -> E820Firmware:
-        d = _check_keys(data, {"e820"}, path)
+        d = _check_keys(data, {"e820", "acpi_tables"}, path)
         if "e820" not in d:
             raise MachineConfigError(_join(path, "e820"), "missing")
         items = _list(d["e820"], _join(path, "e820"))
+        tables = _list(d.get("acpi_tables", []), _join(path, "acpi_tables"))
         return cls(tuple(e820_entry_from_dict(x, f"{path}.e820[{i}]")
-                         for i, x in enumerate(items)))
+                         for i, x in enumerate(items)),
+                   tuple(AcpiTable.from_dict(t, f"{path}.acpi_tables[{i}]")
+                         for i, t in enumerate(tables)))
 
     def validate(self, desc: MachineDescription, path: str = "firmware") -> None:
         limit = desc.max_physmem_bits
@@ -115,6 +148,10 @@ class E820Firmware:
                     p, f"ends at {e.end:#x}, above the {limit}-bit physical address limit "
                        f"({1 << limit:#x})")
         _e820.bios_table(self.e820, f"{path}.e820")
+        for i, t in enumerate(self.acpi_tables):
+            if limit is not None and t.address + t.length > 1 << limit:
+                raise MachineConfigError(f"{path}.acpi_tables[{i}]",
+                                         f"above the {limit}-bit physical address limit")
 
 
 @dataclass(frozen=True)

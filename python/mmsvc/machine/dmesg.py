@@ -32,6 +32,7 @@ from pathlib import Path
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import kernels
 from mmsvc.machine.description import (
+    AcpiTable,
     CpuFeatures,
     E820Firmware,
     FaultyRam,
@@ -53,6 +54,10 @@ _E820 = re.compile(r"^(BIOS-e820|BIOS-88|BIOS-e801|user): \[mem (0x[0-9a-f]+)-(0
 _SLIT = re.compile(r"ACPI: SLIT 0x[0-9A-Fa-f]+ ([0-9A-Fa-f]+) ")
 #: sizeof(struct acpi_table_header) + the locality count
 _SLIT_HEADER = 44
+#: the ACPI table list: "ACPI: FACP 0x000000007FFE198C 000074 (v01 ...)"
+_ACPI_TABLE = re.compile(r"^ACPI: ([A-Z0-9_]{4}) 0x([0-9A-Fa-f]{8,16}) ([0-9A-Fa-f]{6})\b")
+#: tables the kernel finds them through, which it does not reserve
+_ACPI_ROOT_TABLES = frozenset({"RSDP", "RSDT", "XSDT"})
 _SRAT_MEM = re.compile(r"ACPI: SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 _SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
 _RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
@@ -105,6 +110,7 @@ class DmesgFacts:
     slit_localities: int = 0  # from the SLIT's length in the ACPI table list
     fallback_orders: dict[int, list[int]] = field(default_factory=dict)  # nid -> nodes
     bad_mem: list[tuple[int, int, int]] = field(default_factory=list)  # pattern, start, end
+    acpi_tables: list[AcpiTable] = field(default_factory=list)
     kernel_code: int | None = None  # physical _text, from /proc/iomem after the boot log
     cmdline: str | None = None
     ramdisk: tuple[int, int] | None = None  # start, size
@@ -183,6 +189,10 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
                 f.e820_who = who
                 f.e820.append(entry)
             continue
+        if (m := _ACPI_TABLE.match(line)) and m.group(1) not in _ACPI_ROOT_TABLES \
+                and not any(t.signature == m.group(1) and t.address == int(m.group(2), 16)
+                            for t in f.acpi_tables):
+            f.acpi_tables.append(AcpiTable(m.group(1), int(m.group(2), 16), int(m.group(3), 16)))
         if f.release is None and (m := _VERSION.search(line)):
             f.release = m.group(1)
         elif m := _SLIT.search(line):
@@ -363,7 +373,7 @@ def from_dmesg(
     if f.arch == "x86_64":
         if not f.e820:
             raise MachineConfigError("dmesg", "no BIOS-e820 lines")
-        firmware: object = E820Firmware(tuple(f.e820))
+        firmware: object = E820Firmware(tuple(f.e820), tuple(f.acpi_tables))
     else:
         from mmsvc.machine.cmdline import parse_cmdline
 

@@ -126,7 +126,7 @@ def early_init_dt_scan_memory(ctx: BootContext) -> None:
 
 def parse_early_param(ctx: BootContext) -> None:
     """riscv's setup_arch reads the early parameters before setup_bootmem."""
-    ctx.g.early_params_parsed = True
+    ctx.parse_early_param()
 
 
 def setup_bootmem(ctx: BootContext) -> None:

@@ -92,7 +92,7 @@ def parse_early_param(ctx: BootContext) -> None:
         # keep the kernel's early allocations near the image, away from
         # memory that may be hot-removed, until the SRAT is read
         ctx.mm.memblock.bottom_up = True
-    ctx.g.early_params_parsed = True
+    ctx.parse_early_param()
     parse_memtest(ctx)
     if initmem.nx_enabled(ctx):
         ctx.pr_info("NX (Execute Disable) protection: active")
@@ -347,6 +347,18 @@ HPET_RESOURCE_NAME_SIZE = 9
 IOAPIC_RESOURCE_NAME_SIZE = 11
 
 
+def acpi_boot_table_init(ctx: BootContext) -> None:
+    """acpi_reserve_initial_tables: every table the firmware lists (not
+    the RSDP/RSDT/XSDT it finds them through) is reserved, with a line each;
+    nothing with ``acpi=off``."""
+    if ctx.cmdline.get("acpi") == "off":
+        return
+    for t in ctx.machine.firmware.acpi_tables:
+        ctx.pr_info(f"ACPI: Reserving {t.signature:>4} table memory at "
+                    f"[mem {t.address:#x}-{t.address + t.length - 1:#x}]")
+        ctx.mm.memblock.reserve(t.address, t.length, caller="acpi_reserve_initial_tables")
+
+
 def acpi_boot_init(ctx: BootContext) -> None:
     """The HPET's resource and its name (hpet_insert_resource)."""
     ctx.mm.memblock.alloc(RESOURCE_SIZE + HPET_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
@@ -487,6 +499,7 @@ def steps(profile: str) -> list[Step]:
         substep("init_mem_mapping", init_mem_mapping, "the direct map"),
         substep("setup_log_buf", early_log_buf, "the log buffer log_buf_len= asks for"),
         substep("reserve_initrd", reserve_initrd, "report the initrd"),
+        substep("acpi_boot_table_init", acpi_boot_table_init, "reserve the ACPI tables"),
         substep("initmem_init", initmem_init, "NUMA nodes and NODE_DATA"),
         substep("reserve_crashkernel", reserve_crashkernel, "crashkernel="),
         substep("memblock_find_dma_reserve", memblock_find_dma_reserve, "dma_reserve"),
