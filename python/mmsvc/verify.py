@@ -25,6 +25,7 @@ EXACT = tuple(re.compile(p) for p in (
     r" bad mem addr ", r"^Malformed early option", r"^mminit::",
     r"are not marked as E820_TYPE_RAM", r"^Unknown kernel command line parameters",
     r"^Housekeeping: ", r"^isolcpus: ", r"^ACPI: Reserving \w+ table memory",
+    r"^last_pfn = ", r"^DMA: (preallocated|failed)", r"^e820: (update|remove) ",
 ))
 MEMORY = re.compile(
     r"Memory: (\d+)K/(\d+)K available \((\d+)K kernel code, (\d+)K rwdata, (\d+)K rodata, "

@@ -8,7 +8,17 @@ from __future__ import annotations
 from mmsvc.boot.context import BootContext
 from mmsvc.boot.steps import Step, StepKind, arch_step
 from mmsvc.errors import PluginError
-from mmsvc.mm import ftrace, hashes, hugetlb, init, isolation, mempolicy, page_alloc, printk
+from mmsvc.mm import (
+    dma_atomic_pool,
+    ftrace,
+    hashes,
+    hugetlb,
+    init,
+    isolation,
+    mempolicy,
+    page_alloc,
+    printk,
+)
 
 G, A = StepKind.GENERIC, StepKind.ARCH
 
@@ -150,6 +160,8 @@ def build_steps(ctx: BootContext) -> list[Step]:
     steps.append(_arch_step(ctx, "sock_init", "late",
                             "architecture: the first BPF JIT image, the PTP classifier's "
                             "(core_initcall)"))
+    steps.append(Step("dma_atomic_pool_init", "late", G, dma_atomic_pool.dma_atomic_pool_init,
+                      doc="the DMA atomic pools from the buddy allocator (postcore_initcall)"))
     steps.append(Step("hugetlb_init", "late", G, hugetlb.hugetlb_init,
                       doc="huge page sizes registered, their pools filled (subsys_initcall)"))
     steps.append(_arch_step(ctx, "pci_iommu_init", "late",

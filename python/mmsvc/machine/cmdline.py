@@ -36,7 +36,7 @@ panic panic_on_warn panic_print oops pause_on_oops initcall_debug
 init rdinit root rootfstype rootflags rootwait rootdelay ro rw initrd noinitrd retain_initrd
 nosmp maxcpus nr_cpus possible_cpus
 init_on_alloc init_on_free page_poison memblock crashkernel kernelcore movablecore
-movable_node numa_balancing hashdist cma mitigations nosmt mminit_loglevel
+movable_node numa_balancing hashdist cma mitigations nosmt mminit_loglevel coherent_pool
 slub_debug slub_nomerge slab_nomerge slub_min_order slub_max_order slub_min_objects
 page_owner debug_pagealloc page_alloc.shuffle stack_depot_disable early_page_ext
 hugepages hugepagesz default_hugepagesz hugetlb_cma transparent_hugepage
@@ -442,6 +442,7 @@ CONFIG_PARAMS = {
     "selinux": "security_selinux_bootparam", "efi_fake_mem": "efi_fake_memmap",
     "amd_iommu": "amd_iommu", "mce": "x86_mce", "nomce": "x86_mce",
     "nohz_full": "cpu_isolation", "isolcpus": "cpu_isolation",
+    "coherent_pool": "dma_coherent_pool",
 }
 
 

@@ -547,6 +547,7 @@ class KernelConfig:
     amd_iommu: bool = False
     x86_mce: bool = False
     cpu_isolation: bool = False
+    dma_coherent_pool: bool = False
     no_hz_full: bool = False
     nr_cpus: int = 1
     log_buf_shift: int = 17

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mmsvc import api
 from mmsvc.api import (
+    KERN_DEBUG,
     KERN_ERR,
     KERN_NOTICE,
     KERN_WARNING,
@@ -120,6 +121,9 @@ def e820__end_of_ram_pfn(ctx: BootContext) -> None:
     table, warned = ctx.machine.e820_after_setup()
     if warned:
         ctx.printk(".text .data .bss are not marked as E820_TYPE_RAM!", KERN_WARNING)
+    # trim_bios_range: page 0 reserved, RAM in the BIOS hole removed
+    ctx.printk("e820: update [mem 0x00000000-0x00000fff] usable ==> reserved", KERN_DEBUG)
+    ctx.printk(f"e820: remove [mem {0xA0000:#010x}-{0xFFFFF:#010x}] usable", KERN_DEBUG)
     state(ctx)["e820"] = table
     max_arch_pfn = 1 << (ctx.machine.max_physmem_bits - 12)
     max_pfn = _end_pfn(table, max_arch_pfn)
@@ -127,7 +131,8 @@ def e820__end_of_ram_pfn(ctx: BootContext) -> None:
     ctx.g.max_pfn = max_pfn
     if max_pfn > MAX_DMA32_PFN:
         low = _end_pfn(table, MAX_DMA32_PFN)
-        ctx.pr_info(f"last_pfn = {low:#x} max_arch_pfn = {MAX_DMA32_PFN:#x}")
+        # e820_end_pfn prints the architecture's limit, whatever it was asked for
+        ctx.pr_info(f"last_pfn = {low:#x} max_arch_pfn = {max_arch_pfn:#x}")
         ctx.g.max_low_pfn = low
     else:
         ctx.g.max_low_pfn = max_pfn
