@@ -54,26 +54,27 @@ PROC_GAPS = {
         "pc-2g-kaslr.log", "pc-8g-kaslr-memtest.log", "q35-6g-2node-kaslr.log",
         "cloud-2g-kaslr.log", "pc-1g-kaslr-exactmap.log", "pc-2g-kaslr-hugepages.log",
         "pc-2g-nola57-kaslr.log", "pc-4g-2node-kaslr-smp1.log", "pc-512m-kaslr.log",
-        "pc-6g-2node-kaslr-movnode.log", "q35-16g-kaslr-crash.log",
+        "pc-6g-2node-kaslr-movnode.log", "q35-16g-kaslr-crash.log", "pc-3g-3node-kaslr.log",
     )
 } | {
     "pc-4g-smp64.log": _MANY_CPUS, "pc-4g-smp4-maxcpus64.log": _MANY_CPUS,
-    "q35-8g-2node-smp32.log": _MANY_CPUS,
 } | {
     name: _PACK for name in (
         "cloud-5g-smp2.log", "pc-16g-2node-smp4.log", "pc-1g-fake64m.log",
         "pc-2g-3node-tiny.log", "pc-2g-fake512m.log",
         "pc-2g-smp2-maxcpus4.log", "pc-2g-smp8.log", "pc-3g-3node-noacpi.log",
-        "pc-3g-3node.log", "pc-4g-2node-nodeless.log", "pc-6g-2node-kcore50.log",
-        "pc-3g-reserved-holes.log", "pc-2g-hotplug-slots.log", "pc-12g-fake8.log",
+        "pc-6g-2node-kcore50.log",
+        "pc-2g-hotplug-slots.log",
         "pc-3g-smp16.log", "pc-2g-smp8-intel.log", "q35-16g-crash-high-low.log",
         "pc-8g-4node-dist.log", "q35-6g-epyc-smp2.log", "pc-2g-iommu-soft.log",
         "pc-2g-swiotlb-force.log", "pc-2g-smp4-maxcpus1.log", "pc-2g-smp2-possible8.log",
-        "pc-3g-3node-mminit.log", "pc-4g-2node-memtest2.log", "pc-8g-4node-dist-mminit.log",
+        "pc-4g-2node-memtest2.log", "pc-8g-4node-dist-mminit.log",
         "pc-2g-3node-tiny-probe.log", "pc-3g-3node-fake2u-mminit.log",
         "pc-4g-holes-2node-probe.log", "pc-4g-2node-hotplug-probe.log",
-        "pc-3g-reserved-holes-memtest.log", "q35-16g-crash-memtest.log",
+        "q35-16g-crash-memtest.log",
         "pc-2g-smp4-isolation.log", "pc-2g-smp2-isolation-bad.log",
+        "pc-12g-fake8-mminit.log", "pc-6g-smp4.log", "q35-12g-smp3.log",
+        "q35-12g-smp3-memtest.log", "pc-64g.log", "q35-20500m.log",
     )
 }
 #: Memory lines not yet exact to the page (the bar allows 1 % / 2 %)

@@ -155,15 +155,23 @@ def build_steps(ctx: BootContext) -> list[Step]:
                       doc="dentry and inode hash tables spread over the nodes (hashdist)"))
     steps.append(Step("page_alloc_init_late", "late", G, page_alloc.page_alloc_init_late,
                       doc="free the deferred struct pages"))
-    steps.append(Step("init_per_zone_wmark_min", "late", G, _init_per_zone_wmark_min,
-                      doc="min_free_kbytes, watermarks and lowmem_reserve (core_initcall)"))
+    steps.append(Step("futex_init", "late", G, _futex_init,
+                      doc="the futex hash, 256 buckets per possible CPU (core_initcall)"))
     steps.append(_arch_step(ctx, "sock_init", "late",
                             "architecture: the first BPF JIT image, the PTP classifier's "
                             "(core_initcall)"))
     steps.append(Step("dma_atomic_pool_init", "late", G, dma_atomic_pool.dma_atomic_pool_init,
                       doc="the DMA atomic pools from the buddy allocator (postcore_initcall)"))
+    steps.append(Step("init_per_zone_wmark_min", "late", G, _init_per_zone_wmark_min,
+                      doc="min_free_kbytes, watermarks and lowmem_reserve (postcore_initcall)"))
     steps.append(Step("hugetlb_init", "late", G, hugetlb.hugetlb_init,
                       doc="huge page sizes registered, their pools filled (subsys_initcall)"))
+    steps.append(Step("netlbl_init", "late", G, hashes.netlbl_init,
+                      doc="NetLabel's domain hash (subsys_initcall)"))
+    steps.append(Step("dquot_init", "late", G, hashes.dquot_init,
+                      doc="the quota hash, a page (fs_initcall)"))
+    steps.append(Step("inet_init", "late", G, _inet_init,
+                      doc="IPv4's hashes: IP idents, TCP, MPTCP, UDP (fs_initcall)"))
     steps.append(_arch_step(ctx, "pci_iommu_init", "late",
                             "architecture: DMA set-up reported (x86_64: the bounce buffer "
                             "kept and printed, or given back; rootfs_initcall)"))
@@ -206,3 +214,11 @@ def _vfs_caches_init_early(ctx: BootContext) -> None:
 
 def _vfs_caches_init(ctx: BootContext) -> None:
     hashes.vfs_caches_init(ctx, _hashdist(ctx))
+
+
+def _futex_init(ctx: BootContext) -> None:
+    hashes.futex_init(ctx, _hashdist(ctx))
+
+
+def _inet_init(ctx: BootContext) -> None:
+    hashes.inet_init(ctx, _hashdist(ctx))

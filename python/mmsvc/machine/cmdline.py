@@ -37,6 +37,7 @@ init rdinit root rootfstype rootflags rootwait rootdelay ro rw initrd noinitrd r
 nosmp maxcpus nr_cpus possible_cpus
 init_on_alloc init_on_free page_poison memblock crashkernel kernelcore movablecore
 movable_node numa_balancing hashdist cma mitigations nosmt mminit_loglevel coherent_pool
+mhash_entries mphash_entries thash_entries uhash_entries dhash_entries ihash_entries
 slub_debug slub_nomerge slab_nomerge slub_min_order slub_max_order slub_min_objects
 page_owner debug_pagealloc page_alloc.shuffle stack_depot_disable early_page_ext
 hugepages hugepagesz default_hugepagesz hugetlb_cma transparent_hugepage

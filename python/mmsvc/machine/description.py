@@ -548,6 +548,11 @@ class KernelConfig:
     x86_mce: bool = False
     cpu_isolation: bool = False
     dma_coherent_pool: bool = False
+    futex: bool = False
+    inet: bool = False
+    mptcp: bool = False
+    quota: bool = False
+    netlabel: bool = False
     no_hz_full: bool = False
     nr_cpus: int = 1
     log_buf_shift: int = 17
