@@ -198,3 +198,15 @@ def test_an_efi_boot_is_named_with_what_it_leaves_out(tmp_path):
     notes = []
     from_dmesg(str(Path(__file__).parent / "realboots" / "pc-1536m.log"), warnings=notes)
     assert notes == []
+
+
+def test_a_virtual_machine_is_told_by_its_dmi_line(tmp_path):
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "realboots" / "pc-1536m.log").read_text()
+    assert from_dmesg(str(Path(__file__).parent / "realboots" / "pc-1536m.log")
+                      ).cpu_features.hypervisor
+    bare = tmp_path / "bare.log"
+    bare.write_text(text.replace("DMI: QEMU Standard PC (i440FX + PIIX, 1996)",
+                                 "DMI: Dell Inc. PowerEdge R740"))
+    assert not from_dmesg(str(bare)).cpu_features.hypervisor

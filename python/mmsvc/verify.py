@@ -26,6 +26,8 @@ EXACT = tuple(re.compile(p) for p in (
     r"are not marked as E820_TYPE_RAM", r"^Unknown kernel command line parameters",
     r"^Housekeeping: ", r"^isolcpus: ", r"^ACPI: Reserving \w+ table memory",
     r"^last_pfn = ", r"^DMA: (preallocated|failed)", r"^e820: (update|remove) ",
+    r"hash table entries: ", r"^TCP: Hash tables configured", r"^NetLabel:  domain hash",
+    r"available for PCI devices", r"^smp: Brought up", r"^x86/mm: Memory block size",
 ))
 MEMORY = re.compile(
     r"Memory: (\d+)K/(\d+)K available \((\d+)K kernel code, (\d+)K rwdata, (\d+)K rodata, "

@@ -153,8 +153,13 @@ def build_steps(ctx: BootContext) -> list[Step]:
                             "alternatives patched and their lock table freed)"))
     steps.append(Step("vfs_caches_init", "start_kernel", G, _vfs_caches_init,
                       doc="dentry and inode hash tables spread over the nodes (hashdist)"))
+    steps.append(Step("smp_init", "late", G, _smp_init,
+                      doc="the secondary CPUs brought up, and the count printed"))
     steps.append(Step("page_alloc_init_late", "late", G, page_alloc.page_alloc_init_late,
                       doc="free the deferred struct pages"))
+    steps.append(_arch_step(ctx, "driver_init", "late",
+                            "architecture: the device model's set-up (x86_64: the memory "
+                            "block size of memory hotplug)"))
     steps.append(Step("futex_init", "late", G, _futex_init,
                       doc="the futex hash, 256 buckets per possible CPU (core_initcall)"))
     steps.append(_arch_step(ctx, "sock_init", "late",
@@ -214,6 +219,17 @@ def _vfs_caches_init_early(ctx: BootContext) -> None:
 
 def _vfs_caches_init(ctx: BootContext) -> None:
     hashes.vfs_caches_init(ctx, _hashdist(ctx))
+
+
+def _smp_init(ctx: BootContext) -> None:
+    """``smp_init``'s summary: the present CPUs up to ``maxcpus=`` are online."""
+    if not ctx.kconfig.smp:
+        return
+    present = min(ctx.machine.present_cpus or ctx.machine.cpus, ctx.g.nr_cpu_ids)
+    cpus = max(1, min(present, ctx.cmdline.setup_max_cpus(ctx.kconfig.nr_cpus)))
+    nodes = ctx.g.nr_online_nodes
+    ctx.pr_info(f"smp: Brought up {nodes} node{'s' if nodes > 1 else ''}, "
+                f"{cpus} CPU{'s' if cpus > 1 else ''}")
 
 
 def _futex_init(ctx: BootContext) -> None:

@@ -328,6 +328,7 @@ class CpuFeatures:
     ``-cpu max`` (an AMD-vendor CPU, family 0xf model 0x6b, with LA57 and
     1 GiB pages and NX).
 
+    ``hypervisor``: the CPU says it runs under a hypervisor (QEMU's does).
     ``vendor`` is the kernel's vendor name (``x86_vendor``): on an ``Intel``
     CPU every cpu_entry_area also maps the debug store and its buffers.
     ``meltdown_vulnerable`` left unset is decided as cpu_set_bug_bits does for
@@ -341,12 +342,15 @@ class CpuFeatures:
     meltdown_vulnerable: bool | None = None
     nx: bool = True
     pse: bool = True
+    #: X86_FEATURE_HYPERVISOR: a virtual machine (the memory block size of
+    #: machines of 64 GiB and more follows the end of memory there)
+    hypervisor: bool = True
     vendor: str = "AMD"
     family: int = 0xF
     model: int = 0x6B
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    _BOOLS: ClassVar[tuple[str, ...]] = ("la57", "gbpages", "nx", "pse")
+    _BOOLS: ClassVar[tuple[str, ...]] = ("la57", "gbpages", "nx", "pse", "hypervisor")
     #: the vendor names the kernel knows (arch/x86/kernel/cpu/*.c c_vendor)
     VENDORS: ClassVar[tuple[str, ...]] = ("Intel", "AMD", "Hygon", "Centaur", "Zhaoxin",
                                           "Cyrix", "Transmeta", "UMC", "NSC", "Vortex",

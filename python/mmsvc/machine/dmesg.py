@@ -82,6 +82,9 @@ _PROC = re.compile(r"^=== /proc/(\S+)")
 _MAX_ARCH_PFN = re.compile(r"last_pfn = 0x[0-9a-f]+ max_arch_pfn = (0x[0-9a-f]+)")
 _GBPAGES = "Using GB pages for direct mapping"
 _NO_NX = "Notice: NX (Execute Disable) protection missing in CPU!"
+#: a virtual machine: the kernel names the hypervisor, or the firmware's DMI does
+_HYPERVISOR = re.compile(r"^Hypervisor detected: |^DMI: .*(QEMU|KVM|VMware|VirtualBox|"
+                         r"innotek|Xen|Virtual Machine|Bochs|Amazon EC2|Google Compute)")
 #: hugetlb_init registers 2 MiB pages when the CPU has PSE (5.14 prints no colon)
 _HUGETLB_2M = re.compile(r"^HugeTLB:? registered 2\.00 MiB page size")
 #: an EFI boot: the firmware's banner, and the boot-services memory given back late
@@ -125,6 +128,7 @@ class DmesgFacts:
     hugetlb_2m_line: bool = False
     reached_free_initmem: bool = False
     efi: bool = False
+    hypervisor: bool | None = None  # None: the log does not say (no DMI line)
     efi_boot_services_kb: int | None = None
     cpu0: str | None = None  # the boot CPU's description after "smpboot: CPU0: "
     warnings: list[str] = field(default_factory=list)
@@ -234,6 +238,10 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             f.hugetlb_2m_line = True
         elif line.startswith(_LATE):
             f.reached_free_initmem = True
+        elif _HYPERVISOR.match(line):
+            f.hypervisor = True
+        elif line.startswith("DMI: ") and f.hypervisor is None:
+            f.hypervisor = False
         elif _EFI_BANNER.match(line):
             f.efi = True
         elif m := _EFI_BOOT_SERVICES.match(line):
@@ -277,9 +285,10 @@ def _stated_cpu_features(f: DmesgFacts, kconfig: KernelConfig) -> CpuFeatures:
     gbpages = f.gbpages_line or parse_cmdline(f.cmdline or "", "x86_64").nogbpages
     pse = f.hugetlb_2m_line or not (kconfig.hugetlbfs and f.reached_free_initmem)
     vendor, family, model = _cpu_identity(f.cpu0)
+    hypervisor = f.hypervisor if f.hypervisor is not None else CpuFeatures().hypervisor
     return CpuFeatures(la57=f.max_arch_pfn >= _LA57_MAX_ARCH_PFN, gbpages=gbpages,
-                       nx=not f.nx_missing, pse=pse, vendor=vendor, family=family,
-                       model=model)
+                       nx=not f.nx_missing, pse=pse, hypervisor=hypervisor, vendor=vendor,
+                       family=family, model=model)
 
 
 _FAMILY_MODEL = re.compile(r"\(family: (0x[0-9a-f]+), model: (0x[0-9a-f]+)")

@@ -78,6 +78,9 @@ class X86_64(ArchPlugin):
     def step_init_IRQ(self, ctx: BootContext) -> None:  # noqa: N802 (the kernel's name)
         initmem.protect_idt(ctx)
 
+    def step_driver_init(self, ctx: BootContext) -> None:
+        setup.probe_memory_block_size(ctx)
+
     def step_pci_iommu_init(self, ctx: BootContext) -> None:
         mem_init.pci_iommu_init(ctx)
 

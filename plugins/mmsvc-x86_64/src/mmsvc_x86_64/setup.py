@@ -384,8 +384,55 @@ def small_boot_allocations(ctx: BootContext) -> None:
     for _ in ctx.machine.bios_e820():
         mb.alloc(FIRMWARE_MAP_ENTRY_SIZE, SMP_CACHE_BYTES, caller="firmware_map_add_early")
     register_nosave_regions(ctx, e820)
+    e820__setup_pci_gap(ctx, e820)
     for _ in range(2):
         mb.alloc(len(ctx.machine.cmdline) + 1, SMP_CACHE_BYTES, caller="setup_command_line")
+
+
+#: memory blocks of memory hotplug: 128 MiB, up to 2 GiB from 64 GiB of memory on
+MIN_MEMORY_BLOCK_SIZE, MAX_BLOCK_SIZE = 128 << 20, 2 << 30
+MEM_SIZE_FOR_LARGE_BLOCK = 64 << 30
+
+
+def probe_memory_block_size(ctx: BootContext) -> None:
+    """memory_dev_init's first question (CONFIG_MEMORY_HOTPLUG): the memory
+    block size, 128 MiB below 64 GiB; above, 2 GiB on bare metal, and in a
+    virtual machine the largest size up to that the end of memory is
+    aligned to."""
+    if not ctx.kconfig.memory_hotplug:
+        return
+    end = ctx.g.max_pfn << 12
+    if end < MEM_SIZE_FOR_LARGE_BLOCK:
+        size = MIN_MEMORY_BLOCK_SIZE
+    elif not ctx.machine.cpu_features.hypervisor:
+        size = MAX_BLOCK_SIZE
+    else:
+        size = MAX_BLOCK_SIZE
+        while size > MIN_MEMORY_BLOCK_SIZE and end % size:
+            size >>= 1
+    ctx.pr_info(f"x86/mm: Memory block size: {size >> 20}MB")
+
+
+#: the 32-bit PCI window: the largest gap (at least 4 MiB) in the e820 map below 4 GiB
+MAX_GAP_END = 1 << 32
+
+
+def e820__setup_pci_gap(ctx: BootContext, e820) -> None:
+    """Report the largest hole below 4 GiB the e820 map leaves (searched from
+    the top entry down), where 32-bit PCI BARs may go."""
+    gapstart, gapsize, found = 0, 0x400000, False
+    last = MAX_GAP_END
+    for e in reversed(e820):
+        end = e.addr + e.size
+        if last > end and last - end >= gapsize:
+            gapstart, gapsize, found = end, last - end, True
+        last = min(last, e.addr)
+    if not found:
+        gapstart = (ctx.g.max_pfn << 12) + (1 << 20)
+        ctx.printk("Cannot find an available gap in the 32-bit address range", KERN_ERR)
+        ctx.printk("PCI devices with unassigned 32-bit BARs may not work!", KERN_ERR)
+    ctx.pr_info(f"[mem {gapstart:#010x}-{gapstart + gapsize - 1:#010x}] available for "
+                "PCI devices")
 
 
 def cpumask_allocations(ctx: BootContext, nr_node_ids: int, nr_cpu_ids: int) -> None:
