@@ -77,6 +77,14 @@ PROC_GAPS = {
         "q35-12g-smp3-memtest.log", "pc-64g.log", "q35-20500m.log",
     )
 }
+#: single lines known to differ: (the line's start, why)
+LINE_GAPS: dict[str, tuple[str, str]] = {
+    "pc-2g-nonx.log": (
+        "x86/mm: Checked W+X mappings: FAILED",
+        "without NX every writable page is executable, so the count is every writable "
+        "page the kernel maps: the simulation does not map the vmemmap, the vmap'd kernel "
+        "stacks and the other vmalloc areas of the boot's later allocations"),
+}
 #: Memory lines not yet exact to the page (the bar allows 1 % / 2 %)
 MEMORY_LINE_GAPS: dict[str, str] = {}
 
@@ -107,13 +115,20 @@ def _gap(gaps: dict[str, str], name: str) -> list:
 
 def test_the_corpus_is_there():
     assert len(LOGS) >= 45
-    assert set(PROC_GAPS) | set(MEMORY_LINE_GAPS) <= {p.name for p in LOGS}
+    assert set(PROC_GAPS) | set(MEMORY_LINE_GAPS) | set(LINE_GAPS) <= {p.name for p in LOGS}
 
 
 @pytest.mark.parametrize("name", [p.name for p in LOGS])
 def test_memory_lines(name):
     text, sim = _booted(name)
     bad = [row for ok, row in compare(text, sim.log.text()).rows if not ok]
+    gap = LINE_GAPS.get(name)
+    if gap is not None:
+        prefix, _reason = gap
+        # the known difference is still there (else take it off the list),
+        # and nothing else differs
+        assert any(row.startswith(prefix) for row in bad)
+        bad = [row for row in bad if not row.startswith(prefix)]
     assert not bad
 
 

@@ -553,6 +553,7 @@ class KernelConfig:
     cpu_isolation: bool = False
     dma_coherent_pool: bool = False
     futex: bool = False
+    debug_wx: bool = False
     inet: bool = False
     mptcp: bool = False
     quota: bool = False

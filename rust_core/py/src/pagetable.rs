@@ -394,6 +394,28 @@ impl PyMm {
         })
     }
 
+    /// The flags the CPU honours (x86's `__supported_pte_mask`): mappings
+    /// made from now on, and attribute changes, leave the others out.
+    fn set_supported_pte_mask(&self, flags: Vec<String>) -> PyResult<()> {
+        guarded(|| {
+            let f = flags_from(&flags)?;
+            let mut mm = self.shared.lock();
+            mm.with_kernel_pagetable(|pt, _| {
+                pt.set_supported_mask(f);
+                Ok(())
+            })
+        })
+    }
+
+    /// Pages of `[virt, virt+length)` mapped writable and executable
+    /// (x86's W+X check).
+    fn wx_pages(&self, virt: u64, length: u64) -> PyResult<u64> {
+        guarded(|| {
+            let mm = self.shared.lock();
+            mm.kernel_pt()?.wx_pages(virt, length)
+        })
+    }
+
     /// Pages of the kernel page table.
     fn page_table_pages(&self) -> PyResult<u64> {
         guarded(|| {

@@ -1,7 +1,7 @@
 //! Counts: page-table pages (meminfo `PageTables`) and leaves per page size
 //! (`DirectMap4k` / `DirectMap2M` / `DirectMap1G`).
 
-use super::{PageTable, ROOT};
+use super::{PageTable, PteFlags, ROOT};
 use crate::error::Result;
 use crate::units::PAGE_SIZE;
 
@@ -82,6 +82,38 @@ impl PageTable {
         let mut per = [0u64; super::format::MAX_LEVELS];
         self.count_rec(ROOT, 0, t, end, &mut per);
         Ok(self.make_counts(|l| per[l]))
+    }
+
+    /// Pages in `[virt, virt + len)` mapped both writable and executable:
+    /// what x86's `ptdump_walk_pgd_level_checkwx` counts ("W+X pages").
+    pub fn wx_pages(&self, virt: u64, len: u64) -> Result<u64> {
+        let (t, end) = self.check_range(virt, len, PAGE_SIZE)?;
+        Ok(self.wx_rec(ROOT, 0, t, end))
+    }
+
+    fn wx_rec(&self, slot: u32, level: usize, t: u64, end: u64) -> u64 {
+        let lv = self.lv[level];
+        let mut n = 0;
+        let mut cur = t;
+        while cur < end {
+            let idx = self.idx(level, cur);
+            let base = cur & !(lv.size - 1);
+            let chunk_end = (base + lv.size).min(end);
+            match self.child(slot, idx) {
+                Some(c) => n += self.wx_rec(c, level + 1, cur, chunk_end),
+                None => {
+                    let raw = self.t.entries[slot as usize][idx];
+                    if raw != 0 && self.enc.is_valid(raw) {
+                        let f = self.enc.flags(raw);
+                        if f.contains(PteFlags::WRITE) && !f.contains(PteFlags::NOEXEC) {
+                            n += (chunk_end - cur) / PAGE_SIZE;
+                        }
+                    }
+                }
+            }
+            cur = chunk_end;
+        }
+        n
     }
 
     fn count_rec(&self, slot: u32, level: usize, t: u64, end: u64, per: &mut [u64]) {

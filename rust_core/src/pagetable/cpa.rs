@@ -41,7 +41,7 @@ impl PageTable {
             let size = self.lv[level].size;
             let seg_end = ((cur & !(size - 1)) + size).min(end);
             let old = self.enc.flags(self.t.entries[slot as usize][idx]);
-            let new = PteFlags::from_bits_truncate((old.bits() | set.bits()) & !clear.bits());
+            let new = PteFlags::from_bits_truncate((old.bits() | set.bits()) & !clear.bits()) & self.enc.enabled;
             if new != old {
                 let base = cur & !(size - 1);
                 let before = self.leaves_per_level(base, base + size);

@@ -33,6 +33,9 @@ pub struct Encoder {
     decode: [(PteFlags, u64, u64); 6],
     /// Flags the format can encode.
     pub(crate) supported: PteFlags,
+    /// Flags the CPU honours (x86's `__supported_pte_mask`): the others are
+    /// left out of every leaf written.
+    pub(crate) enabled: PteFlags,
 }
 
 impl Encoder {
@@ -70,6 +73,7 @@ impl Encoder {
             set_bits,
             decode,
             supported,
+            enabled: PteFlags::all(),
         }
     }
 
@@ -83,7 +87,7 @@ impl Encoder {
     #[inline(always)]
     pub fn leaf(&self, pfn: Pfn, flags: PteFlags, huge: bool) -> u64 {
         let base = if huge { self.huge_bits } else { self.page_bits };
-        base | self.set_bits[(flags.bits() & 63) as usize] | self.pfn_field(pfn)
+        base | self.set_bits[((flags & self.enabled).bits() & 63) as usize] | self.pfn_field(pfn)
     }
 
     /// A table entry pointing at the table in page `pfn`.

@@ -236,6 +236,12 @@ impl PageTable {
     }
 
     /// The format.
+    /// The flags the CPU honours (x86's `__supported_pte_mask`): leaves
+    /// written from now on, and attribute changes, leave the others out.
+    pub fn set_supported_mask(&mut self, flags: PteFlags) {
+        self.enc.enabled = flags;
+    }
+
     pub fn format(&self) -> &PageTableFormat {
         &self.format
     }

@@ -20,7 +20,7 @@ counts splits of the high mapping there as well).
 
 from __future__ import annotations
 
-from mmsvc.api import PAGE_SIZE, BootContext, round_up
+from mmsvc.api import KERN_WARNING, PAGE_SIZE, BootContext, round_up
 from mmsvc_x86_64.constants import PMD_SIZE as HPAGE_SIZE
 from mmsvc_x86_64.constants import START_KERNEL_MAP
 
@@ -196,3 +196,30 @@ def free_initmem(ctx: BootContext) -> None:
         if name in layout:
             free_init_pages(ctx, name, *layout[name], freed)
     mark_rodata_ro(ctx, freed)
+    debug_checkwx(ctx)
+
+
+def debug_checkwx(ctx: BootContext) -> None:
+    """CONFIG_DEBUG_WX: the kernel half of the page tables may map nothing
+    writable and executable; with PTI, pti_finalize checks the user copy,
+    whose kernel-half entries are the kernel table's own (cpu_entry_area,
+    entry text, espfix), so it finds what the kernel table has there."""
+    if not ctx.kconfig.debug_wx:
+        return
+    from mmsvc_x86_64 import paging
+
+    mode = paging.paging_mode(ctx)
+    kernel_half = (1 << 64) - (1 << (mode.pgdir_shift + 8))
+    _report_wx(ctx, ctx.mm.wx_pages(kernel_half, (1 << 64) - kernel_half))
+    if ctx.arch_state.get("pti_pages"):
+        ctx.pr_info("x86/mm: Checking user space page tables")
+        _report_wx(ctx, sum(ctx.mm.wx_pages(lo, hi - lo)
+                            for lo, hi in ctx.arch_state.get("pti_ranges", ())))
+
+
+def _report_wx(ctx: BootContext, pages: int) -> None:
+    if pages:
+        ctx.printk(f"x86/mm: Checked W+X mappings: FAILED, {pages} W+X pages found.",
+                   KERN_WARNING)
+    else:
+        ctx.pr_info("x86/mm: Checked W+X mappings: passed, no W+X pages found.")

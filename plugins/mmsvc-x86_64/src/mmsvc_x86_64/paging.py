@@ -91,6 +91,9 @@ def build_direct_map(ctx: BootContext, gbpages: bool) -> None:
     mode = paging_mode(ctx)
     mm = ctx.mm
     mm.init_kernel_pagetable(mode.preset, root_pfn=initmem.section_starts(ctx)["data"] >> 12)
+    if not initmem.nx_enabled(ctx):
+        # x86_configure_nx: without NX no mapping carries the bit
+        mm.set_supported_pte_mask(["WRITE", "USER", "GLOBAL", "ACCESSED", "DIRTY"])
     buf_start, buf_pages = ctx.arch_state["pgt_buf"]
     initmem.map_high_kernel(ctx, (buf_start + buf_pages) << 12)
     pse = ctx.machine.cpu_features.pse

@@ -7,7 +7,7 @@ page tables (cpu_entry_area, entry text) from the buddy allocator.
 
 from __future__ import annotations
 
-from mmsvc.api import BootContext
+from mmsvc.api import PAGE_SIZE, BootContext
 
 PREFIX = "Kernel/User page tables isolation: "
 
@@ -88,16 +88,26 @@ def pti_init(ctx: BootContext) -> None:
 
     mode = paging.paging_mode(ctx)
     upt = UserPageTables(mode.pgdir_shift == PGDIR_SHIFT_L5)
+    p4d, pmd = 1 << P4D_SHIFT, 1 << PMD_SHIFT
+    # what the user copy maps: the kernel table's own entries there
+    ranges = []
     upt.clone_p4d(CPU_ENTRY_AREA_BASE)
+    ranges.append((CPU_ENTRY_AREA_BASE & ~(p4d - 1), (CPU_ENTRY_AREA_BASE & ~(p4d - 1)) + p4d))
     for unit in ctx.results["percpu"]["units"]:
-        upt.walk_pte(mode.page_offset + unit + TSS_PERCPU_OFFSET)
+        tss = mode.page_offset + unit + TSS_PERCPU_OFFSET
+        upt.walk_pte(tss)
+        ranges.append((tss & ~(PAGE_SIZE - 1), (tss & ~(PAGE_SIZE - 1)) + PAGE_SIZE))
     # the entry text lies in the image's text: the PMDs cloned for it hang
     # off the same pud and pmd tables whatever its offset there
     text = initmem.kernel_virt(ctx, ctx.machine.kernel.load_address)
     upt.clone_pmds(text, text + 1)
+    ranges.append((text & ~(pmd - 1), (text & ~(pmd - 1)) + pmd))
     upt.clone_p4d(ESPFIX_BASE_ADDR)
+    ranges.append((ESPFIX_BASE_ADDR & ~(p4d - 1), (ESPFIX_BASE_ADDR & ~(p4d - 1)) + p4d))
     if _vsyscall_mode(ctx) == "emulate":
         upt.walk_pte(VSYSCALL_ADDR)
+        ranges.append((VSYSCALL_ADDR, VSYSCALL_ADDR + PAGE_SIZE))
+    ctx.arch_state["pti_ranges"] = ranges
     for _ in upt.taken:
         ctx.mm.alloc_pages(order=0, gfp="GFP_KERNEL")
     ctx.arch_state["pti_pages"] = len(upt.taken)

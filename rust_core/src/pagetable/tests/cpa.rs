@@ -91,3 +91,20 @@ fn a_split_of_a_size_the_count_has_none_of_is_not_counted() {
     assert_eq!(pt.direct_pages_count(), vec![(K4, 1024), (M2, 0), (G1, 0)]);
     assert_eq!(pt.leaf_counts(BASE + G1, M2).unwrap().by_size[0], (K4, 512));
 }
+
+#[test]
+fn wx_pages_and_the_supported_mask() {
+    let (mut pt, mut src) = x86();
+    // a writable, executable 2 MiB page and a writable, no-execute one
+    pt.map_range(&mut src, BASE, 0, M2, PteFlags::PAGE_KERNEL_EXEC, PageSizePolicy::Force(M2)).unwrap();
+    pt.map_range(&mut src, BASE + M2, M2, M2, PteFlags::PAGE_KERNEL, PageSizePolicy::Force(M2)).unwrap();
+    assert_eq!(pt.wx_pages(BASE, 4 * M2).unwrap(), 512);
+    // a CPU without NX: no leaf written from now on carries the bit
+    pt.set_supported_mask(!PteFlags::NOEXEC);
+    pt.map_range(&mut src, BASE + 2 * M2, 2 * M2, M2, PteFlags::PAGE_KERNEL, PageSizePolicy::Force(M2)).unwrap();
+    assert_eq!(pt.wx_pages(BASE, 4 * M2).unwrap(), 1024);
+    // and setting it changes nothing, so splits nothing
+    let before = pt.leaf_counts(BASE + 2 * M2, M2).unwrap();
+    assert_eq!(pt.change_attr(&mut src, BASE + 2 * M2, K4, PteFlags::NOEXEC, PteFlags::empty(), true).unwrap(), 0);
+    assert_eq!(pt.leaf_counts(BASE + 2 * M2, M2).unwrap(), before);
+}
