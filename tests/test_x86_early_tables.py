@@ -147,3 +147,30 @@ def test_the_bpf_pack_takes_the_percpu_unit_remainder_first():
     assert any(block <= p < block + 512 for p in pfns)
     virt = sim.ctx.results["direct_map"]["virt"]
     assert sim.mm.walk(virt + (block << 12))[-1]["name"] == "pte"
+
+
+def test_the_vmemmap_is_mapped_where_the_memmap_lies():
+    import dataclasses
+
+    import pytest
+
+    from mmsvc.errors import MmsvcError
+    from mmsvc.machine import default_machine
+    from mmsvc.simulation import Simulation
+
+    vmemmap = 0xFFD4000000000000  # 5-level
+    sim = Simulation(default_machine("6.1"))
+    sim.boot()
+    page = sim.mm.translate(vmemmap + 0x1000 * 64)  # struct page of pfn 0x1000
+    assert page["page_size"] == 2 << 20
+    assert {"WRITE", "NOEXEC"} <= set(page["flags"])
+    # the memmap came from memblock: a reserved page, not free memory
+    assert not sim.mm.is_free(page["phys"] >> 12)
+    # the PCI hole's sections have no memmap
+    with pytest.raises(MmsvcError):
+        sim.mm.translate(vmemmap + (0xD0000000 >> 12) * 64)
+    # without PSE, 4 KiB pages
+    m = default_machine("6.1")
+    nopse = Simulation(m.replace(cpu_features=dataclasses.replace(m.cpu_features, pse=False)))
+    nopse.boot()
+    assert nopse.mm.translate(vmemmap + 0x1000 * 64)["page_size"] == 4096

@@ -137,21 +137,26 @@ def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTa
                           caller="sparse_early_usemaps_alloc_pgdat_section")
         size = geo.section_map_size * len(secs)
         try:
-            mb.alloc_exact_nid_raw(size, geo.memmap_align, geo.memmap_goal, 0, nid,
-                                   caller="sparse_buffer_init")
+            buf = mb.alloc_exact_nid_raw(size, geo.memmap_align, geo.memmap_goal, 0, nid,
+                                         caller="sparse_buffer_init")
+            blocks = [buf + i * geo.section_map_size for i in range(len(secs))]
         except OutOfMemoryError:
             # no buffer on the node (its memory is all reserved, say): each
             # section's memmap then comes block by block from the node or,
             # failing that, any node (vmemmap_alloc_block_buf)
-            for _ in range(size // geo.section_map_size):
-                mb.alloc_try_nid_raw(geo.section_map_size, geo.memmap_align, geo.memmap_goal,
-                                     0, nid, caller="vmemmap_alloc_block_buf")
+            blocks = [mb.alloc_try_nid_raw(geo.section_map_size, geo.memmap_align,
+                                           geo.memmap_goal, 0, nid,
+                                           caller="vmemmap_alloc_block_buf")
+                      for _ in secs]
         memmap_pages += size // PAGE_SIZE
-        # vmemmap_populate(): page tables for the node's memmap
-        for _ in range(vmemmap_tables.new_tables(secs, geo)):
-            mb.alloc_try_nid_raw(PAGE_SIZE, PAGE_SIZE, geo.memmap_goal, 0, nid,
-                                 caller="vmemmap_alloc_block_zero")
-            table_pages += 1
+        # vmemmap_populate(): page tables for the node's memmap, and the
+        # mapping itself when the architecture says how to map it
+        for run in _block_runs(secs, blocks, geo.section_map_size):
+            tables = [mb.alloc_try_nid_raw(PAGE_SIZE, PAGE_SIZE, geo.memmap_goal, 0, nid,
+                                           caller="vmemmap_alloc_block_zero")
+                      for _ in range(vmemmap_tables.new_tables([s for s, _ in run], geo))]
+            table_pages += len(tables)
+            vmemmap_tables.map(ctx, run, tables, geo)
     summary = {
         "present_sections": sum(len(secs) for _, secs in runs),
         "section_roots": len(roots),
@@ -161,6 +166,18 @@ def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTa
     }
     ctx.results["sparse_init"] = summary
     return summary
+
+
+def _block_runs(secs: list[int], blocks: list[int], block: int) -> list[list[tuple[int, int]]]:
+    """``(section, memmap address)`` in runs whose sections and memmaps both
+    follow on from each other (one mapping each)."""
+    runs: list[list[tuple[int, int]]] = []
+    for sec, phys in zip(secs, blocks, strict=True):
+        if runs and runs[-1][-1][0] + 1 == sec and runs[-1][-1][1] + block == phys:
+            runs[-1].append((sec, phys))
+        else:
+            runs.append([(sec, phys)])
+    return runs
 
 
 class VmemmapTables:
@@ -174,10 +191,26 @@ class VmemmapTables:
     are remembered, as the kernel's page tables would be.
     """
 
-    def __init__(self, vmemmap_base: int, level_shifts: tuple[int, ...], leaf_shift: int) -> None:
+    def __init__(self, vmemmap_base: int, level_shifts: tuple[int, ...], leaf_shift: int,
+                 flags: tuple[str, ...] | None = None) -> None:
         self.vmemmap_base = vmemmap_base
         self.parent_shifts = tuple(s for s in level_shifts if s > leaf_shift)
+        self.leaf_shift = leaf_shift
+        #: the mapping's flags, in the kernel page table's format; None: the
+        #: tables are counted, nothing is mapped
+        self.flags = flags
         self.present: dict[int, set[int]] = {}
+
+    def map(self, ctx: BootContext, run: list[tuple[int, int]], tables: list[int],
+            geo: SparseGeometry) -> None:
+        """Map a run of sections' memmap at its vmemmap address, with the
+        page-table pages just taken for it."""
+        if self.flags is None or not run:
+            return
+        span = geo.pages_per_section * STRUCT_PAGE_SIZE
+        ctx.mm.kernel_map_static(self.vmemmap_base + run[0][0] * span, run[0][1],
+                                 span * len(run), [t // PAGE_SIZE for t in tables],
+                                 flags=list(self.flags), page_size=1 << self.leaf_shift)
 
     def new_tables(self, sections: list[int], geo: SparseGeometry) -> int:
         """Tables still missing to map the memmap of ``sections``; marks them made."""

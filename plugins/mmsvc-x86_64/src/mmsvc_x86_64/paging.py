@@ -226,7 +226,8 @@ def vmemmap_tables(ctx: BootContext) -> VmemmapTables:
     (vmemmap_populate)."""
     mode = paging_mode(ctx)
     leaf = PMD_SHIFT if ctx.machine.cpu_features.pse else 12
-    return VmemmapTables(mode.vmemmap_base, mode.level_shifts, leaf)
+    return VmemmapTables(mode.vmemmap_base, mode.level_shifts, leaf,
+                         flags=("WRITE", "NOEXEC", "GLOBAL", "ACCESSED", "DIRTY"))
 
 
 def kaslr_memory_enabled(ctx: BootContext) -> bool:
