@@ -25,7 +25,7 @@ EXACT = tuple(re.compile(p) for p in (
     r" bad mem addr ", r"^Malformed early option", r"^mminit::",
     r"are not marked as E820_TYPE_RAM", r"^Unknown kernel command line parameters",
     r"^Housekeeping: ", r"^isolcpus: ", r"^ACPI: Reserving \w+ table memory",
-    r"^last_pfn = ", r"^DMA: (preallocated|failed)", r"^e820: (update|remove) ",
+    r"^last_pfn = ", r"^DMA: (preallocated|failed)", r"^e820: (update|remove|reserve RAM) ",
     r"hash table entries: ", r"^TCP: Hash tables configured", r"^NetLabel:  domain hash",
     r"available for PCI devices", r"^smp: Brought up", r"^x86/mm: Memory block size",
     r"^x86/mm: Check(ed W\+X|ing user space)",

@@ -81,6 +81,9 @@ class X86_64(ArchPlugin):
     def step_driver_init(self, ctx: BootContext) -> None:
         setup.probe_memory_block_size(ctx)
 
+    def step_pci_subsys_init(self, ctx: BootContext) -> None:
+        setup.e820__reserve_resources_late(ctx)
+
     def step_pci_iommu_init(self, ctx: BootContext) -> None:
         mem_init.pci_iommu_init(ctx)
 

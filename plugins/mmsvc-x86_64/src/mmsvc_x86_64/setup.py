@@ -389,6 +389,24 @@ def small_boot_allocations(ctx: BootContext) -> None:
         mb.alloc(len(ctx.machine.cmdline) + 1, SMP_CACHE_BYTES, caller="setup_command_line")
 
 
+def _ram_alignment(pos: int) -> int:
+    """64 KiB in the first MiB, 1 MiB in the first 16, 64 MiB above."""
+    mb = pos >> 20
+    return 64 << 10 if not mb else 1 << 20 if mb < 16 else 64 << 20
+
+
+def e820__reserve_resources_late(ctx: BootContext) -> None:
+    """The end of each RAM entry is padded to a round boundary, a "RAM
+    buffer" PCI resources will not be placed in (KERN_DEBUG lines)."""
+    for e in state(ctx)["e820"]:
+        if e.type != e820mod.E820_RAM:
+            continue
+        start = e.addr + e.size
+        end = -(-start // _ram_alignment(start)) * _ram_alignment(start) - 1
+        if start < end:
+            ctx.printk(f"e820: reserve RAM buffer [mem {start:#010x}-{end:#010x}]", KERN_DEBUG)
+
+
 #: memory blocks of memory hotplug: 128 MiB, up to 2 GiB from 64 GiB of memory on
 MIN_MEMORY_BLOCK_SIZE, MAX_BLOCK_SIZE = 128 << 20, 2 << 30
 MEM_SIZE_FOR_LARGE_BLOCK = 64 << 30
