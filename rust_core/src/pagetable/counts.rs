@@ -88,35 +88,30 @@ impl PageTable {
     /// what x86's `ptdump_walk_pgd_level_checkwx` counts ("W+X pages").
     pub fn wx_pages(&self, virt: u64, len: u64) -> Result<u64> {
         let (t, end) = self.check_range(virt, len, PAGE_SIZE)?;
-        Ok(self.wx_rec(ROOT, 0, t, end))
-    }
-
-    fn wx_rec(&self, slot: u32, level: usize, t: u64, end: u64) -> u64 {
-        let lv = self.lv[level];
         let mut n = 0;
-        let mut cur = t;
-        while cur < end {
-            let idx = self.idx(level, cur);
-            let base = cur & !(lv.size - 1);
-            let chunk_end = (base + lv.size).min(end);
-            match self.child(slot, idx) {
-                Some(c) => n += self.wx_rec(c, level + 1, cur, chunk_end),
-                None => {
-                    let raw = self.t.entries[slot as usize][idx];
-                    if raw != 0 && self.enc.is_valid(raw) {
-                        let f = self.enc.flags(raw);
-                        if f.contains(PteFlags::WRITE) && !f.contains(PteFlags::NOEXEC) {
-                            n += (chunk_end - cur) / PAGE_SIZE;
-                        }
-                    }
-                }
+        self.visit_leaves(ROOT, 0, t, end, &mut |_, raw, from, to| {
+            let f = self.enc.flags(raw);
+            if f.contains(PteFlags::WRITE) && !f.contains(PteFlags::NOEXEC) {
+                n += (to - from) / PAGE_SIZE;
             }
-            cur = chunk_end;
-        }
-        n
+        });
+        Ok(n)
     }
 
     fn count_rec(&self, slot: u32, level: usize, t: u64, end: u64, per: &mut [u64]) {
+        let lv = &self.lv;
+        self.visit_leaves(slot, level, t, end, &mut |l, _, from, _| {
+            // a leaf counts where it starts
+            if from & (lv[l].size - 1) == 0 {
+                per[l] += 1;
+            }
+        });
+    }
+
+    /// Every leaf met walking `[t, end)` (table space) from the table in
+    /// `slot` at `level`: its level, entry and the part of the range it maps.
+    fn visit_leaves(&self, slot: u32, level: usize, t: u64, end: u64,
+                    f: &mut impl FnMut(usize, u64, u64, u64)) {
         let lv = self.lv[level];
         let mut cur = t;
         while cur < end {
@@ -124,9 +119,13 @@ impl PageTable {
             let base = cur & !(lv.size - 1);
             let chunk_end = (base + lv.size).min(end);
             match self.child(slot, idx) {
-                Some(c) => self.count_rec(c, level + 1, cur, chunk_end, per),
-                None if self.t.entries[slot as usize][idx] != 0 && base == cur => per[level] += 1,
-                None => {}
+                Some(c) => self.visit_leaves(c, level + 1, cur, chunk_end, f),
+                None => {
+                    let raw = self.t.entries[slot as usize][idx];
+                    if raw != 0 && self.enc.is_valid(raw) {
+                        f(level, raw, cur, chunk_end);
+                    }
+                }
             }
             cur = chunk_end;
         }
