@@ -55,6 +55,7 @@ PROC_GAPS = {
         "cloud-2g-kaslr.log", "pc-1g-kaslr-exactmap.log", "pc-2g-kaslr-hugepages.log",
         "pc-2g-nola57-kaslr.log", "pc-4g-2node-kaslr-smp1.log", "pc-512m-kaslr.log",
         "pc-6g-2node-kaslr-movnode.log", "q35-16g-kaslr-crash.log", "pc-3g-3node-kaslr.log",
+        "mix-cloud-3g-kaslr-memmap.log", "mix-pc-3g-kaslr-crash-memtest.log",
     )
 } | {
     "pc-4g-smp64.log": _MANY_CPUS, "pc-4g-smp4-maxcpus64.log": _MANY_CPUS,

@@ -102,3 +102,20 @@ def test_a_node_holding_nothing_but_the_image_takes_its_memmap_elsewhere():
     text = sim.log.text()
     assert ".text .data .bss are not marked as E820_TYPE_RAM!" in text
     assert "node   1: [mem 0x0000000120000000-0x0000000123" in text
+
+
+def test_the_kaslr_trampoline_tables_come_from_the_early_buffer():
+    # init_trampoline_kaslr takes a pud (and a p4d with 5-level paging) through
+    # alloc_low_pages: from the brk buffer, so they show only once it runs
+    # out, as it does when the direct map needs 4 KiB pages (no PSE)
+    m = default_machine("6.1")
+
+    def reserved(cmdline: str, **cpu) -> int:
+        feats = dataclasses.replace(m.cpu_features, pse=False, gbpages=False, **cpu)
+        sim = Simulation(m.replace(cmdline=cmdline, cpu_features=feats))
+        sim.boot()
+        return sim.ctx.results["mem_init_print_info"]["reserved_kb"]
+
+    assert reserved("console=ttyS0") - reserved("console=ttyS0 nokaslr") == 8
+    assert reserved("console=ttyS0", la57=False) - reserved("console=ttyS0 nokaslr",
+                                                            la57=False) == 4

@@ -285,6 +285,15 @@ impl Mm {
         self.with_kernel_pagetable_rule(EarlyTables::default(), f)
     }
 
+    /// `alloc_low_pages` for pages that are not the kernel page table's own
+    /// tables (x86's KASLR trampoline tables): from the early pool while it
+    /// lasts, then memblock, top-down.
+    pub fn alloc_low_pages(&mut self, count: usize) -> Result<Vec<Pfn>> {
+        let Mm { memblock, early_pgt_pool, .. } = self;
+        let mut src = BootPageSource { pool: early_pgt_pool, memblock, rule: EarlyTables::default() };
+        (0..count).map(|_| src.alloc_pages(0, None, PageUse::PageTable)).collect()
+    }
+
     /// The kernel page table, or `InvalidState` before it is created.
     pub fn kernel_pt(&self) -> Result<&PageTable> {
         self.kernel_pagetable.as_ref().ok_or_else(no_kernel_pagetable)

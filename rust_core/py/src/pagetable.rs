@@ -186,6 +186,12 @@ impl PyMm {
         Ok(())
     }
 
+    /// `alloc_low_pages`: `count` page-table pages from the early pool while
+    /// it lasts, then memblock (top-down); their pfns.
+    fn alloc_low_pages(&self, count: usize) -> PyResult<Vec<u64>> {
+        guarded(|| self.shared.lock().alloc_low_pages(count))
+    }
+
     /// How many pages of the early page-table pool are still unused (they
     /// are handed out from its start).
     fn early_pgt_pool_left(&self) -> usize {

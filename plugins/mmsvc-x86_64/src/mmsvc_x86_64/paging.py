@@ -99,6 +99,10 @@ def build_direct_map(ctx: BootContext, gbpages: bool) -> None:
     pse = ctx.machine.cpu_features.pse
     mask = ((1 << PG_LEVEL_2M) if pse else 0) | ((1 << PG_LEVEL_1G) if gbpages else 0)
     mm.init_memory_mapping(0, ISA_END_ADDRESS, mask, mode.page_offset)
+    if kaslr_memory_enabled(ctx):
+        # init_trampoline_kaslr: the real-mode trampoline's own pud (and p4d
+        # with 5-level paging) for the randomised direct map's first entry
+        mm.alloc_low_pages(2 if mode is FIVE_LEVEL else 1)
     end = ctx.g.max_pfn << 12
     if mm.memblock.bottom_up:
         # movable_node: above the image first, so that its tables come from
