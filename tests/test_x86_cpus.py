@@ -173,3 +173,14 @@ def test_the_w_x_check_after_the_image_is_write_protected():
     # without NX every writable page counts: the direct map at least
     assert len(failed) == 1 and failed[0].startswith("x86/mm: Checked W+X mappings: FAILED")
     assert int(failed[0].split(", ")[1].split()[0]) > 4 << 18
+
+
+def test_without_nx_the_user_copy_is_not_checked():
+    import dataclasses
+
+    m = boot_default("pti=on").machine
+    sim = Simulation(m.replace(cpu_features=dataclasses.replace(m.cpu_features, nx=False)))
+    sim.boot()
+    text = sim.log.text()
+    assert "x86/mm: Checking user space page tables" not in text
+    assert text.count("x86/mm: Checked W+X mappings: FAILED") == 1

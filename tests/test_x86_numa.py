@@ -224,3 +224,18 @@ def test_hashdist_and_nohugevmalloc():
     # nohugevmalloc: still spread, in small pages
     small = _hash_lines(boot_default("nohugevmalloc", numa=two, cpus=2))
     assert all(ln.endswith(" vmalloc)") for ln in small)
+
+
+def test_hotplug_cpus_keep_their_round_robin_node():
+    # numa_init_array deals every CPU round-robin over the nodes with memory;
+    # init_cpu_to_node moves only present CPUs (they have an APIC id) to their
+    # SRAT node. CPUs 2 and 3 (hotplug) stay on nodes 0 and 1, so the percpu
+    # groups are {0, 1, 2} and {3}: one unit per 2 MiB atom (the real boot
+    # mix2-q35-5g-possible-hotplug prints the same)
+    two = (NumaNode(0, ((0, 0xA0000), (0x100000, 2 * GiB)), (0, 1)),
+           NumaNode(1, ((2 * GiB, 3 * GiB), (4 * GiB, 5 * GiB)), (2, 3)))
+    sim = boot_default("", numa=two, cpus=4, present_cpus=2)
+    banner = _lines(sim, "percpu: Embedded")
+    assert banner[0].endswith("u2097152")
+    present = boot_default("", numa=two, cpus=4)
+    assert _lines(present, "percpu: Embedded")[0].endswith("u1048576")

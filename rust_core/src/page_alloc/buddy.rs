@@ -537,13 +537,16 @@ impl PageAlloc {
     }
 
     /// `adjust_managed_page_count`: take pages out of (negative) or put
-    /// them into (positive) the zone of `pfn` and totalram.
+    /// them into (positive) the zone of `pfn` and totalram. Like the
+    /// kernel's, it counts them all in that one zone, even pages past its
+    /// end: a gigantic page that starts in a small zone makes it manage more
+    /// than it holds.
     pub fn adjust_managed_page_count(&mut self, pfn: Pfn, delta: i64) -> Result<()> {
         let zid = self.zone_of(pfn).ok_or(MmError::PfnOutsideZone { pfn })?;
         let z = &self.zones[zid];
         let managed = z.managed as i128 + delta as i128;
         let total = self.totalram_pages as i128 + delta as i128;
-        if managed < 0 || total < 0 || managed > z.present as i128 {
+        if managed < 0 || total < 0 {
             return Err(MmError::invalid("delta", format!("managed pages would become {managed}")));
         }
         self.zones[zid].managed = managed as u64;

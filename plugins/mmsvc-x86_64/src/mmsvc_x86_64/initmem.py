@@ -20,7 +20,7 @@ counts splits of the high mapping there as well).
 
 from __future__ import annotations
 
-from mmsvc.api import KERN_WARNING, PAGE_SIZE, BootContext, round_up
+from mmsvc.api import PAGE_SIZE, BootContext, round_up
 from mmsvc_x86_64.constants import PMD_SIZE as HPAGE_SIZE
 from mmsvc_x86_64.constants import START_KERNEL_MAP
 
@@ -211,7 +211,8 @@ def debug_checkwx(ctx: BootContext) -> None:
     mode = paging.paging_mode(ctx)
     kernel_half = (1 << 64) - (1 << (mode.pgdir_shift + 8))
     _report_wx(ctx, ctx.mm.wx_pages(kernel_half, (1 << 64) - kernel_half))
-    if ctx.arch_state.get("pti_pages"):
+    # the user copy is checked only with NX (ptdump_walk_user_pgd_level_checkwx)
+    if ctx.arch_state.get("pti_pages") and nx_enabled(ctx):
         ctx.pr_info("x86/mm: Checking user space page tables")
         _report_wx(ctx, sum(ctx.mm.wx_pages(lo, hi - lo)
                             for lo, hi in ctx.arch_state.get("pti_ranges", ())))
@@ -219,7 +220,6 @@ def debug_checkwx(ctx: BootContext) -> None:
 
 def _report_wx(ctx: BootContext, pages: int) -> None:
     if pages:
-        ctx.printk(f"x86/mm: Checked W+X mappings: FAILED, {pages} W+X pages found.",
-                   KERN_WARNING)
+        ctx.pr_info(f"x86/mm: Checked W+X mappings: FAILED, {pages} W+X pages found.")
     else:
         ctx.pr_info("x86/mm: Checked W+X mappings: passed, no W+X pages found.")

@@ -242,14 +242,17 @@ def _node_of_pfn(mb, pfn: int) -> int | None:
 
 def cpus_per_node(ctx: BootContext) -> dict[int, int]:
     """How many possible CPUs each node has (SRAT CPU affinity, memoryless
-    nodes included; a CPU the SRAT does not place goes round-robin over the
-    nodes with memory)."""
+    nodes included). numa_init_array first deals every CPU round-robin over
+    the nodes with memory; init_cpu_to_node then moves each present CPU to
+    its SRAT node. A hotplug CPU has no APIC id yet, so it keeps its
+    round-robin node, whatever the SRAT says of it."""
     nodes = sorted({nid for nid, *_ in ctx.arch_state.get("numa_blocks", [[0, 0, 0]])})
     counts = {nid: 0 for nid in ctx.g.node_possible_map if ctx.kconfig.numa}
     counts.update({nid: 0 for nid in nodes or [0]})
     listed = _cpu_nodes(ctx)
+    present = ctx.machine.present_cpus or ctx.machine.cpus
     for cpu in range(ctx.g.nr_cpu_ids):
-        nid = listed.get(cpu)
+        nid = listed.get(cpu) if cpu < present else None
         if nid is None or nid not in counts:
             nid = nodes[cpu % len(nodes)] if nodes else 0
         counts[nid] += 1

@@ -312,6 +312,12 @@ fn free_boot_pages_and_managed() {
     pa.adjust_managed_page_count(0x200, -10).unwrap();
     assert_eq!(pa.totalram_pages(), t + 0x20 - 10);
     assert!(pa.adjust_managed_page_count(0x200, -(1 << 40)).is_err());
+    // the kernel counts a gigantic page in the zone of its first page, even
+    // when that zone holds fewer pages (ZONE_NORMAL of 4 MiB below a
+    // kernelcore= ZONE_MOVABLE)
+    let zone = pa.zone_info(0, ZoneType::Dma).unwrap();
+    pa.adjust_managed_page_count(0x200, zone.present as i64 + 1).unwrap();
+    assert!(pa.zone_info(0, ZoneType::Dma).unwrap().managed > zone.present);
 }
 
 #[test]
