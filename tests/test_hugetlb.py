@@ -96,3 +96,33 @@ def test_5_14_has_no_per_node_form():
     assert "HugeTLB registered 1.00 GiB page size, pre-allocated 0 pages" in _hugetlb_lines(sim)
     sim = boot_default("hugepagesz=1G hugepages=0:1")
     assert "HugeTLB: registered 1.00 GiB page size, pre-allocated 1 pages" in _hugetlb_lines(sim)
+
+
+def _hugetlb_lines(sim) -> list[str]:
+    return [r.text for r in sim.log.records if r.text.startswith("HugeTLB")]
+
+
+def test_default_hugepagesz_takes_the_count_around_it():
+    # after it: hugepages= is that size's (gigantic: from memblock at once)
+    sim = boot_default("default_hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=8")
+    lines = _hugetlb_lines(sim)
+    assert lines[0] == "HugeTLB: registered 1.00 GiB page size, pre-allocated 1 pages"
+    assert "HugeTLB: registered 2.00 MiB page size, pre-allocated 8 pages" in lines
+    # before it: the count given first is applied when the size is named
+    first = boot_default("hugepages=1 default_hugepagesz=1G")
+    assert _hugetlb_lines(first)[0] == (
+        "HugeTLB: registered 1.00 GiB page size, pre-allocated 1 pages")
+    # the default size may be named again once, to give its count
+    again = boot_default("default_hugepagesz=1G hugepagesz=1G hugepages=1")
+    assert _hugetlb_lines(again)[0] == (
+        "HugeTLB: registered 1.00 GiB page size, pre-allocated 1 pages")
+    twice = boot_default("default_hugepagesz=2M default_hugepagesz=1G")
+    assert "HugeTLB: default_hugepagesz previously specified, ignoring 1G" in \
+        [r.text for r in twice.log.records]
+
+
+def test_a_first_count_for_a_size_already_counted_is_ignored():
+    sim = boot_default("hugepages=4 hugepagesz=2M hugepages=8")
+    text = [r.text for r in sim.log.records]
+    assert "HugeTLB: First hugepages=8192 kB ignored" in text
+    assert "HugeTLB: registered 2.00 MiB page size, pre-allocated 8 pages" in text

@@ -57,6 +57,8 @@ class KernelGlobals:
     #: (mmsvc.mm.hugetlb.HState), and hugepages= given before any size
     hstates: list[Any] = field(default_factory=list)
     default_hstate_max_huge_pages: int = 0
+    #: default_hugepagesz= as parsed (bytes; 0: not given, the arch's HPAGE_SIZE)
+    default_hugepagesz: int = 0
     slab_state: str = "DOWN"
     #: memtest_pattern: how many patterns ``memtest=`` asked early_memtest to run
     memtest_pattern: int = 0

@@ -443,7 +443,7 @@ CONFIG_PARAMS = {
     "selinux": "security_selinux_bootparam", "efi_fake_mem": "efi_fake_memmap",
     "amd_iommu": "amd_iommu", "mce": "x86_mce", "nomce": "x86_mce",
     "nohz_full": "cpu_isolation", "isolcpus": "cpu_isolation",
-    "coherent_pool": "dma_coherent_pool",
+    "coherent_pool": "dma_coherent_pool", "hashdist": "numa",
 }
 
 

@@ -2,7 +2,8 @@
 
 ``hugepagesz=`` picks a huge page size the architecture supports,
 ``hugepages=N`` (or ``hugepages=nid:N,nid:N``) how many of the last size
-named (or of the default size when no size came first). Pages larger than
+named (or of the default size when no size came first; ``default_hugepagesz=``
+names that size, and takes a count given before it). Pages larger than
 the buddy allocator's biggest block ("gigantic": 1 GiB on x86) can only
 come from memblock, so they are taken while the parameters are parsed: one
 size-aligned block a page, round-robin over the nodes with memory (each
@@ -64,19 +65,46 @@ def hugetlb_parse_args(ctx: BootContext) -> None:
     parsed_valid = True
     last: object = None
     default_pages: dict[str, int] = {"count": 0}
+    default_size = 0
     for name, value in ctx.cmdline.params:
         if name == "hugepagesz" and value is not None:
+            parsed_valid = False
             size = memparse(value)[0]
             if size not in sizes:
                 ctx.printk(f"HugeTLB: unsupported hugepagesz={value}", KERN_ERR)
-                parsed_valid = False
                 continue
             if size in hstates:
-                ctx.printk(f"HugeTLB: hugepagesz={value} specified twice, ignoring",
-                           KERN_WARNING)
+                # allowed once for the default size, before its count
+                h = hstates[size]
+                if size != default_size or h.max_huge_pages:
+                    ctx.printk(f"HugeTLB: hugepagesz={value} specified twice, ignoring",
+                               KERN_WARNING)
+                    continue
+                parsed, parsed_valid = h, True
                 continue
             parsed = hstates[size] = HState(size, next_nid_to_alloc=_first_memory_node(ctx))
             parsed_valid = True
+        elif name == "default_hugepagesz" and value is not None:
+            parsed_valid = False
+            if default_size:
+                ctx.printk(f"HugeTLB: default_hugepagesz previously specified, ignoring "
+                           f"{value}", KERN_ERR)
+                continue
+            size = memparse(value)[0]
+            if size not in sizes:
+                ctx.printk(f"HugeTLB: unsupported default_hugepagesz={value}", KERN_ERR)
+                continue
+            if size not in hstates:  # hugetlb_add_hstate
+                parsed = hstates[size] = HState(size,
+                                                next_nid_to_alloc=_first_memory_node(ctx))
+            parsed_valid, default_size = True, size
+            h = hstates[size]
+            if default_pages["count"]:
+                # hugepages= came first: it was this size's
+                h.max_huge_pages = default_pages["count"]
+                if h.gigantic(ctx.arch.max_order):
+                    hugetlb_hstate_alloc_pages(ctx, h)
+                default_pages["count"] = 0
         elif name == "hugepages" and value is not None:
             if not parsed_valid:
                 ctx.printk(f"HugeTLB: hugepages={value} does not follow a valid hugepagesz, "
@@ -95,6 +123,7 @@ def hugetlb_parse_args(ctx: BootContext) -> None:
             last = target
     ctx.g.hstates = list(hstates.values())
     ctx.g.default_hstate_max_huge_pages = default_pages["count"]
+    ctx.g.default_hugepagesz = default_size
 
 
 def _first_memory_node(ctx: BootContext) -> int:
@@ -263,13 +292,19 @@ def hugetlb_init(ctx: BootContext) -> None:
         if len(sizes) > 1 and all(h.size != size for h in hstates):
             hstates.append(HState(size, next_nid_to_alloc=first))
     ctx.g.hstates = hstates
-    default_size = min(sizes)
-    default = next((h for h in hstates if h.size == default_size), None)
+    hpage = min(sizes)
+    default = next((h for h in hstates if h.size == hpage), None)
     if default is None:
-        default = HState(default_size, next_nid_to_alloc=first)
+        default = HState(hpage, next_nid_to_alloc=first)
         hstates.append(default)
-    if ctx.g.default_hstate_max_huge_pages and not default.max_huge_pages:
-        default.max_huge_pages = ctx.g.default_hstate_max_huge_pages
+    pending = ctx.g.default_hstate_max_huge_pages
+    if not ctx.g.default_hugepagesz and pending:
+        # the first hugepages=, given before any size, is HPAGE_SIZE's
+        if default.max_huge_pages:
+            ctx.printk(f"HugeTLB: First hugepages={pending * default.size >> 10} kB ignored",
+                       KERN_WARNING)
+        else:
+            default.max_huge_pages = pending
     for h in hstates:
         if h.gigantic(ctx.arch.max_order):
             for addr in h.allocated:
