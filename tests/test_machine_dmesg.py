@@ -210,3 +210,13 @@ def test_a_virtual_machine_is_told_by_its_dmi_line(tmp_path):
     bare.write_text(text.replace("DMI: QEMU Standard PC (i440FX + PIIX, 1996)",
                                  "DMI: Dell Inc. PowerEdge R740"))
     assert not from_dmesg(str(bare)).cpu_features.hypervisor
+
+
+def test_processors_exceeding_nr_cpus_are_possible_cpus_when_given():
+    # possible_cpus=5 nr_cpus=4 on three CPUs: "5 Processors exceeds NR_CPUS
+    # limit of 4" counts the option's CPUs, not the firmware's
+    from pathlib import Path
+
+    log = Path(__file__).parent / "realboots" / "mix4-pc-2g-smp3-possible-nosmt.log"
+    m = from_dmesg(str(log))
+    assert (m.cpus, m.present_cpus) == (3, None)

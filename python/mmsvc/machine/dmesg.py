@@ -398,17 +398,28 @@ def from_dmesg(
     numa = tuple(NumaNode(nid, tuple(v["ranges"]), tuple(v["cpus"]), v["pxm"])
                  for nid, v in sorted(nodes.items()))
     cpus = f.firmware_cpus or f.cpus or max(1, len(f.srat_cpus))
+    present_cpus = (cpus - f.hotplug_cpus if not f.firmware_cpus and 0 < f.hotplug_cpus < cpus
+                    else None)
+    if f.firmware_cpus and f.cpus and _possible_cpus_given(cmdline):
+        # "N Processors exceeds NR_CPUS" counted possible_cpus=, not the
+        # firmware's CPUs: those are the present ones the kernel allowed
+        cpus, present_cpus = f.cpus - f.hotplug_cpus, None
     initrd = Initrd(*f.ramdisk) if f.ramdisk else None
     slit = _slit_distances(f)
     faulty = _faulty_ram(f, cmdline)
     return MachineDescription(
         arch=f.arch, firmware=firmware, kernel=kernel, kconfig=kconfig, numa=numa,
         numa_distance=slit, cpus=cpus,
-        present_cpus=(cpus - f.hotplug_cpus if not f.firmware_cpus and 0 < f.hotplug_cpus < cpus
-                      else None),
+        present_cpus=present_cpus,
         cpu_features=cpu_features or _stated_cpu_features(f, kconfig), cmdline=cmdline,
         initrd=initrd,
         faulty_ram=faulty, profile=profile)
+
+
+def _possible_cpus_given(cmdline: str) -> bool:
+    from mmsvc.machine.cmdline import parse_cmdline
+
+    return bool(parse_cmdline(cmdline, "x86_64").get_int("possible_cpus", 0))
 
 
 def _placed_image(f: DmesgFacts, kernel: KernelImage, kconfig: KernelConfig,
