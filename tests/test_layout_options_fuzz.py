@@ -34,8 +34,8 @@ def _machine(nodes: int, cmdline: str):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(1, 4), CORE, CORE, FAKE, st.sampled_from(["", "crashkernel=256M,high",
-                                                             "mem=3G", "numa=off"]))
+@given(st.integers(1, 4), st.one_of(CORE, st.just("mirror")), CORE, FAKE,
+       st.sampled_from(["", "crashkernel=256M,high", "mem=3G", "numa=off"]))
 def test_layout_options_boot_or_fail_cleanly(nodes, kernelcore, movablecore, fake, extra):
     parts = [extra]
     if kernelcore is not None:

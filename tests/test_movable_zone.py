@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmsvc.errors import MachineConfigError
+from mmsvc.errors import MmsvcError
 from mmsvc.simulation import Simulation
 
 from .conftest import boot_default
@@ -42,9 +42,27 @@ def test_movable_allocations_use_it_and_kernel_ones_do_not():
     sim.mm.free_pages(kernel, 0)
 
 
-def test_percentages_and_the_unsimulated_mirror():
+def test_percentages():
     sim = _boot("kernelcore=50%")
     assert "Movable zone start for each node\n  Node 0: " in sim.log.text()
-    with pytest.raises(MachineConfigError) as ei:
-        _boot("kernelcore=mirror")
-    assert ei.value.field == "cmdline.kernelcore" and "mirror" in str(ei.value)
+
+
+@pytest.mark.parametrize("profile", ["5.14", "6.1"])
+def test_kernelcore_mirror_without_mirrored_memory(profile):
+    # nothing is mirrored: memory from 4 GiB up is movable, the kernel keeps
+    # the unmirrored memory below 4 GiB and says so; movablecore= is ignored
+    sim = _boot("kernelcore=mirror movablecore=100M", profile)
+    text = sim.log.text()
+    assert ("This configuration results in unmirrored kernel memory.\nZone ranges:\n" in text)
+    assert "Movable zone start for each node\n  Node 0: 0x0000000100000000\n" in text
+    assert _zone(sim, "Normal")["spanned"] == 0
+    movable = _zone(sim, "Movable")
+    assert (movable["start_pfn"], movable["present"]) == (0x100000, 0x40000)
+
+
+def test_kernelcore_mirror_refuses_memory_left_in_no_zone():
+    # one range crosses 4 GiB and another starts above it: the kernel would
+    # leave 4..5 GiB outside every zone
+    with pytest.raises(MmsvcError) as ei:
+        _boot("kernelcore=mirror memmap=exactmap memmap=640K@0 memmap=5G@1M memmap=2G@6G")
+    assert "kernelcore=mirror" in str(ei.value) and "node 0" in str(ei.value)

@@ -12,13 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from mmsvc.boot.context import BootContext
-from mmsvc.errors import MachineConfigError
+from mmsvc.klog import KERN_WARNING
 from mmsvc.mm.mminit import (
     mminit_verify_pageflags_layout,
     mminit_verify_zonelist,
     trace_memmap_init,
 )
 from mmsvc.units import PAGE_SHIFT, SMP_CACHE_BYTES, round_up
+
+#: the first pfn at or above 4 GiB, below which kernelcore=mirror leaves memory to the kernel
+PFN_4G = 1 << (32 - PAGE_SHIFT)
 
 
 def _mem(start_pfn: int, end_pfn: int) -> str:
@@ -56,6 +59,10 @@ def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
         movable=movable_zone_request(ctx),
     )
     ctx.results["free_area_init"] = layout
+    if (ctx.cmdline.kernelcore is not None and ctx.cmdline.kernelcore.mirror
+            and not ctx.cmdline.movable_node
+            and any(s < PFN_4G for s, _, _ in regions)):
+        ctx.printk("This configuration results in unmirrored kernel memory.", KERN_WARNING)
     if not arch.sparsemem:
         alloc_node_mem_map(ctx, layout)
     ctx.g.nr_kernel_pages = layout["nr_kernel_pages"]
@@ -102,8 +109,9 @@ def movable_zone_request(ctx: BootContext) -> dict[str, Any]:
         if core is None:
             continue
         if core.mirror:
-            raise MachineConfigError(f"cmdline.{name}", "kernelcore=mirror is not simulated: "
-                                     "machine descriptions carry no mirrored memory")
+            # machine descriptions carry no mirrored memory: all of it is
+            # unmirrored, and the kernel then ignores movablecore=
+            return {"movable_node": out["movable_node"], "mirror": True}
         if core.percent is not None:
             out[f"{name}_percent"] = core.percent
         else:

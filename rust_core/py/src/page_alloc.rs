@@ -126,7 +126,7 @@ fn config_from(cfg: &Bound<'_, PyDict>, profile: &str) -> PyResult<PageAllocConf
 
 /// `kernelcore=`/`movablecore=`/`movable_node` as the keys `kernelcore_pages`,
 /// `movablecore_pages`, `kernelcore_percent`, `movablecore_percent` and
-/// `movable_node`.
+/// `movable_node`, and `mirror` for `kernelcore=mirror`.
 fn movable_from(d: &Bound<'_, PyDict>) -> PyResult<MovableZoneConfig> {
     let mut m = MovableZoneConfig::default();
     for (k, v) in d.iter() {
@@ -137,6 +137,7 @@ fn movable_from(d: &Bound<'_, PyDict>) -> PyResult<MovableZoneConfig> {
             "kernelcore_percent" => m.kernelcore_percent = v.extract()?,
             "movablecore_percent" => m.movablecore_percent = v.extract()?,
             "movable_node" => m.movable_node = v.extract()?,
+            "mirror" => m.mirror = v.extract()?,
             other => {
                 return Err(crate::errors::CoreError(MmError::invalid(
                     "movable",

@@ -37,9 +37,13 @@ impl ZoneType {
 /// (`nn[KMG]` >> PAGE_SHIFT) or a whole percentage of the memory (`nn%`).
 /// `movable_node` makes the hotpluggable memory movable; machine
 /// descriptions carry no hotplug ranges, so it moves nothing and, as in the
-/// kernel, overrides kernelcore/movablecore.
+/// kernel, overrides kernelcore/movablecore. `kernelcore=mirror` (`mirror`)
+/// keeps the mirrored memory for the kernel and makes the rest movable from
+/// each node's first region at or above 4 GiB; machine descriptions carry
+/// no mirrored memory, so every region counts as unmirrored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MovableZoneConfig {
+    pub mirror: bool,
     pub kernelcore_pages: Option<u64>,
     pub movablecore_pages: Option<u64>,
     pub kernelcore_percent: Option<u64>,
@@ -228,6 +232,7 @@ pub fn free_area_init(input: &FreeAreaInitInput, cfg: &PageAllocConfig) -> Resul
 
     // ZONE_MOVABLE.
     let zone_movable_pfn = find_zone_movable_pfns(input, &zone_types, &arch_low, &arch_high, cfg);
+    let mirror = input.movable.mirror && !input.movable.movable_node;
     let movable_zone = usable_zone_for_movable(&zone_types, &arch_low, &arch_high);
     let movable_zone_start: Vec<(u32, Pfn)> = zone_movable_pfn
         .iter()
@@ -277,7 +282,7 @@ pub fn free_area_init(input: &FreeAreaInitInput, cfg: &PageAllocConfig) -> Resul
                     if zt == ZoneType::Movable {
                         zs = zmp;
                         ze = ne.min(movable_zone.map_or(0, |m| arch_high[m]));
-                    } else if zs < zmp && ze > zmp {
+                    } else if !mirror && zs < zmp && ze > zmp {
                         ze = zmp;
                     } else if zs >= zmp {
                         zs = ze;
@@ -290,7 +295,24 @@ pub fn free_area_init(input: &FreeAreaInitInput, cfg: &PageAllocConfig) -> Resul
                 }
             };
             let spanned = ze - zs;
-            let present = memory.iter().map(|&m| overlap(m, (zs, ze))).sum::<u64>();
+            let mut present = memory.iter().map(|&m| overlap(m, (zs, ze))).sum::<u64>();
+            // with kernelcore=mirror ZONE_NORMAL keeps only mirrored memory:
+            // the unmirrored pages it spans are absent (they are Movable's)
+            if mirror && zmp != 0 && zt == ZoneType::Normal {
+                if spanned > 0 {
+                    return Err(MmError::invalid(
+                        "movable",
+                        format!(
+                            "kernelcore=mirror: node {nid}'s ZONE_NORMAL would span unmirrored memory \
+                             below its movable zone start {:#x} (a range crossing 4 GiB, or one not \
+                             MAX_ORDER-aligned); the kernel leaves those pages in no zone, which is \
+                             not simulated",
+                            zmp << PAGE_SHIFT
+                        ),
+                    ));
+                }
+                present = 0;
+            }
             let absent = spanned - present;
             let memmap_pages = calc_memmap_size(spanned, present, cfg.sparsemem);
             let mut free = present.saturating_sub(memmap_pages);
@@ -422,8 +444,17 @@ fn find_zone_movable_pfns(
         return zmp; // no hotpluggable memory is described: nothing moves
     }
     let Some(movable_zone) = usable_zone_for_movable(zone_types, low, high) else { return zmp };
-    let totalpages: u64 = input.regions.iter().map(|r| r.1 - r.0).sum();
     let node_ranges = |nid: usize| input.regions.iter().filter(move |r| r.2 as usize == nid);
+    if mv.mirror {
+        // no region is mirrored: each node's movable memory starts at its
+        // lowest region at or above 4 GiB (those below stay the kernel's)
+        for &(s, _, nid) in input.regions.iter().filter(|r| r.0 >= PFN_4G) {
+            let z = &mut zmp[nid as usize];
+            *z = if *z == 0 { s } else { (*z).min(s) };
+        }
+        return align_movable_starts(zmp, cfg, node_ranges);
+    }
+    let totalpages: u64 = input.regions.iter().map(|r| r.1 - r.0).sum();
     let memory_nodes: Vec<usize> = (0..nr).filter(|&n| node_ranges(n).next().is_some()).collect();
     let mut required_kernelcore = mv.kernelcore_pages.unwrap_or(0);
     let mut required_movablecore = mv.movablecore_pages.unwrap_or(0);
@@ -480,6 +511,21 @@ fn find_zone_movable_pfns(
             break;
         }
     }
+    align_movable_starts(zmp, cfg, node_ranges)
+}
+
+/// The first pfn at or above 4 GiB, where `kernelcore=mirror` looks for
+/// movable memory.
+const PFN_4G: Pfn = 1 << (32 - PAGE_SHIFT);
+
+/// The end of `find_zone_movable_pfns_for_nodes`: each start rounded up to
+/// a MAX_ORDER block, and dropped if that leaves nothing of its node.
+fn align_movable_starts<'a, I: Iterator<Item = &'a (Pfn, Pfn, u32)>>(
+    mut zmp: Vec<Pfn>,
+    cfg: &PageAllocConfig,
+    node_ranges: impl Fn(usize) -> I,
+) -> Vec<Pfn> {
+    let max_order_pages = 1u64 << (cfg.max_order - 1);
     for (nid, p) in zmp.iter_mut().enumerate() {
         *p = p.div_ceil(max_order_pages) * max_order_pages;
         let end = node_ranges(nid).map(|r| r.1).max().unwrap_or(0);

@@ -200,3 +200,42 @@ fn no_movable_zone_when_kernelcore_covers_everything_or_movable_node() {
     assert!(l.movable_zone_start.is_empty());
     assert_eq!(l, qemu_2g_layout(&PageAllocConfig::default()));
 }
+
+#[test]
+fn kernelcore_mirror_makes_each_nodes_memory_from_4g_movable() {
+    // The mix5 real boot: node 0 below 1 GiB, node 1 from 1 GiB with its
+    // second range at 4 GiB. Nothing is mirrored, so node 1 is movable from
+    // 4 GiB; node 0 has no range there and no ZONE_MOVABLE. movablecore= is
+    // ignored beside kernelcore=mirror.
+    let regions = vec![(0x1, 0x9f, 0), (0x100, 0x40000, 0), (0x40000, 0xbffe0, 1), (0x100000, 0x140000, 1)];
+    let l = movable_layout(regions.clone(), |m| {
+        m.mirror = true;
+        m.movablecore_pages = Some(0x1000);
+    });
+    assert_eq!(l.movable_zone_start, vec![(1, 0x100000)]);
+    let z1 = spans(&l, 1);
+    assert_eq!(z1[2].2, 0, "Normal is empty: it starts where Movable does");
+    assert_eq!(z1[3], (ZoneType::Movable, 0x100000, 0x40000, 0x40000));
+    // the hole before 4 GiB is reported in the zone memmap_init is in: Movable
+    assert_eq!(l.unavailable.last().map(|u| (u.nid, u.zone_type, u.pages)), Some((1, ZoneType::Movable, 32)));
+    // movable_node wins over kernelcore=mirror
+    let l = movable_layout(regions, |m| {
+        m.mirror = true;
+        m.movable_node = true;
+    });
+    assert!(l.movable_zone_start.is_empty());
+}
+
+#[test]
+fn kernelcore_mirror_refuses_a_normal_zone_overlapping_movable() {
+    // one range crosses 4 GiB, a later one starts at 6 GiB: the kernel's
+    // ZONE_NORMAL would span 4 GiB..8 GiB with nothing present, leaving
+    // 4..5 GiB in no zone
+    let mut input = FreeAreaInitInput::x86_64(vec![(0x100, 0x140000, 0), (0x180000, 0x200000, 0)], 0);
+    input.movable.mirror = true;
+    let err = free_area_init(&input, &PageAllocConfig::default()).unwrap_err();
+    assert!(err.to_string().contains("kernelcore=mirror"), "{err}");
+    // all memory below 4 GiB: nothing movable
+    let l = movable_layout(qemu_2g_regions(), |m| m.mirror = true);
+    assert!(l.movable_zone_start.is_empty());
+}
