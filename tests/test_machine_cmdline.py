@@ -10,6 +10,8 @@ from mmsvc.machine.cmdline import parse_cmdline, parse_memmap_item, split_args
 from mmsvc.machine.e820 import E820Entry as E
 from mmsvc.machine.units import kernel_strtoull, kstrtobool, memparse, parse_size
 
+from .conftest import boot_default
+
 QEMU_1G = (E(0, 0x9FC00, 1), E(0x9FC00, 0x400, 2), E(0xF0000, 0x10000, 2),
            E(0x100000, 0x3FEE0000, 1), E(0x3FFE0000, 0x20000, 2), E(0xFFFC0000, 0x40000, 2),
            E(0xFD00000000, 0x300000000, 2))
@@ -106,7 +108,6 @@ def test_memmap_malformed(item):
     ("init_on_free", "cmdline: init_on_free"), ("page_poison=2", "cmdline: page_poison=2"),
     ("pti=maybe", "cmdline: pti=maybe"), ("memblock=foo", "cmdline: memblock=foo"),
     ("mitigations=some", "cmdline: mitigations=some"),
-    ("crashkernel=lots", "cmdline: crashkernel=lots"),
     ("crashkernel=512M-:x", "cmdline: crashkernel=512M-:x"),
     ("kernelcore=150%", "cmdline: kernelcore=150%"),
     ("movablecore=mirror", "cmdline: movablecore=mirror"), ("numa=of", "cmdline: numa=of"),
@@ -133,6 +134,25 @@ def test_memory_options():
     assert parse_cmdline("pti=on nopti").pti == "on"
     assert parse_cmdline("mitigations=off").pti_forced_off
     assert parse_cmdline("crashkernel=256M,high").crashkernel.high
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("auto", "memory value expected"), ("lots,high", "memory value expected"),
+    ("64Mx", "unrecognized char: x"), ("", "memory value expected"),
+])
+def test_an_unreadable_crashkernel_size_is_warned_about_and_ignored(value, why):
+    # as parse_crashkernel_simple/_suffix do (crashkernel=auto on 6.1 is a real boot)
+    ck = parse_cmdline(f"crashkernel={value}").crashkernel
+    assert ck.invalid == why and ck.size_for(4 << 30) == 0
+    sim = boot_default(f"crashkernel={value}")
+    assert f"crashkernel: {why}\n" in sim.log.text()
+    assert "for crashkernel" not in sim.log.text()
+
+
+def test_an_unreadable_low_size_takes_the_default():
+    text = boot_default("crashkernel=512M,high crashkernel=zz,low").log.text()
+    assert "crashkernel: memory value expected\n" in text
+    assert "Reserving 256MB of low memory at" in text
 
 
 def test_unknown_parameters_like_6_1():

@@ -113,6 +113,9 @@ class CrashKernel:
     offset: int | None = None
     high: bool = False
     low: bool = False
+    #: why the kernel rejects a size it cannot read ("memory value expected",
+    #: "unrecognized char: x"): it warns so and reserves nothing
+    invalid: str | None = None
 
     def size_for(self, system_ram: int, round_to: int = 0) -> int:
         """The size the kernel picks for a machine with *system_ram* bytes.
@@ -120,6 +123,8 @@ class CrashKernel:
         Ranges are matched against the memory rounded up to *round_to*
         (6.1 rounds to 128 MiB: firmware keeps some RAM to itself); an entry
         whose size is not below that memory makes the whole option invalid."""
+        if self.invalid is not None:
+            return 0
         if self.size is not None:
             return self.size
         total = -(-system_ram // round_to) * round_to if round_to else system_ram
@@ -380,7 +385,7 @@ def parse_memmap_item(item: str) -> MemOp:
 
 
 def _parse_crashkernel(value: str | None, name: str) -> CrashKernel:
-    if not value:
+    if value is None:
         raise _err(name, value, "needs a value")
     raw = value
     high = low = False
@@ -388,6 +393,15 @@ def _parse_crashkernel(value: str | None, name: str) -> CrashKernel:
         high, value = True, value[: -len(",high")]
     elif value.endswith(",low"):
         low, value = True, value[: -len(",low")]
+    if high or low or ":" not in value:
+        # parse_crashkernel_simple/_suffix: a size the kernel cannot read is
+        # warned about and ignored, not fatal
+        _, end = memparse(value)
+        if end == 0:
+            return CrashKernel(raw, high=high, low=low, invalid="memory value expected")
+        if end < len(value) and (high or low or value[end] != "@"):
+            return CrashKernel(raw, high=high, low=low,
+                               invalid=f"unrecognized char: {value[end]}")
     offset = None
     if "@" in value:
         value, _, off = value.rpartition("@")

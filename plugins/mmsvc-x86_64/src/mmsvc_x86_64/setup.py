@@ -252,6 +252,9 @@ def reserve_crashkernel(ctx: BootContext) -> None:
     ck = ctx.cmdline.crashkernel
     if ck is None:
         return
+    if ck.invalid is not None:
+        ctx.printk(f"crashkernel: {ck.invalid}", KERN_WARNING)
+        return
     mb = ctx.mm.memblock
     system_ram = mb.phys_mem_size()
     size = ck.size_for(system_ram, CRASH_RAM_ROUND if ctx.profile_at_least("6.1") else 0)
@@ -286,6 +289,9 @@ def reserve_crashkernel_low(ctx: BootContext) -> bool:
     mb = ctx.mm.memblock
     limit = min(mb.phys_mem_size(), CRASH_ADDR_LOW_MAX)
     low = ctx.cmdline.crashkernel_low
+    if low is not None and low.invalid is not None:
+        ctx.printk(f"crashkernel: {low.invalid}", KERN_WARNING)
+        low = None  # an unreadable ,low size falls back to the default
     if low is None:
         size = max(swiotlb_size_or_default(ctx) + (8 << 20), 256 << 20)
     else:
