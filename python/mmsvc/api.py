@@ -14,7 +14,9 @@ Generic kernel services a ``setup_arch`` / ``mem_init`` calls
     :func:`free_area_init` (nodes and zones, with the kernel's prints),
     :func:`memblock_free_all`, :func:`sparse_init` with
     :class:`SparseGeometry` and :class:`VmemmapTables`,
-    :func:`pcpu_embed_first_chunk` (the per-cpu first chunk; or
+    :func:`pcpu_embed_first_chunk` (the per-cpu first chunk;
+    :func:`pcpu_page_first_chunk` for ``percpu_alloc=page``, which
+    :func:`percpu_alloc_setup` reads; or
     :func:`build_alloc_info` and :func:`pcpu_setup_first_chunk` for an
     architecture that allocates the units itself),
     :func:`node_of` (a memblock region's node), :func:`parse_memtest` and
@@ -47,7 +49,9 @@ from mmsvc.mm.percpu import (
     FirstChunk,
     build_alloc_info,
     pcpu_embed_first_chunk,
+    pcpu_page_first_chunk,
     pcpu_setup_first_chunk,
+    percpu_alloc_setup,
 )
 from mmsvc.mm.printk import setup_log_buf
 from mmsvc.mm.sparse import SparseGeometry, VmemmapTables, sparse_init
@@ -73,7 +77,8 @@ __all__ = [
     "memblock_free_all", "node_of", "pcpu_embed_first_chunk", "pglist_data_size", "sparse_init",
     "substep",
     "PCPU_MIN_UNIT_SIZE", "PERCPU_DYNAMIC_RESERVE", "PERCPU_MODULE_RESERVE", "build_alloc_info",
-    "pcpu_setup_first_chunk", "PAGE_SHIFT", "PAGE_SIZE", "SMP_CACHE_BYTES", "page_align",
+    "pcpu_setup_first_chunk", "pcpu_page_first_chunk", "percpu_alloc_setup",
+    "PAGE_SHIFT", "PAGE_SIZE", "SMP_CACHE_BYTES", "page_align",
     "round_down", "round_up", "roundup_pow_of_two", "div_round_up", "setup_log_buf",
     "early_memtest", "parse_memtest",
 ]

@@ -101,6 +101,10 @@ pub struct Mm {
     pub slab: Option<SlabAllocator>,
     /// The vmalloc space, from `vmalloc_init` on.
     pub vmalloc: Option<VmallocSpace>,
+    /// `after_bootmem`: memblock has handed its memory to the buddy
+    /// allocator, so new kernel page tables come from there, no longer
+    /// from memblock.
+    pub after_bootmem: bool,
 }
 
 /// Where the page tables of one early mapping call come from, as the
@@ -112,11 +116,27 @@ pub struct EarlyTables {
     /// Physical `[start, end)` memblock may give table pages from (top-down);
     /// `None`: anywhere below the end of memory.
     pub range: Option<(u64, u64)>,
+    /// Take each table with `memblock_alloc` (x86's `spp_getpage`), not
+    /// from the pool or `range`.
+    pub memblock_alloc: bool,
 }
 
 impl Default for EarlyTables {
     fn default() -> Self {
-        EarlyTables { use_pool: true, range: None }
+        EarlyTables { use_pool: true, range: None, memblock_alloc: false }
+    }
+}
+
+impl EarlyTables {
+    /// `alloc_low_pages`' rule: the early pool (if `use_pool`), then
+    /// memblock top-down within `range`.
+    pub fn low_pages(use_pool: bool, range: Option<(u64, u64)>) -> Self {
+        EarlyTables { use_pool, range, memblock_alloc: false }
+    }
+
+    /// `spp_getpage`'s rule: each table a `memblock_alloc` of a page.
+    pub fn spp_getpage() -> Self {
+        EarlyTables { use_pool: false, range: None, memblock_alloc: true }
     }
 }
 
@@ -140,6 +160,9 @@ impl PageSource for BootPageSource<'_> {
         // like alloc_low_pages: mapped memory, top-down (5.14 finds the
         // range and reserves it, later kernels allocate it in one call)
         let size = crate::units::PAGE_SIZE << order;
+        if self.rule.memblock_alloc {
+            return Ok(pfn_down(self.memblock.alloc(size, crate::units::PAGE_SIZE, "spp_getpage")?));
+        }
         let (start, end) = self.rule.range.unwrap_or((0, self.memblock.end_of_dram()));
         let addr = if self.memblock.version() == KernelVersion::V5_14 {
             let addr = self.memblock.find_in_range(start, end, size, crate::units::PAGE_SIZE).ok_or_else(|| {
@@ -198,6 +221,7 @@ impl Mm {
             early_pgt_pool: Vec::new(),
             slab: None,
             vmalloc: None,
+            after_bootmem: false,
         }
     }
 
@@ -216,6 +240,7 @@ impl Mm {
             early_pgt_pool: self.early_pgt_pool.clone(),
             slab: None,
             vmalloc: None,
+            after_bootmem: false,
         })
     }
 
@@ -262,7 +287,9 @@ impl Mm {
     pub fn memblock_free_all(&mut self, max_low_pfn: Option<Pfn>) -> Result<u64> {
         let nr_nodes = self.buddy()?.nr_nodes();
         let ranges = self.free_pfn_ranges(max_low_pfn, nr_nodes);
-        self.buddy_mut()?.memblock_free_all(&ranges)
+        let freed = self.buddy_mut()?.memblock_free_all(&ranges)?;
+        self.after_bootmem = true;
+        Ok(freed)
     }
 
     /// `page_alloc_init_late`: free the deferred struct pages, from the
@@ -300,16 +327,16 @@ impl Mm {
     }
 
     /// [`Mm::with_kernel_pagetable`], with early tables taken as `early` says.
-    fn with_kernel_pagetable_rule<T>(
+    pub fn with_kernel_pagetable_rule<T>(
         &mut self,
         early: EarlyTables,
         f: impl FnOnce(&mut PageTable, &mut dyn PageSource) -> Result<T>,
     ) -> Result<T> {
-        let Mm { memblock, page_alloc, usage, kernel_pagetable, early_pgt_pool, .. } = self;
+        let Mm { memblock, page_alloc, usage, kernel_pagetable, early_pgt_pool, after_bootmem, .. } = self;
         let pt = kernel_pagetable.as_mut().ok_or_else(no_kernel_pagetable)?;
         match page_alloc {
-            Some(pa) => f(pt, &mut BuddySource { page_alloc: pa, usage, cpu: 0 }),
-            None => f(pt, &mut BootPageSource { pool: early_pgt_pool, memblock, rule: early }),
+            Some(pa) if *after_bootmem => f(pt, &mut BuddySource { page_alloc: pa, usage, cpu: 0 }),
+            _ => f(pt, &mut BootPageSource { pool: early_pgt_pool, memblock, rule: early }),
         }
     }
 

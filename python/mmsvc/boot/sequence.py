@@ -19,6 +19,7 @@ from mmsvc.mm import (
     page_alloc,
     printk,
 )
+from mmsvc.units import SMP_CACHE_BYTES
 
 G, A = StepKind.GENERIC, StepKind.ARCH
 
@@ -201,7 +202,13 @@ def _print_cmdline(ctx: BootContext) -> None:
     rejected = isolation.parse_args(ctx)
     unknown = ctx.cmdline.unknown_line(rejected)
     if unknown:
+        # print_unknown_bootoptions puts the list together in a memblock
+        # buffer (a space before each word, and the terminator) and frees it
+        size = len(" ".join(ctx.cmdline.unknown_with(rejected))) + 2
+        mb = ctx.mm.memblock
+        buf = mb.alloc(size, SMP_CACHE_BYTES, caller="print_unknown_bootoptions")
         ctx.pr_info(unknown)
+        mb.free(buf, size, caller="print_unknown_bootoptions")
 
 
 def _hashdist(ctx: BootContext) -> bool:

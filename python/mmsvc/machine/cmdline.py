@@ -58,7 +58,7 @@ vsyscall idle pci pcie_aspm nospectre_v1
 l1tf mds tsx_async_abort retbleed srbds mmio_stale_data
 gather_data_sampling spec_rstack_overflow
 mce nomce memtest reservetop vdso intel_idle.max_cstate
-acpi_enforce_resources acpi_osi acpi_rsdp nofsgsbase nopku
+acpi_enforce_resources acpi_osi acpi_rsdp nofsgsbase nopku percpu_alloc
 """.split())
 
 _UML_KNOWN = frozenset("""

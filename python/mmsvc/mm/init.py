@@ -7,6 +7,7 @@ Each function is one step; the architecture-specific steps (``mem_init``,
 from __future__ import annotations
 
 from mmsvc.boot.context import BootContext
+from mmsvc.errors import PluginError
 from mmsvc.units import PAGE_SIZE, SMP_CACHE_BYTES
 
 #: STACK_HASH_ORDER_MAX in 5.14 lib/stackdepot.c: 2^20 buckets of pointers
@@ -110,6 +111,13 @@ def vmalloc_init(ctx: BootContext) -> None:
         return
     bounds = {k: v for k, v in layout.items() if k != "extra_ranges"}
     ctx.mm.vmalloc_init(**bounds)
+    # the areas registered before vmalloc existed come first, where they were put
+    for addr, size in ctx.results.get("vm_early", ()):
+        got = ctx.mm.vm_area_register_early(size)
+        if got != addr:
+            raise PluginError(f"an early vmalloc area was placed at {addr:#x}, but the "
+                              f"vmalloc space puts it at {got:#x}: the architecture's "
+                              "VMALLOC_START and its vmalloc layout disagree")
     for start, end in layout.get("extra_ranges", ()):
         ctx.mm.vmalloc_add_range(start, end)
     ctx.g.vmap_initialized = True

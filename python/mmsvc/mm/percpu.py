@@ -1,10 +1,14 @@
-"""The first per-cpu chunk, embedded in the linear map (mm/percpu.c).
+"""The first per-cpu chunk (mm/percpu.c).
 
 ``pcpu_embed_first_chunk`` sizes one unit per possible CPU from the kernel
 image's static per-cpu section plus the module-reserved and dynamic areas,
 allocates each node's units in one memblock block, keeps the used head of
 every unit and gives the tail back to memblock. Then the allocator's own
 metadata (unit maps, the first chunks' bitmaps) comes from memblock too.
+
+``pcpu_page_first_chunk`` (``percpu_alloc=page``) takes each unit page by
+page from memblock instead and maps the units at the start of the vmalloc
+space, in an area registered before vmalloc exists.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mmsvc.boot.context import BootContext
+from mmsvc.klog import KERN_WARNING
 from mmsvc.units import PAGE_SIZE, SMP_CACHE_BYTES, div_round_up, page_align, round_up
 
 #: PERCPU_MODULE_RESERVE
 PERCPU_MODULE_RESERVE = 8 << 10
 #: PERCPU_DYNAMIC_RESERVE (64-bit)
 PERCPU_DYNAMIC_RESERVE = 28 << 10
+#: PERCPU_DYNAMIC_EARLY_SIZE: the least dynamic room a first chunk gets
+PERCPU_DYNAMIC_EARLY_SIZE = 12 << 10
 #: PCPU_MIN_UNIT_SIZE
 PCPU_MIN_UNIT_SIZE = 32 << 10
 #: bytes per allocation-map bit (1 << PCPU_MIN_ALLOC_SHIFT)
@@ -65,7 +72,7 @@ def build_alloc_info(static_size: int, atom_size: int,
     page-aligned units as divide it; the most per atom is taken that wastes
     at most a third of the possible CPUs in unused units without needing
     more atoms."""
-    size_sum = page_align(static_size + reserved_size + dyn_size)
+    size_sum = page_align(static_size + reserved_size + max(dyn_size, PERCPU_DYNAMIC_EARLY_SIZE))
     dyn = size_sum - static_size - reserved_size
     min_unit = max(size_sum, PCPU_MIN_UNIT_SIZE)
     alloc_size = round_up(min_unit, atom_size)
@@ -130,6 +137,68 @@ def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
         "pages_per_cpu": fc.pages_per_cpu, "static": fc.static_size,
         "reserved": fc.reserved_size, "dynamic": fc.dyn_size, "unit": fc.unit_size,
         "units": [u for _, u in units],
+    }
+    return fc
+
+
+def percpu_alloc_setup(ctx: BootContext) -> str:
+    """``percpu_alloc=`` (an SMP build's early parameter), each one given in
+    turn: ``embed`` or ``page`` chooses the first-chunk allocator, another
+    word is warned about and changes nothing. Returns the choice, ``auto``
+    when none was made."""
+    chosen = "auto"
+    for name, value in ctx.cmdline.params:
+        if name.replace("-", "_") != "percpu_alloc":
+            continue
+        if value is None:
+            ctx.printk("Malformed early option 'percpu_alloc'", KERN_WARNING)
+        elif value in ("embed", "page"):
+            chosen = value
+        else:
+            ctx.printk(f"percpu: unknown allocator {value} specified", KERN_WARNING)
+    return chosen
+
+
+def pcpu_page_first_chunk(ctx: BootContext, static_size: int, cpu_nodes: list[int],
+                          vm_start: int, goal: int, populate_pte) -> FirstChunk:
+    """``percpu_alloc=page``: one group of every possible CPU, units of whole
+    pages (the dynamic area only as big as early boot needs), each page its
+    CPU's node-local memblock page. The units are mapped one after another
+    at *vm_start* (the vmalloc space's start, ``vm_area_register_early``):
+    *populate_pte(virts, pfns)* maps them, taking any missing page table
+    from memblock. The area joins the vmalloc space at vmalloc_init
+    (``ctx.results["vm_early"]``)."""
+    mb = ctx.mm.memblock
+    nr = len(cpu_nodes)
+    fc = build_alloc_info(static_size, PAGE_SIZE, dyn_size=0, group_cpus=(nr,))
+    unit_pages = fc.unit_size // PAGE_SIZE
+    ai_size = page_align(64 + 32 + 4 * nr)
+    ai = mb.alloc(ai_size, PAGE_SIZE, caller="pcpu_alloc_alloc_info")
+    pages_size = page_align(unit_pages * nr * 8)
+    pages_array = mb.alloc(pages_size, SMP_CACHE_BYTES, caller="pcpu_page_first_chunk")
+    online = set(ctx.g.node_online_map) if ctx.kconfig.numa else set()
+    pfns = []
+    for nid in cpu_nodes:
+        for _ in range(unit_pages):
+            if nid in online:
+                page = mb.alloc_try_nid(PAGE_SIZE, PAGE_SIZE, goal, 0, nid, caller="pcpu_fc_alloc")
+            else:
+                page = mb.alloc_try_nid(PAGE_SIZE, PAGE_SIZE, goal, 0, -1, caller="pcpu_fc_alloc")
+            pfns.append(page // PAGE_SIZE)
+    size = nr * fc.unit_size
+    populate_pte([vm_start + i * PAGE_SIZE for i in range(len(pfns))], pfns)
+    ctx.pr_info(f"percpu: {unit_pages} {PAGE_SIZE >> 10}K pages/cpu s{fc.static_size} "
+                f"r{fc.reserved_size} d{fc.dyn_size}")
+    pcpu_setup_first_chunk(ctx, fc, nr, 1)
+    mb.free(pages_array, pages_size, caller="pcpu_page_first_chunk")
+    mb.free(ai, ai_size, caller="pcpu_free_alloc_info")
+    ctx.results.setdefault("vm_early", []).append((vm_start, size))
+    ctx.results["percpu"] = {
+        "pages_per_cpu": unit_pages, "static": fc.static_size,
+        "reserved": fc.reserved_size, "dynamic": fc.dyn_size, "unit": fc.unit_size,
+        # each unit's address: in the vmalloc space, not the direct map
+        "unit_vaddrs": [vm_start + i * fc.unit_size for i in range(nr)],
+        "pfns": pfns,
     }
     return fc
 

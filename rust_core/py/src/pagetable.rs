@@ -231,7 +231,7 @@ impl PyMm {
         early_pool: bool,
         alloc_range: Option<(u64, u64)>,
     ) -> PyResult<Vec<(u64, u64, u64)>> {
-        let early = EarlyTables { use_pool: early_pool, range: alloc_range };
+        let early = EarlyTables::low_pages(early_pool, alloc_range);
         py.detach(|| {
             guarded(|| {
                 let plan = self.shared.lock().init_memory_mapping(start, end, page_size_mask, page_offset, early)?;
@@ -298,9 +298,14 @@ impl PyMm {
     }
 
     /// Map many pages in one call: `virts[i] -> physs[i]`, each of
-    /// `page_size`, all with the named flags. All or nothing.
-    #[pyo3(signature = (virts, physs, page_size = 4096, flags = vec!["WRITE".to_string(), "GLOBAL".to_string(), "NOEXEC".to_string(), "ACCESSED".to_string(), "DIRTY".to_string()]))]
-    fn kernel_map_batch(&self, py: Python<'_>, virts: PyBuffer<u64>, physs: PyBuffer<u64>, page_size: u64, flags: Vec<String>) -> PyResult<()> {
+    /// `page_size`, all with the named flags. All or nothing. Until
+    /// memblock hands its memory to the buddy allocator, new tables come
+    /// as `tables` says: "low_pages" (the early pool, then memblock
+    /// top-down, as `alloc_low_pages`) or "memblock" (a `memblock_alloc`
+    /// each, as x86's `spp_getpage`).
+    #[pyo3(signature = (virts, physs, page_size = 4096, flags = vec!["WRITE".to_string(), "GLOBAL".to_string(), "NOEXEC".to_string(), "ACCESSED".to_string(), "DIRTY".to_string()], tables = "low_pages"))]
+    #[allow(clippy::too_many_arguments)]
+    fn kernel_map_batch(&self, py: Python<'_>, virts: PyBuffer<u64>, physs: PyBuffer<u64>, page_size: u64, flags: Vec<String>, tables: &str) -> PyResult<()> {
         if virts.item_count() != physs.item_count() {
             return Err(InvalidArgumentError::new_err("physs: must be as long as virts"));
         }
@@ -309,7 +314,12 @@ impl PyMm {
         py.detach(|| {
             guarded(|| {
                 let f = flags_from(&flags)?;
-                self.shared.lock().with_kernel_pagetable(|pt, src| pt.map_batch(src, &items, f))
+                let early = match tables {
+                    "low_pages" => EarlyTables::default(),
+                    "memblock" => EarlyTables::spp_getpage(),
+                    other => return Err(MmError::invalid("tables", format!("{other:?}: expected \"low_pages\" or \"memblock\""))),
+                };
+                self.shared.lock().with_kernel_pagetable_rule(early, |pt, src| pt.map_batch(src, &items, f))
             })
         })
     }

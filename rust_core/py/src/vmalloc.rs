@@ -57,6 +57,20 @@ impl PyMm {
         })
     }
 
+    /// `vm_area_register_early`: a `VM_ALLOC` area of `size` bytes with no
+    /// guard page and no pages of its own (the caller mapped them), placed
+    /// lowest-first at `align`. The kernel registers these before
+    /// `vmalloc_init`, which imports them first: call this right after
+    /// `vmalloc_init`, before any other vmalloc. Returns its start.
+    #[pyo3(signature = (size, align = 4096))]
+    fn vm_area_register_early(&self, size: u64, align: u64) -> PyResult<u64> {
+        guarded(|| {
+            let mut mm = self.shared.lock();
+            let v = mm.vmalloc.as_mut().ok_or_else(|| MmError::InvalidState("the vmalloc space is not up yet: vmalloc_init has not run".into()))?;
+            v.get_vm_area_range(size, align, VmFlags::VM_ALLOC | VmFlags::VM_NO_GUARD, None, "")
+        })
+    }
+
     /// Add a range outside the vmalloc space that `vmalloc(range=...)` may
     /// place areas in (x86's module space `[MODULES_VADDR, MODULES_END)`).
     fn vmalloc_add_range(&self, start: u64, end: u64) -> PyResult<()> {

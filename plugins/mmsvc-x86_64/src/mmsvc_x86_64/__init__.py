@@ -8,12 +8,24 @@ mmsvc's public hook API (see docs/plugins.md).
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 from mmsvc import api
 from mmsvc.api import Architecture, ArchPlugin, BootContext, Step
 from mmsvc.machine import default_machine
-from mmsvc_x86_64 import bpf, cpu_entry_area, espfix, initmem, mem_init, numa, poking, pti, setup
+from mmsvc_x86_64 import (
+    bpf,
+    cpu_entry_area,
+    espfix,
+    initmem,
+    mem_init,
+    numa,
+    paging,
+    poking,
+    pti,
+    setup,
+)
 from mmsvc_x86_64.constants import MAX_DMA_ADDRESS, PMD_SIZE
 
 __version__ = "0.1.0"
@@ -116,6 +128,17 @@ def setup_per_cpu_areas(ctx: BootContext) -> None:
     ctx.pr_info(f"setup_percpu: NR_CPUS:{nr_cpus} nr_cpumask_bits:{cpus} "
                 f"nr_cpu_ids:{cpus} nr_node_ids:{nr_node_ids}")
     static = ctx.build.percpu_static or _static_from_pages(ctx.build.percpu_unit_pages)
-    # PMD-sized atoms on 64-bit whatever the CPU
-    api.pcpu_embed_first_chunk(ctx, static, PMD_SIZE, numa.cpus_per_node(ctx), MAX_DMA_ADDRESS)
+    if ctx.arch_state.get("percpu_alloc") == "page":
+        def populate_pte(virts: list[int], pfns: list[int]) -> None:
+            # populate_extra_pte: any missing table straight from memblock
+            ctx.mm.kernel_map_batch(array("Q", virts), array("Q", [p << 12 for p in pfns]),
+                                    tables="memblock")
+
+        api.pcpu_page_first_chunk(ctx, static, numa.cpu_nodes(ctx),
+                                  paging.paging_mode(ctx).vmalloc_base, MAX_DMA_ADDRESS,
+                                  populate_pte)
+    else:
+        # PMD-sized atoms on 64-bit whatever the CPU
+        api.pcpu_embed_first_chunk(ctx, static, PMD_SIZE, numa.cpus_per_node(ctx),
+                                   MAX_DMA_ADDRESS)
     setup.cpumask_allocations(ctx, nr_node_ids, cpus)

@@ -249,11 +249,22 @@ def cpus_per_node(ctx: BootContext) -> dict[int, int]:
     nodes = sorted({nid for nid, *_ in ctx.arch_state.get("numa_blocks", [[0, 0, 0]])})
     counts = {nid: 0 for nid in ctx.g.node_possible_map if ctx.kconfig.numa}
     counts.update({nid: 0 for nid in nodes or [0]})
-    listed = _cpu_nodes(ctx)
-    present = ctx.machine.present_cpus or ctx.machine.cpus
-    for cpu in range(ctx.g.nr_cpu_ids):
-        nid = listed.get(cpu) if cpu < present else None
-        if nid is None or nid not in counts:
-            nid = nodes[cpu % len(nodes)] if nodes else 0
+    for nid in cpu_nodes(ctx):
         counts[nid] += 1
     return dict(sorted(counts.items()))
+
+
+def cpu_nodes(ctx: BootContext) -> list[int]:
+    """``early_cpu_to_node`` of each possible CPU, in CPU order (see
+    :func:`cpus_per_node`)."""
+    nodes = sorted({nid for nid, *_ in ctx.arch_state.get("numa_blocks", [[0, 0, 0]])})
+    known = set(nodes or [0]) | (set(ctx.g.node_possible_map) if ctx.kconfig.numa else set())
+    listed = _cpu_nodes(ctx)
+    present = ctx.machine.present_cpus or ctx.machine.cpus
+    out = []
+    for cpu in range(ctx.g.nr_cpu_ids):
+        nid = listed.get(cpu) if cpu < present else None
+        if nid is None or nid not in known:
+            nid = nodes[cpu % len(nodes)] if nodes else 0
+        out.append(nid)
+    return out

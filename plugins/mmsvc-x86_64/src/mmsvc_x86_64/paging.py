@@ -44,6 +44,8 @@ class PagingMode:
     #: the page-table engine's preset and the direct map's base
     preset: str = ""
     page_offset: int = 0
+    #: VMALLOC_START (unrandomised)
+    vmalloc_base: int = 0
 
     @property
     def levels(self) -> int:
@@ -55,9 +57,10 @@ class PagingMode:
 
 
 FOUR_LEVEL = PagingMode("4-level", (39, 30, 21, 12), 46, VMEMMAP_BASE_L4, VMALLOC_SIZE_TB_L4,
-                        "x86_64_4level", 0xFFFF888000000000)
+                        "x86_64_4level", 0xFFFF888000000000, 0xFFFFC90000000000)
 FIVE_LEVEL = PagingMode("5-level", (48, 39, 30, 21, 12), 52, VMEMMAP_BASE_L5,
-                        VMALLOC_SIZE_TB_L5, "x86_64_5level", 0xFF11000000000000)
+                        VMALLOC_SIZE_TB_L5, "x86_64_5level", 0xFF11000000000000,
+                        0xFFA0000000000000)
 
 
 def paging_mode(ctx: BootContext) -> PagingMode:
@@ -252,6 +255,10 @@ def preallocate_vmalloc_pages(ctx: BootContext) -> int:
     count = (mode.vmalloc_size_tb << 40) >> mode.pgdir_shift
     if kaslr_memory_enabled(ctx):
         count += 1
+    # an area mapped before (percpu_alloc=page's units) has its entry already
+    top = {a >> mode.pgdir_shift for start, size in ctx.results.get("vm_early", ())
+           for a in (start, start + size - 1)}
+    count -= len(top)
     for _ in range(count):
         ctx.mm.alloc_pages(order=0, gfp="GFP_KERNEL")
     ctx.arch_state["vmalloc_prealloc_pages"] = count

@@ -93,8 +93,12 @@ def pti_init(ctx: BootContext) -> None:
     ranges = []
     upt.clone_p4d(CPU_ENTRY_AREA_BASE)
     ranges.append((CPU_ENTRY_AREA_BASE & ~(p4d - 1), (CPU_ENTRY_AREA_BASE & ~(p4d - 1)) + p4d))
-    for unit in ctx.results["percpu"]["units"]:
-        tss = mode.page_offset + unit + TSS_PERCPU_OFFSET
+    percpu = ctx.results["percpu"]
+    # each unit's address: through the direct map, or (percpu_alloc=page)
+    # in the vmalloc space
+    units = percpu.get("unit_vaddrs") or [mode.page_offset + u for u in percpu["units"]]
+    for unit in units:
+        tss = unit + TSS_PERCPU_OFFSET
         upt.walk_pte(tss)
         ranges.append((tss & ~(PAGE_SIZE - 1), (tss & ~(PAGE_SIZE - 1)) + PAGE_SIZE))
     # the entry text lies in the image's text: the PMDs cloned for it hang

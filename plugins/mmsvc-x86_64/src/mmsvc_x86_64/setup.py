@@ -94,6 +94,7 @@ def parse_early_param(ctx: BootContext) -> None:
         # memory that may be hot-removed, until the SRAT is read
         ctx.mm.memblock.bottom_up = True
     ctx.parse_early_param()
+    ctx.arch_state["percpu_alloc"] = api.percpu_alloc_setup(ctx)
     parse_memtest(ctx)
     if initmem.nx_enabled(ctx):
         ctx.pr_info("NX (Execute Disable) protection: active")
