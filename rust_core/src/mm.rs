@@ -551,6 +551,42 @@ mod tests {
     }
 
     #[test]
+    fn kernel_tables_come_from_memblock_until_memblock_free_all() {
+        use crate::pagetable::PageTableFormat;
+        let mut mm = Mm::new(KernelVersion::V6_1);
+        mm.memblock.add(1 << 20, 63 << 20, "test").unwrap();
+        mm.init_kernel_pagetable(PageTableFormat::preset("x86_64_4level").unwrap(), Some(0x100)).unwrap();
+        let input = FreeAreaInitInput {
+            regions: vec![(0x100, 0x4000, 0)],
+            zones: vec![(ZoneType::Dma, 0x1000), (ZoneType::Dma32, 0x4000), (ZoneType::Normal, 0x4000)],
+            nr_nodes: 1,
+            movable: MovableZoneConfig::default(),
+            dma_reserve: 0,
+        };
+        let cfg = PageAllocConfig { deferred_struct_page_init: false, ..PageAllocConfig::linux_6_1() };
+        mm.free_area_init(&input, &cfg).unwrap();
+        // zones exist but the buddy allocator is still empty: spp_getpage's
+        // rule takes a memblock page for each of the pud, pmd and pte tables
+        let before = mm.memblock.reserved().total_size();
+        let vmalloc_start = 0xffff_c900_0000_0000u64;
+        mm.with_kernel_pagetable_rule(EarlyTables::spp_getpage(), |pt, src| {
+            pt.map_batch(src, &[(vmalloc_start, 0x200_0000, 4096)], PteFlags::PAGE_KERNEL)
+        })
+        .unwrap();
+        assert_eq!(mm.memblock.reserved().total_size() - before, 3 * 4096);
+        assert!(!mm.after_bootmem);
+        mm.memblock_free_all(None).unwrap();
+        assert!(mm.after_bootmem);
+        // from now on new tables come from the buddy allocator
+        let free = mm.buddy().unwrap().nr_free_pages();
+        mm.with_kernel_pagetable(|pt, src| {
+            pt.map_batch(src, &[(vmalloc_start + (1 << 30), 0x200_0000, 4096)], PteFlags::PAGE_KERNEL)
+        })
+        .unwrap();
+        assert_eq!(free - mm.buddy().unwrap().nr_free_pages(), 2);
+    }
+
+    #[test]
     fn no_zones_no_source() {
         let mut mm = Mm::new(KernelVersion::V5_14);
         assert!(matches!(mm.buddy_source(0), Err(MmError::InvalidState(_))));
