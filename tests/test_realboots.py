@@ -82,7 +82,7 @@ PROC_GAPS = {
         "q35-12g-smp3-memtest.log", "pc-64g.log", "q35-20500m.log",
         "mix3-pc-2g-fake2-kcore-hp.log", "mix4-pc-2g-smp3-possible-nosmt.log",
         "mix4-pc-5g-memmap-exact-2node.log", "mix5-pc-8g-fake6-hashdist0.log",
-        "mix6-pc-10g-3node-hp1g-kcore.log",
+        "mix6-pc-10g-3node-hp1g-kcore.log", "mix7-pc-2g-slub-orders.log",
     )
 }
 #: single lines known to differ: (the line's start, why)

@@ -372,7 +372,14 @@ def acpi_boot_table_init(ctx: BootContext) -> None:
 
 
 def acpi_boot_init(ctx: BootContext) -> None:
-    """The HPET's resource and its name (hpet_insert_resource)."""
+    """The HPET's resource and its name (acpi_parse_hpet, for
+    hpet_insert_resource): only when ACPI is on and the firmware has an HPET
+    table (a machine whose table list is unknown is assumed to have one)."""
+    if ctx.cmdline.get("acpi") == "off":
+        return
+    tables = ctx.machine.firmware.acpi_tables
+    if tables and not any(t.signature == "HPET" for t in tables):
+        return
     ctx.mm.memblock.alloc(RESOURCE_SIZE + HPET_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
                           caller="hpet_insert_resource")
 
