@@ -161,6 +161,8 @@ def test_unknown_parameters_like_6_1():
     assert c.unknown_line() == ('Unknown kernel command line parameters "nokaslr bar foo=2", '
                                 "will be passed to user space.")
     assert parse_cmdline("console=ttyS0 rdinit=/init").unknown_line() is None
+    # 5.14 printed the first wording, a space before each word
+    assert c.unknown_line(profile="5.14") == "Unknown command line parameters: nokaslr bar foo=2"
 
 
 def test_init_and_rdinit_drop_the_bare_words_before_them():

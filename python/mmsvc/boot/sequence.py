@@ -8,6 +8,7 @@ from __future__ import annotations
 from mmsvc.boot.context import BootContext
 from mmsvc.boot.steps import Step, StepKind, arch_step
 from mmsvc.errors import PluginError
+from mmsvc.klog import KERN_NOTICE
 from mmsvc.mm import (
     dma_atomic_pool,
     ftrace,
@@ -200,14 +201,14 @@ def _print_cmdline(ctx: BootContext) -> None:
     ctx.parse_early_param()
     hugetlb.hugetlb_parse_args(ctx)
     rejected = isolation.parse_args(ctx)
-    unknown = ctx.cmdline.unknown_line(rejected)
+    unknown = ctx.cmdline.unknown_line(rejected, ctx.profile)
     if unknown:
         # print_unknown_bootoptions puts the list together in a memblock
         # buffer (a space before each word, and the terminator) and frees it
         size = len(" ".join(ctx.cmdline.unknown_with(rejected))) + 2
         mb = ctx.mm.memblock
         buf = mb.alloc(size, SMP_CACHE_BYTES, caller="print_unknown_bootoptions")
-        ctx.pr_info(unknown)
+        ctx.printk(unknown, KERN_NOTICE)
         mb.free(buf, size, caller="print_unknown_bootoptions")
 
 

@@ -228,11 +228,15 @@ class KernelCmdline:
                 envp.append((name, value))
         return tuple(argv) + tuple(f"{n}={v}" for n, v in envp)
 
-    def unknown_line(self, rejected: Collection[int] = ()) -> str | None:
-        """6.1's notice, or ``None`` when nothing is unknown."""
+    def unknown_line(self, rejected: Collection[int] = (), profile: str = "6.1") -> str | None:
+        """``print_unknown_bootoptions``' notice, or ``None`` when nothing is
+        unknown. 5.14 printed the first wording (each word after a space);
+        5.16 (and 5.15's stable updates) the one 6.1 prints."""
         unknown = self.unknown_with(rejected)
         if not unknown:
             return None
+        if profile == "5.14":
+            return "Unknown command line parameters:" + "".join(f" {u}" for u in unknown)
         return (f'Unknown kernel command line parameters "{" ".join(unknown)}", '
                 "will be passed to user space.")
 
