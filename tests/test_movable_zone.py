@@ -66,3 +66,22 @@ def test_kernelcore_mirror_refuses_memory_left_in_no_zone():
     with pytest.raises(MmsvcError) as ei:
         _boot("kernelcore=mirror memmap=exactmap memmap=640K@0 memmap=5G@1M memmap=2G@6G")
     assert "kernelcore=mirror" in str(ei.value) and "node 0" in str(ei.value)
+
+
+def test_uml_builds_its_zones_before_the_early_parameters():
+    # UML runs free_area_init in setup_arch and parse_early_param only after
+    # it: kernelcore=/movablecore= there move nothing (a real boot shows it)
+    from pathlib import Path
+
+    from mmsvc.machine import from_dmesg
+
+    log = Path(__file__).parent / "realboots" / "uml-host-300M-mix3.log"
+    machine = from_dmesg(str(log)).replace(profile="6.1")
+    assert "movablecore=50M" in machine.cmdline
+    sim = Simulation(machine)
+    sim.boot()
+    text = sim.log.text()
+    assert "Movable zone start for each node\nEarly memory node ranges\n" in text
+    mirror = Simulation(machine.replace(cmdline=machine.cmdline + " kernelcore=mirror"))
+    mirror.boot()
+    assert "unmirrored" not in mirror.log.text()

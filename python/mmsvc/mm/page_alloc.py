@@ -59,8 +59,8 @@ def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
         movable=movable_zone_request(ctx),
     )
     ctx.results["free_area_init"] = layout
-    if (ctx.cmdline.kernelcore is not None and ctx.cmdline.kernelcore.mirror
-            and not ctx.cmdline.movable_node
+    if (ctx.g.early_params_parsed and ctx.cmdline.kernelcore is not None
+            and ctx.cmdline.kernelcore.mirror and not ctx.cmdline.movable_node
             and any(s < PFN_4G for s, _, _ in regions)):
         ctx.printk("This configuration results in unmirrored kernel memory.", KERN_WARNING)
     if not arch.sparsemem:
@@ -101,8 +101,12 @@ def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
 
 def movable_zone_request(ctx: BootContext) -> dict[str, Any]:
     """``kernelcore=``, ``movablecore=`` and ``movable_node`` for the core's
-    ZONE_MOVABLE sizing: pages or a percentage of memory."""
+    ZONE_MOVABLE sizing: pages or a percentage of memory. They are early
+    parameters: an architecture that builds its zones before
+    ``parse_early_param`` (UML) gets none of them."""
     cmd = ctx.cmdline
+    if not ctx.g.early_params_parsed:
+        return {"movable_node": False}
     out: dict[str, Any] = {"movable_node": bool(cmd.movable_node)}
     for name in ("kernelcore", "movablecore"):
         core = getattr(cmd, name)
