@@ -462,6 +462,8 @@ CONFIG_PARAMS = {
     "amd_iommu": "amd_iommu", "mce": "x86_mce", "nomce": "x86_mce",
     "nohz_full": "cpu_isolation", "isolcpus": "cpu_isolation",
     "coherent_pool": "dma_coherent_pool", "hashdist": "numa",
+    "hugepages": "hugetlbfs", "hugepagesz": "hugetlbfs", "default_hugepagesz": "hugetlbfs",
+    "transparent_hugepage": "transparent_hugepage",
 }
 
 
