@@ -83,6 +83,7 @@ PROC_GAPS = {
         "mix3-pc-2g-fake2-kcore-hp.log", "mix4-pc-2g-smp3-possible-nosmt.log",
         "mix4-pc-5g-memmap-exact-2node.log", "mix5-pc-8g-fake6-hashdist0.log",
         "mix6-pc-10g-3node-hp1g-kcore.log", "mix7-pc-2g-slub-orders.log",
+        "mix9-pc-6g-fake2-mirror.log",
     )
 }
 #: single lines known to differ: (the line's start, why)

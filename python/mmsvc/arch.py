@@ -38,6 +38,9 @@ class Architecture:
             description (what ``mmsvc boot --arch NAME`` boots), or None.
         hugetlb_sizes: returns the huge page sizes a machine supports
             (``arch_hugetlb_valid_size``), for ``hugepagesz=``; None: none.
+        has_transparent_hugepage: whether a machine can map transparent
+            huge pages (``has_transparent_hugepage``; x86: PSE), which lets
+            a THP build's khugepaged raise min_free_kbytes; None: never.
         options: free-form architecture data for the plugin's own use.
     """
 
@@ -52,6 +55,7 @@ class Architecture:
     pglist_data_size: int = 0
     default_machine: Callable[[], Any] | None = None
     hugetlb_sizes: Callable[[Any], tuple[int, ...]] | None = None
+    has_transparent_hugepage: Callable[[Any], bool] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     plugin: str | None = None
 

@@ -59,7 +59,8 @@ def memory_lines(text: str) -> tuple[list[str], list[int] | None]:
 PROC_MEMINFO = ("MemTotal", "DirectMap4k", "DirectMap2M", "DirectMap1G")
 _MEMINFO_LINE = re.compile(r"^(\w+):\s+(\d+)")
 _ZONE_HEAD = re.compile(r"^Node (\d+), zone\s+(\w+)")
-_ZONE_FIELD = re.compile(r"^\s+(spanned|present|managed)\s+(\d+)")
+_ZONE_FIELD = re.compile(r"^\s+(spanned|present|managed|min|low|high)\s+(\d+)$")
+_ZONE_PROTECTION = re.compile(r"^\s+protection: \(([\d, ]*)\)")
 
 
 def meminfo_values(lines: list[str]) -> dict[str, int]:
@@ -68,17 +69,26 @@ def meminfo_values(lines: list[str]) -> dict[str, int]:
 
 
 def zone_values(lines: list[str]) -> dict[str, int]:
-    """``{"node0/DMA32.managed": pages, ...}`` of /proc/zoneinfo text
-    (spanned, present and managed; ZONE_DEVICE left out)."""
+    """``{"node0/DMA32.managed": pages, ...}`` of /proc/zoneinfo text:
+    spanned, present and managed, the min/low/high watermarks and the
+    lowmem_reserve ``protection`` array (``.protection[i]``); ZONE_DEVICE
+    left out."""
     out, zone = {}, None
     for line in lines:
         m = _ZONE_HEAD.match(line)
         if m:
             zone = f"node{m.group(1)}/{m.group(2)}"
             continue
+        if not zone or zone.endswith("Device"):
+            continue
         m = _ZONE_FIELD.match(line)
-        if m and zone and not zone.endswith("Device"):
+        if m:
             out[f"{zone}.{m.group(1)}"] = int(m.group(2))
+            continue
+        m = _ZONE_PROTECTION.match(line)
+        if m:
+            for i, v in enumerate(m.group(1).split(",")):
+                out[f"{zone}.protection[{i}]"] = int(v)
     return out
 
 

@@ -16,6 +16,7 @@ from mmsvc.mm import (
     hugetlb,
     init,
     isolation,
+    khugepaged,
     mempolicy,
     page_alloc,
     printk,
@@ -176,6 +177,9 @@ def build_steps(ctx: BootContext) -> list[Step]:
                             "e820__reserve_resources_late keeps from PCI; subsys_initcall)"))
     steps.append(Step("hugetlb_init", "late", G, hugetlb.hugetlb_init,
                       doc="huge page sizes registered, their pools filled (subsys_initcall)"))
+    steps.append(Step("hugepage_init", "late", G, khugepaged.hugepage_init,
+                      doc="khugepaged raises min_free_kbytes for transparent huge pages "
+                          "(subsys_initcall)"))
     steps.append(Step("netlbl_init", "late", G, hashes.netlbl_init,
                       doc="NetLabel's domain hash (subsys_initcall)"))
     steps.append(Step("dquot_init", "late", G, hashes.dquot_init,

@@ -320,6 +320,18 @@ impl PyMm {
         guarded(|| Ok(self.shared.lock().buddy_mut()?.init_per_zone_wmark_min()))
     }
 
+    /// khugepaged's `set_recommended_min_free_kbytes`: with THP enabled,
+    /// raise min_free_kbytes for fragmentation avoidance (up to 5 % of
+    /// lowmem); disabled, recompute the default (`calculate_min_free_kbytes`).
+    /// Then the watermarks. Returns min_free_kbytes.
+    fn set_recommended_min_free_kbytes(&self, enabled: bool) -> PyResult<u64> {
+        guarded(|| {
+            let mut mm = self.shared.lock();
+            let pa = mm.buddy_mut()?;
+            Ok(if enabled { pa.set_recommended_min_free_kbytes() } else { pa.recalculate_min_free_kbytes() })
+        })
+    }
+
     /// `free_reserved_area`: give the reserved pages `[start_pfn, end_pfn)`
     /// back to the buddy allocator (they count into managed and totalram).
     fn free_reserved_area(&self, start_pfn: u64, end_pfn: u64) -> PyResult<u64> {

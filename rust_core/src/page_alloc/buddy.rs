@@ -639,7 +639,10 @@ impl PageAlloc {
         Ok(())
     }
 
-    /// khugepaged's `set_recommended_min_free_kbytes` (THP enabled).
+    /// khugepaged's `set_recommended_min_free_kbytes` with THP enabled:
+    /// room for fragmentation avoidance (two pageblocks a zone, plus one per
+    /// pair of the three pcp migratetypes) up to 5 % of lowmem, if that
+    /// exceeds min_free_kbytes; then the watermarks. Returns min_free_kbytes.
     pub fn set_recommended_min_free_kbytes(&mut self) -> u64 {
         let normal = self.zone_idx_of[ZoneType::Normal as usize];
         let nr_zones = self.zones.iter().filter(|z| z.present > 0 && z.idx <= normal).count() as u64;
@@ -650,6 +653,16 @@ impl PageAlloc {
         if rec > self.min_free_kbytes {
             self.min_free_kbytes = rec;
         }
+        self.setup_per_zone_wmarks();
+        self.min_free_kbytes
+    }
+
+    /// `calculate_min_free_kbytes` then the watermarks: what khugepaged
+    /// does when THP is disabled (6.1; 5.14 leaves min_free_kbytes as it
+    /// is). Lowmem now excludes each zone's high watermark.
+    pub fn recalculate_min_free_kbytes(&mut self) -> u64 {
+        let lowmem_kb = self.nr_free_zone_pages(self.zone_idx_of[ZoneType::Normal as usize]) * 4;
+        self.min_free_kbytes = self.cfg.min_free_kbytes.unwrap_or_else(|| default_min_free_kbytes(lowmem_kb));
         self.setup_per_zone_wmarks();
         self.min_free_kbytes
     }

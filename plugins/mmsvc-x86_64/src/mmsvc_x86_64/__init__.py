@@ -45,6 +45,11 @@ def hugetlb_sizes(machine: Any) -> tuple[int, ...]:
     return (PMD_SIZE, 1 << 30) if cpu.gbpages else (PMD_SIZE,)
 
 
+def has_transparent_hugepage(machine: Any) -> bool:
+    """x86's has_transparent_hugepage: PMD mappings need PSE."""
+    return bool(machine.cpu_features.pse)
+
+
 ARCH = Architecture(
     name=NAME,
     description="x86_64: e820, 4/5-level paging, NUMA (SRAT), espfix, PTI",
@@ -57,6 +62,7 @@ ARCH = Architecture(
     pglist_data_size=numa.DEFAULT_PGLIST_DATA_SIZE,
     default_machine=default_machine,
     hugetlb_sizes=hugetlb_sizes,
+    has_transparent_hugepage=has_transparent_hugepage,
 )
 
 
