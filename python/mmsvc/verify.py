@@ -56,7 +56,8 @@ def memory_lines(text: str) -> tuple[list[str], list[int] | None]:
 
 
 #: /proc/meminfo fields compared exactly
-PROC_MEMINFO = ("MemTotal", "DirectMap4k", "DirectMap2M", "DirectMap1G")
+PROC_MEMINFO = ("MemTotal", "SwapTotal", "CommitLimit", "HugePages_Total", "HugePages_Free",
+                "Hugepagesize", "Hugetlb", "DirectMap4k", "DirectMap2M", "DirectMap1G")
 _MEMINFO_LINE = re.compile(r"^(\w+):\s+(\d+)")
 _ZONE_HEAD = re.compile(r"^Node (\d+), zone\s+(\w+)")
 _ZONE_FIELD = re.compile(r"^\s+(spanned|present|managed|min|low|high)\s+(\d+)$")
@@ -167,8 +168,9 @@ def compare(real_text: str, sim_text: str, slit_assumed: bool = False) -> Report
 
 def compare_proc(real: dict[str, list[str]], sim_meminfo: dict[str, int],
                  sim_zoneinfo: str, cpus: int = 1) -> list[tuple[bool, str]]:
-    """Rows for the /proc values a log carries: MemTotal and DirectMap
-    exactly, per zone spanned and present exactly and managed within 1 %.
+    """Rows for the /proc values a log carries: MemTotal, the commit limit,
+    the huge page pools and DirectMap exactly, per zone spanned, present,
+    watermarks and protection exactly and managed within 1 %.
     A DirectMap4k/2M difference on a machine with more than one CPU says so:
     there the kernel's own lines vary from boot to boot."""
     rows = []

@@ -46,15 +46,29 @@ def meminfo(sim: Any) -> dict[str, int]:
         "Buffers": 0,
         "Cached": 0,
         "SwapCached": 0,
+        "SwapTotal": 0,
+        "SwapFree": 0,
     }
     if slab_up:
         fields["Slab"] = (reclaimable + unreclaimable) * kb
         fields["SReclaimable"] = reclaimable * kb
         fields["SUnreclaim"] = unreclaimable * kb
     fields["PageTables"] = c.get("page_table_pages", 0) * kb
+    hugetlb = sim.ctx.results.get("hugetlb") or []
+    hugetlb_pages = sum(h["pages"] * (h["size"] // PAGE_SIZE) for h in hugetlb)
+    # no swap device: vm_commit_limit is the overcommit ratio (50 %) of the
+    # RAM huge pages do not hold
+    fields["CommitLimit"] = (c["totalram_pages"] - hugetlb_pages) * 50 // 100 * kb
     if sim.ctx.g.vmap_initialized:
         total, used, chunk = sim.mm.vmalloc_meminfo()
         fields.update(VmallocTotal=total, VmallocUsed=used, VmallocChunk=chunk)
+    if hugetlb:
+        # hugetlb_report_meminfo: the default size's pool, then every pool's memory
+        size = sim.ctx.g.default_hugepagesz or min(h["size"] for h in hugetlb)
+        pool = next((h for h in hugetlb if h["size"] == size), {"pages": 0})
+        fields.update({"HugePages_Total": pool["pages"], "HugePages_Free": pool["pages"],
+                       "HugePages_Rsvd": 0, "HugePages_Surp": 0,
+                       "Hugepagesize": size >> 10, "Hugetlb": hugetlb_pages * kb})
     dm = sim.ctx.results.get("direct_map")
     if dm is not None:
         # the leaves of the direct map, or the kernel's own counters when
@@ -84,6 +98,12 @@ def mem_available(zones: list[dict[str, Any]], nr_free: int, reclaimable: int) -
     return max(available, 0)
 
 
+#: /proc/meminfo lines that are counts, not kB (hugetlb_report_meminfo's)
+MEMINFO_COUNTS = ("HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp")
+
+
 def meminfo_text(fields: dict[str, int]) -> str:
-    """Format like fs/proc/meminfo.c: ``%-16s%8lu kB`` after the name and colon."""
-    return "".join(f"{name + ':':<16}{value:>8} kB\n" for name, value in fields.items())
+    """Format like fs/proc/meminfo.c: ``%-16s%8lu kB`` after the name and
+    colon; the huge page counts as ``%-16s   %5lu``."""
+    return "".join(f"{name + ':':<16}   {value:>5}\n" if name in MEMINFO_COUNTS
+                   else f"{name + ':':<16}{value:>8} kB\n" for name, value in fields.items())
