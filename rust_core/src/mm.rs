@@ -504,9 +504,15 @@ mod tests {
         let mut mm = Mm::new(KernelVersion::V6_1);
         mm.memblock.add(1 << 20, 63 << 20, "test").unwrap();
         mm.memblock.reserve(1 << 20, 1 << 20, "test").unwrap();
-        let regions = vec![(0x100, 0x4000, 0)];
+        zones_of_64m(&mut mm);
+        mm.memblock_free_all(None).unwrap();
+        mm
+    }
+
+    /// `free_area_init` of 1..64 MiB: DMA and DMA32, no deferred pages.
+    fn zones_of_64m(mm: &mut Mm) {
         let input = FreeAreaInitInput {
-            regions,
+            regions: vec![(0x100, 0x4000, 0)],
             zones: vec![(ZoneType::Dma, 0x1000), (ZoneType::Dma32, 0x4000), (ZoneType::Normal, 0x4000)],
             nr_nodes: 1,
             movable: MovableZoneConfig::default(),
@@ -514,8 +520,6 @@ mod tests {
         };
         let cfg = PageAllocConfig { deferred_struct_page_init: false, ..PageAllocConfig::linux_6_1() };
         mm.free_area_init(&input, &cfg).unwrap();
-        mm.memblock_free_all(None).unwrap();
-        mm
     }
 
     #[test]
@@ -556,15 +560,7 @@ mod tests {
         let mut mm = Mm::new(KernelVersion::V6_1);
         mm.memblock.add(1 << 20, 63 << 20, "test").unwrap();
         mm.init_kernel_pagetable(PageTableFormat::preset("x86_64_4level").unwrap(), Some(0x100)).unwrap();
-        let input = FreeAreaInitInput {
-            regions: vec![(0x100, 0x4000, 0)],
-            zones: vec![(ZoneType::Dma, 0x1000), (ZoneType::Dma32, 0x4000), (ZoneType::Normal, 0x4000)],
-            nr_nodes: 1,
-            movable: MovableZoneConfig::default(),
-            dma_reserve: 0,
-        };
-        let cfg = PageAllocConfig { deferred_struct_page_init: false, ..PageAllocConfig::linux_6_1() };
-        mm.free_area_init(&input, &cfg).unwrap();
+        zones_of_64m(&mut mm);
         // zones exist but the buddy allocator is still empty: spp_getpage's
         // rule takes a memblock page for each of the pud, pmd and pte tables
         let before = mm.memblock.reserved().total_size();
