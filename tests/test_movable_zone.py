@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmsvc.errors import MmsvcError
+from mmsvc.errors import MachineConfigError, MmsvcError
 from mmsvc.simulation import Simulation
 
 from .conftest import boot_default
@@ -85,3 +85,46 @@ def test_uml_builds_its_zones_before_the_early_parameters():
     mirror = Simulation(machine.replace(cmdline=machine.cmdline + " kernelcore=mirror"))
     mirror.boot()
     assert "unmirrored" not in mirror.log.text()
+
+
+def _hotplug_machine(extra: str, hotplug: bool):
+    import dataclasses
+
+    from mmsvc.machine import NumaNode, default_machine
+
+    gib = 1 << 30
+    m = default_machine("6.1")
+    numa = (NumaNode(0, ((0, 0xA0000), (0x100000, 3 * gib)), (0,)),
+            NumaNode(1, ((4 * gib, 5 * gib),), (1,),
+                     hotplug=((4 * gib, 5 * gib),) if hotplug else ()))
+    return dataclasses.replace(m, numa=numa, cpus=2, cmdline=f"{m.cmdline} {extra}".strip())
+
+
+def test_movable_node_moves_the_memory_the_srat_marks_hotpluggable():
+    sim = Simulation(_hotplug_machine("movable_node", True))
+    sim.boot()
+    text = sim.log.text()
+    assert "ACPI: SRAT: Node 1 PXM 1 [mem 0x100000000-0x13fffffff] hotplug\n" in text
+    # memblock keeps off hotpluggable memory: node 1's pgdat lives on node 0
+    assert "NODE_DATA(1) on node 0" in text
+    assert "Movable zone start for each node\n  Node 1: 0x0000000100000000\n" in text
+    movable = next(z for z in sim.mm.zones() if z["zone"] == "Movable" and z["nid"] == 1)
+    assert movable["managed"] > 0.99 * (1 << 18)
+    # without movable_node the flag changes nothing; without the flag nothing moves
+    for machine in (_hotplug_machine("", True), _hotplug_machine("movable_node", False)):
+        other = Simulation(machine)
+        other.boot()
+        assert "Movable zone start for each node\nEarly memory node ranges" in other.log.text()
+
+
+def test_hotplug_flag_round_trips_through_a_description():
+    from mmsvc.machine import MachineDescription
+
+    m = _hotplug_machine("", True)
+    again = MachineDescription.from_dict(m.to_dict())
+    assert again.numa[1].hotplug == m.numa[1].hotplug
+    data = m.to_dict()
+    data["numa"][1]["ranges"][0]["hotplug"] = "yes"
+    with pytest.raises(MachineConfigError) as ei:
+        MachineDescription.from_dict(data)
+    assert ei.value.field.endswith("ranges[0].hotplug")

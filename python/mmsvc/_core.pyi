@@ -27,6 +27,7 @@ class MemblockRegion:
 @final
 class Memblock:
     bottom_up: bool
+    movable_node: bool
     current_limit: int
     debug: bool
     arch_low_address_limit: int

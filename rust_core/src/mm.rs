@@ -286,6 +286,9 @@ impl Mm {
     /// pages counted into `totalram_pages`.
     pub fn memblock_free_all(&mut self, max_low_pfn: Option<Pfn>) -> Result<u64> {
         let nr_nodes = self.buddy()?.nr_nodes();
+        // free_low_memory_core_early: hotpluggable memory is freed like the
+        // rest (movable_node only kept memblock's own allocations off it)
+        self.memblock.clear_hotplug(0, u64::MAX)?;
         let ranges = self.free_pfn_ranges(max_low_pfn, nr_nodes);
         let freed = self.buddy_mut()?.memblock_free_all(&ranges)?;
         self.after_bootmem = true;

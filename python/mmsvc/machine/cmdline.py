@@ -463,7 +463,7 @@ CONFIG_PARAMS = {
     "nohz_full": "cpu_isolation", "isolcpus": "cpu_isolation",
     "coherent_pool": "dma_coherent_pool", "hashdist": "numa",
     "hugepages": "hugetlbfs", "hugepagesz": "hugetlbfs", "default_hugepagesz": "hugetlbfs",
-    "transparent_hugepage": "transparent_hugepage",
+    "transparent_hugepage": "transparent_hugepage", "movable_node": "memory_hotplug",
 }
 
 

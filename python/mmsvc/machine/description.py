@@ -275,16 +275,20 @@ def firmware_class(arch: str) -> type:
 @dataclass(frozen=True)
 class NumaNode:
     """A NUMA node: its memory ranges (``(start, end)``, end exclusive, as in the SRAT
-    memory affinity entries), the CPUs on it and, optionally, its ACPI proximity domain."""
+    memory affinity entries), the CPUs on it and, optionally, its ACPI proximity domain.
+    ``hotplug`` lists the ranges the SRAT marks hotpluggable (in a description: a
+    range with ``hotplug = true``); ``movable_node`` makes their memory movable."""
 
     nid: int
     ranges: tuple[tuple[int, int], ...] = ()
     cpus: tuple[int, ...] = ()
     pxm: int | None = None
+    hotplug: tuple[tuple[int, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none({"nid": self.nid,
-                           "ranges": [{"start": s, "end": e} for s, e in self.ranges],
+        ranges = [{"start": s, "end": e} | ({"hotplug": True} if (s, e) in self.hotplug else {})
+                  for s, e in self.ranges]
+        return _drop_none({"nid": self.nid, "ranges": ranges,
                            "cpus": list(self.cpus), "pxm": self.pxm})
 
     @classmethod
@@ -293,9 +297,10 @@ class NumaNode:
         if "nid" not in d:
             raise MachineConfigError(_join(path, "nid"), "missing")
         ranges = []
+        hotplug = []
         for j, r in enumerate(_list(d.get("ranges", []), _join(path, "ranges"))):
             p = f"{path}.ranges[{j}]"
-            rd = _check_keys(r, {"start", "end", "size"}, p)
+            rd = _check_keys(r, {"start", "end", "size", "hotplug"}, p)
             if "start" not in rd:
                 raise MachineConfigError(f"{p}.start", "missing")
             start = parse_size(rd["start"], f"{p}.start")
@@ -304,11 +309,16 @@ class NumaNode:
             end = (parse_size(rd["end"], f"{p}.end") if "end" in rd
                    else start + parse_size(rd["size"], f"{p}.size"))
             ranges.append((start, end))
+            flag = rd.get("hotplug", False)
+            if not isinstance(flag, bool):
+                raise MachineConfigError(f"{p}.hotplug", f"expected true or false, got {flag!r}")
+            if flag:
+                hotplug.append((start, end))
         cpus = tuple(parse_size(c, f"{path}.cpus[{k}]")
                      for k, c in enumerate(_list(d.get("cpus", []), _join(path, "cpus"))))
         pxm = d.get("pxm")
         return cls(parse_size(d["nid"], _join(path, "nid")), tuple(ranges), cpus,
-                   None if pxm is None else parse_size(pxm, _join(path, "pxm")))
+                   None if pxm is None else parse_size(pxm, _join(path, "pxm")), tuple(hotplug))
 
 
 #: cpu_vuln_whitelist's NO_SPECULATION entries (arch/x86/kernel/cpu/common.c):

@@ -58,7 +58,8 @@ _SLIT_HEADER = 44
 _ACPI_TABLE = re.compile(r"^ACPI: ([A-Z0-9_]{4}) 0x([0-9A-Fa-f]{8,16}) ([0-9A-Fa-f]{6})\b")
 #: tables the kernel finds them through, which it does not reserve
 _ACPI_ROOT_TABLES = frozenset({"RSDP", "RSDT", "XSDT"})
-_SRAT_MEM = re.compile(r"ACPI: SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
+_SRAT_MEM = re.compile(
+    r"ACPI: SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]( hotplug)?")
 _SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
 _RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 #: relocate_initrd's report gives the initrd's exact size
@@ -109,6 +110,7 @@ class DmesgFacts:
     e820: list[E820Entry] = field(default_factory=list)
     user_map: list[E820Entry] = field(default_factory=list)
     srat_memory: list[tuple[int, int, int, int]] = field(default_factory=list)  # nid,pxm,s,e
+    srat_hotplug: list[tuple[int, int]] = field(default_factory=list)  # s,e
     srat_cpus: list[tuple[int, int, int]] = field(default_factory=list)  # pxm, apic, nid
     slit_localities: int = 0  # from the SLIT's length in the ACPI table list
     fallback_orders: dict[int, list[int]] = field(default_factory=dict)  # nid -> nodes
@@ -209,6 +211,8 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
         elif m := _SRAT_MEM.search(line):
             f.srat_memory.append((int(m.group(1)), int(m.group(2)), int(m.group(3), 16),
                                   int(m.group(4), 16) + 1))
+            if m.group(5):
+                f.srat_hotplug.append((int(m.group(3), 16), int(m.group(4), 16) + 1))
         elif m := _SRAT_CPU.search(line):
             f.srat_cpus.append((int(m.group(1)), int(m.group(2), 16), int(m.group(3))))
         elif line.startswith("Kernel command line:"):
@@ -395,7 +399,8 @@ def from_dmesg(
     for cpu, (pxm, _apic, nid) in enumerate(f.srat_cpus):
         n = nodes.setdefault(nid, {"ranges": [], "pxm": pxm, "cpus": []})
         n["cpus"].append(cpu)
-    numa = tuple(NumaNode(nid, tuple(v["ranges"]), tuple(v["cpus"]), v["pxm"])
+    numa = tuple(NumaNode(nid, tuple(v["ranges"]), tuple(v["cpus"]), v["pxm"],
+                          tuple(r for r in v["ranges"] if r in f.srat_hotplug))
                  for nid, v in sorted(nodes.items()))
     cpus = f.firmware_cpus or f.cpus or max(1, len(f.srat_cpus))
     present_cpus = (cpus - f.hotplug_cpus if not f.firmware_cpus and 0 < f.hotplug_cpus < cpus

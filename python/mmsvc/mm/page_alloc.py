@@ -20,6 +20,8 @@ from mmsvc.mm.mminit import (
 )
 from mmsvc.units import PAGE_SHIFT, SMP_CACHE_BYTES, round_up
 
+#: MEMBLOCK_HOTPLUG, the memblock flag of memory the SRAT marks hotpluggable
+MEMBLOCK_HOTPLUG = 0x1
 #: the first pfn at or above 4 GiB, below which kernelcore=mirror leaves memory to the kernel
 PFN_4G = 1 << (32 - PAGE_SHIFT)
 
@@ -107,7 +109,11 @@ def movable_zone_request(ctx: BootContext) -> dict[str, Any]:
     cmd = ctx.cmdline
     if not ctx.g.early_params_parsed:
         return {"movable_node": False}
-    out: dict[str, Any] = {"movable_node": bool(cmd.movable_node)}
+    movable_node = bool(cmd.movable_node) and bool(ctx.kconfig.memory_hotplug)
+    out: dict[str, Any] = {"movable_node": movable_node}
+    if movable_node:
+        out["hotplug_regions"] = [(r.base >> PAGE_SHIFT, node_of(ctx, r.nid))
+                                  for r in ctx.mm.memblock.memory() if r.flags & MEMBLOCK_HOTPLUG]
     for name in ("kernelcore", "movablecore"):
         core = getattr(cmd, name)
         if core is None:

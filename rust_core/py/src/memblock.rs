@@ -150,6 +150,17 @@ impl PyMemblock {
         self.shared.lock().memblock.set_bottom_up(on)
     }
 
+    /// `movable_node_is_enabled()`: allocations skip hotpluggable memory.
+    #[getter]
+    fn movable_node(&self) -> bool {
+        self.shared.lock().memblock.movable_node()
+    }
+
+    #[setter]
+    fn set_movable_node(&self, on: bool) {
+        self.shared.lock().memblock.set_movable_node(on)
+    }
+
     #[getter]
     fn current_limit(&self) -> u64 {
         self.shared.lock().memblock.current_limit()

@@ -126,7 +126,8 @@ fn config_from(cfg: &Bound<'_, PyDict>, profile: &str) -> PyResult<PageAllocConf
 
 /// `kernelcore=`/`movablecore=`/`movable_node` as the keys `kernelcore_pages`,
 /// `movablecore_pages`, `kernelcore_percent`, `movablecore_percent` and
-/// `movable_node`, and `mirror` for `kernelcore=mirror`.
+/// `movable_node` (with `hotplug_regions`, `[(first pfn, nid)]` of the
+/// hotpluggable memory regions), and `mirror` for `kernelcore=mirror`.
 fn movable_from(d: &Bound<'_, PyDict>) -> PyResult<MovableZoneConfig> {
     let mut m = MovableZoneConfig::default();
     for (k, v) in d.iter() {
@@ -138,6 +139,7 @@ fn movable_from(d: &Bound<'_, PyDict>) -> PyResult<MovableZoneConfig> {
             "movablecore_percent" => m.movablecore_percent = v.extract()?,
             "movable_node" => m.movable_node = v.extract()?,
             "mirror" => m.mirror = v.extract()?,
+            "hotplug_regions" => m.hotplug_regions = v.extract()?,
             other => {
                 return Err(crate::errors::CoreError(MmError::invalid(
                     "movable",

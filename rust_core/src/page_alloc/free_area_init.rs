@@ -35,9 +35,10 @@ impl ZoneType {
 /// `kernelcore=` / `movablecore=` / `movable_node`: how much memory goes to
 /// ZONE_MOVABLE (`find_zone_movable_pfns_for_nodes`). A size is pages
 /// (`nn[KMG]` >> PAGE_SHIFT) or a whole percentage of the memory (`nn%`).
-/// `movable_node` makes the hotpluggable memory movable; machine
-/// descriptions carry no hotplug ranges, so it moves nothing and, as in the
-/// kernel, overrides kernelcore/movablecore. `kernelcore=mirror` (`mirror`)
+/// `movable_node` makes each node movable from its lowest hotpluggable
+/// memory region (`hotplug_regions`: each region's first pfn and node, as
+/// the SRAT marked them) and, as in the kernel, overrides
+/// kernelcore/movablecore. `kernelcore=mirror` (`mirror`)
 /// keeps the mirrored memory for the kernel and makes the rest movable from
 /// each node's first region at or above 4 GiB; machine descriptions carry
 /// no mirrored memory, so every region counts as unmirrored.
@@ -49,6 +50,8 @@ pub struct MovableZoneConfig {
     pub kernelcore_percent: Option<u64>,
     pub movablecore_percent: Option<u64>,
     pub movable_node: bool,
+    /// The hotpluggable memblock.memory regions: `(first pfn, nid)`.
+    pub hotplug_regions: Vec<(Pfn, u32)>,
 }
 
 /// What `free_area_init` reads.
@@ -440,11 +443,20 @@ fn find_zone_movable_pfns(
     let nr = input.nr_nodes as usize;
     let mut zmp = vec![0u64; nr];
     let mv = &input.movable;
-    if mv.movable_node || !zone_types.contains(&ZoneType::Movable) {
-        return zmp; // no hotpluggable memory is described: nothing moves
+    if !zone_types.contains(&ZoneType::Movable) {
+        return zmp;
     }
     let Some(movable_zone) = usable_zone_for_movable(zone_types, low, high) else { return zmp };
     let node_ranges = |nid: usize| input.regions.iter().filter(move |r| r.2 as usize == nid);
+    if mv.movable_node {
+        // each node's hotpluggable memory is movable from its lowest region
+        for &(pfn, nid) in &mv.hotplug_regions {
+            if let Some(z) = zmp.get_mut(nid as usize) {
+                *z = if *z == 0 { pfn } else { (*z).min(pfn) };
+            }
+        }
+        return align_movable_starts(zmp, cfg, node_ranges);
+    }
     if mv.mirror {
         // no region is mirrored: each node's movable memory starts at its
         // lowest region at or above 4 GiB (those below stay the kernel's)

@@ -28,13 +28,14 @@ NODE_MIN_SIZE = 4 << 20
 DEFAULT_PGLIST_DATA_SIZE = 0x2A880
 
 
-def _srat_lines(ctx: BootContext) -> list[tuple[int, int, int, int]]:
-    """(nid, pxm, start, end) of every SRAT memory affinity range, in node order."""
+def _srat_lines(ctx: BootContext) -> list[tuple[int, int, int, int, bool]]:
+    """(nid, pxm, start, end, hotpluggable) of every SRAT memory affinity
+    range, in node order."""
     out = []
     for node in ctx.machine.numa:
         pxm = node.pxm if node.pxm is not None else node.nid
         for start, end in node.ranges:
-            out.append((node.nid, pxm, start, end))
+            out.append((node.nid, pxm, start, end, (start, end) in node.hotplug))
     return out
 
 
@@ -125,13 +126,18 @@ def x86_numa_init(ctx: BootContext) -> None:
     mb.bottom_up = False  # numa_init: top-down again once the SRAT is read
     blocks: list[list[int]] | None = None
     if srat:
-        for nid, pxm, start, end in srat:
-            ctx.pr_info(f"ACPI: SRAT: Node {nid} PXM {pxm} [mem {start:#010x}-{end - 1:#010x}]")
+        for nid, pxm, start, end, hotplug in srat:
+            ctx.pr_info(f"ACPI: SRAT: Node {nid} PXM {pxm} [mem {start:#010x}-{end - 1:#010x}]"
+                        + (" hotplug" if hotplug else ""))
+            if hotplug:
+                # the memory there (if any yet) is hotpluggable: movable_node
+                # keeps memblock off it and makes it ZONE_MOVABLE
+                mb.mark_hotplug(start, end - start)
             # memory the SRAT describes may come later (hotplug): it is possible
             ctx.g.max_possible_pfn = max(ctx.g.max_possible_pfn, div_round_up(end, PAGE_SIZE))
         acpi_parse_slit(ctx, {nid for nid, *_ in srat} | set(_cpu_nodes(ctx).values()))
         blocks = _emulated(ctx, numa_cleanup_meminfo(
-            ctx, [[nid, start, end] for nid, _pxm, start, end in srat]))
+            ctx, [[nid, start, end] for nid, _pxm, start, end, _hp in srat]))
         if not numa_meminfo_cover_memory(ctx, blocks):
             # the SRAT is not used: one faked node, and CPUs have no node
             blocks = None

@@ -91,8 +91,10 @@ def parse_early_param(ctx: BootContext) -> None:
     cmd = ctx.cmdline
     if cmd.movable_node and ctx.kconfig.memory_hotplug:
         # keep the kernel's early allocations near the image, away from
-        # memory that may be hot-removed, until the SRAT is read
+        # memory that may be hot-removed, until the SRAT is read; memblock
+        # then keeps off the memory the SRAT marks hotpluggable
         ctx.mm.memblock.bottom_up = True
+        ctx.mm.memblock.movable_node = True
     ctx.parse_early_param()
     ctx.arch_state["percpu_alloc"] = api.percpu_alloc_setup(ctx)
     parse_memtest(ctx)

@@ -239,3 +239,22 @@ fn kernelcore_mirror_refuses_a_normal_zone_overlapping_movable() {
     let l = movable_layout(qemu_2g_regions(), |m| m.mirror = true);
     assert!(l.movable_zone_start.is_empty());
 }
+
+#[test]
+fn movable_node_makes_each_node_movable_from_its_hotpluggable_memory() {
+    // node 1 has 4..6 GiB hotpluggable, from a region starting off a
+    // MAX_ORDER boundary; node 0 none. kernelcore= is ignored.
+    let regions = vec![(0x1, 0x9f, 0), (0x100, 0xbffe0, 0), (0x100000, 0x140000, 1), (0x140000, 0x180000, 1)];
+    let l = movable_layout(regions.clone(), |m| {
+        m.movable_node = true;
+        m.kernelcore_pages = Some(1);
+        m.hotplug_regions = vec![(0x140001, 1)];
+    });
+    assert_eq!(l.movable_zone_start, vec![(1, 0x140400)]);
+    let z1 = spans(&l, 1);
+    assert_eq!(z1[2], (ZoneType::Normal, 0x100000, 0x40400, 0x40400));
+    assert_eq!(z1[3], (ZoneType::Movable, 0x140400, 0x3fc00, 0x3fc00));
+    // nothing hotpluggable: nothing moves
+    let l = movable_layout(regions, |m| m.movable_node = true);
+    assert!(l.movable_zone_start.is_empty());
+}
