@@ -59,26 +59,37 @@ class SparseGeometry:
         return round_up(size, self.memmap_align)
 
 
-def present_sections(ctx: BootContext, geo: SparseGeometry) -> list[tuple[int, list[int]]]:
-    """Sections holding memblock memory (``memblocks_present``), as runs of
-    consecutive present sections on one node, in section order. A section
-    two nodes share belongs to the lower one: each memory region, in address
-    order, marks the sections no region marked before with its node."""
-    owner: dict[int, int] = {}
-    # walked from the top, so that the lowest region's mark is the one kept
-    for start_pfn, end_pfn, nid in reversed(ctx.mm.memblock.mem_pfn_ranges()):
+def present_sections(ctx: BootContext,
+                     geo: SparseGeometry) -> list[tuple[int, list[tuple[int, int]]]]:
+    """Sections holding memblock memory (``memblocks_present``), grouped by
+    node in section order: ``(nid, [(first, last), ...])`` for each stretch
+    of sections one node owns, its sections as runs of consecutive ones. A
+    section two nodes share belongs to the lower one: each memory region, in
+    address order, marks the sections no region marked before with its node.
+    Runs, not sections, so that a machine of many TiB costs no more."""
+    groups: list[tuple[int, list[tuple[int, int]]]] = []
+    marked = -1  # the highest section marked so far
+    for start_pfn, end_pfn, nid in ctx.mm.memblock.mem_pfn_ranges():
         if end_pfn <= start_pfn:
             continue
-        first = start_pfn >> geo.pfn_section_shift
+        first = max(start_pfn >> geo.pfn_section_shift, marked + 1)
         last = (end_pfn - 1) >> geo.pfn_section_shift
-        owner.update(dict.fromkeys(range(first, last + 1), max(nid, 0)))
-    runs: list[tuple[int, list[int]]] = []
-    for sec in sorted(owner):
-        if runs and runs[-1][0] == owner[sec]:
-            runs[-1][1].append(sec)
+        if first > last:
+            continue
+        marked = last
+        nid = max(nid, 0)
+        if not groups or groups[-1][0] != nid:
+            groups.append((nid, []))
+        runs = groups[-1][1]
+        if runs and runs[-1][1] + 1 == first:
+            runs[-1] = (runs[-1][0], last)
         else:
-            runs.append((owner[sec], [sec]))
-    return runs
+            runs.append((first, last))
+    return groups
+
+
+def _count(runs: list[tuple[int, int]]) -> int:
+    return sum(last - first + 1 for first, last in runs)
 
 
 def _section_roots(ctx: BootContext, geo: SparseGeometry) -> list[tuple[int, int]]:
@@ -96,17 +107,6 @@ def _section_roots(ctx: BootContext, geo: SparseGeometry) -> list[tuple[int, int
     return sorted(roots.items())
 
 
-def section_runs(sections: list[int]) -> list[tuple[int, int]]:
-    """Maximal runs ``(first, last)`` of consecutive section numbers (sorted input)."""
-    runs: list[tuple[int, int]] = []
-    for sec in sections:
-        if runs and runs[-1][1] + 1 == sec:
-            runs[-1] = (runs[-1][0], sec)
-        else:
-            runs.append((sec, sec))
-    return runs
-
-
 def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTables) -> dict:
     """Allocate what SPARSEMEM_VMEMMAP needs from memblock; return a summary."""
     mb = ctx.mm.memblock
@@ -119,9 +119,11 @@ def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTa
         mb.alloc_node(PAGE_SIZE, SMP_CACHE_BYTES, nid, caller="sparse_index_alloc")
     memmap_pages = 0
     table_pages = 0
+    smap = geo.section_map_size
     for nid, secs in runs:
+        nr = _count(secs)
         # sparse_init_nid(): usemaps near NODE_DATA, then one memmap buffer
-        usage = MEM_SECTION_USAGE_SIZE * len(secs)
+        usage = MEM_SECTION_USAGE_SIZE * nr
         pgdat = ctx.results.get("node_data", {}).get(nid)
         if pgdat is not None:
             section_bytes = 1 << geo.section_size_bits
@@ -135,30 +137,30 @@ def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTa
         else:
             mb.alloc_node(usage, SMP_CACHE_BYTES, nid,
                           caller="sparse_early_usemaps_alloc_pgdat_section")
-        size = geo.section_map_size * len(secs)
+        size = smap * nr
         try:
             buf = mb.alloc_exact_nid_raw(size, geo.memmap_align, geo.memmap_goal, 0, nid,
                                          caller="sparse_buffer_init")
-            blocks = [buf + i * geo.section_map_size for i in range(len(secs))]
+            maps = _buffer_runs(secs, buf, smap)
         except OutOfMemoryError:
             # no buffer on the node (its memory is all reserved, say): each
             # section's memmap then comes block by block from the node or,
             # failing that, any node (vmemmap_alloc_block_buf)
-            blocks = [mb.alloc_try_nid_raw(geo.section_map_size, geo.memmap_align,
-                                           geo.memmap_goal, 0, nid,
-                                           caller="vmemmap_alloc_block_buf")
-                      for _ in secs]
+            blocks = [(sec, mb.alloc_try_nid_raw(smap, geo.memmap_align, geo.memmap_goal, 0,
+                                                 nid, caller="vmemmap_alloc_block_buf"))
+                      for first, last in secs for sec in range(first, last + 1)]
+            maps = _block_runs(blocks, smap)
         memmap_pages += size // PAGE_SIZE
         # vmemmap_populate(): page tables for the node's memmap, and the
         # mapping itself when the architecture says how to map it
-        for run in _block_runs(secs, blocks, geo.section_map_size):
+        for first, count, phys in maps:
             tables = [mb.alloc_try_nid_raw(PAGE_SIZE, PAGE_SIZE, geo.memmap_goal, 0, nid,
                                            caller="vmemmap_alloc_block_zero")
-                      for _ in range(vmemmap_tables.new_tables([s for s, _ in run], geo))]
+                      for _ in range(vmemmap_tables.new_tables(first, first + count - 1, geo))]
             table_pages += len(tables)
-            vmemmap_tables.map(ctx, run, tables, geo)
+            vmemmap_tables.map(ctx, first, count, phys, tables, geo)
     summary = {
-        "present_sections": sum(len(secs) for _, secs in runs),
+        "present_sections": sum(_count(secs) for _, secs in runs),
         "section_roots": len(roots),
         "root_array_bytes": root_array,
         "memmap_pages": memmap_pages,
@@ -168,15 +170,30 @@ def sparse_init(ctx: BootContext, geo: SparseGeometry, vmemmap_tables: VmemmapTa
     return summary
 
 
-def _block_runs(secs: list[int], blocks: list[int], block: int) -> list[list[tuple[int, int]]]:
-    """``(section, memmap address)`` in runs whose sections and memmaps both
-    follow on from each other (one mapping each)."""
-    runs: list[list[tuple[int, int]]] = []
-    for sec, phys in zip(secs, blocks, strict=True):
-        if runs and runs[-1][-1][0] + 1 == sec and runs[-1][-1][1] + block == phys:
-            runs[-1].append((sec, phys))
-        else:
-            runs.append([(sec, phys)])
+def _buffer_runs(secs: list[tuple[int, int]], buf: int, block: int) -> list[tuple[int, int, int]]:
+    """``(first section, sections, memmap address)`` of each run of
+    consecutive sections, their memmaps following on from each other in
+    one buffer (one mapping each)."""
+    out = []
+    offset = 0
+    for first, last in secs:
+        out.append((first, last - first + 1, buf + offset * block))
+        offset += last - first + 1
+    return out
+
+
+def _block_runs(blocks: list[tuple[int, int]], block: int) -> list[tuple[int, int, int]]:
+    """``(first section, sections, memmap address)`` of each run whose
+    sections and memmaps both follow on from each other (one mapping each),
+    from each section's own ``(section, memmap address)``."""
+    runs: list[tuple[int, int, int]] = []
+    for sec, phys in blocks:
+        if runs:
+            first, count, start = runs[-1]
+            if first + count == sec and start + count * block == phys:
+                runs[-1] = (first, count + 1, start)
+                continue
+        runs.append((sec, 1, phys))
     return runs
 
 
@@ -201,27 +218,27 @@ class VmemmapTables:
         self.flags = flags
         self.present: dict[int, set[int]] = {}
 
-    def map(self, ctx: BootContext, run: list[tuple[int, int]], tables: list[int],
+    def map(self, ctx: BootContext, first: int, count: int, phys: int, tables: list[int],
             geo: SparseGeometry) -> None:
-        """Map a run of sections' memmap at its vmemmap address, with the
-        page-table pages just taken for it."""
-        if self.flags is None or not run:
+        """Map the memmap of ``count`` sections from ``first``, at ``phys``,
+        at its vmemmap address, with the page-table pages just taken for it."""
+        if self.flags is None or not count:
             return
         span = geo.pages_per_section * STRUCT_PAGE_SIZE
-        ctx.mm.kernel_map_static(self.vmemmap_base + run[0][0] * span, run[0][1],
-                                 span * len(run), [t // PAGE_SIZE for t in tables],
+        ctx.mm.kernel_map_static(self.vmemmap_base + first * span, phys, span * count,
+                                 [t // PAGE_SIZE for t in tables],
                                  flags=list(self.flags), page_size=1 << self.leaf_shift)
 
-    def new_tables(self, sections: list[int], geo: SparseGeometry) -> int:
-        """Tables still missing to map the memmap of ``sections``; marks them made."""
+    def new_tables(self, first: int, last: int, geo: SparseGeometry) -> int:
+        """Tables still missing to map the memmap of sections ``first`` to
+        ``last``; marks them made."""
         count = 0
         span = geo.pages_per_section * STRUCT_PAGE_SIZE
-        for first, last in section_runs(sections):
-            start = self.vmemmap_base + first * span
-            end = self.vmemmap_base + (last + 1) * span
-            for shift in self.parent_shifts:
-                wanted = set(range(start >> shift, ((end - 1) >> shift) + 1))
-                made = self.present.setdefault(shift, set())
-                count += len(wanted - made)
-                made |= wanted
+        start = self.vmemmap_base + first * span
+        end = self.vmemmap_base + (last + 1) * span
+        for shift in self.parent_shifts:
+            wanted = set(range(start >> shift, ((end - 1) >> shift) + 1))
+            made = self.present.setdefault(shift, set())
+            count += len(wanted - made)
+            made |= wanted
         return count
