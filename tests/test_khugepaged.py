@@ -53,3 +53,15 @@ def test_small_machines_and_cpus_without_pse_keep_the_default():
     cpu = dataclasses.replace(m.cpu_features, pse=False)
     sim = _booted(dataclasses.replace(m, cpu_features=cpu))
     assert "hugepage_init" in sim.ctx.results["noop"]
+
+
+def test_an_unknown_mode_is_warned_about_left_unknown_and_changes_nothing():
+    raised = _min_free(boot_default(profile="6.1"))
+    sim = boot_default("transparent_hugepage=never transparent_hugepage=sometimes", profile="6.1")
+    text = sim.log.text()
+    assert "huge_memory: transparent_hugepage= cannot parse, ignored\n" in text
+    unknown = next(ln for ln in text.splitlines() if ln.startswith("Unknown kernel command"))
+    assert "transparent_hugepage=sometimes" in unknown
+    assert "transparent_hugepage=never" not in unknown
+    # never, taken before the bad word, still holds
+    assert _min_free(sim) < raised

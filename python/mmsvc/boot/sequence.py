@@ -204,7 +204,7 @@ def _print_cmdline(ctx: BootContext) -> None:
     ctx.pr_info(f"Kernel command line: {ctx.machine.cmdline}")
     ctx.parse_early_param()
     hugetlb.hugetlb_parse_args(ctx)
-    rejected = isolation.parse_args(ctx)
+    rejected = isolation.parse_args(ctx) | khugepaged.parse_args(ctx)
     unknown = ctx.cmdline.unknown_line(rejected, ctx.profile)
     if unknown:
         # print_unknown_bootoptions puts the list together in a memblock

@@ -10,6 +10,7 @@ The watermarks of /proc/zoneinfo follow.
 from __future__ import annotations
 
 from mmsvc.boot.context import BootContext
+from mmsvc.klog import KERN_WARNING
 from mmsvc.units import PAGE_SHIFT
 
 #: below this much RAM (512 MiB) hugepage_init leaves THP off
@@ -18,11 +19,30 @@ SMALL_SYSTEM_PAGES = (512 << 20) >> PAGE_SHIFT
 THP_MODES = {"always": True, "madvise": True, "never": False}
 
 
+def parse_args(ctx: BootContext) -> set[int]:
+    """``setup_transparent_hugepage`` for each ``transparent_hugepage=`` in
+    turn (a THP build's): always, madvise or never sets the mode; another
+    word is warned about, changes nothing and leaves the parameter unknown.
+    Returns the indices (of ``ctx.cmdline.params``) of those it declined."""
+    rejected: set[int] = set()
+    if not ctx.kconfig.transparent_hugepage:
+        return rejected
+    for i, (name, value) in enumerate(ctx.cmdline.params):
+        if name.replace("-", "_") != "transparent_hugepage" or value is None:
+            continue
+        if value in THP_MODES:
+            ctx.results["thp_mode"] = value
+        else:
+            ctx.printk("huge_memory: transparent_hugepage= cannot parse, ignored", KERN_WARNING)
+            rejected.add(i)
+    return rejected
+
+
 def thp_enabled(ctx: BootContext) -> bool:
     """``hugepage_flags_enabled``: the build's default (always or madvise,
-    both enabled) unless ``transparent_hugepage=never``."""
-    mode = ctx.cmdline.get("transparent_hugepage")
-    return THP_MODES.get(mode or "", True)
+    both enabled) unless ``transparent_hugepage=never`` was the last word
+    the kernel took."""
+    return THP_MODES.get(ctx.results.get("thp_mode") or "", True)
 
 
 def hugepage_init(ctx: BootContext) -> None:
