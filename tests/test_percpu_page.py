@@ -73,3 +73,20 @@ def test_the_choice_and_bad_values():
     assert "percpu: Embedded" in text
     # the last word wins
     assert "4K pages/cpu" in boot_default("percpu_alloc=embed percpu_alloc=page").log.text()
+
+
+def test_pcpu_alloc_dump_wraps_and_marks_unused_units():
+    from mmsvc.mm.percpu import FirstChunk, pcpu_dump_alloc_info
+
+    # two units an allocation, 11 CPUs over two groups, one unit unused
+    fc = FirstChunk(217088, 8192, 28672, 1 << 20, 2 << 20, upa=2)
+    maps = [list(range(6)), [6, 7, 8, 9, 10, None]]
+    lines = pcpu_dump_alloc_info(fc, maps)
+    assert lines[0] == "pcpu-alloc: s217088 r8192 d28672 u1048576 alloc=1*2097152"
+    # width 2*(2+1)+1+3 = 10: six allocations fit 60 columns, four (a power of two) a line
+    assert lines[1] == "pcpu-alloc: [0] 00 01 [0] 02 03 [0] 04 05 [1] 06 07 "
+    assert lines[2] == "pcpu-alloc: [1] 08 09 [1] 10 -- "
+    # what a debug boot prints, between the unit maps and the first chunks
+    sim = boot_default("loglevel=8", cpus=2)
+    text = sim.log.text()
+    assert "pcpu-alloc: s" in text and "pcpu-alloc: [0] 0 1 \n" in text

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mmsvc.boot.context import BootContext
-from mmsvc.klog import KERN_WARNING
+from mmsvc.klog import KERN_DEBUG, KERN_WARNING
 from mmsvc.units import PAGE_SIZE, SMP_CACHE_BYTES, div_round_up, page_align, round_up
 
 #: PERCPU_MODULE_RESERVE
@@ -98,7 +98,8 @@ def build_alloc_info(static_size: int, atom_size: int,
 
 
 def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
-                           cpus_per_node: dict[int, int], goal: int) -> FirstChunk:
+                           cpus_per_node: dict[int, int], goal: int,
+                           cpu_nodes: list[int] | None = None) -> FirstChunk:
     """Allocate the first chunk's units from memblock, node-local, and print the banner.
 
     Each node with CPUs is a group of its own (x86's ``pcpu_cpu_distance``
@@ -130,7 +131,15 @@ def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
             if fc.unit_size > fc.size_sum:
                 mb.free(unit + fc.size_sum, fc.unit_size - fc.size_sum, caller="pcpu_fc_free")
     ctx.pr_info(fc.banner())
-    pcpu_setup_first_chunk(ctx, fc, nr_units, len(groups))
+    # each group's CPUs (by *cpu_nodes*, the node of each CPU in order; else
+    # numbered group after group), then its unused units
+    if cpu_nodes is None:
+        cpu_nodes = [nid for nid, cpus in groups.items() for _ in range(cpus)]
+    cpu_maps: list[list[int | None]] = [
+        [cpu for cpu, n in enumerate(cpu_nodes) if n == nid] for nid in groups]
+    for cpu_map, nid in zip(cpu_maps, groups, strict=True):
+        cpu_map.extend([None] * (group_units[nid] - len(cpu_map)))
+    pcpu_setup_first_chunk(ctx, fc, nr_units, len(groups), cpu_maps)
     mb.free(ai, ai_size, caller="pcpu_free_alloc_info")
     mb.free(areas, areas_size, caller="pcpu_embed_first_chunk")
     ctx.results["percpu"] = {
@@ -139,6 +148,32 @@ def pcpu_embed_first_chunk(ctx: BootContext, static_size: int, atom_size: int,
         "units": [u for _, u in units],
     }
     return fc
+
+
+def pcpu_dump_alloc_info(fc: FirstChunk, cpu_maps: list[list[int | None]]) -> list[str]:
+    """The ``pcpu-alloc:`` lines: the sizes, then each allocation's group
+    and the CPU of each of its units (dashes for an unused one), as many
+    allocations a line as fit 60 columns (a power of two)."""
+    nr_possible = sum(1 for units in cpu_maps for cpu in units if cpu is not None)
+    group_width = len(str(max(len(cpu_maps), 1)))
+    cpu_width = len(str(max(nr_possible, 1)))
+    empty = "-" * min(cpu_width, 8)
+    upa = fc.upa
+    width = upa * (cpu_width + 1) + group_width + 3
+    apl = 1 << (max(60 // width, 1).bit_length() - 1)
+    alloc_size = fc.unit_size * upa
+    lines = [f"pcpu-alloc: s{fc.static_size} r{fc.reserved_size} d{fc.dyn_size} "
+             f"u{fc.unit_size} alloc={alloc_size // fc.atom_size}*{fc.atom_size}"]
+    alloc = 0
+    for group, units in enumerate(cpu_maps):
+        for start in range(0, len(units), upa):
+            if alloc % apl == 0:
+                lines.append("pcpu-alloc: ")
+            lines[-1] += f"[{group:0{group_width}d}] " + "".join(
+                f"{cpu:0{cpu_width}d} " if cpu is not None else f"{empty} "
+                for cpu in units[start:start + upa])
+            alloc += 1
+    return lines
 
 
 def percpu_alloc_setup(ctx: BootContext) -> str:
@@ -189,7 +224,7 @@ def pcpu_page_first_chunk(ctx: BootContext, static_size: int, cpu_nodes: list[in
     populate_pte([vm_start + i * PAGE_SIZE for i in range(len(pfns))], pfns)
     ctx.pr_info(f"percpu: {unit_pages} {PAGE_SIZE >> 10}K pages/cpu s{fc.static_size} "
                 f"r{fc.reserved_size} d{fc.dyn_size}")
-    pcpu_setup_first_chunk(ctx, fc, nr, 1)
+    pcpu_setup_first_chunk(ctx, fc, nr, 1, [list(range(nr))])
     mb.free(pages_array, pages_size, caller="pcpu_page_first_chunk")
     mb.free(ai, ai_size, caller="pcpu_free_alloc_info")
     ctx.results.setdefault("vm_early", []).append((vm_start, size))
@@ -204,12 +239,21 @@ def pcpu_page_first_chunk(ctx: BootContext, static_size: int, cpu_nodes: list[in
 
 
 def pcpu_setup_first_chunk(ctx: BootContext, fc: FirstChunk, nr_units: int,
-                           nr_groups: int) -> None:
-    """``pcpu_setup_first_chunk``: unit maps, slot lists and the two first chunks."""
+                           nr_groups: int,
+                           cpu_maps: list[list[int | None]] | None = None) -> None:
+    """``pcpu_setup_first_chunk``: unit maps, slot lists and the two first
+    chunks. *cpu_maps*: each group's units, the CPU of each (None: unused),
+    for the ``pcpu-alloc:`` debug dump; by default the CPUs fill the groups'
+    units in order."""
     mb = ctx.mm.memblock
     nr_cpu_ids = max(nr_units, 1)
     for size in (8 * nr_groups, 8 * nr_groups, 4 * nr_cpu_ids, 8 * nr_cpu_ids):
         mb.alloc(size, SMP_CACHE_BYTES, caller="pcpu_setup_first_chunk")
+    if cpu_maps is None:
+        per = max(nr_units // max(nr_groups, 1), 1)
+        cpu_maps = [list(range(g * per, (g + 1) * per)) for g in range(nr_groups)]
+    for line in pcpu_dump_alloc_info(fc, cpu_maps):
+        ctx.printk(line, KERN_DEBUG)
     # chunk slot lists: 6.1 has the sidelined, free and to-depopulate slots
     # after the size slots; 5.14 two extra slots, twice (memcg chunk types)
     size_slot = max(fc.unit_size.bit_length() - PCPU_SLOT_BASE_SHIFT + 2, 1)

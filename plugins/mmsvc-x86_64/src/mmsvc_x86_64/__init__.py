@@ -146,5 +146,5 @@ def setup_per_cpu_areas(ctx: BootContext) -> None:
     else:
         # PMD-sized atoms on 64-bit whatever the CPU
         api.pcpu_embed_first_chunk(ctx, static, PMD_SIZE, numa.cpus_per_node(ctx),
-                                   MAX_DMA_ADDRESS)
+                                   MAX_DMA_ADDRESS, numa.cpu_nodes(ctx))
     setup.cpumask_allocations(ctx, nr_node_ids, cpus)
