@@ -184,6 +184,8 @@ def build_steps(ctx: BootContext) -> list[Step]:
                       doc="NetLabel's domain hash (subsys_initcall)"))
     steps.append(Step("dquot_init", "late", G, hashes.dquot_init,
                       doc="the quota hash, a page (fs_initcall)"))
+    steps.append(Step("init_hugetlbfs_fs", "late", G, hugetlb.init_hugetlbfs_fs,
+                      doc="hugetlbfs, or why it is off (fs_initcall)"))
     steps.append(Step("inet_init", "late", G, _inet_init,
                       doc="IPv4's hashes: IP idents, TCP, MPTCP, UDP (fs_initcall)"))
     steps.append(_arch_step(ctx, "pci_iommu_init", "late",

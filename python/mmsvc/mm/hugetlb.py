@@ -328,3 +328,13 @@ def hugetlb_init(ctx: BootContext) -> None:
     ctx.results["hugetlb"] = [
         {"size": h.size, "pages": h.max_huge_pages,
          "pfns": [a >> PAGE_SHIFT for a in h.allocated]} for h in hstates]
+
+
+def init_hugetlbfs_fs(ctx: BootContext) -> None:
+    """fs_initcall ``init_hugetlbfs_fs``: a hugetlbfs build on a machine
+    with no huge page size (x86 without PSE) says it is off."""
+    if not ctx.kconfig.hugetlbfs:
+        return
+    sizes = ctx.arch.hugetlb_sizes(ctx.machine) if ctx.arch.hugetlb_sizes else ()
+    if not sizes:
+        ctx.pr_info("hugetlbfs: disabling because there are no supported hugepage sizes")

@@ -12,6 +12,7 @@ free_area_init sets them up, 5.14's init_cpu_to_node does
 from __future__ import annotations
 
 from mmsvc.api import (
+    KERN_DEBUG,
     KERN_ERR,
     PAGE_SIZE,
     SMP_CACHE_BYTES,
@@ -92,16 +93,22 @@ def acpi_parse_slit(ctx: BootContext, parsed_nodes: set[int]) -> None:
     if not pairs:
         return
     cnt = max(parsed_nodes) + 1
-    addr = ctx.mm.memblock.phys_alloc_range(cnt * cnt, PAGE_SIZE, 0,
-                                            ctx.g.max_pfn * PAGE_SIZE,
-                                            caller="numa_alloc_distance")
-    ctx.arch_state["numa_distance_table"] = (addr, cnt * cnt)
+    numa_alloc_distance(ctx, cnt, ctx.g.max_pfn * PAGE_SIZE)
     table = [[LOCAL_DISTANCE if i == j else REMOTE_DISTANCE for j in range(cnt)]
              for i in range(cnt)]
     for a, b, dist in pairs:
         if a < cnt and b < cnt:
             table[a][b] = dist
     ctx.g.numa_distance = tuple(tuple(r) for r in table)
+
+
+def numa_alloc_distance(ctx: BootContext, cnt: int, max_addr: int) -> None:
+    """The node distance table: ``cnt * cnt`` bytes of memblock below
+    ``max_addr`` (the mapped memory), and the kernel's debug line."""
+    addr = ctx.mm.memblock.phys_alloc_range(cnt * cnt, PAGE_SIZE, 0, max_addr,
+                                            caller="numa_alloc_distance")
+    ctx.arch_state["numa_distance_table"] = (addr, cnt * cnt)
+    ctx.printk(f"NUMA: Initialized distance table, cnt={cnt}", KERN_DEBUG)
 
 
 def numa_reset_distance(ctx: BootContext) -> None:

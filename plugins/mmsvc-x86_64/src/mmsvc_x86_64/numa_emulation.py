@@ -240,9 +240,7 @@ def numa_emulation(ctx: BootContext, blocks: list[list[int]], phys_nodes: list[i
     from mmsvc_x86_64 import numa
 
     numa.numa_reset_distance(ctx)
-    cnt = max_emu + 1
-    addr = mb.phys_alloc_range(cnt * cnt, PAGE_SIZE, 0, max_addr, caller="numa_alloc_distance")
-    ctx.arch_state["numa_distance_table"] = (addr, cnt * cnt)
+    numa.numa_alloc_distance(ctx, max_emu + 1, max_addr)
     ctx.g.numa_distance = _distances(emu_to_phys, distances, phys_distance)
     if copy is not None:
         mb.free(copy, copy_size, caller="numa_emulation")
