@@ -39,3 +39,11 @@ def test_no_hugetlb_lines_without_huge_page_sizes():
         m, cpu_features=dataclasses.replace(m.cpu_features, pse=False)))
     sim.boot()
     assert "HugePages_Total" not in views.meminfo(sim)
+    assert "hugetlbfs: disabling because there are no supported hugepage sizes\n" in sim.log.text()
+    assert "hugetlbfs: disabling" not in boot_default().log.text()
+
+
+def test_numa_distance_table_debug_line():
+    text = boot_default("numa=fake=3 loglevel=8").log.text()
+    assert "NUMA: Initialized distance table, cnt=3\n" in text
+    assert "Initialized distance table" not in boot_default("numa=fake=3").log.text()
