@@ -260,3 +260,23 @@ def test_round_trip_property(raw, cpus, junk):
     assert MachineDescription.from_dict(d.to_dict()) == d
     assert loads_json(dumps_json(d)) == d
     assert loads_toml(dumps_toml(d)) == d
+
+
+def test_mp_table_round_trips_and_is_checked():
+    import dataclasses
+
+    from mmsvc.machine import MachineDescription, MpTable, default_machine
+
+    m = default_machine("6.1")
+    fw = dataclasses.replace(m.firmware, mp_table=MpTable(0xF5BA0, 0xF5BB0, 0xD0))
+    with_mp = dataclasses.replace(m, firmware=fw)
+    assert MachineDescription.from_dict(with_mp.to_dict()).firmware.mp_table == fw.mp_table
+    data = with_mp.to_dict()
+    del data["firmware"]["mp_table"]["config_length"]
+    with pytest.raises(MachineConfigError) as ei:
+        MachineDescription.from_dict(data)
+    assert ei.value.field == "firmware.mp_table"
+    data = with_mp.to_dict()
+    data["firmware"]["mp_table"]["address"] = 0x200000
+    with pytest.raises(MachineConfigError, match="first MiB"):
+        MachineDescription.from_dict(data).validate()

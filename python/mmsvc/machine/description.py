@@ -103,31 +103,67 @@ class AcpiTable:
 
 
 @dataclass(frozen=True)
+class MpTable:
+    """The Intel MultiProcessor table the BIOS leaves in low memory: its
+    16-byte floating pointer at ``address`` and, when known, the
+    configuration table it points to (``config_address``, ``config_length``;
+    a boot log states the length only under ``memblock=debug``). The kernel
+    reserves both."""
+
+    address: int
+    config_address: int = 0
+    config_length: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"address": self.address}
+        if self.config_length:
+            d |= {"config_address": self.config_address, "config_length": self.config_length}
+        return d
+
+    @classmethod
+    def from_dict(cls, data: object, path: str) -> MpTable:
+        d = _check_keys(data, {"address", "config_address", "config_length"}, path)
+        if "address" not in d:
+            raise MachineConfigError(_join(path, "address"), "missing")
+        if ("config_address" in d) != ("config_length" in d):
+            raise MachineConfigError(path, "give config_address and config_length together")
+        return cls(parse_size(d["address"], _join(path, "address")),
+                   parse_size(d.get("config_address", 0), _join(path, "config_address")),
+                   parse_size(d.get("config_length", 0), _join(path, "config_length")))
+
+
+@dataclass(frozen=True)
 class E820Firmware:
     """x86 firmware: the e820 entries the BIOS hands over (may overlap; the kernel
-    sanitises them), and the ACPI tables it lists (``acpi_tables``)."""
+    sanitises them), the ACPI tables it lists (``acpi_tables``) and its MP
+    table (``mp_table``, if any)."""
 
     e820: tuple[E820Entry, ...]
     acpi_tables: tuple[AcpiTable, ...] = ()
+    mp_table: MpTable | None = None
     kind: ClassVar[str] = "e820"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"e820": [e.to_dict() for e in self.e820]}
         if self.acpi_tables:
             d["acpi_tables"] = [t.to_dict() for t in self.acpi_tables]
+        if self.mp_table is not None:
+            d["mp_table"] = self.mp_table.to_dict()
         return d
 
     @classmethod
     def from_dict(cls, data: object, path: str = "firmware") -> E820Firmware:
-        d = _check_keys(data, {"e820", "acpi_tables"}, path)
+        d = _check_keys(data, {"e820", "acpi_tables", "mp_table"}, path)
         if "e820" not in d:
             raise MachineConfigError(_join(path, "e820"), "missing")
         items = _list(d["e820"], _join(path, "e820"))
         tables = _list(d.get("acpi_tables", []), _join(path, "acpi_tables"))
+        mp = d.get("mp_table")
         return cls(tuple(e820_entry_from_dict(x, f"{path}.e820[{i}]")
                          for i, x in enumerate(items)),
                    tuple(AcpiTable.from_dict(t, f"{path}.acpi_tables[{i}]")
-                         for i, t in enumerate(tables)))
+                         for i, t in enumerate(tables)),
+                   None if mp is None else MpTable.from_dict(mp, _join(path, "mp_table")))
 
     def validate(self, desc: MachineDescription, path: str = "firmware") -> None:
         limit = desc.max_physmem_bits
@@ -152,6 +188,12 @@ class E820Firmware:
             if limit is not None and t.address + t.length > 1 << limit:
                 raise MachineConfigError(f"{path}.acpi_tables[{i}]",
                                          f"above the {limit}-bit physical address limit")
+        mp = self.mp_table
+        if mp is not None and (mp.address + 16 > 1 << 20
+                               or mp.config_address + mp.config_length > 1 << 32):
+            # smp_scan_config looks in the first MiB; the pointer is 32-bit
+            raise MachineConfigError(f"{path}.mp_table", "the MP floating pointer must lie in "
+                                     "the first MiB and its table below 4 GiB")
 
 
 @dataclass(frozen=True)

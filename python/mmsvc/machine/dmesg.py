@@ -40,6 +40,7 @@ from mmsvc.machine.description import (
     KernelConfig,
     KernelImage,
     MachineDescription,
+    MpTable,
     NumaNode,
     UmlFirmware,
 )
@@ -60,6 +61,9 @@ _ACPI_TABLE = re.compile(r"^ACPI: ([A-Z0-9_]{4}) 0x([0-9A-Fa-f]{8,16}) ([0-9A-Fa
 _ACPI_ROOT_TABLES = frozenset({"RSDP", "RSDT", "XSDT"})
 _SRAT_MEM = re.compile(
     r"ACPI: SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]( hotplug)?")
+_MP_TABLE = re.compile(r"^found SMP MP-table at \[mem (0x[0-9a-f]+)-0x[0-9a-f]+\]")
+#: under memblock=debug, the MP configuration table's reservation follows
+_MP_CONFIG = re.compile(r"^memblock_reserve: \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] smp_scan_config")
 _SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
 _RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 #: relocate_initrd's report gives the initrd's exact size
@@ -116,6 +120,7 @@ class DmesgFacts:
     fallback_orders: dict[int, list[int]] = field(default_factory=dict)  # nid -> nodes
     bad_mem: list[tuple[int, int, int]] = field(default_factory=list)  # pattern, start, end
     acpi_tables: list[AcpiTable] = field(default_factory=list)
+    mp_table: MpTable | None = None
     kernel_code: int | None = None  # physical _text, from /proc/iomem after the boot log
     cmdline: str | None = None
     ramdisk: tuple[int, int] | None = None  # start, size
@@ -199,6 +204,12 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
                 and not any(t.signature == m.group(1) and t.address == int(m.group(2), 16)
                             for t in f.acpi_tables):
             f.acpi_tables.append(AcpiTable(m.group(1), int(m.group(2), 16), int(m.group(3), 16)))
+        if m := _MP_TABLE.match(line):
+            f.mp_table = MpTable(int(m.group(1), 16))
+        elif (m := _MP_CONFIG.match(line)) and f.mp_table is not None \
+                and int(m.group(1), 16) != f.mp_table.address:
+            start, end = int(m.group(1), 16), int(m.group(2), 16) + 1
+            f.mp_table = MpTable(f.mp_table.address, start, end - start)
         if f.release is None and (m := _VERSION.search(line)):
             f.release = m.group(1)
         elif m := _SLIT.search(line):
@@ -386,7 +397,7 @@ def from_dmesg(
     if f.arch == "x86_64":
         if not f.e820:
             raise MachineConfigError("dmesg", "no BIOS-e820 lines")
-        firmware: object = E820Firmware(tuple(f.e820), tuple(f.acpi_tables))
+        firmware: object = E820Firmware(tuple(f.e820), tuple(f.acpi_tables), f.mp_table)
     else:
         from mmsvc.machine.cmdline import parse_cmdline
 

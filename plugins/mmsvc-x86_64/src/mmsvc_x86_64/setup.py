@@ -154,6 +154,18 @@ def _end_pfn(table, limit_pfn: int) -> int:
     return last
 
 
+def find_smp_config(ctx: BootContext) -> None:
+    """smp_scan_config: the MP floating pointer the BIOS left in low memory
+    is reported and reserved, and the configuration table it points to."""
+    mp = getattr(ctx.machine.firmware, "mp_table", None)
+    if mp is None:
+        return
+    ctx.pr_info(f"found SMP MP-table at [mem {mp.address:#010x}-{mp.address + 15:#010x}]")
+    ctx.mm.memblock.reserve(mp.address, 16, caller="smp_scan_config")
+    if mp.config_length:
+        ctx.mm.memblock.reserve(mp.config_address, mp.config_length, caller="smp_scan_config")
+
+
 def reserve_brk(ctx: BootContext) -> None:
     """The brk area used so far: the DMI copy (dmi_setup), then the early
     page-table buffer, page aligned (early_alloc_pgt_buf)."""
@@ -579,6 +591,7 @@ def steps(profile: str) -> list[Step]:
     return [
         *head,
         substep("e820__end_of_ram_pfn", e820__end_of_ram_pfn, "max_pfn and max_low_pfn"),
+        substep("find_smp_config", find_smp_config, "the BIOS's MP table, reserved"),
         substep("reserve_brk", reserve_brk, "early page-table buffer and DMI copy"),
         substep("e820__memblock_setup", e820__memblock_setup, "e820 RAM to memblock"),
         substep("reserve_real_mode", reserve_real_mode, "trampoline and the first 1 MiB"),
