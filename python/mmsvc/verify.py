@@ -19,7 +19,7 @@ EXACT = tuple(re.compile(p) for p in (
     r"^Kernel/User page tables isolation", r"^NODE_DATA\(\d+\) allocated",
     r"^Policy zone:", r"^Fallback order for Node", r"^SLUB: HWalign=", r"^huge_memory: ",
     r"^pcpu-alloc: ", r"^NUMA: Initialized distance table", r"^hugetlbfs: ",
-    r"^found SMP MP-table at",
+    r"^found SMP MP-table at", r"^SRAT: PXM \d+ -> APIC ",
     r"^percpu: (Embedded|\d+ \d+K pages/cpu)", r"^percpu: unknown allocator",
     r"^(Dentry cache|Inode-cache) hash table entries", r"^software IO TLB: (area num|mapped)",
     r"^HugeTLB", r"^printk: log_buf_len", r"^crashkernel reservation failed",

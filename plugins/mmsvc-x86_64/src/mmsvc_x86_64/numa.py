@@ -133,6 +133,13 @@ def x86_numa_init(ctx: BootContext) -> None:
     mb.bottom_up = False  # numa_init: top-down again once the SRAT is read
     blocks: list[list[int]] | None = None
     if srat:
+        # the processor affinity entries come first; QEMU numbers the APICs
+        # as the CPUs, which is what a description assumes
+        cpus = sorted((cpu, n.pxm if n.pxm is not None else n.nid, n.nid)
+                      for n in ctx.machine.numa for cpu in n.cpus)
+        for cpu, pxm, nid in cpus:
+            apic = f"{cpu:#04x}" if cpu < 0x100 else f"{cpu:#06x}"
+            ctx.pr_info(f"SRAT: PXM {pxm} -> APIC {apic} -> Node {nid}")
         for nid, pxm, start, end, hotplug in srat:
             ctx.pr_info(f"ACPI: SRAT: Node {nid} PXM {pxm} [mem {start:#010x}-{end - 1:#010x}]"
                         + (" hotplug" if hotplug else ""))
