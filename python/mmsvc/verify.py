@@ -20,6 +20,7 @@ EXACT = tuple(re.compile(p) for p in (
     r"^Policy zone:", r"^Fallback order for Node", r"^SLUB: HWalign=", r"^huge_memory: ",
     r"^pcpu-alloc: ", r"^NUMA: Initialized distance table", r"^hugetlbfs: ",
     r"^found SMP MP-table at", r"^SRAT: PXM \d+ -> APIC ",
+    r"^node \d+ deferred pages initialised in ",
     r"^percpu: (Embedded|\d+ \d+K pages/cpu)", r"^percpu: unknown allocator",
     r"^(Dentry cache|Inode-cache) hash table entries", r"^software IO TLB: (area num|mapped)",
     r"^HugeTLB", r"^printk: log_buf_len", r"^crashkernel reservation failed",
@@ -53,8 +54,12 @@ def memory_lines(text: str) -> tuple[list[str], list[int] | None]:
             mem = [int(x) for x in m.groups()]
             continue
         if any(p.search(line) for p in EXACT):
-            out.append(re.sub(r"\s+", " ", line.strip()))
+            out.append(_TIMED.sub(r"\1(time)", re.sub(r"\s+", " ", line.strip())))
     return out, mem
+
+
+#: lines whose only number is a duration: compared without it
+_TIMED = re.compile(r"^(node \d+ deferred pages initialised in )\d+ms$")
 
 
 #: /proc/meminfo fields compared exactly
