@@ -20,7 +20,7 @@ EXACT = tuple(re.compile(p) for p in (
     r"^Policy zone:", r"^Fallback order for Node", r"^SLUB: HWalign=", r"^huge_memory: ",
     r"^pcpu-alloc: ", r"^NUMA: Initialized distance table", r"^hugetlbfs: ",
     r"^found SMP MP-table at", r"^SRAT: PXM \d+ -> APIC ",
-    r"^node \d+ deferred pages initialised in ",
+    r"^node \d+ deferred pages initialised in ", r"^(Memory|Poking) KASLR using",
     r"^percpu: (Embedded|\d+ \d+K pages/cpu)", r"^percpu: unknown allocator",
     r"^(Dentry cache|Inode-cache) hash table entries", r"^software IO TLB: (area num|mapped)",
     r"^HugeTLB", r"^printk: log_buf_len", r"^crashkernel reservation failed",

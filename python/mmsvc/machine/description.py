@@ -397,12 +397,15 @@ class CpuFeatures:
     #: X86_FEATURE_HYPERVISOR: a virtual machine (the memory block size of
     #: machines of 64 GiB and more follows the end of memory there)
     hypervisor: bool = True
+    #: X86_FEATURE_RDRAND: KASLR's entropy mixes it in (and says so)
+    rdrand: bool = True
     vendor: str = "AMD"
     family: int = 0xF
     model: int = 0x6B
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    _BOOLS: ClassVar[tuple[str, ...]] = ("la57", "gbpages", "nx", "pse", "hypervisor")
+    _BOOLS: ClassVar[tuple[str, ...]] = ("la57", "gbpages", "nx", "pse", "hypervisor",
+                                         "rdrand")
     #: the vendor names the kernel knows (arch/x86/kernel/cpu/*.c c_vendor)
     VENDORS: ClassVar[tuple[str, ...]] = ("Intel", "AMD", "Hygon", "Centaur", "Zhaoxin",
                                           "Cyrix", "Transmeta", "UMC", "NSC", "Vortex",

@@ -136,6 +136,7 @@ class DmesgFacts:
     reached_free_initmem: bool = False
     efi: bool = False
     hypervisor: bool | None = None  # None: the log does not say (no DMI line)
+    rdrand: bool | None = None  # from a "... KASLR using ..." line
     efi_boot_services_kb: int | None = None
     cpu0: str | None = None  # the boot CPU's description after "smpboot: CPU0: "
     warnings: list[str] = field(default_factory=list)
@@ -255,6 +256,8 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             f.reached_free_initmem = True
         elif _HYPERVISOR.match(line):
             f.hypervisor = True
+        elif " KASLR using" in line and f.rdrand is None:
+            f.rdrand = " RDRAND" in line
         elif line.startswith("DMI: ") and f.hypervisor is None:
             f.hypervisor = False
         elif _EFI_BANNER.match(line):
@@ -301,8 +304,10 @@ def _stated_cpu_features(f: DmesgFacts, kconfig: KernelConfig) -> CpuFeatures:
     pse = f.hugetlb_2m_line or not (kconfig.hugetlbfs and f.reached_free_initmem)
     vendor, family, model = _cpu_identity(f.cpu0)
     hypervisor = f.hypervisor if f.hypervisor is not None else CpuFeatures().hypervisor
+    rdrand = f.rdrand if f.rdrand is not None else CpuFeatures().rdrand
     return CpuFeatures(la57=f.max_arch_pfn >= _LA57_MAX_ARCH_PFN, gbpages=gbpages,
-                       nx=not f.nx_missing, pse=pse, hypervisor=hypervisor, vendor=vendor,
+                       nx=not f.nx_missing, pse=pse, hypervisor=hypervisor, rdrand=rdrand,
+                       vendor=vendor,
                        family=family, model=model)
 
 

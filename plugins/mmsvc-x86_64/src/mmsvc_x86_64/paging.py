@@ -7,6 +7,7 @@ address; 5-level (LA57 CPU, CONFIG_X86_5LEVEL, no ``no5lvl``) 57 and 52.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from mmsvc.api import KERN_WARNING, BootContext, SparseGeometry, VmemmapTables, round_up
@@ -243,6 +244,39 @@ def kaslr_memory_enabled(ctx: BootContext) -> bool:
     vmalloc and vmemmap bases to random 1 GiB boundaries."""
     kc = ctx.kconfig
     return kc.randomize_memory and kc.randomize_base and not ctx.cmdline.nokaslr
+
+
+def early_console(ctx: BootContext) -> str | None:
+    """The early console ``early_printk`` writes to: the last one
+    setup_early_printk registers. It scans from the first ``earlyprintk=``
+    value to the end of the command line (parse_args has not cut the rest
+    yet), so a later word such as ``vga=normal`` registers the VGA console
+    after the serial one; QEMU's machines have VGA."""
+    raw = ctx.cmdline.raw
+    m = re.search(r"(?:^|\s)earlyprintk=", raw)
+    if m is None:
+        return None
+    found = re.findall(r"pciserial|serial|ttyS|vga", raw[m.end():])
+    return None if not found else "vga" if found[-1] == "vga" else "serial"
+
+
+def kaslr_entropy_report(ctx: BootContext, purpose: str) -> None:
+    """What ``kaslr_get_random_long`` tells the early console: the purpose
+    and the entropy sources (RDRAND when the CPU has it, and the TSC). It
+    never reaches the ring buffer; the serial log shows it when the early
+    console is the serial one."""
+    if early_console(ctx) != "serial":
+        return
+    rdrand = " RDRAND" if ctx.machine.cpu_features.rdrand else ""
+    ctx.printk(f"{purpose} KASLR using{rdrand} RDTSC...")
+
+
+def kernel_randomize_memory(ctx: BootContext) -> None:
+    """With memory-region randomisation on, the direct map, vmalloc and
+    vmemmap bases are drawn (the simulation keeps their layout's effects,
+    see :func:`preallocate_vmalloc_pages`)."""
+    if kaslr_memory_enabled(ctx):
+        kaslr_entropy_report(ctx, "Memory")
 
 
 def preallocate_vmalloc_pages(ctx: BootContext) -> int:

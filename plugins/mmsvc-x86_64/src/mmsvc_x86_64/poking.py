@@ -16,7 +16,12 @@ GFP_PGTABLE_USER = "GFP_KERNEL_ACCOUNT|__GFP_ZERO"
 
 
 def poking_init(ctx: BootContext) -> None:
-    """Allocate poking_mm's pgd and the page tables of the poking address."""
+    """Allocate poking_mm's pgd and the page tables of the poking address
+    (a random one in a RANDOMIZE_BASE build, whatever ``nokaslr`` says)."""
+    if ctx.kconfig.randomize_base:
+        from mmsvc_x86_64.paging import kaslr_entropy_report
+
+        kaslr_entropy_report(ctx, "Poking")
     pgd_order = 1 if ctx.kconfig.page_table_isolation else 0
     tables = 4 if ctx.machine.five_level_paging else 3
     pages = [(ctx.mm.alloc_pages(pgd_order, gfp=GFP_PGTABLE_USER), pgd_order)]

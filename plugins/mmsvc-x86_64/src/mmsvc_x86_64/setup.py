@@ -591,6 +591,8 @@ def steps(profile: str) -> list[Step]:
     return [
         *head,
         substep("e820__end_of_ram_pfn", e820__end_of_ram_pfn, "max_pfn and max_low_pfn"),
+        substep("kernel_randomize_memory", paging.kernel_randomize_memory,
+                "KASLR of the memory regions' bases"),
         substep("find_smp_config", find_smp_config, "the BIOS's MP table, reserved"),
         substep("reserve_brk", reserve_brk, "early page-table buffer and DMI copy"),
         substep("e820__memblock_setup", e820__memblock_setup, "e820 RAM to memblock"),
