@@ -119,3 +119,23 @@ def test_the_kaslr_trampoline_tables_come_from_the_early_buffer():
     assert reserved("console=ttyS0") - reserved("console=ttyS0 nokaslr") == 8
     assert reserved("console=ttyS0", la57=False) - reserved("console=ttyS0 nokaslr",
                                                             la57=False) == 4
+
+
+def test_kaslr_entropy_reports_go_to_the_serial_early_console_only():
+    from mmsvc.machine import default_machine
+
+    def lines(extra: str, **cpu) -> list[str]:
+        m = default_machine("6.1")
+        fields = {}
+        if cpu:
+            fields["cpu_features"] = dataclasses.replace(m.cpu_features, **cpu)
+        sim = Simulation(dataclasses.replace(m, cmdline=f"console=ttyS0 {extra}", **fields))
+        sim.boot()
+        return [ln for ln in sim.log.text().splitlines() if "KASLR using" in ln]
+
+    # nokaslr: only the poking address is drawn (RANDOMIZE_BASE builds)
+    assert lines("earlyprintk=serial nokaslr") == ["Poking KASLR using RDRAND RDTSC..."]
+    assert lines("earlyprintk=serial", rdrand=False)[0] == "Memory KASLR using RDTSC..."
+    # no early console, or a later word registering the VGA one after it
+    assert lines("nokaslr") == []
+    assert lines("earlyprintk=serial vga=normal nokaslr") == []
