@@ -60,6 +60,7 @@ PROC_GAPS = {
         "pc-6g-2node-kaslr-movnode.log", "q35-16g-kaslr-crash.log", "pc-3g-3node-kaslr.log",
         "mix-cloud-3g-kaslr-memmap.log", "mix-pc-3g-kaslr-crash-memtest.log",
         "mix2-pc-3g-smp2-fake2-kaslr-log.log", "mix2-pc-9g-4node-uneven-kaslr.log",
+        "mix11-pc-2g-nordrand-kaslr.log",
     )
 } | {
     "pc-4g-smp64.log": _MANY_CPUS, "pc-4g-smp4-maxcpus64.log": _MANY_CPUS,

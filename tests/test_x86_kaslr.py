@@ -139,3 +139,11 @@ def test_kaslr_entropy_reports_go_to_the_serial_early_console_only():
     # no early console, or a later word registering the VGA one after it
     assert lines("nokaslr") == []
     assert lines("earlyprintk=serial vga=normal nokaslr") == []
+    # asking for the serial console again does not take it back: it is refused
+    sim = Simulation(dataclasses.replace(
+        default_machine("6.1"),
+        cmdline="console=ttyS0 earlyprintk=serial vga=normal earlyprintk=serial,keep nokaslr"))
+    sim.boot()
+    text = sim.log.text()
+    assert "ERROR: earlyprintk= earlyser already used\n" in text
+    assert "KASLR using" not in text

@@ -39,7 +39,7 @@ from mmsvc.boot.context import BootContext, KernelGlobals
 from mmsvc.boot.steps import Step, StepKind, StepState, substep
 from mmsvc.errors import MachineConfigError, MmsvcError, OutOfMemoryError, PluginError
 from mmsvc.hookspecs import hookimpl
-from mmsvc.klog import KERN_DEBUG, KERN_ERR, KERN_INFO, KERN_NOTICE, KERN_WARNING
+from mmsvc.klog import KERN_CRIT, KERN_DEBUG, KERN_ERR, KERN_INFO, KERN_NOTICE, KERN_WARNING
 from mmsvc.mm.memtest import early_memtest, parse_memtest
 from mmsvc.mm.page_alloc import free_area_init, memblock_free_all, node_of, pglist_data_size
 from mmsvc.mm.percpu import (
@@ -67,7 +67,7 @@ from mmsvc.units import (
 )
 
 __all__ = [
-    "KERN_DEBUG", "KERN_ERR", "KERN_INFO", "KERN_NOTICE", "KERN_WARNING", "ArchPlugin",
+    "KERN_CRIT", "KERN_DEBUG", "KERN_ERR", "KERN_INFO", "KERN_NOTICE", "KERN_WARNING", "ArchPlugin",
     "Architecture",
     "BootContext",
     "FirstChunk",

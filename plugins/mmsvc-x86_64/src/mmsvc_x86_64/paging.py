@@ -246,18 +246,26 @@ def kaslr_memory_enabled(ctx: BootContext) -> bool:
     return kc.randomize_memory and kc.randomize_base and not ctx.cmdline.nokaslr
 
 
-def early_console(ctx: BootContext) -> str | None:
-    """The early console ``early_printk`` writes to: the last one
-    setup_early_printk registers. It scans from the first ``earlyprintk=``
-    value to the end of the command line (parse_args has not cut the rest
-    yet), so a later word such as ``vga=normal`` registers the VGA console
-    after the serial one; QEMU's machines have VGA."""
+def early_consoles(ctx: BootContext) -> tuple[str | None, list[str]]:
+    """setup_early_printk: the early console ``early_printk`` writes to (the
+    last one registered), and the consoles asked for twice. It scans from
+    the first ``earlyprintk=`` value to the end of the command line
+    (parse_args has not cut the rest yet), so a later word such as
+    ``vga=normal`` registers the VGA console after the serial one (QEMU's
+    machines have VGA); a console already registered is refused."""
     raw = ctx.cmdline.raw
     m = re.search(r"(?:^|\s)earlyprintk=", raw)
     if m is None:
-        return None
-    found = re.findall(r"pciserial|serial|ttyS|vga", raw[m.end():])
-    return None if not found else "vga" if found[-1] == "vga" else "serial"
+        return None, []
+    current, registered, refused = None, set(), []
+    for word in re.findall(r"pciserial|serial|ttyS|vga", raw[m.end():]):
+        con = "vga" if word == "vga" else "serial"
+        if con in registered:
+            refused.append(con)
+            continue
+        registered.add(con)
+        current = con
+    return current, refused
 
 
 def kaslr_entropy_report(ctx: BootContext, purpose: str) -> None:
@@ -265,7 +273,7 @@ def kaslr_entropy_report(ctx: BootContext, purpose: str) -> None:
     and the entropy sources (RDRAND when the CPU has it, and the TSC). It
     never reaches the ring buffer; the serial log shows it when the early
     console is the serial one."""
-    if early_console(ctx) != "serial":
+    if early_consoles(ctx)[0] != "serial":
         return
     rdrand = " RDRAND" if ctx.machine.cpu_features.rdrand else ""
     ctx.printk(f"{purpose} KASLR using{rdrand} RDTSC...")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mmsvc import api
 from mmsvc.api import (
+    KERN_CRIT,
     KERN_DEBUG,
     KERN_ERR,
     KERN_NOTICE,
@@ -96,6 +97,9 @@ def parse_early_param(ctx: BootContext) -> None:
         ctx.mm.memblock.bottom_up = True
         ctx.mm.memblock.movable_node = True
     ctx.parse_early_param()
+    for con in paging.early_consoles(ctx)[1]:
+        ctx.printk(f"ERROR: earlyprintk= early{'ser' if con == 'serial' else con} already used",
+                   KERN_CRIT)
     ctx.arch_state["percpu_alloc"] = api.percpu_alloc_setup(ctx)
     parse_memtest(ctx)
     if initmem.nx_enabled(ctx):
