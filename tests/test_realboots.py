@@ -47,11 +47,8 @@ _KASLR = ("DirectMap4k/2M: KASLR put the image high, so the pages the kernel all
           "between mm_init and the BPF pack (some 700 on one CPU: slab, stacks, trace "
           "buffers), which the simulation does not make, take the low memory the image "
           "left free; the pack's pages then fall in another 2 MiB region")
-_NONX_PTI = ("DirectMap4k/2M: one split more in the kernel on an Intel CPU without NX "
-             "booted with pti=on (the same machine with NX, or without PTI, is exact): "
-             "not traced yet")
 PROC_GAPS = {
-    "pc-2g-dimm.log": _DIMM, "mix2-pc-2g-nonx-pti-intel.log": _NONX_PTI,
+    "pc-2g-dimm.log": _DIMM,
 } | {
     name: _KASLR for name in (
         "pc-2g-kaslr.log", "pc-8g-kaslr-memtest.log", "q35-6g-2node-kaslr.log",

@@ -53,3 +53,43 @@ def test_walks_share_what_is_present(five):
     upt.walk_pte(0xFF11000000046000)        # same 2 MiB
     upt.walk_pte(0xFF11000000206000)        # next 2 MiB: a pte table only
     assert upt.taken == (["p4d"] if five else []) + ["pud", "pmd", "pte", "pte"]
+
+
+def _freed_initmem(sim) -> tuple[int, int]:
+    from mmsvc_x86_64.initmem import image_layout, kernel_virt
+
+    lo, hi = image_layout(sim.ctx)["unused kernel image (initmem)"]
+    return kernel_virt(sim.ctx, lo), hi - lo
+
+
+@pytest.mark.parametrize("nx", [True, False])
+def test_freed_image_pieces_leave_the_high_mapping(nx):
+    from mmsvc.errors import NotAllocatedError
+
+    sim = boot_default("pti=on", cpu_features=CpuFeatures(nx=nx))
+    virt, length = _freed_initmem(sim)
+    for addr in (virt, virt + length - 4096):
+        with pytest.raises(NotAllocatedError, match="not mapped"):
+            sim.mm.translate(addr)
+    # the direct-map alias stays: the page is free memory now
+    phys = sim.mm.slow_virt_to_phys(sim.ctx.results["direct_map"]["virt"] + (1 << 24))
+    assert phys == 1 << 24
+    # without NX the walk still counts the entries it took away (RW set)
+    wx = [line for line in sim.log.text().splitlines() if "W+X" in line]
+    assert ("FAILED" in wx[0]) is not nx
+
+
+def test_without_pti_the_freed_pieces_stay_mapped():
+    sim = boot_default("nopti", cpu_features=CpuFeatures(nx=False))
+    virt, length = _freed_initmem(sim)
+    assert sim.mm.slow_virt_to_phys(virt + length - 4096) >= 1 << 24
+
+
+def test_a_cpu_without_nx_splits_the_edges_it_unmaps():
+    # making the freed pieces no-execute changes nothing without NX; taking
+    # them out of the high mapping splits their partly covered 2 MiB pages
+    def splits(cmd: str) -> int:
+        from mmsvc import views
+        return views.meminfo(boot_default(cmd, cpu_features=CpuFeatures(nx=False)))["DirectMap4k"]
+
+    assert splits("pti=on") > splits("nopti")

@@ -416,6 +416,12 @@ impl Mm {
         self.with_kernel_pagetable(|pt, src| pt.change_attr(src, virt, len, set, clear, account))
     }
 
+    /// `set_memory_np` on the kernel page table: the range stops being
+    /// present, its tables stay (see [`PageTable::set_not_present`]).
+    pub fn kernel_set_not_present(&mut self, virt: u64, len: u64, account: bool) -> Result<u64> {
+        self.with_kernel_pagetable(|pt, src| pt.set_not_present(src, virt, len, account))
+    }
+
     /// Unmap `[virt, virt+len)` from the kernel page table.
     pub fn kernel_unmap_range(&mut self, virt: u64, len: u64) -> Result<()> {
         self.with_kernel_pagetable(|pt, src| pt.unmap_range(src, virt, len))

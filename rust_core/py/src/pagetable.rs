@@ -286,6 +286,15 @@ impl PyMm {
         })
     }
 
+    /// `set_memory_np`: every page of `[virt, virt+length)`, which must be
+    /// mapped, stops being present. Huge pages covered in part are split
+    /// (with `account`, counted in `direct_pages_count`); the page tables
+    /// stay. Returns how many leaves went.
+    #[pyo3(signature = (virt, length, account = false))]
+    fn kernel_set_not_present(&self, virt: u64, length: u64, account: bool) -> PyResult<u64> {
+        guarded(|| self.shared.lock().kernel_set_not_present(virt, length, account))
+    }
+
     /// x86's `direct_pages_count` as `[(page size, count)]`: the leaves
     /// `init_memory_mapping` created or found again in its ranges, and the
     /// accounted splits since (what /proc/meminfo's DirectMap lines show).

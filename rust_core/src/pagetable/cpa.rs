@@ -57,6 +57,37 @@ impl PageTable {
         Ok(changed)
     }
 
+    /// x86's `set_memory_np`: the pages of `[virt, virt + len)` (mapped
+    /// entirely) stop being present. A leaf the range covers whole goes as
+    /// it is; one covered in part is split first, down to the size the
+    /// range's edge needs (counted with `account`, as [`Self::change_attr`]
+    /// counts). The tables stay, the kernel's non-present entries still
+    /// sitting in them. Returns how many leaves went. `NotMapped` names
+    /// the first hole, before anything changes.
+    pub fn set_not_present(&mut self, src: &mut dyn PageSource, virt: u64, len: u64, account: bool) -> Result<u64> {
+        let (t, end) = self.check_range(virt, len, PAGE_SIZE)?;
+        if let Some(hole) = self.first_unmapped(ROOT, 0, t, end) {
+            return Err(MmError::NotMapped { addr: self.to_va(hole) });
+        }
+        // the leaves holding the range's edges bound every split it makes
+        let leaf_span = |pt: &Self, at: u64| {
+            let (_, _, level) = pt.find_leaf(at).ok_or(MmError::NotMapped { addr: pt.to_va(at) })?;
+            let size = pt.lv[level].size;
+            Ok::<_, MmError>((at & !(size - 1), (at & !(size - 1)) + size))
+        };
+        let (lo, _) = leaf_span(self, t)?;
+        let (_, hi) = leaf_span(self, end - 1)?;
+        let before = self.leaves_per_level(lo, hi);
+        self.split_edges(src, t, end, None)?;
+        if account {
+            let after = self.leaves_per_level(lo, hi);
+            self.count_splits(&before, &after);
+        }
+        let gone = self.leaves_in(t, end);
+        self.clear_rec(src, ROOT, 0, t, end, false);
+        Ok(gone)
+    }
+
     /// `split_page_count` for every split that turned the leaves `before`
     /// into `after`, biggest first: each takes one page of its size from
     /// the count and adds a table's worth of the next, unless no page of

@@ -110,8 +110,12 @@ def change_page_attr(ctx: BootContext, start: int, end: int, *, set_: tuple[str,
     if end <= start or "high_map" not in ctx.arch_state or not (set_ or clear):
         return
     mm, dm = ctx.mm, ctx.results["direct_map"]
-    mm.kernel_change_attr(kernel_virt(ctx, start), end - start, list(set_), list(clear),
-                          account=True)
+    # pages already taken out of the high mapping keep no entry here: the
+    # kernel's non-present entries change without a split (they are whole
+    # leaves or inside split ones), so skipping them changes the same splits
+    for lo, hi in _minus(start, end, ctx.arch_state.get("high_map_removed", ())):
+        mm.kernel_change_attr(kernel_virt(ctx, lo), hi - lo, list(set_), list(clear),
+                              account=True)
     if set(set_) | set(clear) != {NOEXEC}:
         # the alias exists only where the direct map maps RAM (pfn_range_is_mapped)
         for lo_pfn, hi_pfn, _nid in mm.memblock.mem_pfn_ranges():
@@ -119,6 +123,15 @@ def change_page_attr(ctx: BootContext, start: int, end: int, *, set_: tuple[str,
             if lo < hi:
                 mm.kernel_change_attr(dm["virt"] + lo, hi - lo, list(set_), list(clear),
                                       account=True)
+
+
+def _minus(start: int, end: int, holes) -> list[tuple[int, int]]:
+    """``[start, end)`` without the ``[lo, hi)`` ranges of *holes*."""
+    runs = [(start, end)]
+    for lo, hi in holes:
+        runs = [piece for a, b in runs
+                for piece in ((a, min(b, lo)), (max(a, hi), b)) if piece[0] < piece[1]]
+    return runs
 
 
 def idt_table(ctx: BootContext) -> int:
@@ -149,6 +162,22 @@ def free_init_pages(ctx: BootContext, name: str, start: int, end: int,
     ctx.pr_info(f"Freeing {name} memory: {pages * PAGE_SIZE >> 10}K")
 
 
+def free_kernel_image_pages(ctx: BootContext, name: str, start: int, end: int,
+                            freed: dict[str, int]) -> None:
+    """Free a piece of the image; with PTI the piece also leaves the high
+    mapping (``set_memory_np_noalias``), so that no entry the user copy
+    might share points at freed memory. A 2 MiB page the piece covers in
+    part is split for that, counted in DirectMap; its direct-map alias
+    stays."""
+    free_init_pages(ctx, name, start, end, freed)
+    if not ctx.arch_state.get("pti") or "high_map" not in ctx.arch_state:
+        return
+    removed = ctx.arch_state.setdefault("high_map_removed", [])
+    for lo, hi in _minus(start, end, removed):
+        ctx.mm.kernel_set_not_present(kernel_virt(ctx, lo), hi - lo, account=True)
+    removed.append((start, end))
+
+
 def mark_rodata_ro(ctx: BootContext, freed: dict[str, int]) -> None:
     """Write-protect text and rodata (to the 2 MiB-aligned rodata end), make
     everything from the end of text to the end of brk no-execute, and free
@@ -160,7 +189,7 @@ def mark_rodata_ro(ctx: BootContext, freed: dict[str, int]) -> None:
     change_page_attr(ctx, s["text_end"], high_end, set_=(NOEXEC,))
     for name in ("unused kernel image (text/rodata gap)", "unused kernel image (rodata/data gap)"):
         if name in layout:
-            free_init_pages(ctx, name, *layout[name], freed)
+            free_kernel_image_pages(ctx, name, *layout[name], freed)
 
 
 def alternative_instructions(ctx: BootContext) -> None:
@@ -192,9 +221,11 @@ def free_initmem(ctx: BootContext) -> None:
         pages = ctx.mm.free_reserved_area(start // PAGE_SIZE, end // PAGE_SIZE)
         freed["initrd"] = pages
         ctx.pr_info(f"Freeing initrd memory: {pages * PAGE_SIZE >> 10}K")
-    for name in ("unused decrypted", "unused kernel image (initmem)"):
-        if name in layout:
-            free_init_pages(ctx, name, *layout[name], freed)
+    if "unused decrypted" in layout:
+        free_init_pages(ctx, "unused decrypted", *layout["unused decrypted"], freed)
+    if "unused kernel image (initmem)" in layout:
+        free_kernel_image_pages(ctx, "unused kernel image (initmem)",
+                                *layout["unused kernel image (initmem)"], freed)
     mark_rodata_ro(ctx, freed)
     debug_checkwx(ctx)
 
@@ -210,12 +241,22 @@ def debug_checkwx(ctx: BootContext) -> None:
 
     mode = paging.paging_mode(ctx)
     kernel_half = (1 << 64) - (1 << (mode.pgdir_shift + 8))
-    _report_wx(ctx, ctx.mm.wx_pages(kernel_half, (1 << 64) - kernel_half))
+    _report_wx(ctx, ctx.mm.wx_pages(kernel_half, (1 << 64) - kernel_half)
+               + _wx_not_present(ctx))
     # the user copy is checked only with NX (ptdump_walk_user_pgd_level_checkwx)
     if ctx.arch_state.get("pti_pages") and nx_enabled(ctx):
         ctx.pr_info("x86/mm: Checking user space page tables")
         _report_wx(ctx, sum(ctx.mm.wx_pages(lo, hi - lo)
                             for lo, hi in ctx.arch_state.get("pti_ranges", ())))
+
+
+def _wx_not_present(ctx: BootContext) -> int:
+    """The walk judges an entry by its RW and NX bits, present or not: the
+    pieces of the image PTI took out of the high mapping were made
+    writable before, and no-execute only where the CPU has NX."""
+    if nx_enabled(ctx):
+        return 0
+    return sum(hi - lo for lo, hi in ctx.arch_state.get("high_map_removed", ())) // PAGE_SIZE
 
 
 def _report_wx(ctx: BootContext, pages: int) -> None:

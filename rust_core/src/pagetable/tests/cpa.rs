@@ -108,3 +108,45 @@ fn wx_pages_and_the_supported_mask() {
     assert_eq!(pt.change_attr(&mut src, BASE + 2 * M2, K4, PteFlags::NOEXEC, PteFlags::empty(), true).unwrap(), 0);
     assert_eq!(pt.leaf_counts(BASE + 2 * M2, M2).unwrap(), before);
 }
+
+#[test]
+fn set_not_present_splits_only_the_edges_it_covers_in_part() {
+    let (mut pt, mut src) = four_huge_pages();
+    let tables_before = pt.page_table_pages();
+    // from 4K into the second huge page to the end of the third: the second
+    // is split, the third goes whole
+    let gone = pt.set_not_present(&mut src, BASE + M2 + K4, 2 * M2 - K4, true).unwrap();
+    assert_eq!(gone, 511 + 1);
+    assert_eq!(counts(&pt)[..2], [(K4, 1), (M2, 2)]);
+    assert!(pt.translate(BASE + M2).is_ok());
+    assert!(pt.translate(BASE + M2 + K4).is_err());
+    assert!(pt.translate(BASE + 2 * M2).is_err());
+    assert!(pt.translate(BASE + 3 * M2).is_ok());
+    // the split table stays, though only one of its entries is present
+    assert_eq!(pt.page_table_pages(), tables_before + 1);
+    pt.check_invariants().unwrap();
+}
+
+#[test]
+fn set_not_present_refuses_a_hole_and_changes_nothing() {
+    let (mut pt, mut src) = four_huge_pages();
+    let before = snapshot(&pt, &[BASE, BASE + M2]);
+    let err = pt.set_not_present(&mut src, BASE + K4, 4 * M2, false).unwrap_err();
+    assert!(matches!(err, MmError::NotMapped { addr } if addr == BASE + 4 * M2));
+    assert_eq!(snapshot(&pt, &[BASE, BASE + M2]), before);
+}
+
+#[test]
+fn set_not_present_counts_its_splits_like_change_attr() {
+    let (mut pt, mut src) = x86();
+    let ram = [(0, G1)];
+    pt.init_memory_mapping(&mut src, 0, G1, PAGE_SIZE_MASK_2M_1G, &ram, BASE, PteFlags::PAGE_KERNEL).unwrap();
+    assert_eq!(pt.direct_pages_count(), vec![(K4, 0), (M2, 0), (G1, 1)]);
+    // a 2M page's worth from 4K in: the 1G page splits, then the 2M pages
+    // at both edges
+    pt.set_not_present(&mut src, BASE + K4, M2, true).unwrap();
+    assert_eq!(pt.direct_pages_count(), vec![(K4, 1024), (M2, 510), (G1, 0)]);
+    // a whole 2M page further up goes without a split
+    pt.set_not_present(&mut src, BASE + 8 * M2, M2, true).unwrap();
+    assert_eq!(pt.direct_pages_count(), vec![(K4, 1024), (M2, 510), (G1, 0)]);
+}
