@@ -57,7 +57,7 @@ PROC_GAPS = {
         "pc-6g-2node-kaslr-movnode.log", "q35-16g-kaslr-crash.log", "pc-3g-3node-kaslr.log",
         "mix-cloud-3g-kaslr-memmap.log", "mix-pc-3g-kaslr-crash-memtest.log",
         "mix2-pc-3g-smp2-fake2-kaslr-log.log", "mix2-pc-9g-4node-uneven-kaslr.log",
-        "mix11-pc-2g-nordrand-kaslr.log",
+        "mix11-pc-2g-nordrand-kaslr.log", "mix13-pc-2g-nonx-intel-kaslr.log",
     )
 } | {
     "pc-4g-smp64.log": _MANY_CPUS, "pc-4g-smp4-maxcpus64.log": _MANY_CPUS,
@@ -90,7 +90,11 @@ _WX_COUNT = ("x86/mm: Checked W+X mappings: FAILED",
              "page the kernel maps: some 1350 pages (0.25 %) short, the vmap'd kernel stacks "
              "and the other vmalloc areas of allocations the simulation does not make")
 LINE_GAPS: dict[str, tuple[str, str]] = {
-    "pc-2g-nonx.log": _WX_COUNT, "mix2-pc-2g-nonx-pti-intel.log": _WX_COUNT,
+    name: _WX_COUNT for name in (
+        "pc-2g-nonx.log", "mix2-pc-2g-nonx-pti-intel.log", "mix13-pc-1g-nonx-pti-mem700.log",
+        "mix13-pc-2g-nonx-intel-kaslr.log", "mix13-pc-2g-nonx-nopti-intel.log",
+        "mix13-pc-3g-nonx-pti-amd.log", "mix13-pc-6g-nonx-2node-intel.log",
+    )
 }
 #: Memory lines not yet exact to the page (the bar allows 1 % / 2 %)
 MEMORY_LINE_GAPS: dict[str, str] = {}
