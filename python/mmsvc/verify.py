@@ -32,7 +32,7 @@ EXACT = tuple(re.compile(p) for p in (
     r"^last_pfn = ", r"^DMA: (preallocated|failed)", r"^e820: (update|remove|reserve RAM) ",
     r"hash table entries: ", r"^TCP: Hash tables configured", r"^NetLabel:  domain hash",
     r"available for PCI devices", r"^smp: Brought up", r"^x86/mm: Memory block size",
-    r"^x86/mm: Check(ed W\+X|ing user space)",
+    r"^x86/mm: Check(ed W\+X|ing user space)", r"^PCI: (MMCONFIG|not using MMCONFIG)",
 ))
 MEMORY = re.compile(
     r"Memory: (\d+)K/(\d+)K available \((\d+)K kernel code, (\d+)K rwdata, (\d+)K rodata, "

@@ -172,6 +172,10 @@ def build_steps(ctx: BootContext) -> list[Step]:
                       doc="the DMA atomic pools from the buddy allocator (postcore_initcall)"))
     steps.append(Step("init_per_zone_wmark_min", "late", G, _init_per_zone_wmark_min,
                       doc="min_free_kbytes, watermarks and lowmem_reserve (postcore_initcall)"))
+    steps.append(_arch_step(ctx, "pci_arch_init", "late",
+                            "architecture: PCI's access set up (x86_64: the MCFG table's "
+                            "configuration-space windows checked against e820 and "
+                            "ioremapped; arch_initcall)"))
     steps.append(_arch_step(ctx, "pci_subsys_init", "late",
                             "architecture: the PCI resources (x86_64: the RAM buffers "
                             "e820__reserve_resources_late keeps from PCI; subsys_initcall)"))

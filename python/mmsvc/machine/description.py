@@ -133,14 +133,54 @@ class MpTable:
 
 
 @dataclass(frozen=True)
+class McfgAllocation:
+    """An allocation of the ACPI MCFG table: PCI segment ``segment``'s buses
+    ``start_bus``..``end_bus`` have their configuration space (ECAM, 1 MiB
+    a bus) from ``address`` on, ``address`` being where bus 0 would be."""
+
+    address: int
+    segment: int = 0
+    start_bus: int = 0
+    end_bus: int = 0xFF
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """Physical ``[start, end)`` of the buses' configuration space."""
+        return (self.address + (self.start_bus << 20), self.address + ((self.end_bus + 1) << 20))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"address": self.address, "segment": self.segment,
+                "start_bus": self.start_bus, "end_bus": self.end_bus}
+
+    @classmethod
+    def from_dict(cls, data: object, path: str) -> McfgAllocation:
+        d = _check_keys(data, {"address", "segment", "start_bus", "end_bus"}, path)
+        if "address" not in d:
+            raise MachineConfigError(_join(path, "address"), "missing")
+        out = cls(parse_size(d["address"], _join(path, "address"), allow_zero=False),
+                  *(parse_size(d.get(k, default), _join(path, k))
+                    for k, default in (("segment", 0), ("start_bus", 0), ("end_bus", 0xFF))))
+        if out.segment > 0xFFFF:
+            raise MachineConfigError(_join(path, "segment"),
+                                     f"must be 0..0xffff, got {out.segment}")
+        if not out.start_bus <= out.end_bus <= 0xFF:
+            raise MachineConfigError(path, f"buses must satisfy start_bus <= end_bus <= 0xff, got "
+                                           f"{out.start_bus:#x}..{out.end_bus:#x}")
+        return out
+
+
+@dataclass(frozen=True)
 class E820Firmware:
     """x86 firmware: the e820 entries the BIOS hands over (may overlap; the kernel
-    sanitises them), the ACPI tables it lists (``acpi_tables``) and its MP
-    table (``mp_table``, if any)."""
+    sanitises them), the ACPI tables it lists (``acpi_tables``), the
+    allocations of its MCFG table (``mcfg``: where PCI's configuration space
+    lies; the kernel reads them only when an MCFG table is listed) and its
+    MP table (``mp_table``, if any)."""
 
     e820: tuple[E820Entry, ...]
     acpi_tables: tuple[AcpiTable, ...] = ()
     mp_table: MpTable | None = None
+    mcfg: tuple[McfgAllocation, ...] = ()
     kind: ClassVar[str] = "e820"
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,21 +189,26 @@ class E820Firmware:
             d["acpi_tables"] = [t.to_dict() for t in self.acpi_tables]
         if self.mp_table is not None:
             d["mp_table"] = self.mp_table.to_dict()
+        if self.mcfg:
+            d["mcfg"] = [a.to_dict() for a in self.mcfg]
         return d
 
     @classmethod
     def from_dict(cls, data: object, path: str = "firmware") -> E820Firmware:
-        d = _check_keys(data, {"e820", "acpi_tables", "mp_table"}, path)
+        d = _check_keys(data, {"e820", "acpi_tables", "mp_table", "mcfg"}, path)
         if "e820" not in d:
             raise MachineConfigError(_join(path, "e820"), "missing")
         items = _list(d["e820"], _join(path, "e820"))
         tables = _list(d.get("acpi_tables", []), _join(path, "acpi_tables"))
+        mcfg = _list(d.get("mcfg", []), _join(path, "mcfg"))
         mp = d.get("mp_table")
         return cls(tuple(e820_entry_from_dict(x, f"{path}.e820[{i}]")
                          for i, x in enumerate(items)),
                    tuple(AcpiTable.from_dict(t, f"{path}.acpi_tables[{i}]")
                          for i, t in enumerate(tables)),
-                   None if mp is None else MpTable.from_dict(mp, _join(path, "mp_table")))
+                   None if mp is None else MpTable.from_dict(mp, _join(path, "mp_table")),
+                   tuple(McfgAllocation.from_dict(a, f"{path}.mcfg[{i}]")
+                         for i, a in enumerate(mcfg)))
 
     def validate(self, desc: MachineDescription, path: str = "firmware") -> None:
         limit = desc.max_physmem_bits
@@ -187,6 +232,10 @@ class E820Firmware:
         for i, t in enumerate(self.acpi_tables):
             if limit is not None and t.address + t.length > 1 << limit:
                 raise MachineConfigError(f"{path}.acpi_tables[{i}]",
+                                         f"above the {limit}-bit physical address limit")
+        for i, a in enumerate(self.mcfg):
+            if limit is not None and a.window[1] > 1 << limit:
+                raise MachineConfigError(f"{path}.mcfg[{i}]",
                                          f"above the {limit}-bit physical address limit")
         mp = self.mp_table
         if mp is not None and (mp.address + 16 > 1 << 20

@@ -40,6 +40,7 @@ from mmsvc.machine.description import (
     KernelConfig,
     KernelImage,
     MachineDescription,
+    McfgAllocation,
     MpTable,
     NumaNode,
     UmlFirmware,
@@ -63,6 +64,9 @@ _SRAT_MEM = re.compile(
     r"ACPI: SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]( hotplug)?")
 _MP_TABLE = re.compile(r"^found SMP MP-table at \[mem (0x[0-9a-f]+)-0x[0-9a-f]+\]")
 #: under memblock=debug, the MP configuration table's reservation follows
+_MMCONFIG = re.compile(r"^PCI: MMCONFIG for domain ([0-9a-f]{4}) "
+                       r"\[bus ([0-9a-f]{2})-([0-9a-f]{2})\] "
+                       r"at \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] \(base (0x[0-9a-f]+)\)$")
 _MP_CONFIG = re.compile(r"^memblock_reserve: \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] smp_scan_config")
 _SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
 _RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
@@ -121,6 +125,7 @@ class DmesgFacts:
     bad_mem: list[tuple[int, int, int]] = field(default_factory=list)  # pattern, start, end
     acpi_tables: list[AcpiTable] = field(default_factory=list)
     mp_table: MpTable | None = None
+    mcfg: list[McfgAllocation] = field(default_factory=list)
     kernel_code: int | None = None  # physical _text, from /proc/iomem after the boot log
     cmdline: str | None = None
     ramdisk: tuple[int, int] | None = None  # start, size
@@ -205,6 +210,9 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
                 and not any(t.signature == m.group(1) and t.address == int(m.group(2), 16)
                             for t in f.acpi_tables):
             f.acpi_tables.append(AcpiTable(m.group(1), int(m.group(2), 16), int(m.group(3), 16)))
+        if m := _MMCONFIG.match(line):
+            f.mcfg.append(McfgAllocation(int(m.group(4), 16), int(m.group(1), 16),
+                                         int(m.group(2), 16), int(m.group(3), 16)))
         if m := _MP_TABLE.match(line):
             f.mp_table = MpTable(int(m.group(1), 16))
         elif (m := _MP_CONFIG.match(line)) and f.mp_table is not None \
@@ -402,7 +410,8 @@ def from_dmesg(
     if f.arch == "x86_64":
         if not f.e820:
             raise MachineConfigError("dmesg", "no BIOS-e820 lines")
-        firmware: object = E820Firmware(tuple(f.e820), tuple(f.acpi_tables), f.mp_table)
+        firmware: object = E820Firmware(tuple(f.e820), tuple(f.acpi_tables), f.mp_table,
+                                        tuple(f.mcfg))
     else:
         from mmsvc.machine.cmdline import parse_cmdline
 

@@ -92,6 +92,19 @@ impl PyMm {
         guarded(|| self.shared.lock().with_vmalloc(|v, pt, src| v.vmap(pt, src, &pfns, VmFlags::VM_MAP, caller)))
     }
 
+    /// `ioremap(phys, size)`: map device memory (no pages of its own) in
+    /// the vmalloc space, aligned as the kernel aligns an ioremap, with the
+    /// largest leaves that alignment allows; returns the address of `phys`.
+    #[pyo3(signature = (phys, size, caller = "ioremap"))]
+    fn ioremap(&self, phys: u64, size: u64, caller: &str) -> PyResult<u64> {
+        guarded(|| self.shared.lock().with_vmalloc(|v, pt, src| v.ioremap(pt, src, phys, size, caller)))
+    }
+
+    /// `iounmap(addr)`.
+    fn iounmap(&self, addr: u64) -> PyResult<()> {
+        guarded(|| self.shared.lock().with_vmalloc(|v, pt, src| v.iounmap(pt, src, addr)))
+    }
+
     /// `vunmap(addr)`.
     fn vunmap(&self, addr: u64) -> PyResult<()> {
         guarded(|| self.shared.lock().with_vmalloc(|v, pt, src| v.vunmap(pt, src, addr)))

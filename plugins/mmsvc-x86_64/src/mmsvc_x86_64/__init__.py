@@ -22,6 +22,7 @@ from mmsvc_x86_64 import (
     mem_init,
     numa,
     paging,
+    pci_mmconfig,
     poking,
     pti,
     setup,
@@ -98,6 +99,9 @@ class X86_64(ArchPlugin):
 
     def step_driver_init(self, ctx: BootContext) -> None:
         setup.probe_memory_block_size(ctx)
+
+    def step_pci_arch_init(self, ctx: BootContext) -> None:
+        pci_mmconfig.pci_mmcfg_early_init(ctx)
 
     def step_pci_subsys_init(self, ctx: BootContext) -> None:
         setup.e820__reserve_resources_late(ctx)
