@@ -48,6 +48,8 @@ CALLS = [
     lambda mm, a, b, o: mm.slow_virt_to_phys(a),
     lambda mm, a, b, o: mm.kernel_change_attr(a, b, clear=["WRITE"], account=bool(o & 1)),
     lambda mm, a, b, o: mm.kernel_set_not_present(a, b, account=bool(o & 1)),
+    lambda mm, a, b, o: mm.ioremap(a, b % (1 << 32)),
+    lambda mm, a, b, o: mm.iounmap(a),
     lambda mm, a, b, o: mm.kernel_map_static(a, b, 1 << 21, [a >> 12, b >> 12], page_size=4096),
     lambda mm, a, b, o: mm.bench_kmalloc_kfree_pairs(a % 100_000, o),
     lambda mm, a, b, o: mm.pageblock_migratetype(a),
