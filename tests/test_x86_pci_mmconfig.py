@@ -81,15 +81,21 @@ def test_a_window_reserved_in_part_is_halved_to_what_is_reserved():
 
 def test_a_window_not_reserved_is_not_used():
     m = _q35()
-    sim = _boot(_q35(e820=_e820_without_window(m, 0)))
-    assert _lines(sim)[1:] == ["PCI: not using MMCONFIG"]
+    sim = _boot(_q35(e820=_e820_without_window(m, 0), motherboard_resources=()))
+    assert _lines(sim)[1] == "PCI: not using MMCONFIG"
     assert _ioremaps(sim) == []
 
 
-@pytest.mark.parametrize("option", ["acpi=off", "pci=nommconf", "pci=bios"])
+@pytest.mark.parametrize("option", ["acpi=off", "pci=nommconf", "pci=conf1", "pci=off",
+                                    "pci=noacpi,conf2"])
 def test_options_that_turn_it_off(option):
     sim = _boot(_q35(option))
     assert _lines(sim) == [] and _ioremaps(sim) == []
+
+
+def test_pci_bios_is_32_bit_only():
+    # x86_64 has no PCI BIOS access: the option changes nothing here
+    assert _ioremaps(_boot(_q35("pci=bios"))) != []
 
 
 def test_without_nx_the_window_counts_as_w_x():
@@ -120,6 +126,57 @@ def test_bad_allocations_are_refused_by_name(entry, field):
     assert ei.value.field == field
 
 
+@pytest.mark.parametrize("entry, field", [
+    ({"start": 0xB000_0000}, "firmware.motherboard_resources[0].size"),
+    ({"start": 0xB000_0000, "size": 0}, "firmware.motherboard_resources[0].size"),
+    ({"start": -1, "size": 1}, "firmware.motherboard_resources[0].start"),
+])
+def test_bad_motherboard_resources_are_refused_by_name(entry, field):
+    d = _q35().to_dict()
+    d["firmware"]["motherboard_resources"] = [entry]
+    with pytest.raises(MachineConfigError) as ei:
+        MachineDescription.from_dict(d)
+    assert ei.value.field == field
+
+
 def test_the_allocations_survive_a_round_trip():
     m = _q35()
-    assert MachineDescription.from_dict(m.to_dict()).firmware.mcfg == m.firmware.mcfg
+    again = MachineDescription.from_dict(m.to_dict()).firmware
+    assert again.mcfg == m.firmware.mcfg
+    assert again.motherboard_resources == m.firmware.motherboard_resources
+
+
+def test_pci_noearly_leaves_it_to_the_motherboard_resources():
+    sim = _boot(_q35("pci=noearly"))
+    assert _lines(sim) == [
+        f"PCI: MMCONFIG for domain 0000 [bus 00-ff] at {WINDOW} (base 0xb0000000)",
+        f"PCI: MMCONFIG at {WINDOW} reserved in ACPI motherboard resources"]
+    assert len(_ioremaps(sim)) == 1
+    # the late pass comes with acpi_init, after the early pass's place
+    steps = [s.name for s in sim.steps]
+    assert steps.index("pci_arch_init") < steps.index("acpi_init")
+
+
+def test_a_window_e820_misses_gets_a_second_chance():
+    m = _q35()
+    sim = _boot(_q35(e820=_e820_without_window(m, 0)))
+    assert _lines(sim) == [
+        f"PCI: MMCONFIG for domain 0000 [bus 00-ff] at {WINDOW} (base 0xb0000000)",
+        "PCI: not using MMCONFIG",
+        f"PCI: MMCONFIG for domain 0000 [bus 00-ff] at {WINDOW} (base 0xb0000000)",
+        f"PCI: MMCONFIG at {WINDOW} reserved in ACPI motherboard resources"]
+    assert len(_ioremaps(sim)) == 1
+    # and without a motherboard device claiming it, no MMCONFIG at all
+    bare = _boot(_q35(e820=_e820_without_window(m, 0), motherboard_resources=()))
+    assert _lines(bare)[2:] == [
+        f"PCI: MMCONFIG for domain 0000 [bus 00-ff] at {WINDOW} (base 0xb0000000)",
+        f"[Firmware Info]: PCI: MMCONFIG at {WINDOW} not reserved in ACPI motherboard resources",
+        "PCI: not using MMCONFIG"]
+    assert _ioremaps(bare) == []
+
+
+def test_a_log_gives_the_motherboard_resources():
+    from mmsvc.machine import MotherboardResource
+
+    assert _q35().firmware.motherboard_resources == (
+        MotherboardResource(0xB000_0000, 256 << 20),)

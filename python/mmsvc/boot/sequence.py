@@ -184,6 +184,10 @@ def build_steps(ctx: BootContext) -> list[Step]:
     steps.append(Step("hugepage_init", "late", G, khugepaged.hugepage_init,
                       doc="khugepaged raises min_free_kbytes for transparent huge pages "
                           "(subsys_initcall)"))
+    steps.append(_arch_step(ctx, "acpi_init", "late",
+                            "architecture: the ACPI interpreter's set-up (x86_64: MMCONFIG "
+                            "tried again through ACPI motherboard resources; "
+                            "subsys_initcall)"))
     steps.append(Step("netlbl_init", "late", G, hashes.netlbl_init,
                       doc="NetLabel's domain hash (subsys_initcall)"))
     steps.append(Step("dquot_init", "late", G, hashes.dquot_init,

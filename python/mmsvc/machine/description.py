@@ -170,17 +170,45 @@ class McfgAllocation:
 
 
 @dataclass(frozen=True)
+class MotherboardResource:
+    """A memory range an ACPI motherboard device (PNP0C01/PNP0C02) claims:
+    the late MMCONFIG check (``pci=noearly``, or after e820 failed it)
+    trusts a window one of these holds whole."""
+
+    start: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "size": self.size}
+
+    @classmethod
+    def from_dict(cls, data: object, path: str) -> MotherboardResource:
+        d = _check_keys(data, {"start", "size"}, path)
+        for k in ("start", "size"):
+            if k not in d:
+                raise MachineConfigError(_join(path, k), "missing")
+        return cls(parse_size(d["start"], _join(path, "start")),
+                   parse_size(d["size"], _join(path, "size"), allow_zero=False))
+
+
+@dataclass(frozen=True)
 class E820Firmware:
     """x86 firmware: the e820 entries the BIOS hands over (may overlap; the kernel
     sanitises them), the ACPI tables it lists (``acpi_tables``), the
     allocations of its MCFG table (``mcfg``: where PCI's configuration space
-    lies; the kernel reads them only when an MCFG table is listed) and its
+    lies; the kernel reads them only when an MCFG table is listed), the
+    ranges its motherboard devices claim (``motherboard_resources``) and its
     MP table (``mp_table``, if any)."""
 
     e820: tuple[E820Entry, ...]
     acpi_tables: tuple[AcpiTable, ...] = ()
     mp_table: MpTable | None = None
     mcfg: tuple[McfgAllocation, ...] = ()
+    motherboard_resources: tuple[MotherboardResource, ...] = ()
     kind: ClassVar[str] = "e820"
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,16 +219,20 @@ class E820Firmware:
             d["mp_table"] = self.mp_table.to_dict()
         if self.mcfg:
             d["mcfg"] = [a.to_dict() for a in self.mcfg]
+        if self.motherboard_resources:
+            d["motherboard_resources"] = [r.to_dict() for r in self.motherboard_resources]
         return d
 
     @classmethod
     def from_dict(cls, data: object, path: str = "firmware") -> E820Firmware:
-        d = _check_keys(data, {"e820", "acpi_tables", "mp_table", "mcfg"}, path)
+        d = _check_keys(data, {"e820", "acpi_tables", "mp_table", "mcfg",
+                               "motherboard_resources"}, path)
         if "e820" not in d:
             raise MachineConfigError(_join(path, "e820"), "missing")
         items = _list(d["e820"], _join(path, "e820"))
         tables = _list(d.get("acpi_tables", []), _join(path, "acpi_tables"))
         mcfg = _list(d.get("mcfg", []), _join(path, "mcfg"))
+        board = _list(d.get("motherboard_resources", []), _join(path, "motherboard_resources"))
         mp = d.get("mp_table")
         return cls(tuple(e820_entry_from_dict(x, f"{path}.e820[{i}]")
                          for i, x in enumerate(items)),
@@ -208,7 +240,9 @@ class E820Firmware:
                          for i, t in enumerate(tables)),
                    None if mp is None else MpTable.from_dict(mp, _join(path, "mp_table")),
                    tuple(McfgAllocation.from_dict(a, f"{path}.mcfg[{i}]")
-                         for i, a in enumerate(mcfg)))
+                         for i, a in enumerate(mcfg)),
+                   tuple(MotherboardResource.from_dict(r, f"{path}.motherboard_resources[{i}]")
+                         for i, r in enumerate(board)))
 
     def validate(self, desc: MachineDescription, path: str = "firmware") -> None:
         limit = desc.max_physmem_bits

@@ -41,6 +41,7 @@ from mmsvc.machine.description import (
     KernelImage,
     MachineDescription,
     McfgAllocation,
+    MotherboardResource,
     MpTable,
     NumaNode,
     UmlFirmware,
@@ -67,6 +68,8 @@ _MP_TABLE = re.compile(r"^found SMP MP-table at \[mem (0x[0-9a-f]+)-0x[0-9a-f]+\
 _MMCONFIG = re.compile(r"^PCI: MMCONFIG for domain ([0-9a-f]{4}) "
                        r"\[bus ([0-9a-f]{2})-([0-9a-f]{2})\] "
                        r"at \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] \(base (0x[0-9a-f]+)\)$")
+_PNP_SYSTEM_MEM = re.compile(r"^system [0-9a-f]{2}:[0-9a-f]{2}: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)"
+                             r"(?: window)?\] (?:has been|could not be) reserved$")
 _MP_CONFIG = re.compile(r"^memblock_reserve: \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] smp_scan_config")
 _SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
 _RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
@@ -126,6 +129,7 @@ class DmesgFacts:
     acpi_tables: list[AcpiTable] = field(default_factory=list)
     mp_table: MpTable | None = None
     mcfg: list[McfgAllocation] = field(default_factory=list)
+    motherboard: list[MotherboardResource] = field(default_factory=list)
     kernel_code: int | None = None  # physical _text, from /proc/iomem after the boot log
     cmdline: str | None = None
     ramdisk: tuple[int, int] | None = None  # start, size
@@ -213,6 +217,9 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
         if m := _MMCONFIG.match(line):
             f.mcfg.append(McfgAllocation(int(m.group(4), 16), int(m.group(1), 16),
                                          int(m.group(2), 16), int(m.group(3), 16)))
+        if m := _PNP_SYSTEM_MEM.match(line):
+            start, end = int(m.group(1), 16), int(m.group(2), 16) + 1
+            f.motherboard.append(MotherboardResource(start, end - start))
         if m := _MP_TABLE.match(line):
             f.mp_table = MpTable(int(m.group(1), 16))
         elif (m := _MP_CONFIG.match(line)) and f.mp_table is not None \
@@ -411,7 +418,7 @@ def from_dmesg(
         if not f.e820:
             raise MachineConfigError("dmesg", "no BIOS-e820 lines")
         firmware: object = E820Firmware(tuple(f.e820), tuple(f.acpi_tables), f.mp_table,
-                                        tuple(f.mcfg))
+                                        tuple(f.mcfg), tuple(f.motherboard))
     else:
         from mmsvc.machine.cmdline import parse_cmdline
 

@@ -103,6 +103,9 @@ class X86_64(ArchPlugin):
     def step_pci_arch_init(self, ctx: BootContext) -> None:
         pci_mmconfig.pci_mmcfg_early_init(ctx)
 
+    def step_acpi_init(self, ctx: BootContext) -> None:
+        pci_mmconfig.pci_mmcfg_late_init(ctx)
+
     def step_pci_subsys_init(self, ctx: BootContext) -> None:
         setup.e820__reserve_resources_late(ctx)
 

@@ -5,9 +5,13 @@ and mmconfig_64.c).
 allocation gives a PCI segment's buses a window of 1 MiB a bus (ECAM).
 Early, a window is trusted only if the e820 map reserves it; one that is
 not is halved, down to 16 MiB, until the reserved part is found (its bus
-range shrinks with it), and if none is, MMCONFIG is not used at all. Each
-window kept is then ioremapped whole: an area of the vmalloc space with no
-pages of its own, writable (and executable where the CPU has no NX).
+range shrinks with it), and if none is, MMCONFIG is not used then. When
+the early pass failed or was skipped (``pci=noearly``), ``acpi_init`` tries
+again: the table is read anew and a window is trusted if an ACPI
+motherboard device (PNP0C01/PNP0C02) claims it whole, else if e820 reserves
+it. Each window kept is then ioremapped whole: an area of the vmalloc
+space with no pages of its own, writable (and executable where the CPU has
+no NX).
 """
 
 from __future__ import annotations
@@ -48,17 +52,17 @@ def _pci_options(ctx: BootContext) -> list[str]:
             for opt in value.split(",")]
 
 
-def mmconf_probed(ctx: BootContext) -> bool:
-    """``PCI_PROBE_MMCONF`` still set and the early pass not skipped:
-    ``pci=nommconf`` and ``pci=bios`` clear it, ``pci=noearly`` leaves it
-    to the late pass (through ACPI motherboard resources, not simulated)."""
-    probe = True
+def pci_probe(ctx: BootContext) -> tuple[bool, bool]:
+    """``PCI_PROBE_MMCONF`` and ``PCI_PROBE_NOEARLY`` after the ``pci=``
+    options in order: ``off``, ``conf1``, ``conf2`` and ``nommconf`` clear
+    the first (``bios`` is 32-bit only), ``noearly`` sets the second."""
+    probe, noearly = True, False
     for opt in _pci_options(ctx):
-        if opt in ("nommconf", "bios"):
+        if opt in ("off", "conf1", "conf2", "nommconf"):
             probe = False
-        elif opt in ("conf1", "conf2"):
-            probe = True
-    return probe and "noearly" not in _pci_options(ctx)
+        elif opt == "noearly":
+            noearly = True
+    return probe, noearly
 
 
 def e820_mapped_all(table, start: int, end: int, etype: int) -> bool:
@@ -75,17 +79,23 @@ def e820_mapped_all(table, start: int, end: int, etype: int) -> bool:
     return start >= end
 
 
-def _reserved(ctx: BootContext, cfg: MmcfgRegion, table) -> bool:
-    """``is_mmconf_reserved`` with the e820 check: print and keep the
-    window, shrunk to its reserved part if it had to be halved."""
+def _acpi_reserved(ctx: BootContext, start: int, end: int) -> bool:
+    """``is_acpi_reserved``: a motherboard device claims ``[start, end)`` whole."""
+    board = getattr(ctx.machine.firmware, "motherboard_resources", ())
+    return any(r.start <= start and end <= r.end for r in board)
+
+
+def _reserved(ctx: BootContext, cfg: MmcfgRegion, is_reserved, method: str) -> bool:
+    """``is_mmconf_reserved``: print and keep the window, shrunk to its
+    reserved part if it had to be halved."""
     size = old_size = cfg.end - cfg.start
-    while not e820_mapped_all(table, cfg.start, cfg.start + size, E820_RESERVED):
+    while not is_reserved(cfg.start, cfg.start + size):
         size >>= 1
         if size < MIN_WINDOW:
             break
     if size < MIN_WINDOW and size != old_size:
         return False
-    ctx.pr_info(f"{PREFIX}MMCONFIG at {cfg.res()} reserved in E820")
+    ctx.pr_info(f"{PREFIX}MMCONFIG at {cfg.res()} reserved in {method}")
     if size != old_size:
         cfg.end_bus = cfg.start_bus + (size >> 20) - 1
         ctx.pr_info(f"{PREFIX}MMCONFIG for {cfg.segment:04x} [bus{cfg.start_bus:02x}-"
@@ -93,28 +103,58 @@ def _reserved(ctx: BootContext, cfg: MmcfgRegion, table) -> bool:
     return True
 
 
-def pci_mmcfg_early_init(ctx: BootContext) -> None:
-    """Parse the MCFG table, keep its windows if e820 reserves them, and
-    map each (``pci_mmcfg_arch_map``)."""
+def _check_reserved(ctx: BootContext, cfg: MmcfgRegion, early: bool) -> bool:
+    """``pci_mmcfg_check_reserved``: late, the motherboard resources first;
+    then e820."""
+    if not early:
+        if _reserved(ctx, cfg, lambda s, e: _acpi_reserved(ctx, s, e),
+                     "ACPI motherboard resources"):
+            return True
+        ctx.pr_info(f"[Firmware Info]: {PREFIX}MMCONFIG at {cfg.res()} not reserved in "
+                    "ACPI motherboard resources")
+    table = ctx.arch_state["e820"]
+    return _reserved(ctx, cfg, lambda s, e: e820_mapped_all(table, s, e, E820_RESERVED), "E820")
+
+
+def _mmcfg_init(ctx: BootContext, early: bool) -> bool:
+    """Parse the MCFG table (``pci_parse_mcfg``), keep its windows if they
+    are reserved (``pci_mmcfg_reject_broken``) and map each
+    (``pci_mmcfg_arch_map``). False when MMCONFIG is not used."""
     fw = ctx.machine.firmware
-    allocations = getattr(fw, "mcfg", ())
-    if not allocations or ctx.cmdline.get("acpi") == "off" or not mmconf_probed(ctx):
-        return
     tables = getattr(fw, "acpi_tables", ())
     if tables and not any(t.signature == "MCFG" for t in tables):
-        return
+        return False
     regions = []
-    for a in allocations:
+    for a in getattr(fw, "mcfg", ()):
         cfg = MmcfgRegion(a.segment, a.start_bus, a.end_bus, a.address)
         ctx.pr_info(f"{PREFIX}MMCONFIG for domain {cfg.segment:04x} [bus {cfg.start_bus:02x}-"
                     f"{cfg.end_bus:02x}] at {cfg.res()} (base {cfg.address:#x})")
         regions.append(cfg)
+    if not regions:
+        return False
     regions.sort(key=lambda r: (r.segment, r.start_bus))
-    table = ctx.arch_state["e820"]
     for cfg in regions:
-        if not _reserved(ctx, cfg, table):
+        if not _check_reserved(ctx, cfg, early):
             ctx.pr_info(f"{PREFIX}not using MMCONFIG")
-            return
+            return False
     ctx.arch_state["pci_mmcfg"] = [
         (cfg, ctx.mm.ioremap(cfg.start, cfg.end - cfg.start, caller="pci_mmcfg_arch_map"))
         for cfg in regions]
+    return True
+
+
+def pci_mmcfg_early_init(ctx: BootContext) -> None:
+    """``pci_arch_init``'s early pass (with ACPI on and MMCONFIG probed)."""
+    probe, noearly = pci_probe(ctx)
+    if ctx.cmdline.get("acpi") == "off" or not probe or noearly:
+        return
+    ctx.arch_state["pci_mmcfg_early"] = _mmcfg_init(ctx, early=True)
+
+
+def pci_mmcfg_late_init(ctx: BootContext) -> None:
+    """``acpi_init``'s second chance, when the early pass did not enable
+    MMCONFIG."""
+    probe, _noearly = pci_probe(ctx)
+    if ctx.cmdline.get("acpi") == "off" or not probe or ctx.arch_state.get("pci_mmcfg_early"):
+        return
+    _mmcfg_init(ctx, early=False)
