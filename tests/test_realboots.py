@@ -96,7 +96,7 @@ LINE_GAPS: dict[str, tuple[str, str]] = {
         "mix13-pc-2g-nonx-intel-kaslr.log", "mix13-pc-2g-nonx-nopti-intel.log",
         "mix13-pc-3g-nonx-pti-amd.log", "mix13-pc-6g-nonx-2node-intel.log",
         "mix14-cloud-3g-nonx-pti.log", "mix14-pc-2g-nonx-intel-pcpu-page-pti.log",
-        "mix14-q35-2g-nonx-intel-mitigations-off.log",
+        "mix14-q35-2g-nonx-intel-mitigations-off.log", "mix16-q35-2g-noearly-nonx.log",
     )
 }
 #: Memory lines not yet exact to the page (the bar allows 1 % / 2 %)
