@@ -180,3 +180,21 @@ def test_a_log_gives_the_motherboard_resources():
 
     assert _q35().firmware.motherboard_resources == (
         MotherboardResource(0xB000_0000, 256 << 20),)
+
+
+def test_only_a_pci_mmconfig_kernel_uses_it():
+    m = _q35()
+    assert m.kconfig.pci_mmconfig
+    without = m.replace(kconfig=dataclasses.replace(m.kconfig, pci_mmconfig=False))
+    sim = _boot(without)
+    assert _lines(sim) == [] and _ioremaps(sim) == []
+
+
+def test_the_debian_configs_have_it():
+    from mmsvc.machine import load_kconfig
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kconfig"
+    if not shared.is_dir():
+        pytest.skip("shared/fixtures not found next to the repository")
+    assert load_kconfig(shared / "config-6.1.0-56-amd64").pci_mmconfig
+    assert not load_kconfig(shared / "config-6.1.0-um").pci_mmconfig

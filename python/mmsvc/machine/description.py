@@ -692,6 +692,7 @@ class KernelConfig:
     dma_coherent_pool: bool = False
     futex: bool = False
     debug_wx: bool = False
+    pci_mmconfig: bool = False
     inet: bool = False
     mptcp: bool = False
     quota: bool = False

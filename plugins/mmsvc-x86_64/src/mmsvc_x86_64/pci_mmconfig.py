@@ -143,10 +143,15 @@ def _mmcfg_init(ctx: BootContext, early: bool) -> bool:
     return True
 
 
+def _wanted(ctx: BootContext) -> bool:
+    """A CONFIG_PCI_MMCONFIG kernel with ACPI on and MMCONFIG probed."""
+    probe, _noearly = pci_probe(ctx)
+    return ctx.kconfig.pci_mmconfig and ctx.cmdline.get("acpi") != "off" and probe
+
+
 def pci_mmcfg_early_init(ctx: BootContext) -> None:
-    """``pci_arch_init``'s early pass (with ACPI on and MMCONFIG probed)."""
-    probe, noearly = pci_probe(ctx)
-    if ctx.cmdline.get("acpi") == "off" or not probe or noearly:
+    """``pci_arch_init``'s early pass (unless ``pci=noearly``)."""
+    if not _wanted(ctx) or pci_probe(ctx)[1]:
         return
     ctx.arch_state["pci_mmcfg_early"] = _mmcfg_init(ctx, early=True)
 
@@ -154,7 +159,6 @@ def pci_mmcfg_early_init(ctx: BootContext) -> None:
 def pci_mmcfg_late_init(ctx: BootContext) -> None:
     """``acpi_init``'s second chance, when the early pass did not enable
     MMCONFIG."""
-    probe, _noearly = pci_probe(ctx)
-    if ctx.cmdline.get("acpi") == "off" or not probe or ctx.arch_state.get("pci_mmcfg_early"):
+    if not _wanted(ctx) or ctx.arch_state.get("pci_mmcfg_early"):
         return
     _mmcfg_init(ctx, early=False)
