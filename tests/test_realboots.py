@@ -55,7 +55,7 @@ PROC_GAPS = {
         "cloud-2g-kaslr.log", "pc-1g-kaslr-exactmap.log", "pc-2g-kaslr-hugepages.log",
         "pc-2g-nola57-kaslr.log", "pc-4g-2node-kaslr-smp1.log", "pc-512m-kaslr.log",
         "pc-6g-2node-kaslr-movnode.log", "q35-16g-kaslr-crash.log", "pc-3g-3node-kaslr.log",
-        "mix-cloud-3g-kaslr-memmap.log", "mix-pc-3g-kaslr-crash-memtest.log",
+        "mix-pc-3g-kaslr-memmap.log", "mix-pc-3g-kaslr-crash-memtest.log",
         "mix2-pc-3g-smp2-fake2-kaslr-log.log", "mix2-pc-9g-4node-uneven-kaslr.log",
         "mix11-pc-2g-nordrand-kaslr.log", "mix13-pc-2g-nonx-intel-kaslr.log",
         "mix14-pc-3g-intel-kaslr-pti.log",
@@ -95,7 +95,7 @@ LINE_GAPS: dict[str, tuple[str, str]] = {
         "pc-2g-nonx.log", "mix2-pc-2g-nonx-pti-intel.log", "mix13-pc-1g-nonx-pti-mem700.log",
         "mix13-pc-2g-nonx-intel-kaslr.log", "mix13-pc-2g-nonx-nopti-intel.log",
         "mix13-pc-3g-nonx-pti-amd.log", "mix13-pc-6g-nonx-2node-intel.log",
-        "mix14-cloud-3g-nonx-pti.log", "mix14-pc-2g-nonx-intel-pcpu-page-pti.log",
+        "mix14-pc-3g-nonx-pti-qemu64.log", "mix14-pc-2g-nonx-intel-pcpu-page-pti.log",
         "mix14-q35-2g-nonx-intel-mitigations-off.log", "mix16-q35-2g-noearly-nonx.log",
     )
 }
