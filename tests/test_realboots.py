@@ -58,7 +58,7 @@ PROC_GAPS = {
         "mix-pc-3g-kaslr-memmap.log", "mix-pc-3g-kaslr-crash-memtest.log",
         "mix2-pc-3g-smp2-fake2-kaslr-log.log", "mix2-pc-9g-4node-uneven-kaslr.log",
         "mix11-pc-2g-nordrand-kaslr.log", "mix13-pc-2g-nonx-intel-kaslr.log",
-        "mix14-pc-3g-intel-kaslr-pti.log",
+        "mix14-pc-3g-intel-kaslr-pti.log", "mix17-pc-2g-intel-kaslr-pcpu-memtest.log",
     )
 } | {
     "pc-4g-smp64.log": _MANY_CPUS, "pc-4g-smp4-maxcpus64.log": _MANY_CPUS,
@@ -97,6 +97,7 @@ LINE_GAPS: dict[str, tuple[str, str]] = {
         "mix13-pc-3g-nonx-pti-amd.log", "mix13-pc-6g-nonx-2node-intel.log",
         "mix14-pc-3g-nonx-pti-qemu64.log", "mix14-pc-2g-nonx-intel-pcpu-page-pti.log",
         "mix14-q35-2g-nonx-intel-mitigations-off.log", "mix16-q35-2g-noearly-nonx.log",
+        "cloud-mix17-pc-2g-intel-pti-nonx.log",
     )
 }
 #: Memory lines not yet exact to the page (the bar allows 1 % / 2 %)

@@ -459,6 +459,84 @@ impl PageAlloc {
         Ok(n)
     }
 
+    /// `deferred_grow_zone`: before [`Self::page_alloc_init_late`], the
+    /// zone holding its node's deferred part (the node's last zone) that
+    /// cannot serve a request sets up and frees more of it: from the node's
+    /// first deferred pfn on, its free ranges in MAX_ORDER-aligned chunks
+    /// (their pageblocks MOVABLE), until the request's pages rounded up to
+    /// whole sections are freed and a section boundary is reached. The
+    /// node's first deferred pfn moves past them. True when pages were
+    /// freed, and once more when none were left (the kernel's retry-once
+    /// rule), after which the node has nothing deferred.
+    fn deferred_grow_zone(&mut self, zid: usize, order: u32) -> bool {
+        if self.deferred_done || !self.boot_freed {
+            return false;
+        }
+        let (nid, zstart, zend) = {
+            let z = &self.zones[zid];
+            (z.nid as usize, z.start_pfn, z.end_pfn)
+        };
+        if zend != self.layout.nodes[nid].end_pfn {
+            return false;
+        }
+        let Some(first) = self.first_deferred[nid] else { return false };
+        let in_zone = |&(s, e): &(Pfn, Pfn)| {
+            let (a, b) = (s.max(first).max(zstart), e.min(zend));
+            (a < b).then_some((a, b))
+        };
+        let ranges: Vec<(Pfn, Pfn)> = self.pending_deferred.iter().filter_map(in_zone).collect();
+        let sec = self.cfg.pages_per_section();
+        let max_order_pages = 1u64 << (self.cfg.max_order - 1);
+        let needed = (1u64 << order).div_ceil(sec) * sec;
+        let mut freed = Vec::new();
+        let mut nr_pages = 0u64;
+        let mut idx = 0;
+        let mut spfn = ranges.first().map_or(Pfn::MAX, |r| r.0);
+        while idx < ranges.len() {
+            let chunk = spfn;
+            let mo_pfn = (spfn + 1).div_ceil(max_order_pages) * max_order_pages;
+            // deferred_init_maxorder: the free ranges' pages up to mo_pfn
+            while idx < ranges.len() {
+                let (s, e) = ranges[idx];
+                let a = s.max(spfn);
+                if a >= mo_pfn {
+                    spfn = a;
+                    break;
+                }
+                let b = e.min(mo_pfn);
+                freed.push((a, b));
+                nr_pages += b - a;
+                if mo_pfn < e {
+                    spfn = mo_pfn;
+                    break;
+                }
+                idx += 1;
+                spfn = ranges.get(idx).map_or(Pfn::MAX, |r| r.0);
+            }
+            if (chunk ^ spfn) < sec {
+                continue;
+            }
+            if nr_pages >= needed {
+                break;
+            }
+        }
+        let cut = (spfn != Pfn::MAX && idx < ranges.len()).then_some(spfn);
+        self.first_deferred[nid] = cut;
+        for &(a, b) in &freed {
+            self.zones[zid].pt.set_pb_uninit(a, b, false);
+            self.free_into_zones(a, b, nid as u32);
+        }
+        // what stays for page_alloc_init_late
+        let new_cut = cut.unwrap_or(Pfn::MAX);
+        self.pending_deferred.retain_mut(|r| {
+            if r.0 >= zstart && r.1 <= zend {
+                r.0 = r.0.max(new_cut);
+            }
+            r.0 < r.1
+        });
+        nr_pages > 0 || ranges.is_empty()
+    }
+
     /// `free_reserved_area`-like: give reserved pages `[start_pfn, end_pfn)`
     /// back (added to managed and totalram). The pages go straight to the
     /// buddy lists in aligned chunks (the kernel frees them one by one via
@@ -732,8 +810,9 @@ impl PageAlloc {
         mut flags: u32,
     ) -> Option<(usize, Pfn)> {
         'retry: loop {
-            let zl = if thisnode { &self.thisnode[nid as usize] } else { &self.zonelists[nid as usize] };
-            for &zid in zl.iter() {
+            let n = if thisnode { self.thisnode[nid as usize].len() } else { self.zonelists[nid as usize].len() };
+            for i in 0..n {
+                let zid = if thisnode { self.thisnode[nid as usize][i] } else { self.zonelists[nid as usize][i] };
                 let z = &self.zones[zid];
                 if z.idx > highest {
                     continue;
@@ -743,13 +822,20 @@ impl PageAlloc {
                     continue 'retry;
                 }
                 let mark = z.wmark[(flags & ALLOC_WMARK_MASK) as usize];
-                if !zone_watermark_fast(z, order, mark, highest, flags) {
+                if !zone_watermark_fast(z, order, mark, highest, flags) && !self.deferred_grow_zone(zid, order) {
                     continue;
                 }
-                let z = &mut self.zones[zid];
-                let got = if order == 0 { z.pcp_alloc(cpu, mt, flags) } else { z.rmqueue_buddy(order, mt, flags) };
-                if let Some(p) = got {
-                    return Some((zid, p));
+                // try_this_zone: with deferred pages left, a zone that
+                // cannot serve the request grows and tries again
+                loop {
+                    let z = &mut self.zones[zid];
+                    let got = if order == 0 { z.pcp_alloc(cpu, mt, flags) } else { z.rmqueue_buddy(order, mt, flags) };
+                    if let Some(p) = got {
+                        return Some((zid, p));
+                    }
+                    if !self.deferred_grow_zone(zid, order) {
+                        break;
+                    }
                 }
             }
             if flags & ALLOC_NOFRAGMENT != 0 {

@@ -649,3 +649,67 @@ fn a_freed_block_of_uninitialised_pageblocks_stays_unmovable() {
     assert_eq!(pa.pageblock_migratetype(0x7de00).unwrap(), MigrateType::Unmovable);
     check_consistency(&pa);
 }
+
+/// A q35 machine with 2 GiB below 4 GiB and 2 GiB above, whose 1 GiB
+/// gigantic page holds the first section of Normal: at memblock_free_all
+/// Normal has no free page, so the first request grows it from the free
+/// memory after the page (deferred_grow_zone) instead of falling back.
+fn q35_4g_gigantic() -> (PageAlloc, Vec<(u64, u64, u32)>) {
+    let regions = vec![(0x1, 0x9f, 0), (0x100, 0x7ffdf, 0), (0x100000, 0x180000, 0)];
+    let free = vec![(0x100, 0x1000, 0), (0x4000, 0x7f000, 0), (0x140000, 0x17f000, 0)];
+    let cfg = PageAllocConfig::default();
+    let l = free_area_init(&FreeAreaInitInput::x86_64(regions, 158), &cfg).unwrap();
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    pa.memblock_free_all(&free).unwrap();
+    (pa, free)
+}
+
+#[test]
+fn a_zone_with_no_free_page_grows_by_a_section() {
+    let (mut pa, free) = q35_4g_gigantic();
+    assert_eq!(pa.node_info(0).unwrap().first_deferred_pfn, Some(0x108000));
+    assert_eq!(pa.zone_info(0, ZoneType::Normal).unwrap().nr_free_pages, 0);
+    let p = pa.alloc_pages(Gfp::GFP_KERNEL, 0, 0, 0).unwrap();
+    // from Normal: the section after the gigantic page, freed whole
+    assert!((0x140000..0x148000).contains(&p), "{p:#x}");
+    assert_eq!(pa.node_info(0).unwrap().first_deferred_pfn, Some(0x148000));
+    let normal = pa.zone_info(0, ZoneType::Normal).unwrap();
+    assert_eq!(normal.managed, 0x8000);
+    assert_eq!(normal.nr_free_pages + 1, 0x8000);
+    // its pageblocks were set up MOVABLE
+    assert_eq!(pa.pageblock_migratetype(0x147e00).unwrap(), MigrateType::Movable);
+    // deferred init frees only the rest, once
+    let late = pa.page_alloc_init_late(&free).unwrap();
+    assert_eq!(late, 0x17f000 - 0x148000);
+    pa.free_pages(p, 0, 0).unwrap();
+    check_consistency(&pa);
+    let cfg2 = no_defer();
+    let l2 = free_area_init(&FreeAreaInitInput::x86_64(
+        vec![(0x1, 0x9f, 0), (0x100, 0x7ffdf, 0), (0x100000, 0x180000, 0)], 158), &cfg2).unwrap();
+    let mut pb = PageAlloc::new(&l2, &cfg2).unwrap();
+    pb.memblock_free_all(&free).unwrap();
+    assert_eq!(pa.totalram_pages(), pb.totalram_pages());
+    assert_eq!(pa.zone_info(0, ZoneType::Normal).unwrap().managed,
+               pb.zone_info(0, ZoneType::Normal).unwrap().managed);
+}
+
+#[test]
+fn a_big_request_grows_by_whole_sections_and_an_empty_tail_stops_growth() {
+    let (mut pa, free) = q35_4g_gigantic();
+    // order 10 needs one section too; free memory runs out at 0x17f000
+    pa.alloc_pages(Gfp::GFP_KERNEL, 10, 0, 0).unwrap();
+    assert_eq!(pa.node_info(0).unwrap().first_deferred_pfn, Some(0x148000));
+    // take the whole of Normal: it grows section by section, then the
+    // node has nothing deferred left and requests fall back to DMA32
+    let mut got = vec![];
+    loop {
+        let p = pa.alloc_pages(Gfp::GFP_KERNEL, 10, 0, 0).unwrap();
+        got.push(p);
+        if p < 0x100000 {
+            break;
+        }
+    }
+    assert_eq!(pa.node_info(0).unwrap().first_deferred_pfn, None);
+    assert_eq!(pa.page_alloc_init_late(&free).unwrap(), 0);
+    check_consistency(&pa);
+}
