@@ -84,7 +84,7 @@ PROC_GAPS = {
         "mix4-pc-5g-memmap-exact-2node.log", "mix5-pc-8g-fake6-hashdist0.log",
         "mix6-pc-10g-3node-hp1g-kcore.log", "mix7-pc-2g-slub-orders.log",
         "mix9-pc-6g-fake2-mirror.log", "mix12-q35-3g-fake1g-smp2-hp.log",
-        "mix19-pc-6g-memmap-first-section-smp2.log",
+        "mix19-pc-6g-memmap-first-section-smp2.log", "mix21-q35-32g-hp1g-x8-crash-high.log",
     )
 }
 #: single lines known to differ: (the line's start, why)
