@@ -75,6 +75,7 @@ _SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
 _RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 #: relocate_initrd's report gives the initrd's exact size
 _RAMDISK_MOVE = re.compile(r"^Move RAMDISK from \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
+_NODE_RANGE = re.compile(r"^\s*node\s+\d+: \[mem 0x[0-9a-f]+-(0x[0-9a-f]+)\]$")
 _GAP = re.compile(r"Adding (\d+) bytes to physical memory to account for exec-shield gap")
 _VERSION = re.compile(r"Linux version (\S+)")
 _BAD_MEM = re.compile(r"^\s*([0-9a-f]{16}) bad mem addr 0x([0-9a-f]+) - 0x([0-9a-f]+) reserved")
@@ -134,6 +135,7 @@ class DmesgFacts:
     cmdline: str | None = None
     ramdisk: tuple[int, int] | None = None  # start, size
     exec_shield_gap: int | None = None
+    memory_end: int | None = None  # the end of the early memory node ranges
     image_sizes: dict[str, int] | None = None  # bytes
     cpus: int | None = None
     hotplug_cpus: int = 0  # possible CPUs not present at boot ("M hotplug CPUs")
@@ -220,6 +222,8 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
         if m := _PNP_SYSTEM_MEM.match(line):
             start, end = int(m.group(1), 16), int(m.group(2), 16) + 1
             f.motherboard.append(MotherboardResource(start, end - start))
+        if m := _NODE_RANGE.match(line):
+            f.memory_end = max(f.memory_end or 0, int(m.group(1), 16) + 1)
         if m := _MP_TABLE.match(line):
             f.mp_table = MpTable(int(m.group(1), 16))
         elif (m := _MP_CONFIG.match(line)) and f.mp_table is not None \
@@ -423,7 +427,12 @@ def from_dmesg(
         from mmsvc.machine.cmdline import parse_cmdline
 
         mem = parse_cmdline(cmdline, "um").mem
-        firmware = UmlFirmware(physmem=mem, exec_shield_gap=f.exec_shield_gap or 0)
+        gap = f.exec_shield_gap or 0
+        if mem is None and not f.cmdline and f.memory_end is not None:
+            # a boot that stopped before printing its command line: its
+            # memory node range is mem= plus the exec-shield gap
+            mem = f.memory_end - (gap if gap > 1 << 20 else 0)
+        firmware = UmlFirmware(physmem=mem, exec_shield_gap=gap)
     nodes: dict[int, dict] = {}
     for nid, pxm, s, e in f.srat_memory:
         n = nodes.setdefault(nid, {"ranges": [], "pxm": pxm, "cpus": []})

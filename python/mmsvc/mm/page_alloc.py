@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from mmsvc.boot.context import BootContext
+from mmsvc.errors import OutOfMemoryError
 from mmsvc.klog import KERN_WARNING
 from mmsvc.mm.mminit import (
     mminit_verify_pageflags_layout,
@@ -66,8 +67,6 @@ def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
             and ctx.cmdline.kernelcore.mirror and not ctx.cmdline.movable_node
             and any(s < PFN_4G for s, _, _ in regions)):
         ctx.printk("This configuration results in unmirrored kernel memory.", KERN_WARNING)
-    if not arch.sparsemem:
-        alloc_node_mem_map(ctx, layout)
     ctx.g.nr_kernel_pages = layout["nr_kernel_pages"]
     ctx.g.nr_all_pages = layout["nr_all_pages"]
     memory = [n["nid"] for n in layout["nodes"] if n["present"] > 0] or [0]
@@ -90,6 +89,8 @@ def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
         nid = node["nid"]
         if node["start_pfn"] != node["end_pfn"]:
             pr(f"Initmem setup node {nid} {_mem(node['start_pfn'], node['end_pfn'])}")
+            if not arch.sparsemem:
+                alloc_node_mem_map(ctx, node)
             trace_memmap_init(ctx, node)
         elif ctx.profile_at_least("6.1") and nid in ctx.g.node_possible_map:
             # a possible node that is not online: its pgdat comes from memblock here
@@ -130,16 +131,19 @@ def movable_zone_request(ctx: BootContext) -> dict[str, Any]:
     return out
 
 
-def alloc_node_mem_map(ctx: BootContext, layout: dict[str, Any]) -> None:
-    """FLATMEM: each node's struct page array, MAX_ORDER-aligned, from memblock."""
+def alloc_node_mem_map(ctx: BootContext, node: dict[str, Any]) -> None:
+    """FLATMEM: the node's struct page array, MAX_ORDER-aligned, from
+    memblock, right after its "Initmem setup" line; the kernel panics when
+    memblock cannot give it, and so the boot stops here."""
     align = 1 << (ctx.arch.max_order - 1)
-    for node in layout["nodes"]:
-        if node["end_pfn"] <= node["start_pfn"]:
-            continue
-        start = node["start_pfn"] & ~(align - 1)
-        end = round_up(node["end_pfn"], align)
-        ctx.mm.memblock.alloc_node((end - start) * 64, 64, node["nid"],
-                                   caller="alloc_node_mem_map")
+    start = node["start_pfn"] & ~(align - 1)
+    end = round_up(node["end_pfn"], align)
+    size = (end - start) * 64
+    try:
+        ctx.mm.memblock.alloc_node(size, 64, node["nid"], caller="alloc_node_mem_map")
+    except OutOfMemoryError as e:
+        raise OutOfMemoryError(f"Failed to allocate {size} bytes for node {node['nid']} "
+                               f"memory map (the kernel panics here): {e}") from e
 
 
 def page_alloc_config(ctx: BootContext) -> dict[str, Any]:
