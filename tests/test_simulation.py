@@ -28,7 +28,7 @@ def test_substep_and_step_granularity():
     assert sim.find_step("setup_arch").state == "running"
     sim.step("step")  # the rest of setup_arch
     assert sim.find_step("setup_arch").state == "done"
-    assert sim.next_step.name == "setup_per_cpu_areas"
+    assert sim.next_step.name == "setup_command_line"
     assert "Zone ranges:" in sim.log.text()
 
 

@@ -107,6 +107,14 @@ def _arch_step(ctx: BootContext, name: str, phase: str, doc: str) -> Step:
     return step
 
 
+def _setup_command_line(ctx: BootContext) -> None:
+    """``setup_command_line``: saved_command_line and static_command_line,
+    each the command line and its NUL, cache-line aligned."""
+    for _ in range(2):
+        ctx.mm.memblock.alloc(len(ctx.machine.cmdline) + 1, SMP_CACHE_BYTES,
+                              caller="setup_command_line")
+
+
 def build_steps(ctx: BootContext) -> list[Step]:
     """The boot's top-level steps (with sub-steps) for ``ctx``'s profile and arch."""
     steps: list[Step] = []
@@ -119,6 +127,8 @@ def build_steps(ctx: BootContext) -> list[Step]:
     steps.append(setup)
 
     sk = "start_kernel"
+    steps.append(Step("setup_command_line", sk, G, _setup_command_line,
+                      doc="the saved and static copies of the command line, from memblock"))
     steps.append(_arch_step(ctx, "setup_per_cpu_areas", sk, "the first per-cpu chunk"))
     steps.append(Step("build_all_zonelists", sk, G, page_alloc.build_all_zonelists,
                       doc="zonelists and the Total pages line"))

@@ -91,6 +91,7 @@ def free_area_init(ctx: BootContext, zone_limits: dict[str, int], *,
             pr(f"Initmem setup node {nid} {_mem(node['start_pfn'], node['end_pfn'])}")
             if not arch.sparsemem:
                 alloc_node_mem_map(ctx, node)
+                setup_usemaps(ctx, node)
             trace_memmap_init(ctx, node)
         elif ctx.profile_at_least("6.1") and nid in ctx.g.node_possible_map:
             # a possible node that is not online: its pgdat comes from memblock here
@@ -144,6 +145,24 @@ def alloc_node_mem_map(ctx: BootContext, node: dict[str, Any]) -> None:
     except OutOfMemoryError as e:
         raise OutOfMemoryError(f"Failed to allocate {size} bytes for node {node['nid']} "
                                f"memory map (the kernel panics here): {e}") from e
+
+
+def usemap_size(ctx: BootContext, zone_start_pfn: int, spanned: int) -> int:
+    """``usemap_size``: the zone's pageblock flags, NR_PAGEBLOCK_BITS (4)
+    a pageblock, in whole longs."""
+    pb = 1 << ctx.arch.pageblock_order
+    bits = round_up(spanned + (zone_start_pfn & (pb - 1)), pb) // pb * 4
+    return round_up(bits, 64) // 8
+
+
+def setup_usemaps(ctx: BootContext, node: dict[str, Any]) -> None:
+    """FLATMEM (``setup_usemap``): each zone of the node with pages spanned
+    gets its pageblock flags from memblock (SPARSEMEM keeps them per
+    section)."""
+    for z in node["zones"]:
+        if z["spanned"]:
+            size = usemap_size(ctx, z["start_pfn"], z["spanned"])
+            ctx.mm.memblock.alloc_node(size, SMP_CACHE_BYTES, node["nid"], caller="setup_usemap")
 
 
 def page_alloc_config(ctx: BootContext) -> dict[str, Any]:

@@ -407,7 +407,8 @@ def small_boot_allocations(ctx: BootContext) -> None:
     setup_command_line, one call each in the kernel's order: the IOAPIC
     resources (io_apic_init_mappings), the e820 resources and a firmware-map
     entry per BIOS e820 entry (e820__reserve_resources), a nosave region per
-    hole below max_pfn, then the two saved command lines."""
+    hole below max_pfn (setup_command_line's copies follow, in the generic
+    step after setup_arch)."""
     mb = ctx.mm.memblock
     e820 = state(ctx)["e820"]
     mb.alloc(RESOURCE_SIZE + IOAPIC_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
@@ -417,8 +418,6 @@ def small_boot_allocations(ctx: BootContext) -> None:
         mb.alloc(FIRMWARE_MAP_ENTRY_SIZE, SMP_CACHE_BYTES, caller="firmware_map_add_early")
     register_nosave_regions(ctx, e820)
     e820__setup_pci_gap(ctx, e820)
-    for _ in range(2):
-        mb.alloc(len(ctx.machine.cmdline) + 1, SMP_CACHE_BYTES, caller="setup_command_line")
 
 
 def _ram_alignment(pos: int) -> int:
