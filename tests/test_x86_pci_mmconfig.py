@@ -111,29 +111,23 @@ def test_without_nx_the_window_counts_as_w_x():
     assert wx("") - wx("pci=nommconf") == 65536
 
 
-@pytest.mark.parametrize("entry, field", [
-    ({"address": 0xB000_0000, "start_bus": 2, "end_bus": 1}, "firmware.mcfg[0]"),
-    ({"address": 0xB000_0000, "end_bus": 256}, "firmware.mcfg[0]"),
-    ({"address": 0xB000_0000, "segment": 0x10000}, "firmware.mcfg[0].segment"),
-    ({"segment": 0}, "firmware.mcfg[0].address"),
-    ({"address": 0xB000_0000, "bus": 0}, "firmware.mcfg[0].bus"),
+@pytest.mark.parametrize("key, entry, field", [
+    ("mcfg", {"address": 0xB000_0000, "start_bus": 2, "end_bus": 1}, "firmware.mcfg[0]"),
+    ("mcfg", {"address": 0xB000_0000, "end_bus": 256}, "firmware.mcfg[0]"),
+    ("mcfg", {"address": 0xB000_0000, "segment": 0x10000}, "firmware.mcfg[0].segment"),
+    ("mcfg", {"segment": 0}, "firmware.mcfg[0].address"),
+    ("mcfg", {"address": 0xB000_0000, "bus": 0}, "firmware.mcfg[0].bus"),
+    ("mcfg", {"address": 1 << 60}, "firmware.mcfg[0]"),
+    ("motherboard_resources", {"start": 0xB000_0000}, "firmware.motherboard_resources[0].size"),
+    ("motherboard_resources", {"start": 0xB000_0000, "size": 0},
+     "firmware.motherboard_resources[0].size"),
+    ("motherboard_resources", {"start": -1, "size": 1},
+     "firmware.motherboard_resources[0].start"),
+    ("motherboard_resources", {"start": 1 << 60, "size": 1}, "firmware.motherboard_resources[0]"),
 ])
-def test_bad_allocations_are_refused_by_name(entry, field):
+def test_bad_pci_firmware_entries_are_refused_by_name(key, entry, field):
     d = _q35().to_dict()
-    d["firmware"]["mcfg"] = [entry]
-    with pytest.raises(MachineConfigError) as ei:
-        MachineDescription.from_dict(d)
-    assert ei.value.field == field
-
-
-@pytest.mark.parametrize("entry, field", [
-    ({"start": 0xB000_0000}, "firmware.motherboard_resources[0].size"),
-    ({"start": 0xB000_0000, "size": 0}, "firmware.motherboard_resources[0].size"),
-    ({"start": -1, "size": 1}, "firmware.motherboard_resources[0].start"),
-])
-def test_bad_motherboard_resources_are_refused_by_name(entry, field):
-    d = _q35().to_dict()
-    d["firmware"]["motherboard_resources"] = [entry]
+    d["firmware"][key] = [entry]
     with pytest.raises(MachineConfigError) as ei:
         MachineDescription.from_dict(d)
     assert ei.value.field == field

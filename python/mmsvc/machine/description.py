@@ -267,9 +267,12 @@ class E820Firmware:
             if limit is not None and t.address + t.length > 1 << limit:
                 raise MachineConfigError(f"{path}.acpi_tables[{i}]",
                                          f"above the {limit}-bit physical address limit")
-        for i, a in enumerate(self.mcfg):
-            if limit is not None and a.window[1] > 1 << limit:
-                raise MachineConfigError(f"{path}.mcfg[{i}]",
+        ends = [(f"mcfg[{i}]", a.window[1]) for i, a in enumerate(self.mcfg)]
+        ends += [(f"motherboard_resources[{i}]", r.end)
+                 for i, r in enumerate(self.motherboard_resources)]
+        for name, end in ends:
+            if limit is not None and end > 1 << limit:
+                raise MachineConfigError(f"{path}.{name}",
                                          f"above the {limit}-bit physical address limit")
         mp = self.mp_table
         if mp is not None and (mp.address + 16 > 1 << 20

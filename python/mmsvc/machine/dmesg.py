@@ -64,12 +64,12 @@ _ACPI_ROOT_TABLES = frozenset({"RSDP", "RSDT", "XSDT"})
 _SRAT_MEM = re.compile(
     r"ACPI: SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]( hotplug)?")
 _MP_TABLE = re.compile(r"^found SMP MP-table at \[mem (0x[0-9a-f]+)-0x[0-9a-f]+\]")
-#: under memblock=debug, the MP configuration table's reservation follows
 _MMCONFIG = re.compile(r"^PCI: MMCONFIG for domain ([0-9a-f]{4}) "
                        r"\[bus ([0-9a-f]{2})-([0-9a-f]{2})\] "
                        r"at \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] \(base (0x[0-9a-f]+)\)$")
 _PNP_SYSTEM_MEM = re.compile(r"^system [0-9a-f]{2}:[0-9a-f]{2}: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)"
                              r"(?: window)?\] (?:has been|could not be) reserved$")
+#: under memblock=debug, the MP configuration table's reservation follows
 _MP_CONFIG = re.compile(r"^memblock_reserve: \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] smp_scan_config")
 _SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
 _RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")

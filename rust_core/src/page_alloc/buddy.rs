@@ -520,7 +520,7 @@ impl PageAlloc {
                 break;
             }
         }
-        let cut = (spfn != Pfn::MAX && idx < ranges.len()).then_some(spfn);
+        let cut = (idx < ranges.len()).then_some(spfn);
         self.first_deferred[nid] = cut;
         for &(a, b) in &freed {
             self.zones[zid].pt.set_pb_uninit(a, b, false);

@@ -16,35 +16,21 @@ no NX).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 from mmsvc.api import BootContext
-from mmsvc.machine.e820 import E820_RESERVED
+from mmsvc.machine.description import McfgAllocation
+from mmsvc.machine.e820 import E820_RESERVED, all_mapped
 
 PREFIX = "PCI: "
 #: the smallest window is_mmconf_reserved halves down to
 MIN_WINDOW = 16 << 20
 
 
-@dataclass
-class MmcfgRegion:
-    """``struct pci_mmcfg_region``: one allocation the kernel keeps."""
-
-    segment: int
-    start_bus: int
-    end_bus: int
-    address: int
-
-    @property
-    def start(self) -> int:
-        return self.address + (self.start_bus << 20)
-
-    @property
-    def end(self) -> int:
-        return self.address + ((self.end_bus + 1) << 20)
-
-    def res(self) -> str:
-        return f"[mem {self.start:#010x}-{self.end - 1:#010x}]"
+def _res(cfg: McfgAllocation) -> str:
+    """``%pR`` of the window."""
+    start, end = cfg.window
+    return f"[mem {start:#010x}-{end - 1:#010x}]"
 
 
 def _pci_options(ctx: BootContext) -> list[str]:
@@ -65,55 +51,44 @@ def pci_probe(ctx: BootContext) -> tuple[bool, bool]:
     return probe, noearly
 
 
-def e820_mapped_all(table, start: int, end: int, etype: int) -> bool:
-    """``e820__mapped_all``: every byte of ``[start, end)`` in entries of
-    *etype* (the table sorted, as the kernel keeps it)."""
-    for e in table:
-        if e.type != etype or e.addr + e.size <= start or e.addr >= end:
-            continue
-        if e.addr > start:
-            return False
-        start = e.addr + e.size
-        if start >= end:
-            return True
-    return start >= end
-
-
 def _acpi_reserved(ctx: BootContext, start: int, end: int) -> bool:
     """``is_acpi_reserved``: a motherboard device claims ``[start, end)`` whole."""
-    board = getattr(ctx.machine.firmware, "motherboard_resources", ())
-    return any(r.start <= start and end <= r.end for r in board)
+    return any(r.start <= start and end <= r.end
+               for r in ctx.machine.firmware.motherboard_resources)
 
 
-def _reserved(ctx: BootContext, cfg: MmcfgRegion, is_reserved, method: str) -> bool:
+def _reserved(ctx: BootContext, cfg: McfgAllocation, is_reserved,
+              method: str) -> McfgAllocation | None:
     """``is_mmconf_reserved``: print and keep the window, shrunk to its
-    reserved part if it had to be halved."""
-    size = old_size = cfg.end - cfg.start
-    while not is_reserved(cfg.start, cfg.start + size):
+    reserved part if it had to be halved (None: not reserved)."""
+    start, end = cfg.window
+    size = old_size = end - start
+    while not is_reserved(start, start + size):
         size >>= 1
         if size < MIN_WINDOW:
             break
     if size < MIN_WINDOW and size != old_size:
-        return False
-    ctx.pr_info(f"{PREFIX}MMCONFIG at {cfg.res()} reserved in {method}")
+        return None
+    ctx.pr_info(f"{PREFIX}MMCONFIG at {_res(cfg)} reserved in {method}")
     if size != old_size:
-        cfg.end_bus = cfg.start_bus + (size >> 20) - 1
+        cfg = replace(cfg, end_bus=cfg.start_bus + (size >> 20) - 1)
         ctx.pr_info(f"{PREFIX}MMCONFIG for {cfg.segment:04x} [bus{cfg.start_bus:02x}-"
-                    f"{cfg.end_bus:02x}] at {cfg.res()} (base {cfg.address:#x}) (size reduced!)")
-    return True
+                    f"{cfg.end_bus:02x}] at {_res(cfg)} (base {cfg.address:#x}) (size reduced!)")
+    return cfg
 
 
-def _check_reserved(ctx: BootContext, cfg: MmcfgRegion, early: bool) -> bool:
+def _check_reserved(ctx: BootContext, cfg: McfgAllocation, early: bool) -> McfgAllocation | None:
     """``pci_mmcfg_check_reserved``: late, the motherboard resources first;
     then e820."""
     if not early:
-        if _reserved(ctx, cfg, lambda s, e: _acpi_reserved(ctx, s, e),
-                     "ACPI motherboard resources"):
-            return True
-        ctx.pr_info(f"[Firmware Info]: {PREFIX}MMCONFIG at {cfg.res()} not reserved in "
+        kept = _reserved(ctx, cfg, lambda s, e: _acpi_reserved(ctx, s, e),
+                         "ACPI motherboard resources")
+        if kept is not None:
+            return kept
+        ctx.pr_info(f"[Firmware Info]: {PREFIX}MMCONFIG at {_res(cfg)} not reserved in "
                     "ACPI motherboard resources")
     table = ctx.arch_state["e820"]
-    return _reserved(ctx, cfg, lambda s, e: e820_mapped_all(table, s, e, E820_RESERVED), "E820")
+    return _reserved(ctx, cfg, lambda s, e: all_mapped(table, s, e, E820_RESERVED), "E820")
 
 
 def _mmcfg_init(ctx: BootContext, early: bool) -> bool:
@@ -121,25 +96,24 @@ def _mmcfg_init(ctx: BootContext, early: bool) -> bool:
     are reserved (``pci_mmcfg_reject_broken``) and map each
     (``pci_mmcfg_arch_map``). False when MMCONFIG is not used."""
     fw = ctx.machine.firmware
-    tables = getattr(fw, "acpi_tables", ())
-    if tables and not any(t.signature == "MCFG" for t in tables):
+    if fw.acpi_tables and not any(t.signature == "MCFG" for t in fw.acpi_tables):
         return False
-    regions = []
-    for a in getattr(fw, "mcfg", ()):
-        cfg = MmcfgRegion(a.segment, a.start_bus, a.end_bus, a.address)
+    if not fw.mcfg:
+        return False
+    for cfg in fw.mcfg:
         ctx.pr_info(f"{PREFIX}MMCONFIG for domain {cfg.segment:04x} [bus {cfg.start_bus:02x}-"
-                    f"{cfg.end_bus:02x}] at {cfg.res()} (base {cfg.address:#x})")
-        regions.append(cfg)
-    if not regions:
-        return False
-    regions.sort(key=lambda r: (r.segment, r.start_bus))
-    for cfg in regions:
-        if not _check_reserved(ctx, cfg, early):
+                    f"{cfg.end_bus:02x}] at {_res(cfg)} (base {cfg.address:#x})")
+    kept = []
+    for cfg in sorted(fw.mcfg, key=lambda r: (r.segment, r.start_bus)):
+        checked = _check_reserved(ctx, cfg, early)
+        if checked is None:
             ctx.pr_info(f"{PREFIX}not using MMCONFIG")
             return False
+        kept.append(checked)
     ctx.arch_state["pci_mmcfg"] = [
-        (cfg, ctx.mm.ioremap(cfg.start, cfg.end - cfg.start, caller="pci_mmcfg_arch_map"))
-        for cfg in regions]
+        (cfg, ctx.mm.ioremap(cfg.window[0], cfg.window[1] - cfg.window[0],
+                             caller="pci_mmcfg_arch_map"))
+        for cfg in kept]
     return True
 
 
