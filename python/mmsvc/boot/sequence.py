@@ -182,6 +182,10 @@ def build_steps(ctx: BootContext) -> list[Step]:
                       doc="the DMA atomic pools from the buddy allocator (postcore_initcall)"))
     steps.append(Step("init_per_zone_wmark_min", "late", G, _init_per_zone_wmark_min,
                       doc="min_free_kbytes, watermarks and lowmem_reserve (postcore_initcall)"))
+    steps.append(_arch_step(ctx, "efi_free_boot_services", "late",
+                            "architecture: firmware memory given back once the firmware "
+                            "no longer needs it (x86_64: UEFI's boot-services code and "
+                            "data; arch_initcall)"))
     steps.append(_arch_step(ctx, "pci_arch_init", "late",
                             "architecture: PCI's access set up (x86_64: the MCFG table's "
                             "configuration-space windows checked against e820 and "

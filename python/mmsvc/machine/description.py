@@ -26,32 +26,15 @@ from typing import Any, ClassVar
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import e820 as _e820
 from mmsvc.machine.e820 import E820Entry
-from mmsvc.machine.units import U64_MASK, parse_bool, parse_size, parse_str
+from mmsvc.machine.efi import EfiFirmware
+from mmsvc.machine.units import U64_MASK, check_fields, parse_bool, parse_size, parse_str
+from mmsvc.machine.units import as_list as _list
+from mmsvc.machine.units import check_keys as _check_keys
+from mmsvc.machine.units import join_path as _join
 from mmsvc.units import PAGE_SIZE, round_up
 
 PROFILES = ("5.14", "6.1")
 DEFAULT_PROFILE = "5.14"
-
-
-def _check_keys(data: object, allowed: set[str] | frozenset[str], path: str) -> Mapping:
-    if not isinstance(data, Mapping):
-        raise MachineConfigError(path or "<root>", f"expected a table/object, got {data!r}")
-    for key in data:
-        if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
-            raise MachineConfigError(
-                where, f"unknown key {key!r} (known: {', '.join(sorted(allowed))})")
-    return data
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _list(data: object, path: str) -> list:
-    if not isinstance(data, list | tuple):
-        raise MachineConfigError(path, f"expected a list, got {data!r}")
-    return list(data)
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -90,10 +73,7 @@ class AcpiTable:
 
     @classmethod
     def from_dict(cls, data: object, path: str) -> AcpiTable:
-        d = _check_keys(data, {"signature", "address", "length"}, path)
-        for k in ("signature", "address", "length"):
-            if k not in d:
-                raise MachineConfigError(_join(path, k), "missing")
+        d = check_fields(data, ("signature", "address", "length"), path)
         sig = parse_str(d["signature"], _join(path, "signature"))
         if not 1 <= len(sig) <= 4 or not sig.isascii() or not sig.isprintable():
             raise MachineConfigError(_join(path, "signature"),
@@ -187,11 +167,32 @@ class MotherboardResource:
 
     @classmethod
     def from_dict(cls, data: object, path: str) -> MotherboardResource:
-        d = _check_keys(data, {"start", "size"}, path)
-        for k in ("start", "size"):
-            if k not in d:
-                raise MachineConfigError(_join(path, k), "missing")
+        d = check_fields(data, ("start", "size"), path)
         return cls(parse_size(d["start"], _join(path, "start")),
+                   parse_size(d["size"], _join(path, "size"), allow_zero=False))
+
+
+@dataclass(frozen=True)
+class SetupData:
+    """A ``setup_data`` entry the boot loader chains from boot_params (the
+    EFI stub's PCI option ROMs, a random seed, ...): ``size`` bytes from
+    ``address``, its 16-byte header included. The kernel reserves it and
+    marks it in the e820 map ("reserve setup_data")."""
+
+    address: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.address + self.size
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"address": self.address, "size": self.size}
+
+    @classmethod
+    def from_dict(cls, data: object, path: str) -> SetupData:
+        d = check_fields(data, ("address", "size"), path)
+        return cls(parse_size(d["address"], _join(path, "address"), allow_zero=False),
                    parse_size(d["size"], _join(path, "size"), allow_zero=False))
 
 
@@ -201,14 +202,20 @@ class E820Firmware:
     sanitises them), the ACPI tables it lists (``acpi_tables``), the
     allocations of its MCFG table (``mcfg``: where PCI's configuration space
     lies; the kernel reads them only when an MCFG table is listed), the
-    ranges its motherboard devices claim (``motherboard_resources``) and its
-    MP table (``mp_table``, if any)."""
+    ranges its motherboard devices claim (``motherboard_resources``), its
+    MP table (``mp_table``, if any), the boot loader's ``setup_data``
+    entries and, on a machine booted through UEFI (by the kernel's EFI
+    stub), what the EFI firmware hands over (``efi``, an
+    :class:`~mmsvc.machine.efi.EfiFirmware`; the e820 map is then the one
+    the stub built from the EFI memory map)."""
 
     e820: tuple[E820Entry, ...]
     acpi_tables: tuple[AcpiTable, ...] = ()
     mp_table: MpTable | None = None
     mcfg: tuple[McfgAllocation, ...] = ()
     motherboard_resources: tuple[MotherboardResource, ...] = ()
+    setup_data: tuple[SetupData, ...] = ()
+    efi: EfiFirmware | None = None
     kind: ClassVar[str] = "e820"
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,18 +228,24 @@ class E820Firmware:
             d["mcfg"] = [a.to_dict() for a in self.mcfg]
         if self.motherboard_resources:
             d["motherboard_resources"] = [r.to_dict() for r in self.motherboard_resources]
+        if self.setup_data:
+            d["setup_data"] = [x.to_dict() for x in self.setup_data]
+        if self.efi is not None:
+            d["efi"] = self.efi.to_dict()
         return d
 
     @classmethod
     def from_dict(cls, data: object, path: str = "firmware") -> E820Firmware:
         d = _check_keys(data, {"e820", "acpi_tables", "mp_table", "mcfg",
-                               "motherboard_resources"}, path)
+                               "motherboard_resources", "setup_data", "efi"}, path)
         if "e820" not in d:
             raise MachineConfigError(_join(path, "e820"), "missing")
         items = _list(d["e820"], _join(path, "e820"))
         tables = _list(d.get("acpi_tables", []), _join(path, "acpi_tables"))
         mcfg = _list(d.get("mcfg", []), _join(path, "mcfg"))
         board = _list(d.get("motherboard_resources", []), _join(path, "motherboard_resources"))
+        setup = _list(d.get("setup_data", []), _join(path, "setup_data"))
+        efi = d.get("efi")
         mp = d.get("mp_table")
         return cls(tuple(e820_entry_from_dict(x, f"{path}.e820[{i}]")
                          for i, x in enumerate(items)),
@@ -242,7 +255,10 @@ class E820Firmware:
                    tuple(McfgAllocation.from_dict(a, f"{path}.mcfg[{i}]")
                          for i, a in enumerate(mcfg)),
                    tuple(MotherboardResource.from_dict(r, f"{path}.motherboard_resources[{i}]")
-                         for i, r in enumerate(board)))
+                         for i, r in enumerate(board)),
+                   tuple(SetupData.from_dict(x, f"{path}.setup_data[{i}]")
+                         for i, x in enumerate(setup)),
+                   None if efi is None else EfiFirmware.from_dict(efi, _join(path, "efi")))
 
     def validate(self, desc: MachineDescription, path: str = "firmware") -> None:
         limit = desc.max_physmem_bits
@@ -270,10 +286,13 @@ class E820Firmware:
         ends = [(f"mcfg[{i}]", a.window[1]) for i, a in enumerate(self.mcfg)]
         ends += [(f"motherboard_resources[{i}]", r.end)
                  for i, r in enumerate(self.motherboard_resources)]
+        ends += [(f"setup_data[{i}]", x.end) for i, x in enumerate(self.setup_data)]
         for name, end in ends:
             if limit is not None and end > 1 << limit:
                 raise MachineConfigError(f"{path}.{name}",
                                          f"above the {limit}-bit physical address limit")
+        if self.efi is not None:
+            self.efi.validate(limit, _join(path, "efi"))
         mp = self.mp_table
         if mp is not None and (mp.address + 16 > 1 << 20
                                or mp.config_address + mp.config_length > 1 << 32):
@@ -774,10 +793,7 @@ class Initrd:
 
     @classmethod
     def from_dict(cls, data: object, path: str = "initrd") -> Initrd:
-        d = _check_keys(data, {"start", "size"}, path)
-        for k in ("start", "size"):
-            if k not in d:
-                raise MachineConfigError(_join(path, k), "missing")
+        d = check_fields(data, ("start", "size"), path)
         return cls(parse_size(d["start"], _join(path, "start")),
                    parse_size(d["size"], _join(path, "size")))
 
@@ -904,10 +920,27 @@ class MachineDescription:
         self._need_e820()
         return _e820.apply_user_map(self.bios_e820(), self.parsed_cmdline.mem_ops)
 
+    def with_setup_data(self, table: tuple[E820Entry, ...]) -> tuple[E820Entry, ...]:
+        """*table* after ``e820__reserve_setup_data``: the boot loader's
+        setup_data ranges turn from RAM to RESERVED_KERN (still memory,
+        printed "usable", but reserved)."""
+        for x in getattr(self.firmware, "setup_data", ()):
+            table = _e820.range_update(table, x.address, x.size, _e820.E820_RAM,
+                                       _e820.E820_RESERVED_KERN)
+        return _e820.sanitize(table)
+
+    def extended_e820(self) -> tuple[E820Entry, ...] | None:
+        """The table printed under "extended physical RAM map:" when the
+        boot loader passed setup_data, else ``None``."""
+        if not getattr(self.firmware, "setup_data", ()):
+            return None
+        table = self.user_e820()
+        return self.with_setup_data(self.bios_e820() if table is None else table)
+
     def e820_after_setup(self) -> tuple[tuple[E820Entry, ...], bool]:
         """The table after ``e820_add_kernel_range`` and ``trim_bios_range``, and
         whether the kernel-range warning is printed."""
-        table = self.user_e820()
+        table = self.extended_e820() or self.user_e820()
         if table is None:
             table = self.bios_e820()
         return _e820.setup_arch_table(table, self.kernel.load_address,

@@ -44,9 +44,12 @@ from mmsvc.machine.description import (
     MotherboardResource,
     MpTable,
     NumaNode,
+    SetupData,
     UmlFirmware,
 )
+from mmsvc.machine.dmesg_efi import kernel_load_address, read_efi
 from mmsvc.machine.e820 import E820Entry, parse_type_name
+from mmsvc.machine.efi import EfiFirmware
 from mmsvc.machine.units import kstrtouint
 from mmsvc.units import round_up
 
@@ -149,6 +152,8 @@ class DmesgFacts:
     hypervisor: bool | None = None  # None: the log does not say (no DMI line)
     rdrand: bool | None = None  # from a "... KASLR using ..." line
     efi_boot_services_kb: int | None = None
+    efi_firmware: EfiFirmware | None = None
+    setup_data: list[tuple[int, int]] = field(default_factory=list)  # address, size
     cpu0: str | None = None  # the boot CPU's description after "smpboot: CPU0: "
     warnings: list[str] = field(default_factory=list)
 
@@ -301,6 +306,8 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             f.kernel_code = int(m.group(1), 16)
     if f.cpus is None:
         f.cpus = nr_cpu_ids or slub_cpus
+    efi = read_efi(lines)
+    f.efi_firmware, f.setup_data = efi.efi, efi.setup_data
     text = "\n".join(lines)
     if f.e820 or any(mk in text for mk in _X86_MARKERS):
         f.arch = "x86_64"
@@ -409,20 +416,16 @@ def from_dmesg(
                           f"of {fallback.release}")
     cmdline = f.cmdline or ""
     kernel = _placed_image(f, kernel, kconfig, cmdline)
-    if f.efi:
-        size = (f" ({f.efi_boot_services_kb}K here)" if f.efi_boot_services_kb is not None
-                else "")
-        f.warnings.append("an EFI boot: the firmware's boot-services memory" + size +
-                          ", which stays reserved until after mem_init, and its other EFI "
-                          "tables are not simulated, so the Memory line's reserved and "
-                          "available, Total pages and where NODE_DATA goes may differ")
+    f.warnings += _efi_gaps(f, cmdline)
     if warnings is not None:
         warnings.extend(f.warnings)
     if f.arch == "x86_64":
         if not f.e820:
             raise MachineConfigError("dmesg", "no BIOS-e820 lines")
         firmware: object = E820Firmware(tuple(f.e820), tuple(f.acpi_tables), f.mp_table,
-                                        tuple(f.mcfg), tuple(f.motherboard))
+                                        tuple(f.mcfg), tuple(f.motherboard),
+                                        tuple(SetupData(a, n) for a, n in f.setup_data),
+                                        f.efi_firmware)
     else:
         from mmsvc.machine.cmdline import parse_cmdline
 
@@ -462,6 +465,34 @@ def from_dmesg(
         faulty_ram=faulty, profile=profile)
 
 
+def _efi_gaps(f: DmesgFacts, cmdline: str) -> list[str]:
+    """What an EFI boot's log leaves out that the simulation needs: the
+    memory map (printed only with efi=debug; not needed when runtime
+    services are off, which drops it) and where the BGRT's boot logo lies."""
+    from mmsvc.machine.cmdline import parse_cmdline
+
+    efi = f.efi_firmware
+    if not f.efi or efi is None:
+        return []
+    cmd = parse_cmdline(cmdline, "x86_64")
+    words = {w for n, v in cmd.params if n == "efi" and v for w in v.split(",")}
+    if cmd.get("noefi") is not None or "noruntime" in words:
+        return []
+    if not efi.memmap:
+        size = (f" ({f.efi_boot_services_kb}K here)" if f.efi_boot_services_kb is not None
+                else "")
+        return ["an EFI boot without efi=debug: the log does not print the EFI memory map, "
+                "so the firmware's boot-services memory" + size + ", which stays reserved "
+                "until after mem_init, is not simulated, and the Memory line's reserved and "
+                "available, Total pages and where NODE_DATA goes may differ"]
+    if efi.bgrt_image is None and any(t.signature == "BGRT" for t in f.acpi_tables):
+        return ["an EFI boot: the log does not say where the ACPI BGRT's boot logo lies "
+                "(memblock=debug's efi_mem_reserve line, or efi=debug's runtime map when it "
+                "splits a range, does), so the pages the kernel keeps for it are not "
+                "simulated and MemTotal may be a few pages off"]
+    return []
+
+
 def _possible_cpus_given(cmdline: str) -> bool:
     from mmsvc.machine.cmdline import parse_cmdline
 
@@ -481,7 +512,12 @@ def _placed_image(f: DmesgFacts, kernel: KernelImage, kconfig: KernelConfig,
         return dataclasses.replace(kernel, load_address=f.kernel_code)
     from mmsvc.machine.cmdline import parse_cmdline
 
-    if kconfig.randomize_base and not parse_cmdline(cmdline, "x86_64").nokaslr:
+    kaslr = kconfig.randomize_base and not parse_cmdline(cmdline, "x86_64").nokaslr
+    if f.efi_firmware is not None and f.efi_firmware.memmap and not kaslr:
+        where = kernel_load_address(f.efi_firmware, kernel.reserved_span)
+        if where is not None:
+            return dataclasses.replace(kernel, load_address=where)
+    if kaslr:
         f.warnings.append("KASLR was on and the log does not say where it put the kernel "
                           f"(/proc/iomem's Kernel code): {kernel.load_address:#x} assumed, "
                           "so the Memory line's available count may differ")

@@ -12,6 +12,8 @@ Two families live here:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mmsvc.errors import MachineConfigError
 
 U64_MASK = (1 << 64) - 1
@@ -217,3 +219,38 @@ def parse_str(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise MachineConfigError(field, f"expected a string, got {value!r}")
     return value
+
+
+def check_keys(data: object, allowed: set[str] | frozenset[str], path: str) -> Mapping:
+    """*data* as a mapping whose keys are all in *allowed*."""
+    if not isinstance(data, Mapping):
+        raise MachineConfigError(path or "<root>", f"expected a table/object, got {data!r}")
+    for key in data:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            raise MachineConfigError(
+                where, f"unknown key {key!r} (known: {', '.join(sorted(allowed))})")
+    return data
+
+
+def check_fields(data: object, required: tuple[str, ...], path: str,
+                 optional: tuple[str, ...] = ()) -> Mapping:
+    """*data* as a mapping with every key of *required*, and others only
+    from *optional*."""
+    d = check_keys(data, {*required, *optional}, path)
+    for key in required:
+        if key not in d:
+            raise MachineConfigError(join_path(path, key), "missing")
+    return d
+
+
+def join_path(path: str, key: str) -> str:
+    """The field path of *key* inside *path*."""
+    return f"{path}.{key}" if path else key
+
+
+def as_list(data: object, path: str) -> list:
+    """*data* as a list (from a list or a tuple)."""
+    if not isinstance(data, list | tuple):
+        raise MachineConfigError(path, f"expected a list, got {data!r}")
+    return list(data)

@@ -17,6 +17,7 @@ from mmsvc.machine import default_machine
 from mmsvc_x86_64 import (
     bpf,
     cpu_entry_area,
+    efi,
     espfix,
     initmem,
     mem_init,
@@ -99,6 +100,9 @@ class X86_64(ArchPlugin):
 
     def step_driver_init(self, ctx: BootContext) -> None:
         setup.probe_memory_block_size(ctx)
+
+    def step_efi_free_boot_services(self, ctx: BootContext) -> None:
+        efi.efi_free_boot_services(ctx)
 
     def step_pci_arch_init(self, ctx: BootContext) -> None:
         pci_mmconfig.pci_mmcfg_early_init(ctx)

@@ -29,7 +29,7 @@ from mmsvc.api import (
     substep,
 )
 from mmsvc.machine import e820 as e820mod
-from mmsvc_x86_64 import initmem, numa, paging
+from mmsvc_x86_64 import efi, initmem, numa, paging
 from mmsvc_x86_64.constants import ISA_END_ADDRESS, MAX_DMA32_PFN
 
 SZ_64K = 64 << 10
@@ -63,6 +63,7 @@ def early_reserve_memory(ctx: BootContext) -> None:
     if rd is not None and rd.size:
         end = round_up(rd.start + rd.size, PAGE_SIZE)
         mb.reserve(rd.start, end - rd.start, caller="early_reserve_initrd")
+    efi.memblock_x86_reserve_range_setup_data(ctx)
     bios_start = _bios_start(ctx)
     mb.reserve(bios_start, SZ_1M - bios_start, caller="reserve_bios_regions")
 
@@ -115,6 +116,8 @@ def e820__finish_early_params(ctx: BootContext) -> None:
     user = ctx.machine.user_e820()
     if user is None:
         return
+    # the map as edited, setup_data included
+    user = ctx.machine.extended_e820() or user
     state(ctx)["e820"] = user
     ctx.pr_info("user-defined physical RAM map:")
     for line in e820mod.format_table(user, "user"):
@@ -392,14 +395,15 @@ def acpi_boot_table_init(ctx: BootContext) -> None:
 def acpi_boot_init(ctx: BootContext) -> None:
     """The HPET's resource and its name (acpi_parse_hpet, for
     hpet_insert_resource): only when ACPI is on and the firmware has an HPET
-    table (a machine whose table list is unknown is assumed to have one)."""
+    table (a machine whose table list is unknown is assumed to have one);
+    then, on UEFI, the BGRT's boot logo kept."""
     if ctx.cmdline.get("acpi") == "off":
         return
     tables = ctx.machine.firmware.acpi_tables
-    if tables and not any(t.signature == "HPET" for t in tables):
-        return
-    ctx.mm.memblock.alloc(RESOURCE_SIZE + HPET_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
-                          caller="hpet_insert_resource")
+    if not tables or any(t.signature == "HPET" for t in tables):
+        ctx.mm.memblock.alloc(RESOURCE_SIZE + HPET_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
+                              caller="hpet_insert_resource")
+    efi.efi_bgrt_init(ctx)
 
 
 def small_boot_allocations(ctx: BootContext) -> None:
@@ -587,8 +591,15 @@ def steps(profile: str) -> list[Step]:
     e820 = [
         substep("e820__memory_setup", e820__memory_setup, "print the BIOS e820 map"),
         substep("parse_early_param", parse_early_param, "mem=, memmap=, pti=; NX report"),
+        substep("efi_memblock_x86_reserve_range", efi.efi_memblock_x86_reserve_range,
+                "UEFI: the firmware's memory map kept"),
+        substep("e820__reserve_setup_data", efi.e820__reserve_setup_data,
+                "the boot loader's setup_data marked in e820, the extended map"),
         substep("e820__finish_early_params", e820__finish_early_params,
                 "the user-defined map"),
+        substep("efi_init", efi.efi_init,
+                "UEFI: banner, configuration tables, MEMATTR table; efi=debug's map"),
+        substep("efi_set_secure_boot", efi.efi_set_secure_boot, "UEFI: the secure-boot state"),
     ]
     head = [reserve, *e820] if profile != "5.14" else [*e820, reserve]
     return [
@@ -599,6 +610,8 @@ def steps(profile: str) -> list[Step]:
         substep("find_smp_config", find_smp_config, "the BIOS's MP table, reserved"),
         substep("reserve_brk", reserve_brk, "early page-table buffer and DMI copy"),
         substep("e820__memblock_setup", e820__memblock_setup, "e820 RAM to memblock"),
+        substep("efi_reserve_boot_services", efi.efi_reserve_boot_services,
+                "UEFI: boot-services code and data kept until after boot"),
         substep("reserve_real_mode", reserve_real_mode, "trampoline and the first 1 MiB"),
         substep("init_mem_mapping", init_mem_mapping, "the direct map"),
         substep("setup_log_buf", early_log_buf, "the log buffer log_buf_len= asks for"),

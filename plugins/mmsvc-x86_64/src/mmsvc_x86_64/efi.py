@@ -1,0 +1,209 @@
+"""A machine booted through UEFI: what x86's EFI code does with the
+firmware's memory map and tables at boot (arch/x86/platform/efi/efi.c,
+quirks.c, drivers/firmware/efi/efi.c, memattr.c, efi-bgrt.c), and the
+boot loader's setup_data (arch/x86/kernel/setup.c, e820.c).
+
+The firmware's boot-services code and data stay reserved through
+``mem_init`` (the Memory line counts them as reserved), and are given back
+at ``arch_initcall`` time ("Freeing EFI boot services memory"), unless
+``efi=debug`` keeps them for debugfs. Where the firmware's map and tables
+lie changes what memblock hands out after them.
+"""
+
+from __future__ import annotations
+
+from mmsvc.api import KERN_ERR, PAGE_SIZE, SMP_CACHE_BYTES, BootContext
+from mmsvc.machine import e820 as e820mod
+from mmsvc.machine.efi import (
+    EFI_BOOT_SERVICES_DATA,
+    EFI_MEMORY_RUNTIME,
+    MEMATTR_HEADER_SIZE,
+    EfiFirmware,
+    EfiMemoryDescriptor,
+)
+
+SZ_1M = 1 << 20
+
+
+def firmware(ctx: BootContext) -> EfiFirmware | None:
+    """The EFI firmware the machine booted through, if any."""
+    return getattr(ctx.machine.firmware, "efi", None)
+
+
+def _state(ctx: BootContext) -> dict:
+    """The boot's EFI state: its working memory map (``memmap``, whose
+    entries the kernel splits and tags), and the EFI_* facts it sets."""
+    return ctx.arch_state.setdefault("efi", {})
+
+
+def _options(ctx: BootContext) -> set[str]:
+    """The words of every ``efi=`` (``debug``, ``noruntime``, ...): each
+    one is an early parameter of its own."""
+    return {w for name, value in ctx.cmdline.params if name == "efi" and value
+            for w in value.split(",") if w}
+
+
+def efi_debug(ctx: BootContext) -> bool:
+    return "debug" in _options(ctx)
+
+
+def memblock_x86_reserve_range_setup_data(ctx: BootContext) -> None:
+    """Each setup_data, its header included, is reserved early."""
+    for x in getattr(ctx.machine.firmware, "setup_data", ()):
+        ctx.mm.memblock.reserve(x.address, x.size,
+                                caller="memblock_x86_reserve_range_setup_data")
+
+
+def e820__reserve_setup_data(ctx: BootContext) -> None:
+    """The setup_data ranges become RESERVED_KERN in e820 and the map is
+    printed again, "extended"."""
+    if not getattr(ctx.machine.firmware, "setup_data", ()):
+        return
+    table = ctx.machine.with_setup_data(ctx.arch_state["e820"])
+    ctx.arch_state["e820"] = table
+    ctx.pr_info("extended physical RAM map:")
+    for line in e820mod.format_table(table, "reserve setup_data"):
+        ctx.pr_info(line)
+
+
+def efi_memblock_x86_reserve_range(ctx: BootContext) -> None:
+    """The firmware's memory map is kept where it lies (when the
+    description says where); from here on the kernel works on its copy."""
+    efi = firmware(ctx)
+    if efi is None:
+        return
+    st = _state(ctx)
+    # EFI_MEMMAP: the kernel has the firmware's map (whether or not the
+    # description knows its entries)
+    st["memmap"] = list(efi.memmap)
+    st["memmap_enabled"] = True
+    if efi.memmap_address is not None and efi.memmap:
+        ctx.mm.memblock.reserve(efi.memmap_address, len(efi.memmap) * efi.desc_size,
+                                caller="efi_memblock_x86_reserve_range")
+
+
+def efi_init(ctx: BootContext) -> None:
+    """The firmware's banner and configuration tables; the MEMATTR table
+    reserved; runtime services on unless ``noefi``/``efi=noruntime``
+    (then the memory map is dropped); the map printed with ``efi=debug``."""
+    efi = firmware(ctx)
+    if efi is None:
+        return
+    st = _state(ctx)
+    ctx.pr_info(f"efi: {efi.banner()}")
+    ctx.pr_info(f"efi: {efi.tables_line()}")
+    memattr = efi.table("MEMATTR")
+    if memattr is not None and st.get("memmap_enabled"):
+        entries = efi.memattr_entries or 0
+        ctx.mm.memblock.reserve(memattr, MEMATTR_HEADER_SIZE + entries * efi.desc_size,
+                                caller="efi_memattr_init")
+    if ctx.cmdline.get("noefi") is not None or "noruntime" in _options(ctx):
+        st["memmap_enabled"] = False
+        return
+    st["runtime"] = True
+    if efi_debug(ctx):
+        for i, md in enumerate(st["memmap"]):
+            ctx.pr_info(f"efi: {md.format(i)}")
+
+
+def efi_set_secure_boot(ctx: BootContext) -> None:
+    efi = firmware(ctx)
+    if efi is None:
+        return
+    text = {"disabled": "disabled", "enabled": "enabled",
+            "unknown": "could not be determined"}[efi.secure_boot]
+    ctx.pr_info(f"secureboot: Secure boot {text}")
+
+
+def efi_reserve_boot_services(ctx: BootContext) -> None:
+    """Boot-services code and data are reserved until they can be given
+    back; a range something else reserved first (page 0, the image, the
+    MEMATTR table) is not ours to give back: it is tagged RUNTIME and kept,
+    as is one not wholly RAM or overlapping the kernel."""
+    st = _state(ctx)
+    if not st.get("memmap_enabled"):
+        return
+    mb, k = ctx.mm.memblock, ctx.machine.kernel
+    table = ctx.arch_state["e820"]
+    text, end = k.load_address, k.end_of_image
+    memmap = st["memmap"]
+    for i, md in enumerate(memmap):
+        if not md.is_boot_services:
+            continue
+        start, size = md.phys_addr, md.end - md.phys_addr
+        if not mb.is_region_reserved(start, size):
+            mb.reserve(start, size, caller="efi_reserve_boot_services")
+            ours = not (start + size > text and start <= end) and e820mod.all_mapped(
+                table, start, start + size, e820mod.E820_RAM)
+            if ours:
+                continue
+        memmap[i] = _tagged(md)
+
+
+def _tagged(md: EfiMemoryDescriptor) -> EfiMemoryDescriptor:
+    return EfiMemoryDescriptor(md.type, md.phys_addr, md.pages, md.attribute | EFI_MEMORY_RUNTIME)
+
+
+def efi_bgrt_init(ctx: BootContext) -> None:
+    """The ACPI BGRT's boot logo stays: ``efi_mem_reserve`` reserves it and
+    carves its pages out of their boot-services range into a RUNTIME entry
+    of a new, longer memory map (from memblock), and e820 no longer calls
+    them RAM."""
+    efi = firmware(ctx)
+    st = _state(ctx)
+    if efi is None or efi.bgrt_image is None or not st.get("memmap_enabled") \
+            or ctx.cmdline.get("acpi") == "off" \
+            or not any(t.signature == "BGRT" for t in ctx.machine.firmware.acpi_tables):
+        return
+    addr, size = efi.bgrt_image
+    mb = ctx.mm.memblock
+    if not mb.is_region_reserved(addr, size):
+        mb.reserve(addr, size, caller="efi_mem_reserve")
+    memmap = st["memmap"]
+    idx = next((i for i, md in enumerate(memmap) if md.phys_addr <= addr < md.end), None)
+    if idx is None or memmap[idx].type != EFI_BOOT_SERVICES_DATA:
+        ctx.printk(f"efi: Failed to lookup EFI memory descriptor for {addr:#018x}", KERN_ERR)
+        return
+    md = memmap[idx]
+    if addr + size > md.end:
+        ctx.printk(f"efi: Region spans EFI memory descriptors, {addr:#018x}", KERN_ERR)
+        return
+    start = addr & ~(PAGE_SIZE - 1)
+    stop = -(-(addr + size) // PAGE_SIZE) * PAGE_SIZE
+    pieces = [(md.phys_addr, start, md.attribute), (start, stop, md.attribute | EFI_MEMORY_RUNTIME),
+              (stop, md.end, md.attribute)]
+    new = [EfiMemoryDescriptor(md.type, s, (e - s) >> 12, a) for s, e, a in pieces if s < e]
+    mb.phys_alloc_range((len(memmap) - 1 + len(new)) * efi.desc_size, SMP_CACHE_BYTES, 0, 0,
+                        caller="efi_memmap_alloc")
+    memmap[idx:idx + 1] = new
+    table = e820mod.range_update(ctx.arch_state["e820"], start, stop - start,
+                                 e820mod.E820_RAM, e820mod.E820_RESERVED)
+    ctx.arch_state["e820"] = e820mod.sanitize(table)
+
+
+def boot_services_to_free(ctx: BootContext) -> list[tuple[int, int]]:
+    """``efi_unmap_boot_services``: the boot-services ranges no one else
+    owns, from 1 MiB up (the first MiB stays reserved); none with
+    ``efi=debug``, which keeps them all for /sys/kernel/debug/efi."""
+    st = _state(ctx)
+    if not st.get("runtime") or not st.get("memmap_enabled") or efi_debug(ctx):
+        return []
+    out = []
+    for md in st["memmap"]:
+        if not md.is_boot_services or md.attribute & EFI_MEMORY_RUNTIME:
+            continue
+        start, end = max(md.phys_addr, SZ_1M), md.end
+        if start < end:
+            out.append((start, end))
+    return out
+
+
+def efi_free_boot_services(ctx: BootContext) -> None:
+    """Give the boot-services ranges back to the page allocator
+    (``free_reserved_area``), and say how much."""
+    freed = 0
+    for start, end in boot_services_to_free(ctx):
+        ctx.mm.free_reserved_area(-(-start // PAGE_SIZE), end // PAGE_SIZE)
+        freed += end - start
+    if freed:
+        ctx.pr_info(f"efi: Freeing EFI boot services memory: {freed >> 10}K")

@@ -1,0 +1,262 @@
+"""Machines booted through UEFI (OVMF under QEMU, the kernel's EFI stub):
+the EFI memory map and tables read from a log, the boot-services memory
+kept through mem_init and given back at arch_initcall, the boot loader's
+setup_data, the BGRT logo, and where the stub put the kernel. Every
+``efi-*`` boot in tests/realboots is also compared line by line there."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from mmsvc import views
+from mmsvc.errors import MachineConfigError
+from mmsvc.machine import MachineDescription, from_dmesg
+from mmsvc.machine.description import E820Firmware
+from mmsvc.machine.e820 import E820_RESERVED, E820_RESERVED_KERN
+from mmsvc.machine.efi import (
+    EFI_BOOT_SERVICES_DATA,
+    EFI_MEMORY_RUNTIME,
+    EFI_MEMORY_XP,
+    EfiFirmware,
+    EfiMemoryDescriptor,
+    format_typeattr,
+    parse_attributes,
+)
+from mmsvc.simulation import Simulation
+
+HERE = Path(__file__).parent
+REAL = HERE / "realboots"
+#: efi=debug memblock=debug on a 2 GiB pc: the map, and every reservation
+DEBUG_LOG = REAL / "efi-pc-2g-dbg.log"
+
+
+def _machine(cmdline: str | None = None, log: Path = DEBUG_LOG, **efi) -> MachineDescription:
+    m = from_dmesg(str(log)).replace(profile="6.1")
+    if efi:
+        fw = m.firmware
+        m = m.replace(firmware=dataclasses.replace(fw, efi=dataclasses.replace(fw.efi, **efi)))
+    return m if cmdline is None else m.replace(cmdline=cmdline)
+
+
+def _boot(m: MachineDescription, until: str | None = None) -> Simulation:
+    sim = Simulation(m)
+    if until is None:
+        sim.boot()
+    else:
+        sim.add_breakpoint(until)
+        sim.run()
+    return sim
+
+
+def _without(m: MachineDescription, word: str) -> str:
+    return " ".join(w for w in m.cmdline.split() if w != word)
+
+
+def _boot_services(m: MachineDescription) -> list[EfiMemoryDescriptor]:
+    return [md for md in m.firmware.efi.memmap if md.is_boot_services]
+
+
+def test_a_log_gives_the_firmware_its_map_and_tables():
+    m = _machine()
+    efi = m.firmware.efi
+    assert efi.banner() == "EFI v2.70 by EDK II"
+    assert [t.name for t in efi.tables] == ["SMBIOS", "ACPI", "ACPI 2.0", "MEMATTR", "INITRD"]
+    # efi=debug's first map only, not the runtime map printed later
+    assert len(efi.memmap) == 128
+    assert efi.memmap[6] == EfiMemoryDescriptor(EFI_BOOT_SERVICES_DATA, 0x900000, 0xC00, 0xF)
+    # memblock=debug: where the map lies, how big MEMATTR is
+    assert efi.memmap_address == 0x7F773040 and efi.memattr_entries == 22
+    # the runtime map shows the BGRT logo's pages carved out of a range
+    assert efi.bgrt_image == (0x7DC1F000, 9 * 4096)
+    assert efi.secure_boot == "disabled"
+    # the extended e820 map: two setup_data (the stub's PCI option ROMs)
+    assert [(x.address, x.size) for x in m.firmware.setup_data] == [
+        (0x7DA17018, 0x3D040), (0x7DC11018, 0x9C40)]
+
+
+def test_the_stub_moved_the_kernel_above_the_firmware_data():
+    """OVMF keeps boot-services data at 16 MiB, so the stub relocates the
+    image to the next 2 MiB-aligned free range (a Loader Code range after
+    boot); /proc/iomem agrees, and without it the map says so too."""
+    assert _machine().kernel.load_address == 0x1600000
+    text = DEBUG_LOG.read_text(errors="replace").split("=== /proc/")[0]
+    assert from_dmesg(text).kernel.load_address == 0x1600000
+
+
+def test_the_memory_map_prints_as_the_kernel_prints_it():
+    lines = [ln for ln in DEBUG_LOG.read_text(errors="replace").splitlines()
+             if "efi: mem" in ln][:128]
+    sim = _boot(_machine(), until="setup_command_line")
+    ours = [r.text for r in sim.log.records if r.text.startswith("efi: mem")]
+    assert ours == [ln.split("] ", 1)[1] for ln in lines]
+    attr = EFI_MEMORY_RUNTIME | EFI_MEMORY_XP | 0x8
+    text = format_typeattr(6, attr)
+    assert text == "[Runtime Data|RUN|  |  |  |  |  |XP|  |  |  |   |WB|  |  |  ]"
+    assert parse_attributes(text[14:-1]) == attr
+    assert format_typeattr(20, 1 << 40) == f"[type=20|attr=0x{1 << 40:016x}]"
+
+
+def test_boot_services_stay_reserved_through_mem_init():
+    m = _machine()
+    sim = _boot(m, until="mem_init")
+    mb = sim.mm.memblock
+    kept = [md for md in _boot_services(m) if md.phys_addr]
+    assert kept and all(mb.is_region_reserved(md.phys_addr, md.end - md.phys_addr)
+                        for md in kept)
+    # below 16 MiB they count in the DMA zone's dma_reserve, and with
+    # efi=debug they stay: 7 MiB of boot-services data between 9 and 16 MiB
+    # are not the DMA zone's, as the real /proc/zoneinfo shows
+    sim.boot()
+    dma = next(z for z in sim.mm.zones() if z["zone"] == "DMA")
+    assert dma["managed"] == 1806
+    assert "managed  1806" in DEBUG_LOG.read_text(errors="replace")
+    bare = _machine(memmap=tuple(md for md in m.firmware.efi.memmap if not md.is_boot_services))
+    dma = next(z for z in _boot(bare).mm.zones() if z["zone"] == "DMA")
+    assert dma["managed"] == 1806 + 0x700
+
+
+def _q35_2g(cmdline_without: str = "efi=debug") -> MachineDescription:
+    """The 2 GiB q35 machine, put together from three boots of it: the map
+    efi=debug printed, and where memblock=debug saw the firmware's map and
+    the BGRT logo (efi=debug's runtime map merges the logo's pages into the
+    range around them)."""
+    dbg = from_dmesg(str(HERE / "efi" / "efi-q35-2g-dbg.log")).replace(profile="6.1")
+    seen = from_dmesg(str(HERE / "efi" / "efi-q35-2g-mbdbg.log")).firmware.efi
+    efi = dataclasses.replace(dbg.firmware.efi, bgrt_image=seen.bgrt_image,
+                              memmap_address=seen.memmap_address)
+    m = dbg.replace(firmware=dataclasses.replace(dbg.firmware, efi=efi))
+    return m.replace(cmdline=_without(m, cmdline_without))
+
+
+def test_without_efi_debug_they_are_given_back_at_arch_initcall():
+    kept, freed = _boot(_q35_2g("")), _boot(_q35_2g())
+    assert not any("Freeing EFI boot services" in r.text for r in kept.log.records)
+    # the real boot without efi=debug: the same line, the same MemTotal
+    real = (HERE / "efi" / "efi-q35-2g.log").read_text(errors="replace")
+    assert "efi: Freeing EFI boot services memory: 43784K" in real
+    assert [r.text for r in freed.log.records if "Freeing EFI boot services" in r.text] == [
+        "efi: Freeing EFI boot services memory: 43784K"]
+    assert views.meminfo(freed)["MemTotal"] == 2005956 and "MemTotal:        2005956 kB" in real
+    # and with efi=debug they stay, as its real boot shows
+    assert views.meminfo(kept)["MemTotal"] == 1962172
+    assert "MemTotal:        1962172 kB" in (HERE / "efi" / "efi-q35-2g-dbg.log").read_text()
+
+
+def test_memblock_debug_traces_the_boot_without_efi_debug():
+    """Booted as the memblock=debug boot of the machine was (without
+    efi=debug), every memblock range matches the real trace, the
+    boot-services reservations and the BGRT logo's included."""
+    from .test_realboots import _memblock_ranges
+
+    log = HERE / "efi" / "efi-q35-2g-mbdbg.log"
+    m = _q35_2g().replace(cmdline=from_dmesg(str(log)).cmdline)
+    sim = _boot(m)
+    real = _memblock_ranges(log.read_text(errors="replace"))
+    assert len(real) > 150
+    assert _memblock_ranges(sim.log.text()) == real
+
+
+@pytest.mark.parametrize("cmdline", ["noefi", "efi=noruntime", "efi=debug,noruntime"])
+def test_without_runtime_services_the_map_is_dropped(cmdline):
+    """noefi and efi=noruntime drop the map in efi_init: nothing is kept
+    for the firmware, nothing given back; the MEMATTR table was reserved
+    before that."""
+    m = _machine()
+    m = m.replace(cmdline=f"{_without(m, 'efi=debug')} {cmdline}")
+    sim = _boot(m)
+    trace = sim.log.text()
+    assert "efi_reserve_boot_services" not in trace
+    assert "efi_memattr_init" in trace
+    assert not any("Freeing EFI boot services" in r.text for r in sim.log.records)
+    assert "efi: mem00" not in trace
+
+
+def test_setup_data_is_reserved_and_marked_in_e820():
+    m = _machine()
+    sim = _boot(m, until="setup_command_line")
+    text = [r.text for r in sim.log.records]
+    i = text.index("extended physical RAM map:")
+    assert text[i + 6] == "reserve setup_data: [mem 0x0000000000900000-0x000000007da17017] usable"
+    assert text[i + 7] == "reserve setup_data: [mem 0x000000007da17018-0x000000007da54057] usable"
+    table, _ = m.e820_after_setup()
+    assert any(e.type == E820_RESERVED_KERN and e.addr == 0x7DA17018 for e in table)
+    assert sim.mm.memblock.is_region_reserved(0x7DA17018, 0x3D040)
+
+
+def test_the_bgrt_logo_is_kept_and_leaves_e820_ram():
+    m = _machine()
+    sim = _boot(m, until="setup_command_line")
+    e820 = sim.ctx.arch_state["e820"]
+    assert any(e.type == E820_RESERVED and e.addr == 0x7DC1F000 and e.size == 0x9000
+               for e in e820)
+    # the kernel's copy of the map gained the carved-out entry, tagged
+    memmap = sim.ctx.arch_state["efi"]["memmap"]
+    assert len(memmap) == 129
+    logo = next(md for md in memmap if md.phys_addr == 0x7DC1F000)
+    assert logo.attribute & EFI_MEMORY_RUNTIME and logo.pages == 9
+
+
+def test_a_log_without_efi_debug_gets_a_note():
+    warnings: list[str] = []
+    m = from_dmesg(str(HERE / "efi" / "efi-q35-2g.log"), warnings=warnings)
+    assert m.firmware.efi is not None and m.firmware.efi.memmap == ()
+    assert any("without efi=debug" in w and "43784K here" in w for w in warnings)
+
+
+def test_descriptions_round_trip():
+    m = _machine()
+    fw = m.firmware
+    assert E820Firmware.from_dict(fw.to_dict()) == fw
+    assert MachineDescription.from_dict(m.to_dict()) == m
+
+
+def _bad(**change):
+    efi = _machine().firmware.efi.to_dict()
+    for key, value in change.items():
+        if key == "memmap0":
+            efi["memmap"][0] = {**efi["memmap"][0], **value}
+        else:
+            efi[key] = value
+    return efi
+
+
+@pytest.mark.parametrize(("efi", "where", "what"), [
+    (_bad(memmap0={"type": "Boot Stuff"}), "efi.memmap[0].type", "unknown EFI memory type"),
+    (_bad(memmap0={"phys_addr": 0x1234}), "efi.memmap[0].phys_addr", "4 KiB aligned"),
+    (_bad(memmap0={"pages": -1}), "efi.memmap[0].pages", ""),
+    (_bad(memmap0={"colour": 1}), "efi.memmap[0].colour", "unknown key"),
+    (_bad(memmap0={"phys_addr": 1 << 60}), "efi.memmap[0]", "physical address limit"),
+    (_bad(desc_size=12), "efi.desc_size", "multiple of 8"),
+    (_bad(revision=[2]), "efi.revision", "[major, minor]"),
+    (_bad(bgrt_image={"address": 0x1000}), "efi.bgrt_image.size", "missing"),
+    (_bad(secure_boot="maybe"), "efi.secure_boot", "disabled, enabled or unknown"),
+    (_bad(tables=[{"name": "A=B", "address": 1}]), "efi.tables[0].name", "not a table name"),
+    (_bad(tables=[]), "efi.memattr_entries", "no MEMATTR table"),
+])
+def test_bad_efi_descriptions_name_the_field(efi, where, what):
+    fw = _machine().firmware.to_dict() | {"efi": efi}
+    m = _machine().to_dict()
+    m["firmware"] = fw
+    with pytest.raises(MachineConfigError) as err:
+        MachineDescription.from_dict(m)
+    assert where in str(err.value) and what in str(err.value)
+
+
+def test_a_boot_services_range_overlapping_the_kernel_is_not_given_back():
+    """can_free_region: a range touching the image is reserved but kept."""
+    m = _machine()
+    k = m.kernel
+    extra = EfiMemoryDescriptor(EFI_BOOT_SERVICES_DATA, k.load_address - 0x1000, 2)
+    efi = m.firmware.efi
+    m2 = _machine(memmap=(*efi.memmap, extra)).replace(cmdline=_without(m, "efi=debug"))
+    sim = _boot(m2)
+    assert sim.ctx.arch_state["efi"]["memmap"][-1].attribute & EFI_MEMORY_RUNTIME
+
+
+def test_efi_firmware_defaults():
+    efi = EfiFirmware()
+    assert efi.banner() == "EFI v2.70 by EDK II" and efi.tables_line() == ""
+    assert EfiFirmware.from_dict(efi.to_dict()) == efi
