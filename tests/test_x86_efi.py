@@ -145,6 +145,18 @@ def test_without_efi_debug_they_are_given_back_at_arch_initcall():
     assert "MemTotal:        1962172 kB" in (HERE / "efi" / "efi-q35-2g-dbg.log").read_text()
 
 
+def test_5_14_gives_them_back_in_efi_enter_virtual_mode_silently():
+    """Before 6.1.192's deferred free, efi_enter_virtual_mode gives the
+    ranges back at once (memblock_free_late) and prints nothing."""
+    kept = _boot(_q35_2g("").replace(profile="5.14"))
+    freed = _boot(_q35_2g().replace(profile="5.14"))
+    assert not any("Freeing EFI" in r.text for r in freed.log.records)
+    gained = views.meminfo(freed)["MemTotal"] - views.meminfo(kept)["MemTotal"]
+    assert gained == 43784
+    names = [s.name for s in freed.steps]
+    assert names.index("efi_enter_virtual_mode") < names.index("page_alloc_init_late")
+
+
 def test_memblock_debug_traces_the_boot_without_efi_debug():
     """Booted as the memblock=debug boot of the machine was (without
     efi=debug), every memblock range matches the real trace, the

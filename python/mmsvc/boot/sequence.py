@@ -164,6 +164,10 @@ def build_steps(ctx: BootContext) -> list[Step]:
     steps.append(_arch_step(ctx, "arch_cpu_finalize_init", "start_kernel",
                             "architecture: the boot CPU's final set-up (x86_64: the SMP "
                             "alternatives patched and their lock table freed)"))
+    steps.append(_arch_step(ctx, "efi_enter_virtual_mode", "start_kernel",
+                            "architecture: UEFI runtime services mapped (x86_64: before "
+                            "6.1's deferred free, 5.14 gives the boot-services memory back "
+                            "here)"))
     steps.append(Step("vfs_caches_init", "start_kernel", G, _vfs_caches_init,
                       doc="dentry and inode hash tables spread over the nodes (hashdist)"))
     steps.append(Step("smp_init", "late", G, _smp_init,

@@ -101,6 +101,9 @@ class X86_64(ArchPlugin):
     def step_driver_init(self, ctx: BootContext) -> None:
         setup.probe_memory_block_size(ctx)
 
+    def step_efi_enter_virtual_mode(self, ctx: BootContext) -> None:
+        efi.efi_enter_virtual_mode(ctx)
+
     def step_efi_free_boot_services(self, ctx: BootContext) -> None:
         efi.efi_free_boot_services(ctx)
 

@@ -198,9 +198,24 @@ def boot_services_to_free(ctx: BootContext) -> list[tuple[int, int]]:
     return out
 
 
+def efi_enter_virtual_mode(ctx: BootContext) -> None:
+    """5.14 gives the boot-services ranges back here, at the end of
+    ``__efi_enter_virtual_mode``, page by page (``memblock_free_late``)
+    and without a word; 6.1.192 only queues them for
+    :func:`efi_free_boot_services`, because the struct pages of deferred
+    memory are not initialised yet. (5.14 frees such pages all the same,
+    the bug that fix addresses; the simulation frees them into their zone.)"""
+    if ctx.profile_at_least("6.1"):
+        return
+    for start, end in boot_services_to_free(ctx):
+        ctx.mm.free_reserved_area(-(-start // PAGE_SIZE), end // PAGE_SIZE)
+
+
 def efi_free_boot_services(ctx: BootContext) -> None:
-    """Give the boot-services ranges back to the page allocator
-    (``free_reserved_area``), and say how much."""
+    """6.1: give the queued boot-services ranges back to the page
+    allocator at arch_initcall (``free_reserved_area``), and say how much."""
+    if not ctx.profile_at_least("6.1"):
+        return
     freed = 0
     for start, end in boot_services_to_free(ctx):
         ctx.mm.free_reserved_area(-(-start // PAGE_SIZE), end // PAGE_SIZE)
