@@ -272,3 +272,36 @@ def test_efi_firmware_defaults():
     efi = EfiFirmware()
     assert efi.banner() == "EFI v2.70 by EDK II" and efi.tables_line() == ""
     assert EfiFirmware.from_dict(efi.to_dict()) == efi
+
+
+def test_another_boot_of_the_machine_completes_a_log_without_efi_debug():
+    """--efi-from: the memblock=debug boot (no efi=debug, so no map) gets
+    the map from the efi=debug boot; then every line and /proc value of it
+    matches, boot services given back included."""
+    from click.testing import CliRunner
+
+    from mmsvc.cli import cli
+
+    log, dbg = HERE / "efi" / "efi-q35-2g-mbdbg.log", HERE / "efi" / "efi-q35-2g-dbg.log"
+    warnings: list[str] = []
+    m = from_dmesg(str(log), warnings=warnings, efi_from=str(dbg))
+    assert len(m.firmware.efi.memmap) == 128 and warnings == []
+    # its own memblock=debug facts stay: the BGRT logo it saw reserved
+    assert m.firmware.efi.bgrt_image == (0x7DC20018, 0x839E)
+    result = CliRunner().invoke(cli, ["verify", str(log), "--efi-from", str(dbg)])
+    assert result.exit_code == 0, result.output
+    assert "Freeing EFI" not in result.output and "/proc values agree" in result.output
+    result = CliRunner().invoke(cli, ["meminfo", "--efi-from", str(dbg)])
+    assert result.exit_code == 2 and "--efi-from completes a --from-dmesg log" in result.output
+
+
+@pytest.mark.parametrize(("log", "other", "what"), [
+    (REAL / "pc-4g.log", HERE / "efi" / "efi-q35-2g-dbg.log", "not of a UEFI boot"),
+    (HERE / "efi" / "efi-q35-2g.log", HERE / "efi" / "efi-q35-2g-mbdbg.log",
+     "prints no EFI memory map"),
+    (HERE / "efi" / "efi-q35-2g.log", REAL / "efi-q35-4g-dbg.log", "another machine"),
+])
+def test_efi_from_must_be_another_efi_debug_boot_of_the_machine(log, other, what):
+    with pytest.raises(MachineConfigError) as err:
+        from_dmesg(str(log), efi_from=str(other))
+    assert "efi_from" in str(err.value) and what in str(err.value)

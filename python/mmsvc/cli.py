@@ -34,25 +34,30 @@ def machine_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                   help="Kernel command line (replaces the machine's).")
     @click.option("--arch", "arch", default=None,
                   help="Boot this architecture's built-in machine (see `mmsvc plugins`).")
+    @click.option("--efi-from", "efi_from", type=click.Path(exists=True, dir_okay=False),
+                  help="With --from-dmesg: another log of the same UEFI machine, booted "
+                       "with efi=debug, whose EFI memory map completes the first.")
     @functools.wraps(fn)
     def wrapper(*args: Any, machine_file: str | None, dmesg: str | None,
                 profile: str | None, cmdline: str | None, arch: str | None,
-                **kwargs: Any) -> Any:
+                efi_from: str | None, **kwargs: Any) -> Any:
         if sum(x is not None for x in (machine_file, dmesg, arch)) > 1:
             raise click.UsageError("give one of --machine, --from-dmesg and --arch")
-        machine = load(machine_file, dmesg, profile, cmdline, arch)
+        if efi_from is not None and dmesg is None:
+            raise click.UsageError("--efi-from completes a --from-dmesg log")
+        machine = load(machine_file, dmesg, profile, cmdline, arch, efi_from)
         return fn(*args, machine=machine, **kwargs)
 
     return wrapper
 
 
 def load(machine_file: str | None, dmesg: str | None, profile: str | None,
-         cmdline: str | None, arch: str | None = None) -> Any:
+         cmdline: str | None, arch: str | None = None, efi_from: str | None = None) -> Any:
     from mmsvc import machine as m
 
     if dmesg:
         notes: list[str] = []
-        desc = m.from_dmesg(dmesg, warnings=notes)
+        desc = m.from_dmesg(dmesg, warnings=notes, efi_from=efi_from)
         for note in notes:
             click.echo(f"mmsvc: note: {note}", err=True)
     elif machine_file:
@@ -184,12 +189,15 @@ def step(machine: Any, substeps: bool) -> None:
 @cli.command()
 @click.argument("log", type=click.Path(exists=True, dir_okay=False))
 @click.option("--profile", type=click.Choice(PROFILES), default="6.1", show_default=True)
+@click.option("--efi-from", "efi_from", type=click.Path(exists=True, dir_okay=False),
+              help="Another log of the same UEFI machine, booted with efi=debug: its EFI "
+                   "memory map (and memblock=debug's facts) complete LOG's.")
 @handle_errors
-def verify(log: str, profile: str) -> None:
+def verify(log: str, profile: str, efi_from: str | None) -> None:
     """Boot the machine a real LOG describes and compare the memory lines."""
     from mmsvc.verify import verify_log
 
-    report = verify_log(log, profile)
+    report = verify_log(log, profile, efi_from)
     for line in report.lines():
         click.echo(line)
     sys.exit(0 if report.ok else 1)
@@ -354,7 +362,8 @@ def _add_remote_option(name: str) -> None:
             return local(*args, **kwargs)
         try:
             machine = load(kwargs.pop("machine_file"), kwargs.pop("dmesg"),
-                           kwargs.pop("profile"), kwargs.pop("cmdline"), kwargs.pop("arch"))
+                           kwargs.pop("profile"), kwargs.pop("cmdline"), kwargs.pop("arch"),
+                           kwargs.pop("efi_from"))
             return _remote_run(remote, remote_token, name, machine, kwargs, remote_tls_ca)
         except MmsvcError as exc:
             click.echo(f"mmsvc: error: {exc}", err=True)

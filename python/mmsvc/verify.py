@@ -199,7 +199,7 @@ def compare_proc(real: dict[str, list[str]], sim_meminfo: dict[str, int],
     return rows
 
 
-def verify_log(path: str, profile: str = "6.1") -> Report:
+def verify_log(path: str, profile: str = "6.1", efi_from: str | None = None) -> Report:
     from mmsvc import views
     from mmsvc.machine import from_dmesg
     from mmsvc.machine.dmesg import proc_sections
@@ -207,7 +207,7 @@ def verify_log(path: str, profile: str = "6.1") -> Report:
 
     text = Path(path).read_text(errors="replace")
     notes: list[str] = []
-    machine = from_dmesg(path, warnings=notes).replace(profile=profile)
+    machine = from_dmesg(path, warnings=notes, efi_from=efi_from).replace(profile=profile)
     sim = Simulation(machine)
     sim.boot()
     # without fallback orders in the log, from_dmesg could only guess the SLIT

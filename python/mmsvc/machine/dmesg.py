@@ -372,6 +372,7 @@ def from_dmesg(
     cpu_features: CpuFeatures | None = None,
     kernel: KernelImage | None = None,
     warnings: list[str] | None = None,
+    efi_from: str | PathLike[str] | None = None,
 ) -> MachineDescription:
     """A :class:`MachineDescription` for the machine a boot log came from.
 
@@ -382,8 +383,14 @@ def from_dmesg(
     CPU features the log does not state default to the fixtures' QEMU ``-cpu max``.
     The profile is the release's ("5.14"/"6.1") unless *profile* is given.
     Guesses made along the way are appended to *warnings* when a list is passed.
+    *efi_from*: another log of the same UEFI machine (booted with
+    ``efi=debug``, and ``memblock=debug`` for the rest) that fills in what
+    this one does not print: the EFI memory map, the MEMATTR table's size,
+    where the firmware's map and the BGRT logo lie.
     """
     f = parse_dmesg(source)
+    if efi_from is not None:
+        _fill_efi(f, parse_dmesg(efi_from))
     if f.arch is None:
         raise MachineConfigError("dmesg", "cannot tell the architecture: no BIOS-e820 lines "
                                           "and no UML start-up lines")
@@ -463,6 +470,27 @@ def from_dmesg(
         cpu_features=cpu_features or _stated_cpu_features(f, kconfig), cmdline=cmdline,
         initrd=initrd,
         faulty_ram=faulty, profile=profile)
+
+
+def _fill_efi(f: DmesgFacts, other: DmesgFacts) -> None:
+    """Complete *f*'s UEFI facts with *other*'s (another boot of the machine)."""
+    if f.efi_firmware is None:
+        raise MachineConfigError("efi_from", "the log is not of a UEFI boot (no \"efi: EFI v\" "
+                                             "line)")
+    if other.efi_firmware is None or not other.efi_firmware.memmap:
+        raise MachineConfigError("efi_from", "that log prints no EFI memory map (boot it with "
+                                             "efi=debug)")
+    if other.e820 != f.e820:
+        raise MachineConfigError("efi_from", "that log is of another machine: its BIOS-e820 "
+                                             "map differs")
+    mine, theirs = f.efi_firmware, other.efi_firmware
+    f.efi_firmware = dataclasses.replace(
+        mine, memmap=mine.memmap or theirs.memmap,
+        memattr_entries=(mine.memattr_entries if mine.memattr_entries is not None
+                         else theirs.memattr_entries),
+        memmap_address=(mine.memmap_address if mine.memmap_address is not None
+                        else theirs.memmap_address),
+        bgrt_image=mine.bgrt_image or theirs.bgrt_image)
 
 
 def _efi_gaps(f: DmesgFacts, cmdline: str) -> list[str]:
