@@ -305,3 +305,17 @@ def test_efi_from_must_be_another_efi_debug_boot_of_the_machine(log, other, what
     with pytest.raises(MachineConfigError) as err:
         from_dmesg(str(log), efi_from=str(other))
     assert "efi_from" in str(err.value) and what in str(err.value)
+
+
+def test_a_uefi_machine_survives_toml():
+    """RUNTIME attributes do not fit TOML's signed 64-bit integers: they are
+    written as strings, which read back as the same numbers."""
+    import tomllib
+
+    from mmsvc.machine.loader import dumps_toml, loads_toml
+
+    m = _machine()
+    text = dumps_toml(m)
+    assert '"0x800000000000000f"' in text
+    tomllib.loads(text)
+    assert loads_toml(text) == m

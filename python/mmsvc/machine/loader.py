@@ -100,6 +100,10 @@ def _toml_scalar(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
+        if v >= 1 << 63:
+            # past TOML's signed 64-bit integers (an EFI RUNTIME attribute):
+            # a string, which the description reads as a number too
+            return f'"{v:#x}"'
         return f"{v:#x}" if v >= 0x10000 else str(v)
     if isinstance(v, str):
         return json.dumps(v)
