@@ -319,3 +319,42 @@ def test_a_uefi_machine_survives_toml():
     assert '"0x800000000000000f"' in text
     tomllib.loads(text)
     assert loads_toml(text) == m
+
+
+def _with_entry(md: EfiMemoryDescriptor, cmdline: str) -> MachineDescription:
+    m = _machine()
+    efi = m.firmware.efi
+    return _machine(memmap=(*efi.memmap, md)).replace(cmdline=f"{m.cmdline} {cmdline}".strip())
+
+
+def test_add_efi_memmap_imports_the_map_into_e820():
+    """The EFI map goes into e820 (the stronger type wins where they
+    overlap): memory the firmware calls unusable leaves memblock."""
+    from mmsvc.machine.e820 import E820_UNUSABLE
+
+    bad = EfiMemoryDescriptor(8, 0x40000000, 0x100)  # "Unusable", 1 MiB at 1 GiB
+    plain, imported = _with_entry(bad, ""), _with_entry(bad, "add_efi_memmap")
+    assert not plain.efi_imports_memmap() and imported.efi_imports_memmap()
+    table, _ = imported.e820_after_setup()
+    assert any(e.type == E820_UNUSABLE and e.addr == 0x40000000 and e.size == 1 << 20
+               for e in table)
+    assert (0x40000000, 0x40100000) not in imported.memblock_memory()
+    spans = lambda m: sum(e - s for s, e in m.memblock_memory())  # noqa: E731
+    assert spans(plain) - spans(imported) == 1 << 20
+
+
+def test_soft_reserved_memory_is_imported_unless_efi_nosoftreserve():
+    """Free memory marked SP (specific-purpose) makes the kernel import the
+    map: it becomes soft-reserved e820 memory, which memblock reserves."""
+    from mmsvc.machine.e820 import E820_SOFT_RESERVED
+    from mmsvc.machine.efi import EFI_CONVENTIONAL_MEMORY, EFI_MEMORY_SP
+
+    sp = EfiMemoryDescriptor(EFI_CONVENTIONAL_MEMORY, 0x40000000, 0x1000, 0xF | EFI_MEMORY_SP)
+    m = _with_entry(sp, "")
+    assert m.efi_imports_memmap()
+    assert any(e.type == E820_SOFT_RESERVED and e.addr == 0x40000000
+               for e in m.e820_after_setup()[0])
+    sim = _boot(m, until="setup_command_line")
+    assert sim.mm.memblock.is_region_reserved(0x40000000, 0x1000000)
+    off = _with_entry(sp, "efi=nosoftreserve")
+    assert not off.efi_imports_memmap()

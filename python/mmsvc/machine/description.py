@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import e820 as _e820
+from mmsvc.machine import efi as _efi
 from mmsvc.machine.e820 import E820Entry
 from mmsvc.machine.efi import EfiFirmware
 from mmsvc.machine.units import U64_MASK, check_fields, parse_bool, parse_size, parse_str
@@ -920,10 +921,38 @@ class MachineDescription:
         self._need_e820()
         return _e820.apply_user_map(self.bios_e820(), self.parsed_cmdline.mem_ops)
 
-    def with_setup_data(self, table: tuple[E820Entry, ...]) -> tuple[E820Entry, ...]:
-        """*table* after ``e820__reserve_setup_data``: the boot loader's
-        setup_data ranges turn from RAM to RESERVED_KERN (still memory,
-        printed "usable", but reserved)."""
+    def efi_imports_memmap(self) -> bool:
+        """x86 on UEFI: the kernel adds the EFI memory map to e820
+        (``do_add_efi_memmap``): with ``add_efi_memmap``, or when free memory
+        is marked soft-reserved (SP) and ``efi=nosoftreserve`` is not given."""
+        efi = getattr(self.firmware, "efi", None)
+        if efi is None or not efi.memmap:
+            return False
+        cmd = self.parsed_cmdline
+        if cmd.get("add_efi_memmap") is not None:
+            return True
+        return self._efi_soft_reserve() and any(
+            md.type == _efi.EFI_CONVENTIONAL_MEMORY and md.attribute & _efi.EFI_MEMORY_SP
+            for md in efi.memmap)
+
+    def _efi_soft_reserve(self) -> bool:
+        words = {w for n, v in self.parsed_cmdline.params if n == "efi" and v
+                 for w in v.split(",")}
+        return "nosoftreserve" not in words
+
+    def early_e820(self) -> tuple[E820Entry, ...]:
+        """The e820 table once the early parameters are in: the user's
+        edits (``mem=``, ``memmap=``), the EFI memory map when the kernel
+        imports it, and the setup_data ranges turned from RAM to
+        RESERVED_KERN (still memory, printed "usable", but reserved)."""
+        table = self.user_e820()
+        if table is None:
+            table = self.bios_e820()
+        if self.efi_imports_memmap():
+            soft = self._efi_soft_reserve()
+            table = _e820.sanitize((*table, *(
+                E820Entry(md.phys_addr, md.end - md.phys_addr, _efi.e820_type(md, soft))
+                for md in self.firmware.efi.memmap if md.pages)))
         for x in getattr(self.firmware, "setup_data", ()):
             table = _e820.range_update(table, x.address, x.size, _e820.E820_RAM,
                                        _e820.E820_RESERVED_KERN)
@@ -934,16 +963,12 @@ class MachineDescription:
         boot loader passed setup_data, else ``None``."""
         if not getattr(self.firmware, "setup_data", ()):
             return None
-        table = self.user_e820()
-        return self.with_setup_data(self.bios_e820() if table is None else table)
+        return self.early_e820()
 
     def e820_after_setup(self) -> tuple[tuple[E820Entry, ...], bool]:
         """The table after ``e820_add_kernel_range`` and ``trim_bios_range``, and
         whether the kernel-range warning is printed."""
-        table = self.extended_e820() or self.user_e820()
-        if table is None:
-            table = self.bios_e820()
-        return _e820.setup_arch_table(table, self.kernel.load_address,
+        return _e820.setup_arch_table(self.early_e820(), self.kernel.load_address,
                                       self.kernel.end_of_image - self.kernel.load_address)
 
     def memblock_memory(self) -> list[tuple[int, int]]:

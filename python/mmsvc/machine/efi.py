@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmsvc.errors import MachineConfigError
+from mmsvc.machine import e820 as _e820
 from mmsvc.machine.units import as_list as _seq
 from mmsvc.machine.units import check_fields, parse_size, parse_str
 from mmsvc.machine.units import check_keys as _keys
@@ -69,6 +70,25 @@ _ATTR_COLUMNS = ((EFI_MEMORY_RUNTIME, "RUN", 3), (EFI_MEMORY_HOT_PLUGGABLE, "HP"
 _KNOWN_ATTRS = 0
 for _bit, _, _ in _ATTR_COLUMNS:
     _KNOWN_ATTRS |= _bit
+
+
+#: how ``do_add_efi_memmap`` files each memory type in e820 (the memory
+#: kinds by their attributes, see :func:`e820_type`)
+_E820_OF_TYPE = {9: _e820.E820_ACPI, 10: _e820.E820_NVS, 8: _e820.E820_UNUSABLE,
+                 14: _e820.E820_PMEM}
+
+
+def e820_type(md: EfiMemoryDescriptor, soft_reserve: bool) -> int:
+    """The e820 type ``do_add_efi_memmap`` gives an entry: loader, boot
+    services and free memory are RAM when write-back cacheable (soft
+    reserved when marked SP and soft reservation is on), the ACPI, unusable
+    and persistent types their own, anything else reserved."""
+    if md.type in (EFI_LOADER_CODE, EFI_LOADER_DATA, EFI_BOOT_SERVICES_CODE,
+                   EFI_BOOT_SERVICES_DATA, EFI_CONVENTIONAL_MEMORY):
+        if soft_reserve and md.attribute & EFI_MEMORY_SP:
+            return _e820.E820_SOFT_RESERVED
+        return _e820.E820_RAM if md.attribute & EFI_MEMORY_WB else _e820.E820_RESERVED
+    return _E820_OF_TYPE.get(md.type, _e820.E820_RESERVED)
 
 
 def type_number(text: str) -> int | None:

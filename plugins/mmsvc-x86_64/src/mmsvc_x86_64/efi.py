@@ -59,7 +59,7 @@ def e820__reserve_setup_data(ctx: BootContext) -> None:
     printed again, "extended"."""
     if not getattr(ctx.machine.firmware, "setup_data", ()):
         return
-    table = ctx.machine.with_setup_data(ctx.arch_state["e820"])
+    table = ctx.machine.early_e820()
     ctx.arch_state["e820"] = table
     ctx.pr_info("extended physical RAM map:")
     for line in e820mod.format_table(table, "reserve setup_data"):

@@ -113,11 +113,10 @@ def parse_early_param(ctx: BootContext) -> None:
 
 def e820__finish_early_params(ctx: BootContext) -> None:
     """Apply the command line's map edits and print the user-defined map."""
-    user = ctx.machine.user_e820()
-    if user is None:
+    if ctx.machine.user_e820() is None:
         return
-    # the map as edited, setup_data included
-    user = ctx.machine.extended_e820() or user
+    # the map as edited, an imported EFI map and setup_data included
+    user = ctx.machine.early_e820()
     state(ctx)["e820"] = user
     ctx.pr_info("user-defined physical RAM map:")
     for line in e820mod.format_table(user, "user"):
