@@ -65,7 +65,7 @@ PROC_GAPS = {
         "mix11-pc-2g-nordrand-kaslr.log", "mix13-pc-2g-nonx-intel-kaslr.log",
         "mix14-pc-3g-intel-kaslr-pti.log", "mix17-pc-2g-intel-kaslr-pcpu-memtest.log",
         "mix18-pc-5g-hp1g-kaslr.log", "mix20-pc-6g-2node-movnode-kaslr-debug.log",
-        "mix23-0-q35-4g.log", "efi-q35-3g-dbg-kaslr.log",
+        "mix23-0-q35-4g.log", "efi-q35-3g-dbg-kaslr.log", "microvm-3g-smp2-kaslr.log",
     )
 } | {
     "pc-4g-smp64.log": _MANY_CPUS, "pc-4g-smp4-maxcpus64.log": _MANY_CPUS,

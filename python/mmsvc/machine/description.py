@@ -208,7 +208,11 @@ class E820Firmware:
     entries and, on a machine booted through UEFI (by the kernel's EFI
     stub), what the EFI firmware hands over (``efi``, an
     :class:`~mmsvc.machine.efi.EfiFirmware`; the e820 map is then the one
-    the stub built from the EFI memory map)."""
+    the stub built from the EFI memory map). ``ioapics``: how many I/O
+    APICs the firmware lists (QEMU's microvm has two); ``dmi``: whether it
+    has an SMBIOS/DMI table (microvm has none), which the kernel copies
+    into its brk area; ``acpi``: whether it has ACPI tables at all (without
+    them the kernel runs as with ``acpi=off``)."""
 
     e820: tuple[E820Entry, ...]
     acpi_tables: tuple[AcpiTable, ...] = ()
@@ -217,6 +221,9 @@ class E820Firmware:
     motherboard_resources: tuple[MotherboardResource, ...] = ()
     setup_data: tuple[SetupData, ...] = ()
     efi: EfiFirmware | None = None
+    ioapics: int = 1
+    dmi: bool = True
+    acpi: bool = True
     kind: ClassVar[str] = "e820"
 
     def to_dict(self) -> dict[str, Any]:
@@ -233,12 +240,19 @@ class E820Firmware:
             d["setup_data"] = [x.to_dict() for x in self.setup_data]
         if self.efi is not None:
             d["efi"] = self.efi.to_dict()
+        if self.ioapics != 1:
+            d["ioapics"] = self.ioapics
+        if not self.dmi:
+            d["dmi"] = False
+        if not self.acpi:
+            d["acpi"] = False
         return d
 
     @classmethod
     def from_dict(cls, data: object, path: str = "firmware") -> E820Firmware:
         d = _check_keys(data, {"e820", "acpi_tables", "mp_table", "mcfg",
-                               "motherboard_resources", "setup_data", "efi"}, path)
+                               "motherboard_resources", "setup_data", "efi", "ioapics",
+                               "dmi", "acpi"}, path)
         if "e820" not in d:
             raise MachineConfigError(_join(path, "e820"), "missing")
         items = _list(d["e820"], _join(path, "e820"))
@@ -259,7 +273,10 @@ class E820Firmware:
                          for i, r in enumerate(board)),
                    tuple(SetupData.from_dict(x, f"{path}.setup_data[{i}]")
                          for i, x in enumerate(setup)),
-                   None if efi is None else EfiFirmware.from_dict(efi, _join(path, "efi")))
+                   None if efi is None else EfiFirmware.from_dict(efi, _join(path, "efi")),
+                   parse_size(d.get("ioapics", 1), _join(path, "ioapics")),
+                   parse_bool(d.get("dmi", True), _join(path, "dmi")),
+                   parse_bool(d.get("acpi", True), _join(path, "acpi")))
 
     def validate(self, desc: MachineDescription, path: str = "firmware") -> None:
         limit = desc.max_physmem_bits
@@ -294,6 +311,11 @@ class E820Firmware:
                                          f"above the {limit}-bit physical address limit")
         if self.efi is not None:
             self.efi.validate(limit, _join(path, "efi"))
+        if isinstance(self.ioapics, bool) or not isinstance(self.ioapics, int) \
+                or not 0 <= self.ioapics <= 128:
+            # MAX_IO_APICS
+            raise MachineConfigError(_join(path, "ioapics"),
+                                     f"must be 0 to 128, got {self.ioapics!r}")
         mp = self.mp_table
         if mp is not None and (mp.address + 16 > 1 << 20
                                or mp.config_address + mp.config_length > 1 << 32):

@@ -103,6 +103,10 @@ _HYPERVISOR = re.compile(r"^Hypervisor detected: |^DMI: .*(QEMU|KVM|VMware|Virtu
                          r"innotek|Xen|Virtual Machine|Bochs|Amazon EC2|Google Compute)")
 #: hugetlb_init registers 2 MiB pages when the CPU has PSE (5.14 prints no colon)
 _HUGETLB_2M = re.compile(r"^HugeTLB:? registered 2\.00 MiB page size")
+#: mp_register_ioapic's line for each I/O APIC (from ACPI's MADT or the MP table)
+_IOAPIC = re.compile(r"^IOAPIC\[(\d+)\]: apic_id")
+_NO_DMI = "DMI not present or invalid."
+_NO_RSDP = "A valid RSDP was not found"
 #: an EFI boot: the firmware's banner, and the boot-services memory given back late
 _EFI_BANNER = re.compile(r"^efi: EFI v\d")
 _EFI_BOOT_SERVICES = re.compile(r"^efi: Freeing EFI boot services memory: (\d+)K")
@@ -153,6 +157,9 @@ class DmesgFacts:
     rdrand: bool | None = None  # from a "... KASLR using ..." line
     efi_boot_services_kb: int | None = None
     efi_firmware: EfiFirmware | None = None
+    ioapics: set[int] = field(default_factory=set)  # the "IOAPIC[N]:" numbers
+    dmi: bool = True  # False after "DMI not present or invalid."
+    acpi: bool = True  # False when the firmware has no RSDP
     setup_data: list[tuple[int, int]] = field(default_factory=list)  # address, size
     cpu0: str | None = None  # the boot CPU's description after "smpboot: CPU0: "
     warnings: list[str] = field(default_factory=list)
@@ -295,6 +302,12 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
         elif m := _ALLOWING.search(line):
             f.cpus = int(m.group(1))
             f.hotplug_cpus = int(m.group(2) or 0)
+        elif m := _IOAPIC.match(line):
+            f.ioapics.add(int(m.group(1)))
+        elif line.startswith(_NO_DMI):
+            f.dmi = False
+        elif _NO_RSDP in line:
+            f.acpi = False
         elif m := _NR_CPU_IDS.search(line):
             nr_cpu_ids = int(m.group(1))
         elif m := _SLUB_CPUS.search(line):
@@ -432,7 +445,7 @@ def from_dmesg(
         firmware: object = E820Firmware(tuple(f.e820), tuple(f.acpi_tables), f.mp_table,
                                         tuple(f.mcfg), tuple(f.motherboard),
                                         tuple(SetupData(a, n) for a, n in f.setup_data),
-                                        f.efi_firmware)
+                                        f.efi_firmware, len(f.ioapics), f.dmi, f.acpi)
     else:
         from mmsvc.machine.cmdline import parse_cmdline
 

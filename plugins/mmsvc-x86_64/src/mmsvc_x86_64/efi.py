@@ -21,6 +21,7 @@ from mmsvc.machine.efi import (
     EfiFirmware,
     EfiMemoryDescriptor,
 )
+from mmsvc_x86_64.acpi import acpi_disabled
 
 SZ_1M = 1 << 20
 
@@ -152,7 +153,7 @@ def efi_bgrt_init(ctx: BootContext) -> None:
     efi = firmware(ctx)
     st = _state(ctx)
     if efi is None or efi.bgrt_image is None or not st.get("memmap_enabled") \
-            or ctx.cmdline.get("acpi") == "off" \
+            or acpi_disabled(ctx) \
             or not any(t.signature == "BGRT" for t in ctx.machine.firmware.acpi_tables):
         return
     addr, size = efi.bgrt_image

@@ -21,6 +21,7 @@ from dataclasses import replace
 from mmsvc.api import BootContext
 from mmsvc.machine.description import McfgAllocation
 from mmsvc.machine.e820 import E820_RESERVED, all_mapped
+from mmsvc_x86_64.acpi import acpi_disabled
 
 PREFIX = "PCI: "
 #: the smallest window is_mmconf_reserved halves down to
@@ -120,7 +121,7 @@ def _mmcfg_init(ctx: BootContext, early: bool) -> bool:
 def _wanted(ctx: BootContext) -> bool:
     """A CONFIG_PCI_MMCONFIG kernel with ACPI on and MMCONFIG probed."""
     probe, _noearly = pci_probe(ctx)
-    return ctx.kconfig.pci_mmconfig and ctx.cmdline.get("acpi") != "off" and probe
+    return ctx.kconfig.pci_mmconfig and not acpi_disabled(ctx) and probe
 
 
 def pci_mmcfg_early_init(ctx: BootContext) -> None:

@@ -30,6 +30,7 @@ from mmsvc.api import (
 )
 from mmsvc.machine import e820 as e820mod
 from mmsvc_x86_64 import efi, initmem, numa, paging
+from mmsvc_x86_64.acpi import acpi_disabled
 from mmsvc_x86_64.constants import ISA_END_ADDRESS, MAX_DMA32_PFN
 
 SZ_64K = 64 << 10
@@ -177,7 +178,8 @@ def reserve_brk(ctx: BootContext) -> None:
     page-table buffer, page aligned (early_alloc_pgt_buf)."""
     k = ctx.machine.kernel
     base = k.load_address + k.reserved_span
-    pgt_buf = base + round_up(DMI_COPY_BYTES, PAGE_SIZE)
+    dmi = DMI_COPY_BYTES if getattr(ctx.machine.firmware, "dmi", True) else 0
+    pgt_buf = base + round_up(dmi, PAGE_SIZE)
     pages = paging.init_pgt_buf_pages(ctx)
     size = pgt_buf + pages * PAGE_SIZE - base
     ctx.mm.memblock.reserve(base, size, caller="reserve_brk")
@@ -383,7 +385,7 @@ def acpi_boot_table_init(ctx: BootContext) -> None:
     """acpi_reserve_initial_tables: every table the firmware lists (not
     the RSDP/RSDT/XSDT it finds them through) is reserved, with a line each;
     nothing with ``acpi=off``."""
-    if ctx.cmdline.get("acpi") == "off":
+    if acpi_disabled(ctx):
         return
     for t in ctx.machine.firmware.acpi_tables:
         ctx.pr_info(f"ACPI: Reserving {t.signature:>4} table memory at "
@@ -396,7 +398,7 @@ def acpi_boot_init(ctx: BootContext) -> None:
     hpet_insert_resource): only when ACPI is on and the firmware has an HPET
     table (a machine whose table list is unknown is assumed to have one);
     then, on UEFI, the BGRT's boot logo kept."""
-    if ctx.cmdline.get("acpi") == "off":
+    if acpi_disabled(ctx):
         return
     tables = ctx.machine.firmware.acpi_tables
     if not tables or any(t.signature == "HPET" for t in tables):
@@ -414,8 +416,10 @@ def small_boot_allocations(ctx: BootContext) -> None:
     step after setup_arch)."""
     mb = ctx.mm.memblock
     e820 = state(ctx)["e820"]
-    mb.alloc(RESOURCE_SIZE + IOAPIC_RESOURCE_NAME_SIZE, SMP_CACHE_BYTES,
-             caller="ioapic_setup_resources")
+    ioapics = ctx.machine.firmware.ioapics
+    if ioapics:
+        mb.alloc((RESOURCE_SIZE + IOAPIC_RESOURCE_NAME_SIZE) * ioapics, SMP_CACHE_BYTES,
+                 caller="ioapic_setup_resources")
     mb.alloc(RESOURCE_SIZE * len(e820), SMP_CACHE_BYTES, caller="e820__reserve_resources")
     for _ in ctx.machine.bios_e820():
         mb.alloc(FIRMWARE_MAP_ENTRY_SIZE, SMP_CACHE_BYTES, caller="firmware_map_add_early")
