@@ -358,3 +358,24 @@ def test_soft_reserved_memory_is_imported_unless_efi_nosoftreserve():
     assert sim.mm.memblock.is_region_reserved(0x40000000, 0x1000000)
     off = _with_entry(sp, "efi=nosoftreserve")
     assert not off.efi_imports_memmap()
+
+
+def test_invalid_map_entries_are_reported_and_dropped():
+    """efi_clean_memmap: an entry of no pages, or one running past 2^64, is
+    a firmware bug; the kernel names each (with the 65-bit end it works
+    out) and goes on without them. Validation lets them through."""
+    m = _machine()
+    bad = (EfiMemoryDescriptor(EFI_BOOT_SERVICES_DATA, 0x90000000, 0),
+           EfiMemoryDescriptor(7, 0xFFFFFFFFFFF00000, 0x1000))
+    sim = _boot(_machine(memmap=(*m.firmware.efi.memmap, *bad)), until="setup_command_line")
+    assert [r.text for r in sim.log.records if "nvalid" in r.text] == [
+        "efi: [Firmware Bug]: Invalid EFI memory map entries:",
+        "efi: mem128: [Boot Data   |   |  |  |  |  |  |  |  |  |  |   |WB|WT|WC|UC] "
+        "range=[0x0000000090000000-0x0000000000000000] (invalid)",
+        "efi: mem129: [Conventional|   |  |  |  |  |  |  |  |  |  |   |WB|WT|WC|UC] "
+        "range=[0xfffffffffff00000-0x10000000000efffff] (invalid)",
+        "efi: Removing 2 invalid memory map entries."]
+    assert len(sim.ctx.arch_state["efi"]["memmap"]) == 128
+    # efi=debug's map then lists only the valid ones
+    assert sum(r.text.startswith("efi: mem") and "(invalid)" not in r.text
+               for r in sim.log.records) == 128

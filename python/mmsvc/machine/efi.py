@@ -184,7 +184,10 @@ class EfiMemoryDescriptor:
         if addr % EFI_PAGE_SIZE:
             raise MachineConfigError(f"{path}.phys_addr",
                                      f"must be 4 KiB aligned, got {addr:#x}")
-        return cls(etype, addr, parse_size(d["pages"], f"{path}.pages"), attr)
+        pages = parse_size(d["pages"], f"{path}.pages")
+        if addr >> 64 or pages >> 64:
+            raise MachineConfigError(path, "phys_addr and pages must fit 64 bits")
+        return cls(etype, addr, pages, attr)
 
 
 @dataclass(frozen=True)
@@ -295,7 +298,9 @@ class EfiFirmware:
     def validate(self, limit_bits: int | None, path: str = "firmware.efi") -> None:
         limit = None if limit_bits is None else 1 << limit_bits
         for i, m in enumerate(self.memmap):
-            if limit is not None and m.end > limit and m.pages:
+            if not m.pages or m.end > 1 << 64:
+                continue  # the kernel drops it as a firmware bug (efi_clean_memmap)
+            if limit is not None and m.end > limit:
                 raise MachineConfigError(f"{path}.memmap[{i}]",
                                          f"ends at {m.end:#x}, above the {limit_bits}-bit "
                                          f"physical address limit ({limit:#x})")

@@ -12,7 +12,7 @@ lie changes what memblock hands out after them.
 
 from __future__ import annotations
 
-from mmsvc.api import KERN_ERR, PAGE_SIZE, SMP_CACHE_BYTES, BootContext
+from mmsvc.api import KERN_ERR, KERN_WARNING, PAGE_SIZE, SMP_CACHE_BYTES, BootContext
 from mmsvc.machine import e820 as e820mod
 from mmsvc.machine.efi import (
     EFI_BOOT_SERVICES_DATA,
@@ -20,6 +20,7 @@ from mmsvc.machine.efi import (
     MEMATTR_HEADER_SIZE,
     EfiFirmware,
     EfiMemoryDescriptor,
+    format_typeattr,
 )
 from mmsvc_x86_64.acpi import acpi_disabled
 
@@ -102,9 +103,33 @@ def efi_init(ctx: BootContext) -> None:
         st["memmap_enabled"] = False
         return
     st["runtime"] = True
+    efi_clean_memmap(ctx)
     if efi_debug(ctx):
         for i, md in enumerate(st["memmap"]):
             ctx.pr_info(f"efi: {md.format(i)}")
+
+
+def efi_clean_memmap(ctx: BootContext) -> None:
+    """Entries of no pages, or running past the end of the 64-bit address
+    space, are firmware bugs: each is reported and the map loses them."""
+    st = _state(ctx)
+    valid, warned = [], False
+    for i, md in enumerate(st["memmap"]):
+        if md.pages and md.end <= 1 << 64:
+            valid.append(md)
+            continue
+        if not warned:
+            ctx.printk("efi: [Firmware Bug]: Invalid EFI memory map entries:", KERN_WARNING)
+            warned = True
+        end = 0 if not md.pages else md.end - 1
+        hi, lo = end >> 64, end & ((1 << 64) - 1)
+        shown = f"0x{hi:x}{lo:016x}" if hi else f"0x{lo:016x}"
+        ctx.printk(f"efi: mem{i:02d}: {format_typeattr(md.type, md.attribute)} "
+                   f"range=[0x{md.phys_addr:016x}-{shown}] (invalid)", KERN_WARNING)
+    removed = len(st["memmap"]) - len(valid)
+    if removed:
+        ctx.printk(f"efi: Removing {removed} invalid memory map entries.", KERN_WARNING)
+        st["memmap"] = valid
 
 
 def efi_set_secure_boot(ctx: BootContext) -> None:
