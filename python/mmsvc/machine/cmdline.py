@@ -185,6 +185,19 @@ class KernelCmdline:
         return fakes[-1] if fakes else None
 
     @property
+    def efi_options(self) -> frozenset[str]:
+        """The words of every ``efi=`` (``debug``, ``noruntime``,
+        ``nosoftreserve``, ...): each ``efi=`` is an early parameter of its own."""
+        return frozenset(w for n, v in self.params if _norm(n) == "efi" and v
+                         for w in v.split(",") if w)
+
+    @property
+    def efi_runtime_disabled(self) -> bool:
+        """``noefi`` or ``efi=noruntime``: no EFI runtime services, and the
+        kernel drops the EFI memory map."""
+        return self.get("noefi") is not None or "noruntime" in self.efi_options
+
+    @property
     def numa_noacpi(self) -> bool:
         """``numa=noacpi``: the SRAT is not read."""
         return "noacpi" in self.numa_options

@@ -958,9 +958,7 @@ class MachineDescription:
             for md in efi.memmap)
 
     def _efi_soft_reserve(self) -> bool:
-        words = {w for n, v in self.parsed_cmdline.params if n == "efi" and v
-                 for w in v.split(",")}
-        return "nosoftreserve" not in words
+        return "nosoftreserve" not in self.parsed_cmdline.efi_options
 
     def early_e820(self) -> tuple[E820Entry, ...]:
         """The e820 table once the early parameters are in: the user's

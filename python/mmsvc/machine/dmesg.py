@@ -515,9 +515,7 @@ def _efi_gaps(f: DmesgFacts, cmdline: str) -> list[str]:
     efi = f.efi_firmware
     if not f.efi or efi is None:
         return []
-    cmd = parse_cmdline(cmdline, "x86_64")
-    words = {w for n, v in cmd.params if n == "efi" and v for w in v.split(",")}
-    if cmd.get("noefi") is not None or "noruntime" in words:
+    if parse_cmdline(cmdline, "x86_64").efi_runtime_disabled:
         return []
     if not efi.memmap:
         size = (f" ({f.efi_boot_services_kb}K here)" if f.efi_boot_services_kb is not None

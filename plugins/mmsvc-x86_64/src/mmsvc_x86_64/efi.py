@@ -38,15 +38,8 @@ def _state(ctx: BootContext) -> dict:
     return ctx.arch_state.setdefault("efi", {})
 
 
-def _options(ctx: BootContext) -> set[str]:
-    """The words of every ``efi=`` (``debug``, ``noruntime``, ...): each
-    one is an early parameter of its own."""
-    return {w for name, value in ctx.cmdline.params if name == "efi" and value
-            for w in value.split(",") if w}
-
-
 def efi_debug(ctx: BootContext) -> bool:
-    return "debug" in _options(ctx)
+    return "debug" in ctx.cmdline.efi_options
 
 
 def memblock_x86_reserve_range_setup_data(ctx: BootContext) -> None:
@@ -99,7 +92,7 @@ def efi_init(ctx: BootContext) -> None:
         entries = efi.memattr_entries or 0
         ctx.mm.memblock.reserve(memattr, MEMATTR_HEADER_SIZE + entries * efi.desc_size,
                                 caller="efi_memattr_init")
-    if ctx.cmdline.get("noefi") is not None or "noruntime" in _options(ctx):
+    if ctx.cmdline.efi_runtime_disabled:
         st["memmap_enabled"] = False
         return
     st["runtime"] = True
