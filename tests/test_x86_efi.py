@@ -380,3 +380,51 @@ def test_invalid_map_entries_are_reported_and_dropped():
     # efi=debug's map lists only the valid ones
     assert sum(r.text.startswith("efi: mem") and "(invalid)" not in r.text
                for r in sim.log.records) == 128
+
+
+def _with_esrt(address: int, size: int | None = 96) -> MachineDescription:
+    from mmsvc.machine.efi import EfiConfigTable
+
+    efi = _machine().firmware.efi
+    return _machine(tables=(*efi.tables, EfiConfigTable("ESRT", address)), esrt_size=size)
+
+
+def test_an_esrt_in_boot_services_data_is_kept():
+    """efi_esrt_init: reported, reserved, and its page carved out of the
+    boot-services range, so that it is not given back later."""
+    m = _with_esrt(0x7F7FE000 + 0x18)  # in the 6 MiB boot-services data range
+    sim = _boot(m, until="setup_command_line")
+    assert ("esrt: Reserving ESRT space from 0x000000007f7fe018 to 0x000000007f7fe078."
+            in [r.text for r in sim.log.records])
+    memmap = sim.ctx.arch_state["efi"]["memmap"]
+    piece = next(md for md in memmap if md.phys_addr == 0x7F7FE000)
+    assert piece.pages == 1 and piece.attribute & EFI_MEMORY_RUNTIME
+    # without efi=debug, one page less is given back than without an ESRT
+    plain = _boot(_machine(_without(m, "efi=debug")))
+    kept = _boot(m.replace(cmdline=_without(m, "efi=debug")))
+    freed = [int(r.text.split(": ")[-1][:-1]) for s in (plain, kept) for r in s.log.records
+             if "Freeing EFI boot services" in r.text]
+    assert freed[0] - freed[1] == 4
+
+
+@pytest.mark.parametrize(("address", "line"), [
+    (0x5600000, "esrt: ESRT header is not in the memory map."),  # conventional memory
+    (0x7FE00000 - 0x40, "esrt: ESRT does not fit on single memory map entry "
+                                  "(size: 96 max: 64)"),
+])
+def test_an_esrt_the_kernel_cannot_use_is_reported(address, line):
+    sim = _boot(_with_esrt(address), until="setup_command_line")
+    texts = [r.text for r in sim.log.records]
+    assert line in texts and not any("Reserving ESRT" in t for t in texts)
+
+
+def test_an_esrt_of_unknown_size_gets_a_note():
+    text = DEBUG_LOG.read_text(errors="replace").replace(
+        "INITRD=0x7dc1df18 ", "INITRD=0x7dc1df18 ESRT=0x7f7fe018 ")
+    warnings: list[str] = []
+    m = from_dmesg(text, warnings=warnings)
+    assert m.firmware.efi.table("ESRT") == 0x7F7FE018 and m.firmware.efi.esrt_size is None
+    assert any("ESRT" in w for w in warnings)
+    line = "esrt: Reserving ESRT space from 0x000000007f7fe018 to 0x000000007f7fe078."
+    text = text.replace("secureboot:", f"{line}\n[    0.000000] secureboot:", 1)
+    assert from_dmesg(text).firmware.efi.esrt_size == 96

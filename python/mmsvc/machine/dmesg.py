@@ -524,6 +524,10 @@ def _efi_gaps(f: DmesgFacts, cmdline: str) -> list[str]:
                 "so the firmware's boot-services memory" + size + ", which stays reserved "
                 "until after mem_init, is not simulated, and the Memory line's reserved and "
                 "available, Total pages and where NODE_DATA goes may differ"]
+    if efi.table("ESRT") is not None and efi.esrt_size is None:
+        return ["an EFI boot: the firmware lists an ESRT but the log does not say how big it "
+                "is (no \"esrt: Reserving ESRT space\" line), so the kernel's keeping it is "
+                "not simulated"]
     if efi.bgrt_image is None and any(t.signature == "BGRT" for t in f.acpi_tables):
         return ["an EFI boot: the log does not say where the ACPI BGRT's boot logo lies "
                 "(memblock=debug's efi_mem_reserve line, or efi=debug's runtime map when it "

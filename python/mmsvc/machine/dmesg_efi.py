@@ -41,6 +41,7 @@ _SECURE = {"secureboot: Secure boot disabled": "disabled",
            "secureboot: Secure boot enabled": "enabled",
            "secureboot: Secure boot could not be determined": "unknown"}
 _RESERVE = re.compile(r"^memblock_reserve: \[0x([0-9a-f]+)-0x([0-9a-f]+)\] (\w+)")
+_ESRT = re.compile(r"^esrt: Reserving ESRT space from 0x([0-9a-f]+) to 0x([0-9a-f]+)\.")
 _EXTENDED = re.compile(r"^reserve setup_data: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] (.+?)\s*$")
 
 
@@ -63,6 +64,7 @@ def read_efi(lines: Sequence[str]) -> EfiLogFacts:
     reserves: list[tuple[int, int]] = []
     extended: list[E820Entry] = []
     after_runtime_map = False
+    esrt_size = None
     prev = ""
     for line in lines:
         if m := _BANNER.match(line):
@@ -80,6 +82,8 @@ def read_efi(lines: Sequence[str]) -> EfiLogFacts:
                 (runtime_map if after_runtime_map else memmap).append(md)
         elif _MEMATTR_ENTRY.match(line):
             memattr += 1
+        elif m := _ESRT.match(line):
+            esrt_size = int(m.group(2), 16) - int(m.group(1), 16)
         elif line in _SECURE:
             secure = _SECURE[line]
         elif m := _RESERVE.match(line):
@@ -109,7 +113,8 @@ def read_efi(lines: Sequence[str]) -> EfiLogFacts:
                           else None,
                           bgrt_image=reserves[0] if reserves else
                           _carved_out(memmap, runtime_map),
-                          secure_boot=secure)
+                          secure_boot=secure,
+                          esrt_size=esrt_size if any(t.name == "ESRT" for t in tables) else None)
     return EfiLogFacts(efi, setup_data_ranges(extended))
 
 

@@ -221,7 +221,9 @@ class EfiFirmware:
     the size of a map entry; ``memattr_entries``: the entries of the
     MEMATTR table (its size); ``bgrt_image``: ``(address, size)`` of the
     boot logo the ACPI BGRT table points to, which the kernel keeps;
-    ``secure_boot``: ``disabled``, ``enabled`` or ``unknown``."""
+    ``esrt_size``: the bytes of the ESRT (its header and entries), when
+    the firmware lists one; ``secure_boot``: ``disabled``, ``enabled`` or
+    ``unknown``."""
 
     vendor: str = "EDK II"
     revision: tuple[int, int] = (2, 70)
@@ -232,6 +234,7 @@ class EfiFirmware:
     memattr_entries: int | None = None
     bgrt_image: tuple[int, int] | None = None
     secure_boot: str = "disabled"
+    esrt_size: int | None = None
 
     def table(self, name: str) -> int | None:
         """The address of the configuration table the kernel calls *name*."""
@@ -254,12 +257,15 @@ class EfiFirmware:
             d["memattr_entries"] = self.memattr_entries
         if self.bgrt_image is not None:
             d["bgrt_image"] = {"address": self.bgrt_image[0], "size": self.bgrt_image[1]}
+        if self.esrt_size is not None:
+            d["esrt_size"] = self.esrt_size
         return d
 
     @classmethod
     def from_dict(cls, data: object, path: str = "firmware.efi") -> EfiFirmware:
         d = _keys(data, {"vendor", "revision", "tables", "memmap", "memmap_address",
-                         "desc_size", "memattr_entries", "bgrt_image", "secure_boot"}, path)
+                         "desc_size", "memattr_entries", "bgrt_image", "secure_boot",
+                         "esrt_size"}, path)
         vendor = parse_str(d.get("vendor", "EDK II"), f"{path}.vendor")
         rev = d.get("revision", [2, 70])
         if not isinstance(rev, list | tuple) or len(rev) != 2:
@@ -289,11 +295,14 @@ class EfiFirmware:
                                      f"expected disabled, enabled or unknown, got {secure!r}")
         addr = d.get("memmap_address")
         entries = d.get("memattr_entries")
+        esrt = d.get("esrt_size")
         return cls(vendor, revision, tables, memmap,
                    None if addr is None else parse_size(addr, f"{path}.memmap_address"),
                    desc_size,
                    None if entries is None else parse_size(entries, f"{path}.memattr_entries"),
-                   image, secure)
+                   image, secure,
+                   None if esrt is None else parse_size(esrt, f"{path}.esrt_size",
+                                                        allow_zero=False))
 
     def validate(self, limit_bits: int | None, path: str = "firmware.efi") -> None:
         limit = None if limit_bits is None else 1 << limit_bits
@@ -308,6 +317,9 @@ class EfiFirmware:
                 and self.bgrt_image[0] + self.bgrt_image[1] > limit:
             raise MachineConfigError(f"{path}.bgrt_image",
                                      f"above the {limit_bits}-bit physical address limit")
+        if self.esrt_size is not None and self.table("ESRT") is None:
+            raise MachineConfigError(f"{path}.esrt_size",
+                                     "given but no ESRT table is listed in tables")
         if self.memattr_entries is not None and self.table("MEMATTR") is None:
             raise MachineConfigError(f"{path}.memattr_entries",
                                      "given but no MEMATTR table is listed in tables")

@@ -17,6 +17,7 @@ from mmsvc.machine import e820 as e820mod
 from mmsvc.machine.efi import (
     EFI_BOOT_SERVICES_DATA,
     EFI_MEMORY_RUNTIME,
+    EFI_RUNTIME_SERVICES_DATA,
     MEMATTR_HEADER_SIZE,
     EfiFirmware,
     EfiMemoryDescriptor,
@@ -163,27 +164,59 @@ def _tagged(md: EfiMemoryDescriptor) -> EfiMemoryDescriptor:
     return EfiMemoryDescriptor(md.type, md.phys_addr, md.pages, md.attribute | EFI_MEMORY_RUNTIME)
 
 
+def efi_esrt_init(ctx: BootContext) -> None:
+    """The ESRT (the firmware's table of updatable firmware) is kept when
+    it lies in boot-services data, through ``efi_mem_reserve``; it is
+    reported either way, or why it cannot be used."""
+    efi, st = firmware(ctx), _state(ctx)
+    if efi is None or not st.get("memmap_enabled") or efi.esrt_size is None:
+        return
+    addr = efi.table("ESRT")
+    if addr is None:
+        return
+    md = _lookup(st["memmap"], addr)
+    if md is None or not (md.attribute & EFI_MEMORY_RUNTIME or md.type in (
+            EFI_BOOT_SERVICES_DATA, EFI_RUNTIME_SERVICES_DATA)):
+        ctx.printk("esrt: ESRT header is not in the memory map.", KERN_WARNING)
+        return
+    size, room = efi.esrt_size, md.end - addr
+    if size > room:
+        ctx.printk(f"esrt: ESRT does not fit on single memory map entry (size: {size} "
+                   f"max: {room})", KERN_ERR)
+        return
+    ctx.pr_info(f"esrt: Reserving ESRT space from {addr:#018x} to {addr + size:#018x}.")
+    if md.type == EFI_BOOT_SERVICES_DATA:
+        efi_mem_reserve(ctx, addr, size)
+
+
 def efi_bgrt_init(ctx: BootContext) -> None:
-    """The ACPI BGRT's boot logo stays: ``efi_mem_reserve`` reserves it and
-    carves its pages out of their boot-services range into a RUNTIME entry
-    of a new, longer memory map (from memblock), and e820 no longer calls
-    them RAM."""
+    """The ACPI BGRT's boot logo stays (``efi_mem_reserve``)."""
     efi = firmware(ctx)
-    st = _state(ctx)
-    if efi is None or efi.bgrt_image is None or not st.get("memmap_enabled") \
+    if efi is None or efi.bgrt_image is None or not _state(ctx).get("memmap_enabled") \
             or acpi_disabled(ctx) \
             or not any(t.signature == "BGRT" for t in ctx.machine.firmware.acpi_tables):
         return
-    addr, size = efi.bgrt_image
-    mb = ctx.mm.memblock
+    efi_mem_reserve(ctx, *efi.bgrt_image)
+
+
+def _lookup(memmap: list[EfiMemoryDescriptor], addr: int) -> EfiMemoryDescriptor | None:
+    """``efi_mem_desc_lookup``: the first entry holding *addr*."""
+    return next((md for md in memmap if md.phys_addr <= addr < md.end), None)
+
+
+def efi_mem_reserve(ctx: BootContext, addr: int, size: int) -> None:
+    """Keep firmware data for good: reserve it, then (x86's
+    ``efi_arch_mem_reserve``) carve its pages out of their boot-services
+    data range into a RUNTIME entry of a new, longer memory map (from
+    memblock), so that they are never given back, and e820 no longer calls
+    them RAM."""
+    mb, efi, memmap = ctx.mm.memblock, firmware(ctx), _state(ctx)["memmap"]
     if not mb.is_region_reserved(addr, size):
         mb.reserve(addr, size, caller="efi_mem_reserve")
-    memmap = st["memmap"]
-    idx = next((i for i, md in enumerate(memmap) if md.phys_addr <= addr < md.end), None)
-    if idx is None or memmap[idx].type != EFI_BOOT_SERVICES_DATA:
+    md = _lookup(memmap, addr)
+    if md is None or md.type != EFI_BOOT_SERVICES_DATA:
         ctx.printk(f"efi: Failed to lookup EFI memory descriptor for {addr:#018x}", KERN_ERR)
         return
-    md = memmap[idx]
     if addr + size > md.end:
         ctx.printk(f"efi: Region spans EFI memory descriptors, {addr:#018x}", KERN_ERR)
         return
@@ -194,6 +227,7 @@ def efi_bgrt_init(ctx: BootContext) -> None:
     new = [EfiMemoryDescriptor(md.type, s, (e - s) >> 12, a) for s, e, a in pieces if s < e]
     mb.phys_alloc_range((len(memmap) - 1 + len(new)) * efi.desc_size, SMP_CACHE_BYTES, 0, 0,
                         caller="efi_memmap_alloc")
+    idx = memmap.index(md)
     memmap[idx:idx + 1] = new
     table = e820mod.range_update(ctx.arch_state["e820"], start, stop - start,
                                  e820mod.E820_RAM, e820mod.E820_RESERVED)

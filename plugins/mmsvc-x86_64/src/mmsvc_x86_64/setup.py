@@ -613,6 +613,8 @@ def steps(profile: str) -> list[Step]:
         substep("find_smp_config", find_smp_config, "the BIOS's MP table, reserved"),
         substep("reserve_brk", reserve_brk, "early page-table buffer and DMI copy"),
         substep("e820__memblock_setup", e820__memblock_setup, "e820 RAM to memblock"),
+        substep("efi_esrt_init", efi.efi_esrt_init,
+                "UEFI: the ESRT kept when it lies in boot-services data"),
         substep("efi_reserve_boot_services", efi.efi_reserve_boot_services,
                 "UEFI: boot-services code and data kept until after boot"),
         substep("reserve_real_mode", reserve_real_mode, "trampoline and the first 1 MiB"),
