@@ -428,3 +428,17 @@ def test_an_esrt_of_unknown_size_gets_a_note():
     line = "esrt: Reserving ESRT space from 0x000000007f7fe018 to 0x000000007f7fe078."
     text = text.replace("secureboot:", f"{line}\n[    0.000000] secureboot:", 1)
     assert from_dmesg(text).firmware.efi.esrt_size == 96
+
+
+def test_proc_iomem_shows_where_the_logo_was_carved_out():
+    """When the logo shares its range with the MEMATTR table, efi=debug's
+    runtime map merges it away; the reserved hole efi_mem_reserve left in
+    e820 RAM still shows in /proc/iomem (page 0, which the kernel reserves
+    itself, does not count)."""
+    warnings: list[str] = []
+    m = from_dmesg(str(REAL / "efi-q35-1g-dbg.log"), warnings=warnings)
+    assert m.firmware.efi.bgrt_image == (0x3DC20000, 0x9000) and warnings == []
+    # without the /proc views the place is unknown, and a note says so
+    text = (REAL / "efi-q35-1g-dbg.log").read_text(errors="replace").split("=== /proc/")[0]
+    m = from_dmesg(text, warnings=warnings)
+    assert m.firmware.efi.bgrt_image is None and any("BGRT" in w for w in warnings)

@@ -47,7 +47,7 @@ from mmsvc.machine.description import (
     SetupData,
     UmlFirmware,
 )
-from mmsvc.machine.dmesg_efi import kernel_load_address, read_efi
+from mmsvc.machine.dmesg_efi import carved_out_of_ram, kernel_load_address, read_efi
 from mmsvc.machine.e820 import E820Entry, parse_type_name
 from mmsvc.machine.efi import EfiFirmware
 from mmsvc.machine.units import kstrtouint
@@ -314,13 +314,19 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             slub_cpus = int(m.group(1))
     if f.cmdline is None:
         f.cmdline = cmd_early
-    for line in proc_sections(raw).get("iomem", []):
+    iomem = proc_sections(raw).get("iomem", [])
+    for line in iomem:
         if m := _KERNEL_CODE.match(line):
             f.kernel_code = int(m.group(1), 16)
     if f.cpus is None:
         f.cpus = nr_cpu_ids or slub_cpus
     efi = read_efi(lines)
     f.efi_firmware, f.setup_data = efi.efi, efi.setup_data
+    if f.efi_firmware is not None and f.efi_firmware.bgrt_image is None \
+            and any(t.signature == "BGRT" for t in f.acpi_tables):
+        pages = carved_out_of_ram(iomem, f.user_map or f.e820, f.efi_firmware)
+        if pages is not None:
+            f.efi_firmware = dataclasses.replace(f.efi_firmware, bgrt_image=pages)
     text = "\n".join(lines)
     if f.e820 or any(mk in text for mk in _X86_MARKERS):
         f.arch = "x86_64"
@@ -530,9 +536,9 @@ def _efi_gaps(f: DmesgFacts, cmdline: str) -> list[str]:
                 "not simulated"]
     if efi.bgrt_image is None and any(t.signature == "BGRT" for t in f.acpi_tables):
         return ["an EFI boot: the log does not say where the ACPI BGRT's boot logo lies "
-                "(memblock=debug's efi_mem_reserve line, or efi=debug's runtime map when it "
-                "splits a range, does), so the pages the kernel keeps for it are not "
-                "simulated and MemTotal may be a few pages off"]
+                "(memblock=debug's efi_mem_reserve line does, as do efi=debug's runtime map "
+                "when it splits a range and /proc/iomem's reserved hole in RAM), so the pages "
+                "the kernel keeps for it are not simulated and MemTotal may be a few pages off"]
     return []
 
 

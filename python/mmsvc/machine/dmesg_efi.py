@@ -134,6 +134,29 @@ def _carved_out(memmap: Sequence[EfiMemoryDescriptor],
     return None
 
 
+_IOMEM_RESERVED = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) : Reserved$")
+
+
+def carved_out_of_ram(iomem: Sequence[str], e820: Sequence[E820Entry],
+                      efi: EfiFirmware) -> tuple[int, int] | None:
+    """The pages ``efi_mem_reserve`` took out of e820 RAM for the BGRT
+    logo, as /proc/iomem shows them after boot: a top-level "Reserved"
+    range inside what the firmware's map called usable (not the ESRT's,
+    when the firmware has one; and above the first MiB, whose page 0 the
+    kernel itself keeps out of e820 RAM)."""
+    esrt = efi.table("ESRT")
+    for line in iomem:
+        m = _IOMEM_RESERVED.match(line)
+        if not m:
+            continue
+        start, end = int(m.group(1), 16), int(m.group(2), 16) + 1
+        if start < 1 << 20 or esrt is not None and start <= esrt < end:
+            continue
+        if any(e.type == _e820.E820_RAM and e.addr <= start and end <= e.end for e in e820):
+            return start, end - start
+    return None
+
+
 def setup_data_ranges(extended: Sequence[E820Entry]) -> list[tuple[int, int]]:
     """The ``(address, size)`` of each setup_data the extended map shows.
     ``e820__reserve_setup_data`` splits a usable entry around each one and
