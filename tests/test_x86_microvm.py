@@ -26,11 +26,11 @@ def _trace(m: MachineDescription, caller: str) -> list[str]:
 
 def test_a_microvm_log_says_what_its_firmware_lacks():
     fw = from_dmesg(str(REAL / "microvm-2g.log")).firmware
-    assert (fw.ioapics, fw.dmi, fw.acpi) == (2, False, True)
+    assert (fw.ioapics, fw.dmi_size, fw.acpi) == (2, 0, True)
     fw = from_dmesg(str(REAL / "microvm-1g-noacpi.log")).firmware
-    assert (fw.ioapics, fw.dmi, fw.acpi) == (1, False, False)
+    assert (fw.ioapics, fw.dmi_size, fw.acpi) == (1, 0, False)
     fw = from_dmesg(str(REAL / "pc-4g.log")).firmware
-    assert (fw.ioapics, fw.dmi, fw.acpi) == (1, True, True)
+    assert (fw.ioapics, fw.dmi_size, fw.acpi) == (1, 0x200, True)
 
 
 def test_two_ioapics_take_one_allocation_for_both():
@@ -43,7 +43,7 @@ def test_two_ioapics_take_one_allocation_for_both():
 
 def test_without_dmi_brk_holds_only_the_page_table_buffer():
     m = from_dmesg(str(REAL / "microvm-2g.log"))
-    with_dmi = m.replace(firmware=m.firmware.__class__(**{**m.firmware.__dict__, "dmi": True}))
+    with_dmi = m.replace(firmware=m.firmware.__class__(**{**m.firmware.__dict__, "dmi_size": 0x200}))
     (brk,) = _trace(m, "reserve_brk")
     (brk_dmi,) = _trace(with_dmi, "reserve_brk")
     assert "[0x0000000004400000-0x000000000440ffff]" in brk
@@ -64,3 +64,12 @@ def test_ioapics_out_of_range_is_named(value, what):
     with pytest.raises(MachineConfigError) as err:
         MachineDescription.from_dict(d)
     assert "firmware.ioapics" in str(err.value) and what in str(err.value)
+
+
+def test_memblock_debug_shows_how_much_dmi_data_brk_holds():
+    """Long SMBIOS OEM strings (-smbios type=11) take a second page of brk
+    for the DMI data; memblock=debug's brk range shows it, and the Memory
+    line and MemTotal follow."""
+    fw = from_dmesg(str(REAL / "pc-3g-oem-strings.log")).firmware
+    assert fw.dmi_size == 2 * 4096
+    assert from_dmesg(str(REAL / "pc-2g-memblock-debug.log")).firmware.dmi_size == 4096

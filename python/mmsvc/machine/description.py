@@ -173,6 +173,10 @@ class MotherboardResource:
                    parse_size(d["size"], _join(path, "size"), allow_zero=False))
 
 
+#: the DMI data the kernel keeps from QEMU's default SMBIOS table (bytes)
+DEFAULT_DMI_SIZE = 0x200
+
+
 @dataclass(frozen=True)
 class SetupData:
     """A ``setup_data`` entry the boot loader chains from boot_params (the
@@ -209,9 +213,11 @@ class E820Firmware:
     stub), what the EFI firmware hands over (``efi``, an
     :class:`~mmsvc.machine.efi.EfiFirmware`; the e820 map is then the one
     the stub built from the EFI memory map). ``ioapics``: how many I/O
-    APICs the firmware lists (QEMU's microvm has two); ``dmi``: whether it
-    has an SMBIOS/DMI table (microvm has none), which the kernel copies
-    into its brk area; ``acpi``: whether it has ACPI tables at all (without
+    APICs the firmware lists (QEMU's microvm has two); ``dmi_size``: the
+    bytes the kernel's DMI scan keeps in its brk area from the SMBIOS table
+    (identity and OEM strings, devices, memory devices: some 0x200 with
+    QEMU's default table, several pages on real machines; 0 without a
+    table, as on microvm); ``acpi``: whether it has ACPI tables at all (without
     them the kernel runs as with ``acpi=off``)."""
 
     e820: tuple[E820Entry, ...]
@@ -222,7 +228,7 @@ class E820Firmware:
     setup_data: tuple[SetupData, ...] = ()
     efi: EfiFirmware | None = None
     ioapics: int = 1
-    dmi: bool = True
+    dmi_size: int = DEFAULT_DMI_SIZE
     acpi: bool = True
     kind: ClassVar[str] = "e820"
 
@@ -242,8 +248,8 @@ class E820Firmware:
             d["efi"] = self.efi.to_dict()
         if self.ioapics != 1:
             d["ioapics"] = self.ioapics
-        if not self.dmi:
-            d["dmi"] = False
+        if self.dmi_size != DEFAULT_DMI_SIZE:
+            d["dmi_size"] = self.dmi_size
         if not self.acpi:
             d["acpi"] = False
         return d
@@ -252,7 +258,7 @@ class E820Firmware:
     def from_dict(cls, data: object, path: str = "firmware") -> E820Firmware:
         d = _check_keys(data, {"e820", "acpi_tables", "mp_table", "mcfg",
                                "motherboard_resources", "setup_data", "efi", "ioapics",
-                               "dmi", "acpi"}, path)
+                               "dmi_size", "acpi"}, path)
         if "e820" not in d:
             raise MachineConfigError(_join(path, "e820"), "missing")
         items = _list(d["e820"], _join(path, "e820"))
@@ -275,7 +281,7 @@ class E820Firmware:
                          for i, x in enumerate(setup)),
                    None if efi is None else EfiFirmware.from_dict(efi, _join(path, "efi")),
                    parse_size(d.get("ioapics", 1), _join(path, "ioapics")),
-                   parse_bool(d.get("dmi", True), _join(path, "dmi")),
+                   parse_size(d.get("dmi_size", DEFAULT_DMI_SIZE), _join(path, "dmi_size")),
                    parse_bool(d.get("acpi", True), _join(path, "acpi")))
 
     def validate(self, desc: MachineDescription, path: str = "firmware") -> None:
@@ -774,6 +780,14 @@ class KernelConfig:
         if self.structleak_user:
             return "__user(zero)"
         return "off"
+
+    @property
+    def x86_init_pgt_buf_pages(self) -> int:
+        """x86's INIT_PGT_BUF_SIZE in pages, the early page tables in brk:
+        tables for the first PMD and the ISA range, twice that with memory
+        randomisation (compile-time: CONFIG_X86_5LEVEL, not the CPU)."""
+        tables = 4 if self.x86_5level else 3
+        return (4 if self.randomize_memory else 2) * tables
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {k: getattr(self, k) for k in (*self.BOOLS, *self.INTS)}

@@ -32,6 +32,7 @@ from pathlib import Path
 from mmsvc.errors import MachineConfigError
 from mmsvc.machine import kernels
 from mmsvc.machine.description import (
+    DEFAULT_DMI_SIZE,
     AcpiTable,
     CpuFeatures,
     E820Firmware,
@@ -51,7 +52,7 @@ from mmsvc.machine.dmesg_efi import carved_out_of_ram, kernel_load_address, read
 from mmsvc.machine.e820 import E820Entry, parse_type_name
 from mmsvc.machine.efi import EfiFirmware
 from mmsvc.machine.units import kstrtouint
-from mmsvc.units import round_up
+from mmsvc.units import PAGE_SIZE, round_up
 
 _PREFIX = re.compile(r"^(?:<\d+>)?(?:\[\s*\d+\.\d+\]\s?)?")
 _E820 = re.compile(r"^(BIOS-e820|BIOS-88|BIOS-e801|user): \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] "
@@ -73,6 +74,7 @@ _MMCONFIG = re.compile(r"^PCI: MMCONFIG for domain ([0-9a-f]{4}) "
 _PNP_SYSTEM_MEM = re.compile(r"^system [0-9a-f]{2}:[0-9a-f]{2}: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)"
                              r"(?: window)?\] (?:has been|could not be) reserved$")
 #: under memblock=debug, the MP configuration table's reservation follows
+_RESERVE = re.compile(r"^memblock_reserve: \[0x([0-9a-f]+)-0x([0-9a-f]+)\]")
 _MP_CONFIG = re.compile(r"^memblock_reserve: \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] smp_scan_config")
 _SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
 _RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
@@ -159,6 +161,8 @@ class DmesgFacts:
     efi_firmware: EfiFirmware | None = None
     ioapics: set[int] = field(default_factory=set)  # the "IOAPIC[N]:" numbers
     dmi: bool = True  # False after "DMI not present or invalid."
+    reserves: list[tuple[int, int]] = field(default_factory=list)  # memblock=debug's
+
     acpi: bool = True  # False when the firmware has no RSDP
     setup_data: list[tuple[int, int]] = field(default_factory=list)  # address, size
     cpu0: str | None = None  # the boot CPU's description after "smpboot: CPU0: "
@@ -236,6 +240,8 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             f.motherboard.append(MotherboardResource(start, end - start))
         if m := _NODE_RANGE.match(line):
             f.memory_end = max(f.memory_end or 0, int(m.group(1), 16) + 1)
+        if m := _RESERVE.match(line):
+            f.reserves.append((int(m.group(1), 16), int(m.group(2), 16) + 1))
         if m := _MP_TABLE.match(line):
             f.mp_table = MpTable(int(m.group(1), 16))
         elif (m := _MP_CONFIG.match(line)) and f.mp_table is not None \
@@ -451,7 +457,8 @@ def from_dmesg(
         firmware: object = E820Firmware(tuple(f.e820), tuple(f.acpi_tables), f.mp_table,
                                         tuple(f.mcfg), tuple(f.motherboard),
                                         tuple(SetupData(a, n) for a, n in f.setup_data),
-                                        f.efi_firmware, len(f.ioapics), f.dmi, f.acpi)
+                                        f.efi_firmware, len(f.ioapics),
+                                        _dmi_size(f, kernel, kconfig), f.acpi)
     else:
         from mmsvc.machine.cmdline import parse_cmdline
 
@@ -489,6 +496,19 @@ def from_dmesg(
         cpu_features=cpu_features or _stated_cpu_features(f, kconfig), cmdline=cmdline,
         initrd=initrd,
         faulty_ram=faulty, profile=profile)
+
+
+def _dmi_size(f: DmesgFacts, kernel: KernelImage, kconfig: KernelConfig) -> int:
+    """The DMI data the kernel kept in brk: none without a table; under
+    memblock=debug, what reserve_brk's range holds beyond the early page
+    tables (whole pages, all that counts); else QEMU's default table's."""
+    if not f.dmi:
+        return 0
+    brk = kernel.load_address + kernel.reserved_span
+    for start, end in f.reserves:
+        if start == brk:
+            return max(end - start - kconfig.x86_init_pgt_buf_pages * PAGE_SIZE, 0)
+    return DEFAULT_DMI_SIZE
 
 
 def _fill_efi(f: DmesgFacts, other: DmesgFacts) -> None:

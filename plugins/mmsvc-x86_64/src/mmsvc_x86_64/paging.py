@@ -69,10 +69,8 @@ def paging_mode(ctx: BootContext) -> PagingMode:
 
 
 def init_pgt_buf_pages(ctx: BootContext) -> int:
-    """INIT_PGT_BUF_SIZE in pages: tables for the first PMD and the ISA range,
-    twice that with memory randomisation (compile-time: CONFIG_X86_5LEVEL)."""
-    tables = 4 if ctx.kconfig.x86_5level else 3
-    return (4 if ctx.kconfig.randomize_memory else 2) * tables
+    """INIT_PGT_BUF_SIZE in pages (see KernelConfig.x86_init_pgt_buf_pages)."""
+    return ctx.kconfig.x86_init_pgt_buf_pages
 
 
 def init_mem_mapping(ctx: BootContext) -> None:

@@ -36,8 +36,6 @@ from mmsvc_x86_64.constants import ISA_END_ADDRESS, MAX_DMA32_PFN
 SZ_64K = 64 << 10
 SZ_1M = 1 << 20
 MAX_DMA_PFN = (16 << 20) >> 12
-#: the DMI table copied into brk (a few hundred bytes on QEMU)
-DMI_COPY_BYTES = 0x200
 #: arch/x86/realmode: the trampoline blob, page aligned (the Debian 6.1 builds')
 REAL_MODE_SIZE = 7 * PAGE_SIZE
 #: CRASH_ALIGN, CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX on x86_64
@@ -178,8 +176,7 @@ def reserve_brk(ctx: BootContext) -> None:
     page-table buffer, page aligned (early_alloc_pgt_buf)."""
     k = ctx.machine.kernel
     base = k.load_address + k.reserved_span
-    dmi = DMI_COPY_BYTES if getattr(ctx.machine.firmware, "dmi", True) else 0
-    pgt_buf = base + round_up(dmi, PAGE_SIZE)
+    pgt_buf = base + round_up(ctx.machine.firmware.dmi_size, PAGE_SIZE)
     pages = paging.init_pgt_buf_pages(ctx)
     size = pgt_buf + pages * PAGE_SIZE - base
     ctx.mm.memblock.reserve(base, size, caller="reserve_brk")
