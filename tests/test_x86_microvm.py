@@ -6,6 +6,7 @@ two of them under memblock=debug, compared line by line there."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -37,13 +38,13 @@ def test_two_ioapics_take_one_allocation_for_both():
     m = from_dmesg(str(REAL / "microvm-2g.log"))
     (line,) = _trace(m, "ioapic_setup_resources")
     assert line.startswith("memblock_alloc_try_nid: 150 bytes")
-    none = m.replace(firmware=m.firmware.__class__(**{**m.firmware.__dict__, "ioapics": 0}))
+    none = m.replace(firmware=dataclasses.replace(m.firmware, ioapics=0))
     assert _trace(none, "ioapic_setup_resources") == []
 
 
 def test_without_dmi_brk_holds_only_the_page_table_buffer():
     m = from_dmesg(str(REAL / "microvm-2g.log"))
-    with_dmi = m.replace(firmware=m.firmware.__class__(**{**m.firmware.__dict__, "dmi_size": 0x200}))
+    with_dmi = m.replace(firmware=dataclasses.replace(m.firmware, dmi_size=0x200))
     (brk,) = _trace(m, "reserve_brk")
     (brk_dmi,) = _trace(with_dmi, "reserve_brk")
     assert "[0x0000000004400000-0x000000000440ffff]" in brk
@@ -53,7 +54,7 @@ def test_without_dmi_brk_holds_only_the_page_table_buffer():
 def test_without_acpi_tables_there_is_no_hpet_resource():
     m = from_dmesg(str(REAL / "microvm-1g-noacpi.log"))
     assert _trace(m, "hpet_insert_resource") == []
-    acpi = m.replace(firmware=m.firmware.__class__(**{**m.firmware.__dict__, "acpi": True}))
+    acpi = m.replace(firmware=dataclasses.replace(m.firmware, acpi=True))
     assert len(_trace(acpi, "hpet_insert_resource")) == 1
 
 

@@ -73,8 +73,9 @@ _MMCONFIG = re.compile(r"^PCI: MMCONFIG for domain ([0-9a-f]{4}) "
                        r"at \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] \(base (0x[0-9a-f]+)\)$")
 _PNP_SYSTEM_MEM = re.compile(r"^system [0-9a-f]{2}:[0-9a-f]{2}: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)"
                              r"(?: window)?\] (?:has been|could not be) reserved$")
-#: under memblock=debug, the MP configuration table's reservation follows
+#: memblock=debug's reservations (reserve_brk's says how much DMI data brk holds)
 _RESERVE = re.compile(r"^memblock_reserve: \[0x([0-9a-f]+)-0x([0-9a-f]+)\]")
+#: under memblock=debug, the MP configuration table's reservation follows
 _MP_CONFIG = re.compile(r"^memblock_reserve: \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] smp_scan_config")
 _SRAT_CPU = re.compile(r"SRAT: PXM (\d+) -> APIC (0x[0-9a-f]+) -> Node (\d+)")
 _RAMDISK = re.compile(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
@@ -162,7 +163,6 @@ class DmesgFacts:
     ioapics: set[int] = field(default_factory=set)  # the "IOAPIC[N]:" numbers
     dmi: bool = True  # False after "DMI not present or invalid."
     reserves: list[tuple[int, int]] = field(default_factory=list)  # memblock=debug's
-
     acpi: bool = True  # False when the firmware has no RSDP
     setup_data: list[tuple[int, int]] = field(default_factory=list)  # address, size
     cpu0: str | None = None  # the boot CPU's description after "smpboot: CPU0: "
