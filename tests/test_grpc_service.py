@@ -406,3 +406,21 @@ def test_faulty_ram_over_the_wire(alice):
     ref = Simulation(m)
     ref.boot()
     assert alice.meminfo(s.simulation_id) == views.meminfo(ref)
+
+
+def test_a_uefi_machine_over_the_service(alice):
+    """A UEFI boot log and its TOML description (RUNTIME attributes past
+    2^63 written as strings) both boot on the server as they do here."""
+    from pathlib import Path
+
+    from mmsvc.machine import dumps_toml, from_dmesg
+
+    log = Path(__file__).parent / "realboots" / "efi-pc-2g-dbg.log"
+    m = from_dmesg(str(log))
+    ref = Simulation(m)
+    ref.boot()
+    for made in (alice.create(dmesg=log.read_text(errors="replace")),
+                 alice.create(toml=dumps_toml(m))):
+        alice.boot(made.simulation_id)
+        assert alice.proc(made.simulation_id, "zoneinfo") == views.render(ref, "zoneinfo")
+        assert alice.meminfo(made.simulation_id)["MemTotal"] == views.meminfo(ref)["MemTotal"]
