@@ -442,3 +442,19 @@ def test_proc_iomem_shows_where_the_logo_was_carved_out():
     text = (REAL / "efi-q35-1g-dbg.log").read_text(errors="replace").split("=== /proc/")[0]
     m = from_dmesg(text, warnings=warnings)
     assert m.firmware.efi.bgrt_image is None and any("BGRT" in w for w in warnings)
+
+
+def test_a_laptops_table_line_reads_whole():
+    """Table names with spaces and digits, as real firmware lists them."""
+    from mmsvc.machine.dmesg_efi import read_efi
+
+    line = ("efi: ACPI=0x6c7fe000 ACPI 2.0=0x6c7fe014 TPMFinalLog=0x6c60b000 SMBIOS=0x69c1c000 "
+            "SMBIOS 3.0=0x69c1b000 MEMATTR=0x65f4d018 ESRT=0x67fc1f98 MOKvar=0x69c8e000 "
+            "RNG=0x69aac018 TPMEventLog=0x5f0fe018 ")
+    efi = read_efi(["efi: EFI v2.80 by American Megatrends", line]).efi
+    assert efi.banner() == "EFI v2.80 by American Megatrends"
+    assert [t.name for t in efi.tables] == [
+        "ACPI", "ACPI 2.0", "TPMFinalLog", "SMBIOS", "SMBIOS 3.0", "MEMATTR", "ESRT", "MOKvar",
+        "RNG", "TPMEventLog"]
+    assert efi.table("SMBIOS 3.0") == 0x69C1B000
+    assert f"efi: {efi.tables_line()}" == line
