@@ -458,3 +458,17 @@ def test_a_laptops_table_line_reads_whole():
         "RNG", "TPMEventLog"]
     assert efi.table("SMBIOS 3.0") == 0x69C1B000
     assert f"efi: {efi.tables_line()}" == line
+
+
+def test_a_mangled_map_line_or_descriptor_is_named():
+    text = DEBUG_LOG.read_text(errors="replace").replace(
+        "range=[0x0000000000900000-0x00000000014fffff]",
+        "range=[0xf000000000900000-0x00000000014fffff]", 1)
+    with pytest.raises(MachineConfigError) as err:
+        from_dmesg(text)
+    assert "efi: mem06" in str(err.value) and "4 KiB pages, in that order" in str(err.value)
+    m = _machine()
+    bad = EfiMemoryDescriptor(EFI_BOOT_SERVICES_DATA, 0x90000000, -3)
+    with pytest.raises(MachineConfigError) as err:
+        _machine(memmap=(*m.firmware.efi.memmap, bad))
+    assert "efi.memmap[128].pages" in str(err.value)

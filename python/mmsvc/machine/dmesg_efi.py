@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mmsvc.errors import MachineConfigError
 from mmsvc.machine import e820 as _e820
 from mmsvc.machine.e820 import E820Entry
 from mmsvc.machine.efi import (
@@ -77,6 +78,9 @@ def read_efi(lines: Sequence[str]) -> EfiLogFacts:
         elif m := _MEM.match(line):
             etype, attr = type_number(m.group(1)), parse_attributes(m.group(2))
             start, end = int(m.group(3), 16), int(m.group(4), 16) + 1
+            if end <= start or start % 4096 or end % 4096:
+                raise MachineConfigError(f"dmesg: {line}", "not an EFI memory range: it must "
+                                         "start and end on 4 KiB pages, in that order")
             if etype is not None and attr is not None:
                 md = EfiMemoryDescriptor(etype, start, (end - start) >> 12, attr)
                 (runtime_map if after_runtime_map else memmap).append(md)

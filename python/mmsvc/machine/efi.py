@@ -307,6 +307,14 @@ class EfiFirmware:
     def validate(self, limit_bits: int | None, path: str = "firmware.efi") -> None:
         limit = None if limit_bits is None else 1 << limit_bits
         for i, m in enumerate(self.memmap):
+            for name in ("type", "phys_addr", "pages", "attribute"):
+                v = getattr(m, name)
+                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 64:
+                    raise MachineConfigError(f"{path}.memmap[{i}].{name}",
+                                             f"expected an integer from 0 to 2^64-1, got {v!r}")
+            if m.phys_addr % EFI_PAGE_SIZE:
+                raise MachineConfigError(f"{path}.memmap[{i}].phys_addr",
+                                         f"must be 4 KiB aligned, got {m.phys_addr:#x}")
             if not m.pages or m.end > 1 << 64:
                 continue  # the kernel drops it as a firmware bug (efi_clean_memmap)
             if limit is not None and m.end > limit:
