@@ -472,3 +472,19 @@ def test_a_mangled_map_line_or_descriptor_is_named():
     with pytest.raises(MachineConfigError) as err:
         _machine(memmap=(*m.firmware.efi.memmap, bad))
     assert "efi.memmap[128].pages" in str(err.value)
+
+
+def test_the_esrts_own_reservation_is_not_taken_for_the_logo():
+    """efi_mem_reserve keeps the ESRT first (setup_arch), the logo later
+    (acpi_boot_init): under memblock=debug the logo's is the other line."""
+    log = (HERE / "efi" / "efi-q35-2g-mbdbg.log").read_text(errors="replace")
+    first = log.index("memblock_reserve: [0x000000007dc20018")
+    line_start = log.rindex("\n", 0, first) + 1
+    stamp = log[line_start:first]
+    esrt = (f"{stamp}memblock_reserve: [0x000000007f7fe018-0x000000007f7fe077] "
+            "efi_mem_reserve+0x21/0x2e\n")
+    text = log[:line_start] + esrt + log[line_start:]
+    text = text.replace("INITRD=", "ESRT=0x7f7fe018 INITRD=", 1)
+    efi = from_dmesg(text).firmware.efi
+    assert efi.table("ESRT") == 0x7F7FE018
+    assert efi.bgrt_image == (0x7DC20018, 0x839E)

@@ -110,8 +110,7 @@ _HUGETLB_2M = re.compile(r"^HugeTLB:? registered 2\.00 MiB page size")
 _IOAPIC = re.compile(r"^IOAPIC\[(\d+)\]: apic_id")
 _NO_DMI = "DMI not present or invalid."
 _NO_RSDP = "A valid RSDP was not found"
-#: an EFI boot: the firmware's banner, and the boot-services memory given back late
-_EFI_BANNER = re.compile(r"^efi: EFI v\d")
+#: an EFI boot's boot-services memory given back late
 _EFI_BOOT_SERVICES = re.compile(r"^efi: Freeing EFI boot services memory: (\d+)K")
 #: free_initmem, after every initcall (hugetlb_init's included)
 _LATE = "Freeing unused kernel image"
@@ -155,7 +154,6 @@ class DmesgFacts:
     nx_missing: bool = False
     hugetlb_2m_line: bool = False
     reached_free_initmem: bool = False
-    efi: bool = False
     hypervisor: bool | None = None  # None: the log does not say (no DMI line)
     rdrand: bool | None = None  # from a "... KASLR using ..." line
     efi_boot_services_kb: int | None = None
@@ -297,8 +295,6 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             f.rdrand = " RDRAND" in line
         elif line.startswith("DMI: ") and f.hypervisor is None:
             f.hypervisor = False
-        elif _EFI_BANNER.match(line):
-            f.efi = True
         elif m := _EFI_BOOT_SERVICES.match(line):
             f.efi_boot_services_kb = int(m.group(1))
         elif f.cpu0 is None and (m := _CPU0.search(line)):
@@ -539,7 +535,7 @@ def _efi_gaps(f: DmesgFacts, cmdline: str) -> list[str]:
     from mmsvc.machine.cmdline import parse_cmdline
 
     efi = f.efi_firmware
-    if not f.efi or efi is None:
+    if efi is None:
         return []
     if parse_cmdline(cmdline, "x86_64").efi_runtime_disabled:
         return []

@@ -31,6 +31,7 @@ from mmsvc.machine.efi import (
     parse_attributes,
     type_number,
 )
+from mmsvc.units import round_up
 
 _BANNER = re.compile(r"^efi: EFI v(\d+)\.(\d+) by (.+?)\s*$")
 _TABLE = re.compile(r"([A-Za-z][A-Za-z0-9 .]*?)=0x([0-9a-f]+)")
@@ -106,6 +107,10 @@ def read_efi(lines: Sequence[str]) -> EfiLogFacts:
         prev = line
     efi = None
     if banner is not None:
+        # efi_mem_reserve keeps the ESRT too (first, in setup_arch): the
+        # logo's is the other one
+        esrt = next((t.address for t in tables if t.name == "ESRT"), None)
+        reserves = [r for r in reserves if not _holds(r, esrt)]
         entries = memattr or None
         if memattr_size is not None:
             entries = (memattr_size - MEMATTR_HEADER_SIZE) // DEFAULT_DESC_SIZE
@@ -116,20 +121,27 @@ def read_efi(lines: Sequence[str]) -> EfiLogFacts:
                           memattr_entries=entries if any(t.name == "MEMATTR" for t in tables)
                           else None,
                           bgrt_image=reserves[0] if reserves else
-                          _carved_out(memmap, runtime_map),
+                          _carved_out(memmap, runtime_map, esrt),
                           secure_boot=secure,
                           esrt_size=esrt_size if any(t.name == "ESRT" for t in tables) else None)
     return EfiLogFacts(efi, setup_data_ranges(extended))
 
 
+def _holds(span: tuple[int, int], addr: int | None) -> bool:
+    """Whether the ``(start, size)`` span holds *addr*."""
+    return addr is not None and span[0] <= addr < span[0] + span[1]
+
+
 def _carved_out(memmap: Sequence[EfiMemoryDescriptor],
-                runtime_map: Sequence[EfiMemoryDescriptor]) -> tuple[int, int] | None:
+                runtime_map: Sequence[EfiMemoryDescriptor],
+                esrt: int | None) -> tuple[int, int] | None:
     """The pages ``efi_mem_reserve`` carved out of a boot-services data
-    range (the BGRT's logo): ``efi=debug``'s second map, once runtime
-    services are mapped, shows them as a RUNTIME piece of a range the
-    first map had whole."""
+    range for the BGRT's logo (not the ESRT's): ``efi=debug``'s second
+    map, once runtime services are mapped, shows them as a RUNTIME piece
+    of a range the first map had whole."""
     for rt in runtime_map:
-        if rt.type != EFI_BOOT_SERVICES_DATA or not rt.attribute & EFI_MEMORY_RUNTIME:
+        if rt.type != EFI_BOOT_SERVICES_DATA or not rt.attribute & EFI_MEMORY_RUNTIME \
+                or _holds((rt.phys_addr, rt.end - rt.phys_addr), esrt):
             continue
         for md in memmap:
             if md.phys_addr <= rt.phys_addr and rt.end <= md.end and \
@@ -154,7 +166,7 @@ def carved_out_of_ram(iomem: Sequence[str], e820: Sequence[E820Entry],
         if not m:
             continue
         start, end = int(m.group(1), 16), int(m.group(2), 16) + 1
-        if start < 1 << 20 or esrt is not None and start <= esrt < end:
+        if start < 1 << 20 or _holds((start, end - start), esrt):
             continue
         if any(e.type == _e820.E820_RAM and e.addr <= start and end <= e.end for e in e820):
             return start, end - start
@@ -188,7 +200,7 @@ def kernel_load_address(efi: EfiFirmware, image_span: int, min_addr: int = 0x100
     for md in efi.memmap:
         if md.type != EFI_LOADER_CODE:
             continue
-        start = -(-md.phys_addr // align) * align
+        start = round_up(md.phys_addr, align)
         if start >= min_addr and start + image_span <= md.end:
             return start
     return None

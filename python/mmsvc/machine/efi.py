@@ -174,20 +174,11 @@ class EfiMemoryDescriptor:
                 raise MachineConfigError(f"{path}.type", f"unknown EFI memory type {etype!r} "
                                          f"(known: {', '.join(TYPE_NAMES)})")
             etype = num
-        etype = parse_size(etype, f"{path}.type")
-        if etype > 0xFFFFFFFF:
-            raise MachineConfigError(f"{path}.type", f"must fit 32 bits, got {etype:#x}")
-        attr = parse_size(d.get("attribute", EFI_MEMORY_CACHEABLE), f"{path}.attribute")
-        if attr >> 64:
-            raise MachineConfigError(f"{path}.attribute", f"must fit 64 bits, got {attr:#x}")
-        addr = parse_size(d["phys_addr"], f"{path}.phys_addr")
-        if addr % EFI_PAGE_SIZE:
-            raise MachineConfigError(f"{path}.phys_addr",
-                                     f"must be 4 KiB aligned, got {addr:#x}")
-        pages = parse_size(d["pages"], f"{path}.pages")
-        if addr >> 64 or pages >> 64:
-            raise MachineConfigError(path, "phys_addr and pages must fit 64 bits")
-        return cls(etype, addr, pages, attr)
+        # ranges and alignment: EfiFirmware.validate, for built entries too
+        return cls(parse_size(etype, f"{path}.type"),
+                   parse_size(d["phys_addr"], f"{path}.phys_addr"),
+                   parse_size(d["pages"], f"{path}.pages"),
+                   parse_size(d.get("attribute", EFI_MEMORY_CACHEABLE), f"{path}.attribute"))
 
 
 @dataclass(frozen=True)
@@ -307,11 +298,13 @@ class EfiFirmware:
     def validate(self, limit_bits: int | None, path: str = "firmware.efi") -> None:
         limit = None if limit_bits is None else 1 << limit_bits
         for i, m in enumerate(self.memmap):
-            for name in ("type", "phys_addr", "pages", "attribute"):
+            for name, bits in (("type", 32), ("phys_addr", 64), ("pages", 64),
+                               ("attribute", 64)):
                 v = getattr(m, name)
-                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 64:
+                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << bits:
                     raise MachineConfigError(f"{path}.memmap[{i}].{name}",
-                                             f"expected an integer from 0 to 2^64-1, got {v!r}")
+                                             f"expected an integer from 0 to 2^{bits}-1, "
+                                             f"got {v!r}")
             if m.phys_addr % EFI_PAGE_SIZE:
                 raise MachineConfigError(f"{path}.memmap[{i}].phys_addr",
                                          f"must be 4 KiB aligned, got {m.phys_addr:#x}")

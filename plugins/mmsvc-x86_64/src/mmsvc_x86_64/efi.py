@@ -12,7 +12,18 @@ lie changes what memblock hands out after them.
 
 from __future__ import annotations
 
-from mmsvc.api import KERN_ERR, KERN_WARNING, PAGE_SIZE, SMP_CACHE_BYTES, BootContext
+import dataclasses
+
+from mmsvc.api import (
+    KERN_ERR,
+    KERN_WARNING,
+    PAGE_SIZE,
+    SMP_CACHE_BYTES,
+    BootContext,
+    div_round_up,
+    round_down,
+    round_up,
+)
 from mmsvc.machine import e820 as e820mod
 from mmsvc.machine.efi import (
     EFI_BOOT_SERVICES_DATA,
@@ -157,11 +168,7 @@ def efi_reserve_boot_services(ctx: BootContext) -> None:
                 table, start, start + size, e820mod.E820_RAM)
             if ours:
                 continue
-        memmap[i] = _tagged(md)
-
-
-def _tagged(md: EfiMemoryDescriptor) -> EfiMemoryDescriptor:
-    return EfiMemoryDescriptor(md.type, md.phys_addr, md.pages, md.attribute | EFI_MEMORY_RUNTIME)
+        memmap[i] = dataclasses.replace(md, attribute=md.attribute | EFI_MEMORY_RUNTIME)
 
 
 def efi_esrt_init(ctx: BootContext) -> None:
@@ -220,8 +227,7 @@ def efi_mem_reserve(ctx: BootContext, addr: int, size: int) -> None:
     if addr + size > md.end:
         ctx.printk(f"efi: Region spans EFI memory descriptors, {addr:#018x}", KERN_ERR)
         return
-    start = addr & ~(PAGE_SIZE - 1)
-    stop = -(-(addr + size) // PAGE_SIZE) * PAGE_SIZE
+    start, stop = round_down(addr, PAGE_SIZE), round_up(addr + size, PAGE_SIZE)
     pieces = [(md.phys_addr, start, md.attribute), (start, stop, md.attribute | EFI_MEMORY_RUNTIME),
               (stop, md.end, md.attribute)]
     new = [EfiMemoryDescriptor(md.type, s, (e - s) >> 12, a) for s, e, a in pieces if s < e]
@@ -251,6 +257,15 @@ def boot_services_to_free(ctx: BootContext) -> list[tuple[int, int]]:
     return out
 
 
+def _give_back(ctx: BootContext) -> int:
+    """Free the boot-services ranges to the page allocator; their bytes."""
+    freed = 0
+    for start, end in boot_services_to_free(ctx):
+        ctx.mm.free_reserved_area(div_round_up(start, PAGE_SIZE), end // PAGE_SIZE)
+        freed += end - start
+    return freed
+
+
 def efi_enter_virtual_mode(ctx: BootContext) -> None:
     """5.14 gives the boot-services ranges back here, at the end of
     ``__efi_enter_virtual_mode``, page by page (``memblock_free_late``)
@@ -258,20 +273,12 @@ def efi_enter_virtual_mode(ctx: BootContext) -> None:
     :func:`efi_free_boot_services`, because the struct pages of deferred
     memory are not initialised yet. (5.14 frees such pages all the same,
     the bug that fix addresses; the simulation frees them into their zone.)"""
-    if ctx.profile_at_least("6.1"):
-        return
-    for start, end in boot_services_to_free(ctx):
-        ctx.mm.free_reserved_area(-(-start // PAGE_SIZE), end // PAGE_SIZE)
+    if not ctx.profile_at_least("6.1"):
+        _give_back(ctx)
 
 
 def efi_free_boot_services(ctx: BootContext) -> None:
     """6.1: give the queued boot-services ranges back to the page
     allocator at arch_initcall (``free_reserved_area``), and say how much."""
-    if not ctx.profile_at_least("6.1"):
-        return
-    freed = 0
-    for start, end in boot_services_to_free(ctx):
-        ctx.mm.free_reserved_area(-(-start // PAGE_SIZE), end // PAGE_SIZE)
-        freed += end - start
-    if freed:
+    if ctx.profile_at_least("6.1") and (freed := _give_back(ctx)):
         ctx.pr_info(f"efi: Freeing EFI boot services memory: {freed >> 10}K")
