@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,32 @@ def test_the_vmemmap_is_mapped_where_the_memmap_lies():
     nopse = Simulation(m.replace(cpu_features=dataclasses.replace(m.cpu_features, pse=False)))
     nopse.boot()
     assert nopse.mm.translate(vmemmap + 0x1000 * 64)["page_size"] == 4096
+
+
+def test_a_pack_page_after_brk_is_write_protected_in_the_high_mapping_too():
+    """cpa_process_alias: a vmalloc'ed page inside [_text, roundup(_brk_end,
+    2M)) (the free tail after brk) has a high-mapping alias as well; its
+    2 MiB page splits, and that split counts in DirectMap like the direct
+    map's (the real pc-2g-kaslr boot's pack lies there: DirectMap4k 28544)."""
+    from mmsvc import views
+    from mmsvc.machine import from_dmesg
+    from mmsvc_x86_64.initmem import kernel_virt
+
+    log = Path(__file__).parent / "realboots" / "pc-2g-kaslr.log"
+    sim = Simulation(from_dmesg(str(log))
+                     .replace(profile="6.1"))
+    sim.boot()
+    text, high_end = sim.ctx.arch_state["high_map"]
+    tail = [p for p in sim.ctx.arch_state["bpf_jit_pages"]
+            if high_end - (2 << 20) <= p << 12 < high_end]
+    assert tail
+    page = sim.mm.translate(kernel_virt(sim.ctx, tail[0] << 12))
+    assert page["page_size"] == 4096 and "WRITE" not in page["flags"]
+    # the rest of the high mapping's last 2 MiB page stays writable
+    free = next(p for p in range((high_end >> 12) - 512, high_end >> 12)
+                if p not in set(tail) and sim.mm.is_free(p))
+    assert "WRITE" in sim.mm.translate(kernel_virt(sim.ctx, free << 12))["flags"]
+    assert views.meminfo(sim)["DirectMap4k"] == 28544
+    # a pack page outside the image's mapping has no high alias
+    low = min(sim.ctx.arch_state["bpf_jit_pages"])
+    assert low << 12 < text

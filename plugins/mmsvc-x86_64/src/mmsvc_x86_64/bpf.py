@@ -57,12 +57,10 @@ def ptp_classifier_init(ctx: BootContext) -> None:
         ctx.arch_state["bpf_jit_pages"] = []
         return
     pfns = ctx.mm.vmalloc_area_pfns(addr)
-    mm, virt = ctx.mm, ctx.results["direct_map"]["virt"]
+    mm = ctx.mm
     # set_memory_ro: the area, then each page's direct-map alias
     mm.kernel_change_attr(addr, size, clear=["WRITE"], account=True)
-    for start, end in _runs(pfns):
-        mm.kernel_change_attr(virt + (start << 12), (end - start) << 12, clear=["WRITE"],
-                              account=True)
+    initmem.change_alias_attr(ctx, _runs(pfns), clear=("WRITE",))
     # set_memory_x: no alias processing for the NX bit, nothing without NX
     if initmem.nx_enabled(ctx):
         mm.kernel_change_attr(addr, size, clear=["NOEXEC"], account=True)

@@ -125,6 +125,28 @@ def change_page_attr(ctx: BootContext, start: int, end: int, *, set_: tuple[str,
                                       account=True)
 
 
+def change_alias_attr(ctx: BootContext, pfn_runs: list[tuple[int, int]], *,
+                      set_: tuple[str, ...] = (), clear: tuple[str, ...] = ()) -> None:
+    """``cpa_process_alias`` for pages a change reached through another
+    mapping (a vmalloc area): their direct-map alias and, for the pages
+    inside ``[_text, roundup(_brk_end, 2M))`` (the free tail after brk,
+    image pieces already given back), the high kernel mapping's too. Splits
+    of either count in DirectMap: the high mapping's addresses are
+    ``virt_addr_valid`` as well."""
+    mm, virt = ctx.mm, ctx.results["direct_map"]["virt"]
+    high = ctx.arch_state.get("high_map")
+    removed = ctx.arch_state.get("high_map_removed", ())
+    for start, end in pfn_runs:
+        lo, hi = start * PAGE_SIZE, end * PAGE_SIZE
+        mm.kernel_change_attr(virt + lo, hi - lo, list(set_), list(clear), account=True)
+        inside = (max(lo, high[0]), min(hi, high[1])) if high else (0, 0)
+        if inside[0] >= inside[1]:
+            continue
+        for a, b in _minus(*inside, removed):
+            mm.kernel_change_attr(kernel_virt(ctx, a), b - a, list(set_), list(clear),
+                                  account=True)
+
+
 def _minus(start: int, end: int, holes) -> list[tuple[int, int]]:
     """``[start, end)`` without the ``[lo, hi)`` ranges of *holes*."""
     runs = [(start, end)]
