@@ -126,3 +126,107 @@ def test_a_first_count_for_a_size_already_counted_is_ignored():
     text = [r.text for r in sim.log.records]
     assert "HugeTLB: First hugepages=8192 kB ignored" in text
     assert "HugeTLB: registered 2.00 MiB page size, pre-allocated 8 pages" in text
+
+
+# -- HugeTLB vmemmap optimisation (hugetlb_free_vmemmap) ------------------------
+
+
+def _unknown_hvo(sim) -> bool:
+    return any(ln.startswith("Unknown") and "hugetlb_free_vmemmap" in ln
+               for ln in sim.log.text().splitlines())
+
+
+def _vmemmap_of(sim, pfn: int) -> int:
+    from mmsvc.mm.sparse import STRUCT_PAGE_SIZE
+
+    return sim.ctx.results["vmemmap"]["base"] + pfn * STRUCT_PAGE_SIZE
+
+
+def test_hvo_is_off_unless_asked():
+    plain = boot_default("hugepages=16")
+    assert not plain.ctx.g.vmemmap_optimize_enabled
+    assert not _unknown_hvo(boot_default("hugetlb_free_vmemmap=off"))
+
+
+@pytest.mark.parametrize("word", ["on", "1", "y", "", None])
+def test_each_2mib_pool_page_gives_back_seven_vmemmap_pages(word):
+    option = "hugetlb_free_vmemmap" + ("" if word is None else f"={word}")
+    plain, sim = boot_default("hugepages=16"), boot_default(f"{option} hugepages=16")
+    if word == "":
+        # kstrtobool refuses an empty word: reported, the switch stays off
+        assert ("Booting kernel: `' invalid for parameter `hugetlb_free_vmemmap'"
+                in sim.log.text())
+        assert sim.mm.totalram_pages() == plain.mm.totalram_pages()
+        return
+    assert not _unknown_hvo(sim)
+    assert sim.mm.totalram_pages() == plain.mm.totalram_pages() + 16 * 7
+
+
+def test_the_tail_vmemmap_maps_the_head_page_read_only():
+    sim = boot_default("hugetlb_free_vmemmap=on hugepagesz=1G hugepages=1")
+    pfn = [h for h in sim.ctx.results["hugetlb"] if h["size"] == GiB][0]["pfns"][0]
+    head = _vmemmap_of(sim, pfn)
+    first = sim.mm.translate(head)
+    assert first["page_size"] == 4096 and "WRITE" in first["flags"]
+    tails = [sim.mm.translate(head + i * 4096) for i in (1, 511, 512, 4095)]
+    assert {t["phys"] >> 12 for t in tails} == {first["phys"] >> 12}
+    assert all("WRITE" not in t["flags"] and t["page_size"] == 4096 for t in tails)
+    # the page after the huge page's struct pages is still its own 2 MiB mapping's
+    after = sim.mm.translate(head + 4096 * 4096)
+    assert after["phys"] >> 12 != first["phys"] >> 12
+    # the 4095 pages that held them are managed and free now
+    plain = boot_default("hugepagesz=1G hugepages=1")
+    assert sim.mm.totalram_pages() == plain.mm.totalram_pages() + 4095
+
+
+def test_a_bad_word_is_reported_and_changes_nothing():
+    sim = boot_default("hugetlb_free_vmemmap=maybe hugepages=4")
+    assert ("Booting kernel: `maybe' invalid for parameter `hugetlb_free_vmemmap'"
+            in sim.log.text())
+    assert not _unknown_hvo(sim)
+    assert not sim.ctx.g.vmemmap_optimize_enabled
+    # the last good word wins
+    sim = boot_default("hugetlb_free_vmemmap=on hugetlb_free_vmemmap=maybe")
+    assert sim.ctx.g.vmemmap_optimize_enabled
+
+
+def test_5_14_keeps_two_vmemmap_pages_and_says_so():
+    plain = boot_default("hugepages=16", profile="5.14")
+    sim = boot_default("hugetlb_free_vmemmap=on hugepages=16", profile="5.14")
+    assert sim.mm.totalram_pages() == plain.mm.totalram_pages() + 16 * 6
+    assert "HugeTLB: can free 6 vmemmap pages for hugepages-2048kB" in _hugetlb_lines(sim)
+    assert "HugeTLB: can free 4094 vmemmap pages for hugepages-1048576kB" in _hugetlb_lines(sim)
+    # 5.14's early parameter takes on/off only
+    sim = boot_default("hugetlb_free_vmemmap=1 hugepages=16", profile="5.14")
+    assert "Malformed early option 'hugetlb_free_vmemmap'" in sim.log.text()
+    assert sim.mm.totalram_pages() == plain.mm.totalram_pages()
+
+
+def test_a_build_without_hvo_does_not_know_the_switch():
+    import dataclasses
+
+    from mmsvc.machine import default_machine
+
+    m = default_machine("6.1")
+    k = dataclasses.replace(m.kconfig, hugetlb_page_optimize_vmemmap=False)
+    sim = boot_default("hugetlb_free_vmemmap=on", kconfig=k)
+    assert _unknown_hvo(sim) and not sim.ctx.g.vmemmap_optimize_enabled
+
+
+@pytest.mark.parametrize("log", ["pc-2g-hvo-2m.log", "pc-4g-hvo-1g.log",
+                                 "q35-6g-2node-hvo-mix.log", "pc-2g-hvo-bad.log",
+                                 "pc-3g-hvo-off.log"])
+def test_real_hvo_boots_give_back_what_the_kernel_gave_back(log):
+    """MemTotal and each zone's managed pages, as the real kernel printed
+    them after boot (tests/realboots, made by tools/realboot/corpus)."""
+    from mmsvc import views
+    from mmsvc.machine import from_dmesg
+    from mmsvc.machine.dmesg import proc_sections
+    from mmsvc.simulation import Simulation
+    from mmsvc.verify import meminfo_values
+
+    text = (REALBOOTS / log).read_text(errors="replace")
+    sim = Simulation(from_dmesg(str(REALBOOTS / log)).replace(profile="6.1"))
+    sim.boot()
+    real = meminfo_values(proc_sections(text)["meminfo"])
+    assert views.meminfo(sim)["MemTotal"] == real["MemTotal"]

@@ -60,6 +60,9 @@ class KernelGlobals:
     #: default_hugepagesz= as parsed (bytes; 0: not given, the arch's HPAGE_SIZE)
     default_hugepagesz: int = 0
     slab_state: str = "DOWN"
+    #: vmemmap_optimize_enabled: HugeTLB pages give back the vmemmap of their
+    #: tail struct pages (``hugetlb_free_vmemmap``)
+    vmemmap_optimize_enabled: bool = False
     #: memtest_pattern: how many patterns ``memtest=`` asked early_memtest to run
     memtest_pattern: int = 0
     #: parse_early_param has run: x86 calls it in setup_arch, other
@@ -142,6 +145,9 @@ class BootContext:
         self.g.early_params_parsed = True
         if self.cmdline.memblock_debug:
             self.mm.memblock.debug = True
+        from mmsvc.mm import hugetlb_vmemmap  # mm modules import this one
+
+        hugetlb_vmemmap.parse_early(self)
 
     def flush_memblock_trace(self) -> None:
         """Move memblock's ``memblock=debug`` lines into the kernel log, so

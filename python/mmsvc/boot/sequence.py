@@ -14,6 +14,7 @@ from mmsvc.mm import (
     ftrace,
     hashes,
     hugetlb,
+    hugetlb_vmemmap,
     init,
     isolation,
     khugepaged,
@@ -231,6 +232,7 @@ def _init_per_zone_wmark_min(ctx: BootContext) -> None:
 def _print_cmdline(ctx: BootContext) -> None:
     ctx.pr_info(f"Kernel command line: {ctx.machine.cmdline}")
     ctx.parse_early_param()
+    hugetlb_vmemmap.parse_args(ctx)
     hugetlb.hugetlb_parse_args(ctx)
     rejected = isolation.parse_args(ctx) | khugepaged.parse_args(ctx)
     unknown = ctx.cmdline.unknown_line(rejected, ctx.profile)

@@ -41,6 +41,7 @@ mhash_entries mphash_entries thash_entries uhash_entries dhash_entries ihash_ent
 slub_debug slub_nomerge slab_nomerge slub_min_order slub_max_order slub_min_objects
 page_owner debug_pagealloc page_alloc.shuffle stack_depot_disable early_page_ext
 hugepages hugepagesz default_hugepagesz hugetlb_cma transparent_hugepage
+hugetlb_free_vmemmap
 cgroup_disable cgroup_no_v1 swapaccount audit selinux apparmor security lsm
 enforcing checkreqprot
 nohz nohz_full isolcpus rcu_nocbs irqaffinity threadirqs nowatchdog nmi_watchdog
@@ -477,6 +478,7 @@ CONFIG_PARAMS = {
     "coherent_pool": "dma_coherent_pool", "hashdist": "numa",
     "hugepages": "hugetlbfs", "hugepagesz": "hugetlbfs", "default_hugepagesz": "hugetlbfs",
     "transparent_hugepage": "transparent_hugepage", "movable_node": "memory_hotplug",
+    "hugetlb_free_vmemmap": "hugetlb_page_optimize_vmemmap",
 }
 
 

@@ -726,6 +726,7 @@ class KernelConfig:
     transparent_hugepage: bool = False
     hugetlbfs: bool = False
     hugetlb_page_optimize_vmemmap: bool = False
+    hugetlb_page_optimize_vmemmap_default_on: bool = False
     cpu_sup_intel: bool = False
     memtest: bool = False
     debug_memory_init: bool = False

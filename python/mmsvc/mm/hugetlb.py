@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from mmsvc.boot.context import BootContext
 from mmsvc.klog import KERN_ERR, KERN_WARNING
 from mmsvc.machine.units import memparse
-from mmsvc.mm.sparse import STRUCT_PAGE_SIZE
+from mmsvc.mm import hugetlb_vmemmap
 from mmsvc.units import PAGE_SHIFT
 
 
@@ -82,7 +82,7 @@ def hugetlb_parse_args(ctx: BootContext) -> None:
                     continue
                 parsed, parsed_valid = h, True
                 continue
-            parsed = hstates[size] = HState(size, next_nid_to_alloc=_first_memory_node(ctx))
+            parsed = hstates[size] = hugetlb_add_hstate(ctx, size)
             parsed_valid = True
         elif name == "default_hugepagesz" and value is not None:
             parsed_valid = False
@@ -95,8 +95,7 @@ def hugetlb_parse_args(ctx: BootContext) -> None:
                 ctx.printk(f"HugeTLB: unsupported default_hugepagesz={value}", KERN_ERR)
                 continue
             if size not in hstates:  # hugetlb_add_hstate
-                parsed = hstates[size] = HState(size,
-                                                next_nid_to_alloc=_first_memory_node(ctx))
+                parsed = hstates[size] = hugetlb_add_hstate(ctx, size)
             parsed_valid, default_size = True, size
             h = hstates[size]
             if default_pages["count"]:
@@ -124,6 +123,14 @@ def hugetlb_parse_args(ctx: BootContext) -> None:
     ctx.g.hstates = list(hstates.values())
     ctx.g.default_hstate_max_huge_pages = default_pages["count"]
     ctx.g.default_hugepagesz = default_size
+
+
+def hugetlb_add_hstate(ctx: BootContext, size: int) -> HState:
+    """A new huge page size; 5.14 with HVO on says what it will save."""
+    if ctx.g.vmemmap_optimize_enabled and not ctx.profile_at_least("6.1"):
+        pages = hugetlb_vmemmap.optimizable_pages(ctx, size)
+        ctx.pr_info(f"HugeTLB: can free {pages} vmemmap pages for hugepages-{size >> 10}kB")
+    return HState(size, next_nid_to_alloc=_first_memory_node(ctx))
 
 
 def _first_memory_node(ctx: BootContext) -> int:
@@ -267,6 +274,8 @@ def _alloc_pool_huge_page(ctx: BootContext, h: HState, nid: int | None) -> bool:
         except MemoryError:
             continue
         h.allocated.append(pfn << PAGE_SHIFT)
+        # prep_new_huge_page
+        hugetlb_vmemmap.optimize(ctx, h.size, pfn)
         return True
     return False
 
@@ -274,8 +283,6 @@ def _alloc_pool_huge_page(ctx: BootContext, h: HState, nid: int | None) -> bool:
 #: GFP of a fresh pool huge page (htlb_alloc_mask with __GFP_THISNODE)
 HUGE_PAGE_GFP = ("GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_THISNODE|__GFP_NOWARN|"
                  "__GFP_RETRY_MAYFAIL")
-#: the vmemmap page HVO keeps for each huge page
-HUGETLB_VMEMMAP_RESERVE_PAGES = 1
 
 
 def hugetlb_init(ctx: BootContext) -> None:
@@ -286,16 +293,15 @@ def hugetlb_init(ctx: BootContext) -> None:
     if not sizes:
         return
     hstates: list[HState] = list(ctx.g.hstates)
-    first = _first_memory_node(ctx)
     # gigantic_pages_init (arch_initcall): the largest size, if not named
     for size in sorted(sizes, reverse=True)[:1]:
         if len(sizes) > 1 and all(h.size != size for h in hstates):
-            hstates.append(HState(size, next_nid_to_alloc=first))
+            hstates.append(hugetlb_add_hstate(ctx, size))
     ctx.g.hstates = hstates
     hpage = min(sizes)
     default = next((h for h in hstates if h.size == hpage), None)
     if default is None:
-        default = HState(hpage, next_nid_to_alloc=first)
+        default = hugetlb_add_hstate(ctx, hpage)
         hstates.append(default)
     pending = ctx.g.default_hstate_max_huge_pages
     if not ctx.g.default_hugepagesz and pending:
@@ -305,13 +311,17 @@ def hugetlb_init(ctx: BootContext) -> None:
                        KERN_WARNING)
         else:
             default.max_huge_pages = pending
+    # hugetlb_init_hstates: the pools of the smaller sizes
+    for h in hstates:
+        if not h.gigantic(ctx.arch.max_order):
+            hugetlb_hstate_alloc_pages(ctx, h)
+    # gather_bootmem_prealloc: each gigantic page is prepared (HVO) and
+    # counts as managed memory again
     for h in hstates:
         if h.gigantic(ctx.arch.max_order):
             for addr in h.allocated:
-                # gather_bootmem_prealloc: the page counts as managed memory again
+                hugetlb_vmemmap.optimize(ctx, h.size, addr >> PAGE_SHIFT)
                 ctx.mm.adjust_managed_page_count(addr >> PAGE_SHIFT, h.size >> PAGE_SHIFT)
-        else:
-            hugetlb_hstate_alloc_pages(ctx, h)
     ctx.g.totalram_pages = ctx.mm.totalram_pages()
     for h in hstates:
         size = string_get_size(h.size)
@@ -322,8 +332,7 @@ def hugetlb_init(ctx: BootContext) -> None:
         ctx.pr_info(f"HugeTLB: registered {size} page size, pre-allocated "
                     f"{h.max_huge_pages} pages")
         if ctx.kconfig.hugetlb_page_optimize_vmemmap:
-            vmemmap = (h.size >> PAGE_SHIFT) * STRUCT_PAGE_SIZE >> PAGE_SHIFT
-            freeable = (vmemmap - HUGETLB_VMEMMAP_RESERVE_PAGES) << PAGE_SHIFT >> 10
+            freeable = hugetlb_vmemmap.optimizable_pages(ctx, h.size) << PAGE_SHIFT >> 10
             ctx.pr_info(f"HugeTLB: {freeable} KiB vmemmap can be freed for a {size} page")
     ctx.results["hugetlb"] = [
         {"size": h.size, "pages": h.max_huge_pages,

@@ -224,6 +224,8 @@ class VmemmapTables:
         at its vmemmap address, with the page-table pages just taken for it."""
         if self.flags is None or not count:
             return
+        # where the struct pages are, for whoever remaps them later (HVO)
+        ctx.results["vmemmap"] = {"base": self.vmemmap_base, "flags": list(self.flags)}
         span = geo.pages_per_section * STRUCT_PAGE_SIZE
         ctx.mm.kernel_map_static(self.vmemmap_base + first * span, phys, span * count,
                                  [t // PAGE_SIZE for t in tables],
