@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,37 @@ def test_image_symbols_override_the_catalogue_and_drive_the_boot():
     assert "WRITE" not in sim.mm.translate(virt + idt)["flags"]
     # a machine file may give them too
     assert kernel.to_dict()["ftrace_entries"] == 1000
+
+
+_REALBOOTS = Path(__file__).parent / "realboots"
+
+
+def _unknown_build(log: str, release: str, *, drop: tuple[str, ...] = ()) -> str:
+    text = (_REALBOOTS / log).read_text(errors="replace").replace(release, "6.1.0-99-custom")
+    return "\n".join(ln for ln in text.splitlines() if not any(d in ln for d in drop))
+
+
+@pytest.mark.parametrize("log, release", [("pc-1536m.log", "6.1.0-56-amd64"),
+                                          ("cloud-1g.log", "6.1.0-56-cloud-amd64")])
+def test_an_unknown_build_reserves_what_the_linker_script_lays_out(log, release):
+    """Outside the catalogue the image's reservation ends where /proc/iomem's
+    "Kernel bss" ends; without it the span follows the layout rules (rodata
+    and data on 2 MiB boundaries, the freed gaps as printed, the unwind
+    tables before init, bss ending on a 2 MiB boundary). Both Debian builds
+    come out at their measured spans every way."""
+    from mmsvc.machine import from_dmesg
+
+    want = kernels.find(release, "x86_64").image.reserved_span
+    assert from_dmesg(_unknown_build(log, release)).kernel.reserved_span == want
+    no_iomem = _unknown_build(log, release, drop=(": Kernel bss",))
+    assert from_dmesg(no_iomem).kernel.reserved_span == want
+    cut = _unknown_build(log, release, drop=(": Kernel bss", "Freeing unused kernel image"))
+    assert from_dmesg(cut).kernel.reserved_span == want
+
+
+def test_iomem_places_an_unknown_kaslr_build_exactly():
+    from mmsvc.machine import from_dmesg
+
+    d = from_dmesg(_unknown_build("pc-2g-kaslr.log", "6.1.0-56-amd64"))
+    # "53800000-54601d31 : Kernel code" ... "55b10000-56bfffff : Kernel bss"
+    assert (d.kernel.load_address, d.kernel.reserved_span) == (0x5380_0000, 0x340_0000)
