@@ -193,3 +193,20 @@ def test_iomem_places_an_unknown_kaslr_build_exactly():
     d = from_dmesg(_unknown_build("pc-2g-kaslr.log", "6.1.0-56-amd64"))
     # "53800000-54601d31 : Kernel code" ... "55b10000-56bfffff : Kernel bss"
     assert (d.kernel.load_address, d.kernel.reserved_span) == (0x5380_0000, 0x340_0000)
+
+
+def test_an_unknown_build_takes_the_constants_its_log_prints():
+    """The percpu line's static size, ftrace's entry count and what the
+    image gives back stand in for the catalogue's constants; for the cloud
+    build renamed, they are the catalogue's own."""
+    from mmsvc.machine import from_dmesg
+    from mmsvc.machine.description import KernelImage
+
+    image = from_dmesg(_unknown_build("cloud-1g.log", "6.1.0-56-cloud-amd64")).kernel
+    constants = kernels.find("6.1.0-56-cloud-amd64", "x86_64").constants
+    for name in KernelImage.CONSTANTS:
+        if name != "idt_table_offset":  # only a symbol table says where the IDT is
+            assert getattr(image, name) == getattr(constants, name), name
+    # a catalogued build keeps its catalogue entry
+    known = from_dmesg(str(_REALBOOTS / "cloud-1g.log")).kernel
+    assert known.percpu_static is None

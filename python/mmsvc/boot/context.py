@@ -180,8 +180,8 @@ class BootContext:
     def build(self) -> Any:
         """The per-build constants of the kernel image: the catalogue entry of
         its release (empty for an uncatalogued build), with what the image
-        read from a symbol table (``idt_table_offset``, ``ftrace_entries``)
-        taking precedence."""
+        states for itself (from a symbol table, or a log of an uncatalogued
+        build: :attr:`KernelImage.CONSTANTS`) taking precedence."""
         import dataclasses
 
         from mmsvc.machine.kernels import BuildConstants, find
@@ -189,8 +189,7 @@ class BootContext:
         found = find(self.machine.kernel.release, self.machine.arch)
         constants = found.constants if found else BuildConstants()
         image = self.machine.kernel
-        own = {k: getattr(image, k) for k in ("idt_table_offset", "ftrace_entries")
-               if getattr(image, k) is not None}
+        own = {k: getattr(image, k) for k in image.CONSTANTS if getattr(image, k) is not None}
         return dataclasses.replace(constants, **own) if own else constants
 
     def profile_at_least(self, version: str) -> bool:

@@ -614,7 +614,11 @@ class KernelImage:
     (``e820_add_kernel_range`` on x86_64; on UML ``ROUND_UP(_end) - 0x60000000``).
     ``idt_table_offset``: bytes from ``_text`` to ``idt_table`` (x86); ``ftrace_entries``:
     the image's mcount call sites (``__stop_mcount_loc - __start_mcount_loc`` over 8).
-    Both come from a symbol table and override the catalogue's build constants.
+    Both come from a symbol table. ``percpu_static``, ``smp_alternatives``,
+    ``decrypted_unused``, ``text_rodata_gap``, ``rodata_data_gap``: what a boot log of a
+    build outside the catalogue prints of it ("percpu: Embedded N pages/cpu sBYTES", the
+    "Freeing ..." lines). Each given one overrides the catalogue's build constant
+    (:class:`mmsvc.machine.kernels.BuildConstants` says what they are).
     """
 
     release: str
@@ -628,12 +632,20 @@ class KernelImage:
     image_end: int | None = None
     idt_table_offset: int | None = None
     ftrace_entries: int | None = None
+    percpu_static: int | None = None
+    smp_alternatives: int | None = None
+    decrypted_unused: int | None = None
+    text_rodata_gap: int | None = None
+    rodata_data_gap: int | None = None
 
+    #: the build constants an image can state for itself
+    CONSTANTS: ClassVar[tuple[str, ...]] = ("idt_table_offset", "ftrace_entries",
+                                            "percpu_static", "smp_alternatives",
+                                            "decrypted_unused", "text_rodata_gap",
+                                            "rodata_data_gap")
     _INTS: ClassVar[tuple[str, ...]] = ("load_address", "text", "rwdata", "rodata", "init",
-                                        "bss", "reserved_span", "image_end",
-                                        "idt_table_offset", "ftrace_entries")
-    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"image_end", "idt_table_offset",
-                                                     "ftrace_entries"})
+                                        "bss", "reserved_span", "image_end", *CONSTANTS)
+    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"image_end", *CONSTANTS})
 
     @property
     def end_of_image(self) -> int:

@@ -89,6 +89,14 @@ _BAD_MEM = re.compile(r"^\s*([0-9a-f]{16}) bad mem addr 0x([0-9a-f]+) - 0x([0-9a
 _KERNEL_CODE = re.compile(r"^\s*([0-9a-f]+)-[0-9a-f]+ : Kernel code$")
 #: /proc/iomem: where bss ends, which is where the image's own reservation ends
 _KERNEL_BSS = re.compile(r"^\s*[0-9a-f]+-([0-9a-f]+) : Kernel bss$")
+#: what a build prints of itself: its static per-cpu bytes, its mcount call
+#: sites, the SMP lock table and the decrypted bss it gives back
+_BUILD_SAYS = (
+    ("percpu_static", re.compile(r"^percpu: (?:Embedded )?\d+ (?:4K )?pages/cpu s(\d+) "), 1),
+    ("ftrace_entries", re.compile(r"^ftrace: allocating (\d+) entries in \d+ pages"), 1),
+    ("smp_alternatives", re.compile(r"^Freeing SMP alternatives memory: (\d+)K"), 1024),
+    ("decrypted_unused", re.compile(r"^Freeing unused decrypted memory: (\d+)K"), 1024),
+)
 #: mark_rodata_ro's two alignment gaps, freed once the image is read-only
 _IMAGE_GAP = re.compile(r"^Freeing unused kernel image \((text/rodata|rodata/data) gap\) "
                         r"memory: (\d+)K")
@@ -148,6 +156,7 @@ class DmesgFacts:
     kernel_code: int | None = None  # physical _text, from /proc/iomem after the boot log
     kernel_bss_end: int | None = None  # physical __bss_stop, from /proc/iomem
     image_gaps: dict[str, int] = field(default_factory=dict)  # "text/rodata" -> bytes
+    build_says: dict[str, int] = field(default_factory=dict)  # BuildConstants name -> value
     cmdline: str | None = None
     ramdisk: tuple[int, int] | None = None  # start, size
     exec_shield_gap: int | None = None
@@ -298,6 +307,8 @@ def parse_dmesg(source: str | PathLike[str]) -> DmesgFacts:
             f.reached_free_initmem = True
             if m := _IMAGE_GAP.match(line):
                 f.image_gaps[m.group(1)] = int(m.group(2)) << 10
+        elif (said := _build_says(line)) is not None:
+            f.build_says.setdefault(*said)
         elif _HYPERVISOR.match(line):
             f.hypervisor = True
         elif " KASLR using" in line and f.rdrand is None:
@@ -396,18 +407,32 @@ UNWIND_TABLES_PER_TEXT = 0.27
 HPAGE = 2 << 20
 
 
+def _build_says(line: str) -> tuple[str, int] | None:
+    for name, pattern, unit in _BUILD_SAYS:
+        if m := pattern.match(line):
+            return name, int(m.group(1)) * unit
+    return None
+
+
 def _estimated_image(release: str, arch: str, f: DmesgFacts) -> KernelImage:
-    """A build outside the catalogue: its image from the printed sizes.
-    UML reserves just those. x86_64 reserves ``_text`` to ``__bss_stop``,
-    which /proc/iomem's "Kernel bss" line ends exactly; without it the span
-    follows the linker script: rodata and data each start on a 2 MiB
-    boundary (the gaps mark_rodata_ro frees, as printed when the log has
-    them), the unwind tables come before init, and bss ends on one."""
+    """A build outside the catalogue: its image from the printed sizes (UML
+    reserves just those), with the build constants the log prints."""
     sizes = f.image_sizes or {}
     total = sum(sizes.values())
     if arch == "um":
         return KernelImage(release=release, load_address=0, reserved_span=total,
                            image_end=total, **sizes)
+    gaps = {f"{k.replace('/', '_')}_gap": v for k, v in f.image_gaps.items()}
+    stated = {**f.build_says, **gaps}
+    return dataclasses.replace(_x86_image(release, f, sizes), **stated)
+
+
+def _x86_image(release: str, f: DmesgFacts, sizes: dict[str, int]) -> KernelImage:
+    """x86_64 reserves ``_text`` to ``__bss_stop``, which /proc/iomem's
+    "Kernel bss" line ends exactly; without it the span follows the linker
+    script: rodata and data each start on a 2 MiB boundary (the gaps
+    mark_rodata_ro frees, as printed when the log has them), the unwind
+    tables come before init, and bss ends on one."""
     load = f.kernel_code if f.kernel_code is not None else 0x1000000
     if f.kernel_bss_end is not None and f.kernel_bss_end > load:
         span = round_up(f.kernel_bss_end - load, PAGE_SIZE)
