@@ -413,13 +413,21 @@ class Simulation:
         return leaf.path
 
     def _execute(self, leaf: Step) -> bool:
-        def call() -> bool:
+        def step() -> bool:
             if leaf.run is not None:
                 leaf.run(self.ctx)
                 return True
             if leaf.kind is StepKind.ARCH:
                 return bool(self.pm.hook.mmsvc_arch_step(ctx=self.ctx, step=leaf))
             return True
+
+        def call() -> bool:
+            for work in leaf.before:
+                work(self.ctx)
+            handled = step()
+            for work in leaf.after:
+                work(self.ctx)
+            return handled
 
         return bool(self._wrapped(leaf, call))
 

@@ -5,11 +5,14 @@ struct page init.
 
 from __future__ import annotations
 
+import functools
+
 from mmsvc.boot.context import BootContext
 from mmsvc.boot.steps import Step, StepKind, arch_step
 from mmsvc.errors import PluginError
 from mmsvc.klog import KERN_NOTICE
 from mmsvc.mm import (
+    boot_allocations,
     dma_atomic_pool,
     ftrace,
     hashes,
@@ -222,7 +225,25 @@ def build_steps(ctx: BootContext) -> list[Step]:
                             "give back the initrd, init sections and image gaps"))
     steps.append(Step("numa_default_policy", "late", G, mempolicy.numa_default_policy,
                       doc="allocations without a node go to the local node again"))
+    _attach_recorded_calls(ctx, steps)
     return steps
+
+
+def _attach_recorded_calls(ctx: BootContext, steps: list[Step]) -> None:
+    """The build's recorded allocations (mmsvc.mm.boot_allocations), each
+    call before or after the step it runs next to; the step's doc names
+    them."""
+    by_name = {leaf.name: leaf for s in steps for leaf in [s, *s.leaves()]}
+    named: dict[str, list[str]] = {}
+    for call in boot_allocations.calls_for(ctx):
+        step = by_name.get(call.step)
+        if step is None:
+            continue
+        work = functools.partial(boot_allocations.make, call=call)
+        (step.before if call.when == "before" else step.after).append(work)
+        named.setdefault(call.step, []).append(call.function)
+    for name, functions in named.items():
+        by_name[name].doc += f" (with the recorded allocations of {', '.join(functions)})"
 
 
 def _init_per_zone_wmark_min(ctx: BootContext) -> None:

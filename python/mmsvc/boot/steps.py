@@ -60,6 +60,11 @@ class Step:
     state: StepState = StepState.PENDING
     #: a reason when state is SKIPPED
     note: str = ""
+    #: generic work the kernel does right before and after this step (a
+    #: build's recorded allocations of the calls next to it), run whether
+    #: the step itself runs or is skipped
+    before: list[Callable[[BootContext], None]] = field(default_factory=list)
+    after: list[Callable[[BootContext], None]] = field(default_factory=list)
 
     @property
     def path(self) -> str:

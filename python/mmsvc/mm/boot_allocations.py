@@ -1,0 +1,118 @@
+"""The boot's other allocations: what a build allocates besides the rules
+the simulation models, between kmem_cache_init and the BPF JIT's first pack.
+
+Between mm_init and the first BPF pack the kernel makes some 700 page
+allocations on one CPU: the slab pages of every cache it starts using (the
+trace events' fields and files, kernfs nodes, task structs, ...), the stacks
+of its first kthreads, the trace ring buffers. Which ones is a property of
+the build, not of the machine, so the catalogue records them for a build
+(``python/mmsvc/machine/boot_allocations/RELEASE.toml``, made by
+``tools/realboot/trace`` from a trace of that build booting): kernel
+function by kernel function, each tied to the simulation step it runs next
+to, with its page allocations in order (order, GFP flags, count) and the
+memory policy of the task that makes them: the boot task interleaves over
+the nodes from numa_policy_init (pid 0 until rest_init, kernel_init until
+the end of kernel_init_freeable); kthreadd and its kthreads allocate on
+their CPU's node. The simulation makes them as page allocations of that
+order and migratetype, before or after its step; where they lie shapes the
+free lists the BPF pack's pages come from, and so the DirectMap lines.
+
+A build without a record, or another profile than the record's build,
+makes none. The record is of a one-CPU boot: the other CPUs' bring-up
+(their kthreads, stacks and ring buffers) is not in it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from mmsvc.boot.context import BootContext
+from mmsvc.errors import OutOfMemoryError
+
+TABLES = Path(__file__).resolve().parent.parent / "machine" / "boot_allocations"
+POLICIES = ("interleave", "local")
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """``count`` allocations of ``2**order`` pages with ``gfp``, by a task
+    whose memory policy is ``policy``; ``what``: what they are for."""
+
+    order: int
+    gfp: int
+    count: int
+    policy: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """A kernel function's allocations, made ``when`` (``"before"`` or
+    ``"after"``) the simulation's step ``step``."""
+
+    function: str
+    when: str
+    step: str
+    allocations: tuple[Allocation, ...]
+
+    @property
+    def pages(self) -> int:
+        return sum(a.count << a.order for a in self.allocations)
+
+
+def _call(d: dict[str, Any], where: str) -> Call:
+    anchors = [k for k in ("before", "after") if k in d]
+    if len(anchors) != 1 or not isinstance(d.get("function"), str):
+        raise ValueError(f"{where}: a call needs a function and one of before/after")
+    allocations = []
+    for i, a in enumerate(d.get("allocations", ())):
+        alloc = Allocation(int(a["order"]), int(a["gfp"]), int(a["count"]), str(a["policy"]),
+                           str(a.get("what", "")))
+        if alloc.policy not in POLICIES or not 0 <= alloc.order < 11 or alloc.count < 1:
+            raise ValueError(f"{where}.allocations[{i}]: bad allocation {a!r}")
+        allocations.append(alloc)
+    return Call(d["function"], anchors[0], str(d[anchors[0]]), tuple(allocations))
+
+
+@cache
+def recorded(release: str) -> tuple[Call, ...]:
+    """The recorded calls of the build *release* (none without a record)."""
+    path = TABLES / f"{release}.toml"
+    if "/" in release or not path.is_file():
+        return ()
+    data = tomllib.loads(path.read_text())
+    return tuple(_call(c, f"{path.name}: call[{i}]") for i, c in enumerate(data.get("call", ())))
+
+
+def calls_for(ctx: BootContext) -> tuple[Call, ...]:
+    """What this boot makes: the build's record when the profile is the
+    build's own."""
+    from mmsvc.machine import kernels
+
+    build = kernels.find(ctx.machine.kernel.release, ctx.machine.arch)
+    if build is None or build.profile != ctx.profile:
+        return ()
+    return recorded(build.release)
+
+
+def make(ctx: BootContext, call: Call) -> None:
+    """Make *call*'s allocations; the pages stay allocated. A machine too
+    small for them stops at the first that fails."""
+    mm = ctx.mm
+    made = 0
+    try:
+        for a in call.allocations:
+            for _ in range(a.count):
+                if a.policy == "local":
+                    # kthreads allocate on their CPU's node: the boot CPU's
+                    mm.alloc_pages(a.order, gfp=a.gfp, nid=0)
+                else:
+                    mm.alloc_pages(a.order, gfp=a.gfp)
+                made += 1 << a.order
+    except OutOfMemoryError:
+        pass
+    ctx.results.setdefault("boot_allocations", {})[call.function] = made

@@ -1,0 +1,93 @@
+"""The boot's other allocations (mmsvc.mm.boot_allocations): a build's
+recorded page allocations between kmem_cache_init and the BPF JIT's first
+pack, made next to the steps they run beside."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mmsvc.machine import default_machine
+from mmsvc.mm import boot_allocations
+from mmsvc.simulation import Simulation
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACE = ROOT / "tools" / "realboot" / "trace"
+RELEASE = "6.1.0-56-amd64"
+
+
+def _booted(machine, monkeypatch=None, record=True):
+    if not record:
+        monkeypatch.setattr(boot_allocations, "calls_for", lambda ctx: ())
+    sim = Simulation(machine)
+    sim.boot()
+    return sim
+
+
+def _free(sim) -> int:
+    return sum(z["nr_free_pages"] + z["pcp_pages"] for z in sim.mm.zones())
+
+
+def test_the_generic_build_has_a_record_tied_to_real_steps():
+    calls = boot_allocations.recorded(RELEASE)
+    assert sum(c.pages for c in calls) > 400
+    assert {"trace_init", "rest_init", "workqueue_init", "sock_init"} <= {c.function for c in calls}
+    sim = Simulation(default_machine("6.1"))
+    names = {leaf.name for leaf in sim.leaves}
+    assert {c.step for c in calls} <= names
+    assert boot_allocations.recorded("6.1.0-99-custom") == ()
+
+
+def test_the_record_is_made_as_page_allocations_at_its_steps(monkeypatch):
+    machine = default_machine("6.1")
+    assert machine.kernel.release == RELEASE
+    sim = _booted(machine)
+    made = sim.ctx.results["boot_allocations"]
+    calls = boot_allocations.recorded(RELEASE)
+    assert made == {c.function: c.pages for c in calls}
+    plain = _booted(machine, monkeypatch, record=False)
+    # free pages, those on the per-cpu lists too; where the BPF pack then
+    # lands can split one direct-map page more or less (a page table page)
+    taken = _free(plain) - _free(sim)
+    assert abs(taken - sum(made.values())) <= 2
+    # the step says what it makes besides its own work
+    ftrace = next(leaf for leaf in sim.leaves if leaf.name == "ftrace_init")
+    assert "trace_init" in ftrace.doc and "early_irq_init" in ftrace.doc
+
+
+def test_kthreads_allocate_locally_and_the_boot_task_interleaves():
+    calls = {c.function: c for c in boot_allocations.recorded(RELEASE)}
+    # before rest_init resets it, the boot task interleaves; kthreads do not
+    assert {a.policy for a in calls["trace_init"].allocations} == {"interleave"}
+    assert {a.policy for a in calls["workqueue_init"].allocations} >= {"local"}
+    rest = calls["rest_init"].allocations
+    assert rest[0].policy == "interleave" and rest[-1].policy == "local"  # kthreadd's stack
+
+
+def test_another_profile_or_build_makes_none():
+    sim = Simulation(default_machine("6.1").replace(profile="5.14"))
+    sim.boot()
+    assert "boot_allocations" not in sim.ctx.results
+    sim = Simulation(default_machine("5.14"))
+    sim.boot()
+    assert "boot_allocations" not in sim.ctx.results
+
+
+def test_a_bad_record_is_refused_by_name():
+    with pytest.raises(ValueError, match="call\\[0\\]"):
+        boot_allocations._call({"function": "x"}, "t.toml: call[0]")
+    with pytest.raises(ValueError, match="allocations\\[0\\]"):
+        boot_allocations._call({"function": "x", "after": "y", "allocations": [
+            {"order": 0, "gfp": 0, "count": 1, "policy": "sideways"}]}, "t.toml: call[0]")
+
+
+def test_the_record_is_what_the_committed_trace_says():
+    """tools/realboot/trace/boot_allocations.py turns the committed trace of
+    the build into the catalogue's table, byte for byte."""
+    out = subprocess.run([sys.executable, str(TRACE / "boot_allocations.py"),
+                          str(TRACE / "pc-2g-smp1.jsonl.gz"), RELEASE],
+                         capture_output=True, text=True, check=True).stdout
+    assert out == (boot_allocations.TABLES / f"{RELEASE}.toml").read_text()

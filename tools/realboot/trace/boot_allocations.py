@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Turn a trace of the real kernel's page allocations (trace.py) into the
+catalogue's table of a build's boot allocations
+(python/mmsvc/machine/boot_allocations/RELEASE.toml).
+
+    tools/realboot/trace/boot_allocations.py TRACE.jsonl[.gz] RELEASE > TABLE.toml
+
+The table lists, kernel function by kernel function, the page allocations
+the kernel makes between kmem_cache_init and the BPF JIT's first pack's pages that
+the simulation does not make by its own rules: the slab pages of every
+cache, kthread stacks, trace buffers and the like. Each function is tied to
+the simulation step it runs next to (ANCHORS); allocations the simulation
+makes itself (MODELLED) are left out. A task's memory policy decides the
+node: the boot task (pid 0 until rest_init resets it, pid 1 until the end of
+kernel_init_freeable) interleaves, kthreadd and the kthreads it makes
+allocate locally.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import sys
+from collections import OrderedDict
+
+#: kernel function (the trace's phase) -> (before|after, simulation step)
+ANCHORS = {
+    "kmem_cache_init": ("after", "kmem_cache_init"),
+    "vmalloc_init": ("after", "vmalloc_init"),
+    "poking_init": ("before", "poking_init"),
+    "early_trace_init": ("after", "ftrace_init"),
+    "sched_init": ("after", "ftrace_init"),
+    "workqueue_init_early": ("after", "ftrace_init"),
+    "trace_init": ("after", "ftrace_init"),
+    "early_irq_init": ("after", "ftrace_init"),
+    "init_IRQ": ("before", "init_IRQ"),
+    "kmem_cache_init_late": ("before", "setup_per_cpu_pageset"),
+    "numa_policy_init": ("after", "numa_policy_init"),
+    "acpi_early_init": ("after", "numa_policy_init"),
+    "arch_cpu_finalize_init": ("after", "arch_cpu_finalize_init"),
+    "anon_vma_init": ("before", "vfs_caches_init"),
+    "security_init": ("before", "vfs_caches_init"),
+    "net_ns_init": ("before", "vfs_caches_init"),
+    "vfs_caches_init": ("after", "vfs_caches_init"),
+    "pagecache_init": ("after", "vfs_caches_init"),
+    "proc_root_init": ("after", "vfs_caches_init"),
+    "nsfs_init": ("after", "vfs_caches_init"),
+    "cgroup_init": ("after", "vfs_caches_init"),
+    "rest_init": ("after", "vfs_caches_init"),
+    "workqueue_init": ("before", "smp_init"),
+    "init_mm_internals": ("before", "smp_init"),
+    "rcu_init_tasks_generic": ("before", "smp_init"),
+    "spawn_ksoftirqd": ("before", "smp_init"),
+    "rcu_spawn_gp_kthread": ("before", "smp_init"),
+    "cpu_stop_init": ("before", "smp_init"),
+    "init_kprobes": ("before", "smp_init"),
+    "dynamic_debug_init": ("before", "smp_init"),
+    "lockup_detector_init": ("before", "smp_init"),
+    "idle_threads_init": ("before", "smp_init"),
+    "sched_init_smp": ("after", "smp_init"),
+    "page_alloc_init_late": ("before", "page_alloc_init_late"),
+    "driver_init": ("after", "driver_init"),
+    "init_irq_proc": ("after", "driver_init"),
+    "inet_frag_wq_init": ("after", "driver_init"),
+    "wq_sysfs_init": ("after", "driver_init"),
+    "pm_init": ("after", "driver_init"),
+    "swsusp_header_init": ("after", "driver_init"),
+    "cgroup_wq_init": ("after", "futex_init"),
+    "gpiolib_dev_init": ("after", "futex_init"),
+    "regulator_init": ("after", "futex_init"),
+    "opp_debug_init": ("after", "futex_init"),
+    "sock_init": ("before", "sock_init"),
+}
+
+#: what the simulation allocates itself: (function or "*", what)
+MODELLED = {
+    ("kmem_cache_init", "slab kmem_cache"), ("kmem_cache_init", "slab kmem_cache_node"),
+    ("poking_init", "page table"), ("ftrace_init", "*"), ("init_espfix_bsp", "*"),
+    ("init_IRQ", "split_large_page"), ("vfs_caches_init", "alloc_large_system_hash"),
+    ("futex_init", "*"),
+}
+
+_STACK_KTHREAD = re.compile(r"kthreadd")
+
+
+def _strip(frames: list[str]) -> list[str]:
+    return [f[2:] if f.startswith("i:") else f for f in frames]
+
+
+def what(rec: dict, cache: str | None) -> str:
+    """What a traced allocation is, in a few words."""
+    fr = _strip(rec["frames"])
+    if "module_alloc" in fr:
+        return "module_alloc"
+    if cache or "allocate_slab" in fr:
+        return f"slab {cache or '?'}"
+    if "alloc_thread_stack_node" in fr:
+        return "thread stack"
+    if "split_large_page" in fr:
+        return "split_large_page"
+    if any(re.match(r"(__)?(p4d|pud|pmd|pte|pgd)_alloc|_pgd_alloc|__pte_alloc", f) for f in fr):
+        return "page table"
+    if "__vmalloc_node_range" in fr:
+        return "vmalloc"
+    for f in fr:
+        if not re.match(r"(__)?(alloc_pages|get_free_pages|get_zeroed_page|alloc_pages_\w+|"
+                        r"__alloc_pages\w*|kmalloc\w*|__kmalloc\w*|kvmalloc\w*|kzalloc\w*|"
+                        r"alloc_pages_exact\w*|alloc_page_interleave)$", f):
+            return f
+    return "page"
+
+
+def load(path: str) -> list[dict]:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        events = [json.loads(line) for line in fh]
+    final = next((e["pages"] for e in events if e.get("ev") == "final_pages"), {})
+    out, started, phase = [], False, "early"
+    for e in events:
+        kind = e.get("ev")
+        if kind == "phase":
+            if e["comm"] in ("swapper", "swapper/0"):
+                phase = e["name"]
+            started = started or e["name"] == "kmem_cache_init"
+            continue
+        if kind not in ("alloc", "bulk") or not started:
+            continue
+        if "module_alloc" in _strip(e["frames"]):
+            break  # the pack's own pages: the simulation makes those
+        pfns = [e["pfn"]] if kind == "alloc" else e["pfns"]
+        if not pfns or pfns[0] is None:
+            continue
+        cache = e.get("cache") or final.get(str(pfns[0]), {}).get("slab")
+        fn = phase.split(":", 1)[1] if phase.startswith("initcall:") else phase
+        out.append({"function": fn, "order": e["order"], "gfp": e["gfp"], "count": len(pfns),
+                    "what": what(e, cache), "comm": e["comm"], "pid": e["pid"]})
+    return out
+
+
+def policy(rec: dict, kthreadd_born: bool) -> str:
+    """The boot task (pid 0 until rest_init makes kthreadd, pid 1) interleaves."""
+    if rec["pid"] == 1 or (rec["pid"] == 0 and not kthreadd_born):
+        return "interleave"
+    return "local"
+
+
+def table(records: list[dict]) -> OrderedDict:
+    calls: OrderedDict = OrderedDict()
+    kthreadd_born = False
+    for rec in records:
+        fn, w = rec["function"], rec["what"]
+        if (fn, w) in MODELLED or (fn, "*") in MODELLED:
+            continue
+        if fn not in ANCHORS:
+            raise SystemExit(f"no anchor for {fn!r}: add it to ANCHORS")
+        pol = policy(rec, kthreadd_born)
+        if rec["pid"] == 0 and fn == "rest_init" and w == "thread stack" and \
+                any(r["what"] == "thread stack" for r in calls.get(fn, {}).get("rows", [])):
+            # rest_init's second thread is kthreadd, made after numa_default_policy
+            kthreadd_born, pol = True, "local"
+        call = calls.setdefault(fn, {"anchor": ANCHORS[fn], "rows": []})
+        rows = call["rows"]
+        row = {"order": rec["order"], "gfp": rec["gfp"], "count": rec["count"],
+               "policy": pol, "what": w}
+        last = rows[-1] if rows else None
+        if last and all(last[k] == row[k] for k in ("order", "gfp", "policy", "what")):
+            last["count"] += row["count"]
+        else:
+            rows.append(row)
+    return calls
+
+
+def main() -> None:
+    path, release = sys.argv[1], sys.argv[2]
+    calls = table(load(path))
+    print(f"# {release}: the page allocations the kernel makes between kmem_cache_init and")
+    print("# the BPF JIT's first pack besides those the simulation makes by its own rules,")
+    print("# kernel function by kernel function, on one CPU. Generated by")
+    print(f"# tools/realboot/trace/boot_allocations.py from {path.rsplit('/', 1)[-1]}.")
+    print(f'release = "{release}"')
+    for fn, call in calls.items():
+        where, step = call["anchor"]
+        print()
+        print("[[call]]")
+        print(f'function = "{fn}"')
+        print(f'{where} = "{step}"')
+        print("allocations = [")
+        for r in call["rows"]:
+            print(f'  {{ order = {r["order"]}, gfp = {r["gfp"]:#x}, count = {r["count"]}, '
+                  f'policy = "{r["policy"]}", what = "{r["what"]}" }},')
+        print("]")
+
+
+if __name__ == "__main__":
+    main()
