@@ -21,6 +21,7 @@ from mmsvc.mm import (
     init,
     isolation,
     khugepaged,
+    memory_blocks,
     mempolicy,
     page_alloc,
     printk,
@@ -225,6 +226,9 @@ def build_steps(ctx: BootContext) -> list[Step]:
                             "give back the initrd, init sections and image gaps"))
     steps.append(Step("numa_default_policy", "late", G, mempolicy.numa_default_policy,
                       doc="allocations without a node go to the local node again"))
+    driver_init = next(s for s in steps if s.name == "driver_init")
+    driver_init.after.append(memory_blocks.memory_dev_init)
+    driver_init.doc += "; then the memory blocks' sysfs devices (memory_dev_init)"
     _attach_recorded_calls(ctx, steps)
     return steps
 

@@ -134,7 +134,8 @@ def load(path: str) -> list[dict]:
         cache = e.get("cache") or final.get(str(pfns[0]), {}).get("slab")
         fn = phase.split(":", 1)[1] if phase.startswith("initcall:") else phase
         out.append({"function": fn, "order": e["order"], "gfp": e["gfp"], "count": len(pfns),
-                    "what": what(e, cache), "comm": e["comm"], "pid": e["pid"]})
+                    "what": what(e, cache), "comm": e["comm"], "pid": e["pid"],
+                    "by_rule": any(c in _strip(e["frames"]) for c in MODELLED_CALLERS)})
     return out
 
 
@@ -145,12 +146,17 @@ def policy(rec: dict, kthreadd_born: bool) -> str:
     return "local"
 
 
+#: call chains of allocations the simulation makes by rule: the memory
+#: blocks' sysfs devices (mmsvc.mm.memory_blocks)
+MODELLED_CALLERS = ("add_memory_block", "register_memory_blocks_under_node")
+
+
 def table(records: list[dict]) -> OrderedDict:
     calls: OrderedDict = OrderedDict()
     kthreadd_born = False
     for rec in records:
         fn, w = rec["function"], rec["what"]
-        if (fn, w) in MODELLED or (fn, "*") in MODELLED:
+        if (fn, w) in MODELLED or (fn, "*") in MODELLED or rec["by_rule"]:
             continue
         if fn not in ANCHORS:
             raise SystemExit(f"no anchor for {fn!r}: add it to ANCHORS")

@@ -464,6 +464,7 @@ def probe_memory_block_size(ctx: BootContext) -> None:
         while size > MIN_MEMORY_BLOCK_SIZE and end % size:
             size >>= 1
     ctx.pr_info(f"x86/mm: Memory block size: {size >> 20}MB")
+    ctx.results["memory_block_size"] = size
 
 
 #: the 32-bit PCI window: the largest gap (at least 4 MiB) in the e820 map below 4 GiB
