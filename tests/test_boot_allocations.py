@@ -47,7 +47,10 @@ def test_the_record_is_made_as_page_allocations_at_its_steps(monkeypatch):
     sim = _booted(machine)
     made = sim.ctx.results["boot_allocations"]
     calls = boot_allocations.recorded(RELEASE)
-    assert made == {c.function: c.pages for c in calls}
+    others = sim.ctx.online_cpus() - 1
+    assert others > 0
+    assert made == {(f"{c.function} (per CPU)" if c.per_cpu else c.function):
+                    c.pages * (others if c.per_cpu else 1) for c in calls}
     plain = _booted(machine, monkeypatch, record=False)
     # free pages, those on the per-cpu lists too; where the BPF pack then
     # lands can split one direct-map page more or less (a page table page)
@@ -65,6 +68,18 @@ def test_kthreads_allocate_locally_and_the_boot_task_interleaves():
     assert {a.policy for a in calls["workqueue_init"].allocations} >= {"local"}
     rest = calls["rest_init"].allocations
     assert rest[0].policy == "interleave" and rest[-1].policy == "local"  # kthreadd's stack
+
+
+def test_each_cpu_after_the_first_adds_its_bring_up():
+    per_cpu = [c for c in boot_allocations.recorded(RELEASE) if c.per_cpu]
+    assert {c.function for c in per_cpu} == {"idle_threads_init", "bringup_nonboot_cpus"}
+    one = _booted(default_machine("6.1").replace(cpus=1))
+    four = _booted(default_machine("6.1").replace(cpus=4))
+    assert "bringup_nonboot_cpus (per CPU)" not in {k for k, v in
+                                                     one.ctx.results["boot_allocations"].items() if v}
+    pages = sum(c.pages for c in per_cpu)
+    assert four.ctx.results["boot_allocations"]["bringup_nonboot_cpus (per CPU)"] + \
+        four.ctx.results["boot_allocations"]["idle_threads_init (per CPU)"] == 3 * pages
 
 
 def test_another_profile_or_build_makes_none():
@@ -88,6 +103,7 @@ def test_the_record_is_what_the_committed_trace_says():
     """tools/realboot/trace/boot_allocations.py turns the committed trace of
     the build into the catalogue's table, byte for byte."""
     out = subprocess.run([sys.executable, str(TRACE / "boot_allocations.py"),
-                          str(TRACE / "pc-2g-smp1.jsonl.gz"), RELEASE],
+                          str(TRACE / "pc-2g-smp1.jsonl.gz"), RELEASE,
+                          str(TRACE / "pc-2g-smp2.jsonl.gz")],
                          capture_output=True, text=True, check=True).stdout
     assert out == (boot_allocations.TABLES / f"{RELEASE}.toml").read_text()

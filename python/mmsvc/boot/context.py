@@ -192,6 +192,14 @@ class BootContext:
         own = {k: getattr(image, k) for k in image.CONSTANTS if getattr(image, k) is not None}
         return dataclasses.replace(constants, **own) if own else constants
 
+    def online_cpus(self) -> int:
+        """The CPUs ``smp_init`` brings up: the present ones, up to
+        ``maxcpus=`` (none but the boot CPU with ``nosmp``) and nr_cpu_ids."""
+        if not self.kconfig.smp:
+            return 1
+        present = min(self.machine.present_cpus or self.machine.cpus, self.g.nr_cpu_ids)
+        return max(1, min(present, self.cmdline.setup_max_cpus(self.kconfig.nr_cpus)))
+
     def profile_at_least(self, version: str) -> bool:
         return _version_tuple(self.profile) >= _version_tuple(version)
 

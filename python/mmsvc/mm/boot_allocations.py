@@ -18,8 +18,10 @@ order and migratetype, before or after its step; where they lie shapes the
 free lists the BPF pack's pages come from, and so the DirectMap lines.
 
 A build without a record, or another profile than the record's build,
-makes none. The record is of a one-CPU boot: the other CPUs' bring-up
-(their kthreads, stacks and ring buffers) is not in it.
+makes none. The record is of a one-CPU boot, plus (``per_cpu`` calls) what
+a second CPU's bring-up adds: its idle task, its per-CPU kthreads and its
+trace ring buffers, made once for every CPU after the first. The
+simulation takes every CPU's node as the boot CPU's for "local".
 """
 
 from __future__ import annotations
@@ -52,12 +54,14 @@ class Allocation:
 @dataclass(frozen=True)
 class Call:
     """A kernel function's allocations, made ``when`` (``"before"`` or
-    ``"after"``) the simulation's step ``step``."""
+    ``"after"``) the simulation's step ``step``; ``per_cpu``: what each CPU
+    after the boot CPU adds, made once for each CPU smp_init brings up."""
 
     function: str
     when: str
     step: str
     allocations: tuple[Allocation, ...]
+    per_cpu: bool = False
 
     @property
     def pages(self) -> int:
@@ -75,7 +79,8 @@ def _call(d: dict[str, Any], where: str) -> Call:
         if alloc.policy not in POLICIES or not 0 <= alloc.order < 11 or alloc.count < 1:
             raise ValueError(f"{where}.allocations[{i}]: bad allocation {a!r}")
         allocations.append(alloc)
-    return Call(d["function"], anchors[0], str(d[anchors[0]]), tuple(allocations))
+    return Call(d["function"], anchors[0], str(d[anchors[0]]), tuple(allocations),
+                bool(d.get("per_cpu", False)))
 
 
 @cache
@@ -104,8 +109,9 @@ def make(ctx: BootContext, call: Call) -> None:
     small for them stops at the first that fails."""
     mm = ctx.mm
     made = 0
+    times = ctx.online_cpus() - 1 if call.per_cpu else 1
     try:
-        for a in call.allocations:
+        for a in call.allocations * times:
             for _ in range(a.count):
                 if a.policy == "local":
                     # kthreads allocate on their CPU's node: the boot CPU's
@@ -115,4 +121,5 @@ def make(ctx: BootContext, call: Call) -> None:
                 made += 1 << a.order
     except OutOfMemoryError:
         pass
-    ctx.results.setdefault("boot_allocations", {})[call.function] = made
+    key = f"{call.function} (per CPU)" if call.per_cpu else call.function
+    ctx.results.setdefault("boot_allocations", {})[key] = made

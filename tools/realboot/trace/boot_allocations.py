@@ -3,17 +3,19 @@
 catalogue's table of a build's boot allocations
 (python/mmsvc/machine/boot_allocations/RELEASE.toml).
 
-    tools/realboot/trace/boot_allocations.py TRACE.jsonl[.gz] RELEASE > TABLE.toml
+    tools/realboot/trace/boot_allocations.py TRACE.jsonl[.gz] RELEASE [TWO_CPU_TRACE] > TABLE.toml
 
 The table lists, kernel function by kernel function, the page allocations
-the kernel makes between kmem_cache_init and the BPF JIT's first pack's pages that
-the simulation does not make by its own rules: the slab pages of every
-cache, kthread stacks, trace buffers and the like. Each function is tied to
-the simulation step it runs next to (ANCHORS); allocations the simulation
-makes itself (MODELLED) are left out. A task's memory policy decides the
-node: the boot task (pid 0 until rest_init resets it, pid 1 until the end of
-kernel_init_freeable) interleaves, kthreadd and the kthreads it makes
-allocate locally.
+the kernel makes between kmem_cache_init and the BPF JIT's first pack's
+pages that the simulation does not make by its own rules: the slab pages of
+every cache, kthread stacks, trace buffers and the like. Each function is
+tied to the simulation step it runs next to (ANCHORS); allocations the
+simulation makes itself (MODELLED) are left out. With a trace of the same
+machine on two CPUs, the rows its bring-up functions (PER_CPU) add come out
+as per-CPU calls, made once for every CPU after the first. A task's memory
+policy decides the node: the boot task (pid 0 until rest_init resets it,
+pid 1 until the end of kernel_init_freeable) interleaves, kthreadd and the
+kthreads it makes allocate locally.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ ANCHORS = {
     "dynamic_debug_init": ("before", "smp_init"),
     "lockup_detector_init": ("before", "smp_init"),
     "idle_threads_init": ("before", "smp_init"),
+    "bringup_nonboot_cpus": ("before", "smp_init"),
     "sched_init_smp": ("after", "smp_init"),
     "page_alloc_init_late": ("before", "page_alloc_init_late"),
     "driver_init": ("after", "driver_init"),
@@ -151,51 +154,93 @@ def policy(rec: dict, kthreadd_born: bool) -> str:
 MODELLED_CALLERS = ("add_memory_block", "register_memory_blocks_under_node")
 
 
-def table(records: list[dict]) -> OrderedDict:
+#: where another CPU's bring-up allocates: its idle task, then (inside
+#: smp_init) its per-CPU kthreads and trace ring buffers
+PER_CPU = ("idle_threads_init", "bringup_nonboot_cpus")
+_KEY = ("order", "gfp", "policy", "what")
+
+
+def _append(rows: list[dict], row: dict) -> None:
+    last = rows[-1] if rows else None
+    if last and all(last[k] == row[k] for k in _KEY):
+        last["count"] += row["count"]
+    else:
+        rows.append(dict(row))
+
+
+def table(records: list[dict], *, strict: bool = True) -> OrderedDict:
+    """Kernel function -> its anchor and allocation rows, in trace order;
+    *strict*: every function needs an anchor."""
     calls: OrderedDict = OrderedDict()
     kthreadd_born = False
     for rec in records:
         fn, w = rec["function"], rec["what"]
         if (fn, w) in MODELLED or (fn, "*") in MODELLED or rec["by_rule"]:
             continue
-        if fn not in ANCHORS:
+        if fn not in ANCHORS and strict:
             raise SystemExit(f"no anchor for {fn!r}: add it to ANCHORS")
         pol = policy(rec, kthreadd_born)
         if rec["pid"] == 0 and fn == "rest_init" and w == "thread stack" and \
                 any(r["what"] == "thread stack" for r in calls.get(fn, {}).get("rows", [])):
             # rest_init's second thread is kthreadd, made after numa_default_policy
             kthreadd_born, pol = True, "local"
-        call = calls.setdefault(fn, {"anchor": ANCHORS[fn], "rows": []})
-        rows = call["rows"]
-        row = {"order": rec["order"], "gfp": rec["gfp"], "count": rec["count"],
-               "policy": pol, "what": w}
-        last = rows[-1] if rows else None
-        if last and all(last[k] == row[k] for k in ("order", "gfp", "policy", "what")):
-            last["count"] += row["count"]
-        else:
-            rows.append(row)
+        call = calls.setdefault(fn, {"anchor": ANCHORS.get(fn), "rows": []})
+        _append(call["rows"], {"order": rec["order"], "gfp": rec["gfp"], "count": rec["count"],
+                               "policy": pol, "what": w})
     return calls
 
 
+def per_cpu(one: OrderedDict, two: OrderedDict) -> OrderedDict:
+    """What a second CPU adds: the bring-up functions' rows of the two-CPU
+    trace less those the one-CPU trace has (multiset difference, in the
+    two-CPU trace's order)."""
+    out: OrderedDict = OrderedDict()
+    for fn in PER_CPU:
+        have: dict[tuple, int] = {}
+        for r in one.get(fn, {}).get("rows", []):
+            k = tuple(r[x] for x in _KEY)
+            have[k] = have.get(k, 0) + r["count"]
+        rows: list[dict] = []
+        for r in two.get(fn, {}).get("rows", []):
+            k = tuple(r[x] for x in _KEY)
+            take = min(have.get(k, 0), r["count"])
+            have[k] = have.get(k, 0) - take
+            if r["count"] > take:
+                _append(rows, {**r, "count": r["count"] - take})
+        if rows:
+            out[fn] = {"anchor": ANCHORS[fn], "rows": rows}
+    return out
+
+
+def _emit(fn: str, call: dict, *, cpu: bool = False) -> None:
+    where, step = call["anchor"]
+    print()
+    print("[[call]]")
+    print(f'function = "{fn}"')
+    print(f'{where} = "{step}"')
+    if cpu:
+        print("per_cpu = true")
+    print("allocations = [")
+    for r in call["rows"]:
+        print(f'  {{ order = {r["order"]}, gfp = {r["gfp"]:#x}, count = {r["count"]}, '
+              f'policy = "{r["policy"]}", what = "{r["what"]}" }},')
+    print("]")
+
+
 def main() -> None:
-    path, release = sys.argv[1], sys.argv[2]
+    path, release, *more = sys.argv[1:]
     calls = table(load(path))
     print(f"# {release}: the page allocations the kernel makes between kmem_cache_init and")
     print("# the BPF JIT's first pack besides those the simulation makes by its own rules,")
-    print("# kernel function by kernel function, on one CPU. Generated by")
-    print(f"# tools/realboot/trace/boot_allocations.py from {path.rsplit('/', 1)[-1]}.")
+    print("# kernel function by kernel function, on one CPU, and (per_cpu) what each")
+    print("# further CPU's bring-up adds. Generated by tools/realboot/trace/boot_allocations.py")
+    print(f"# from {' and '.join(p.rsplit('/', 1)[-1] for p in [path, *more])}.")
     print(f'release = "{release}"')
     for fn, call in calls.items():
-        where, step = call["anchor"]
-        print()
-        print("[[call]]")
-        print(f'function = "{fn}"')
-        print(f'{where} = "{step}"')
-        print("allocations = [")
-        for r in call["rows"]:
-            print(f'  {{ order = {r["order"]}, gfp = {r["gfp"]:#x}, count = {r["count"]}, '
-                  f'policy = "{r["policy"]}", what = "{r["what"]}" }},')
-        print("]")
+        _emit(fn, call)
+    if more:
+        for fn, call in per_cpu(calls, table(load(more[0]), strict=False)).items():
+            _emit(fn, call, cpu=True)
 
 
 if __name__ == "__main__":
