@@ -50,9 +50,6 @@ _KASLR = ("DirectMap4k/2M: with the image high (KASLR), the boot's allocations d
           "whether the pack's pages reach the free tail after the image's brk (whose "
           "high-mapping alias then splits too) and which low 2 MiB regions they fall in; "
           "the build's one-CPU record leaves these a region apart")
-_UEFI = ("DirectMap4k/2M one 2 MiB split apart: a UEFI boot makes allocations of its own "
-         "before the pack (efi_enter_virtual_mode's tables and the runtime's), which the "
-         "build's record, traced on a SeaBIOS boot, does not hold")
 _DIMM = ("DirectMap1G: QEMU's cold-plugged DIMM is hot-added during boot (an ACPI memory "
          "device), which maps it in the direct map (a 1 GiB page) though its memory stays "
          "offline; the boot log states only the SRAT's hotplug range, not the DIMM")
@@ -62,7 +59,7 @@ _BGRT = ("MemTotal a page or two off: the log does not say where the ACPI BGRT's
          "RAM), so the longer memory map efi_mem_reserve allocates is not "
          "simulated")
 PROC_GAPS = {
-    "pc-2g-dimm.log": _DIMM, "val-q35-14g-efi.log": _UEFI, "efi-q35-2g-dbg-rng.log": _UEFI,
+    "pc-2g-dimm.log": _DIMM,
     "efi-q35-3g-dbg-mem1500m.log": _BGRT, "efi-pc-2g-dbg-exactmap.log": _BGRT,
     "efi-q35-2g-dbg-mem512m.log": _BGRT,
 } | {
@@ -77,8 +74,7 @@ PROC_GAPS = {
 } | {
     name: _NODES for name in (
         "mix4-pc-5g-memmap-exact-2node.log",
-        "mix12-q35-3g-fake1g-smp2-hp.log",
-        "efi-q35-32g-2node-dbg.log", "efimix-0-pc-3g.log",
+        "mix12-q35-3g-fake1g-smp2-hp.log", "efimix-0-pc-3g.log",
         "mix3-pc-2g-fake2-kcore-hp.log",
         "mix6-pc-10g-3node-hp1g-kcore.log",
         "mix9-pc-6g-fake2-mirror.log", "pc-12g-fake8-mminit.log",
@@ -91,7 +87,7 @@ PROC_GAPS = {
     )
 } | {
     name: _PACK for name in (
-        "cloud-5g-smp2.log", "efi-q35-5g-dbg-smp2-pti.log",
+        "cloud-5g-smp2.log",
         "mix19-pc-6g-memmap-first-section-smp2.log",
         "mix7-pc-2g-slub-orders.log", "pc-2g-smp2-isolation-bad.log",
         "pc-2g-smp4-maxcpus1.log",

@@ -20,6 +20,7 @@ from mmsvc.machine.efi import (
     EFI_BOOT_SERVICES_DATA,
     EFI_MEMORY_RUNTIME,
     EFI_MEMORY_XP,
+    EFI_RUNTIME_SERVICES_DATA,
     EfiFirmware,
     EfiMemoryDescriptor,
     format_typeattr,
@@ -488,3 +489,71 @@ def test_the_esrts_own_reservation_is_not_taken_for_the_logo():
     efi = from_dmesg(text).firmware.efi
     assert efi.table("ESRT") == 0x7F7FE018
     assert efi.bgrt_image == (0x7DC20018, 0x839E)
+
+
+# -- the runtime services' page tables (efi_virtmap) ------------------------
+
+
+def test_enter_virtual_mode_takes_the_pages_the_kernel_took():
+    """tools/realboot/trace/efi-q35-2g-dbg.jsonl.gz traced a boot of the
+    tests/efi machine with efi=debug: the allocations under
+    efi_enter_virtual_mode, order by order (efi_pgd, its tables, the map's
+    doublings, the map and page 0 mapped 1:1)."""
+    import gzip
+    import json
+
+    from mmsvc import hookimpl
+
+    trace = HERE.parent / "tools" / "realboot" / "trace" / "efi-q35-2g-dbg.jsonl.gz"
+    real = [e["order"] for e in map(json.loads, gzip.open(trace, "rt"))
+            if e.get("ev") in ("alloc", "bulk")
+            and any(f.removeprefix("i:") == "efi_enter_virtual_mode" for f in e["frames"])]
+
+    class Orders:
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        @hookimpl
+        def mmsvc_page_event(self, ctx, event):
+            if ctx.log.step == "efi_enter_virtual_mode" and event.kind == "alloc":
+                self.seen.append(event.order)
+
+    orders = Orders()
+    sim = Simulation(from_dmesg(str(HERE / "efi" / "efi-q35-2g-dbg.log")).replace(profile="6.1"),
+                     plugins=[("orders", orders)])
+    sim.boot()
+    assert len(real) == 38 and orders.seen == real
+    vm = sim.ctx.arch_state["efi"]["virtual_mode"]
+    assert vm["memmap_order"] == 2 and vm["regions"] > 85  # a second doubling
+
+
+def test_populate_pgd_takes_a_table_only_where_one_is_missing():
+    from mmsvc.machine import default_machine
+    from mmsvc_x86_64.efi_virtmap import PMD_SIZE, EfiPgd
+
+    sim = Simulation(default_machine("6.1"))
+    sim.run(until="efi_enter_virtual_mode")
+    pgd = EfiPgd(sim.ctx, five_level=True)
+    pgd.populate(0x1000, 3)  # p4d, pud, pmd tables and a pte table
+    assert pgd.pages == 4
+    pgd.populate(0x5000, 2)  # the same 2 MiB: nothing new
+    assert pgd.pages == 4
+    pgd.populate(PMD_SIZE, 512)  # a whole 2 MiB page: a leaf, no table
+    assert pgd.pages == 4
+    pgd.populate(3 * PMD_SIZE - 0x1000, 2)  # straddles a 2 MiB boundary: two pte tables
+    assert pgd.pages == 6
+
+
+def test_the_virtual_addresses_keep_the_offset_within_2mib():
+    from mmsvc_x86_64.efi_virtmap import EFI_VA_START, PMD_SIZE, merge_regions, next_va
+
+    md = EfiMemoryDescriptor(EFI_RUNTIME_SERVICES_DATA, 0x7f8e5000, 3, EFI_MEMORY_RUNTIME)
+    va = next_va(EFI_VA_START, md)
+    assert va % PMD_SIZE == md.phys_addr % PMD_SIZE and va + 3 * 4096 <= EFI_VA_START
+    aligned = EfiMemoryDescriptor(EFI_RUNTIME_SERVICES_DATA, 0x7f800000, 3, EFI_MEMORY_RUNTIME)
+    assert next_va(EFI_VA_START, aligned) % PMD_SIZE == 0
+    # efi_merge_regions joins neighbours of one type and attribute
+    a = EfiMemoryDescriptor(EFI_RUNTIME_SERVICES_DATA, 0x1000, 1, EFI_MEMORY_RUNTIME)
+    b = EfiMemoryDescriptor(EFI_RUNTIME_SERVICES_DATA, 0x2000, 2, EFI_MEMORY_RUNTIME)
+    c = EfiMemoryDescriptor(EFI_RUNTIME_SERVICES_DATA, 0x5000, 1, EFI_MEMORY_RUNTIME)
+    assert [m.pages for m in merge_regions([a, b, c])] == [3, 1]

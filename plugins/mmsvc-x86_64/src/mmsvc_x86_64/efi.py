@@ -34,6 +34,7 @@ from mmsvc.machine.efi import (
     EfiMemoryDescriptor,
     format_typeattr,
 )
+from mmsvc_x86_64 import efi_virtmap
 from mmsvc_x86_64.acpi import acpi_disabled
 
 SZ_1M = 1 << 20
@@ -267,12 +268,17 @@ def _give_back(ctx: BootContext) -> int:
 
 
 def efi_enter_virtual_mode(ctx: BootContext) -> None:
-    """5.14 gives the boot-services ranges back here, at the end of
-    ``__efi_enter_virtual_mode``, page by page (``memblock_free_late``)
-    and without a word; 6.1.192 only queues them for
-    :func:`efi_free_boot_services`, because the struct pages of deferred
+    """The runtime services' page tables and memory map
+    (:mod:`mmsvc_x86_64.efi_virtmap`). 5.14 then gives the boot-services
+    ranges back, at the end of ``__efi_enter_virtual_mode``, page by page
+    (``memblock_free_late``) and without a word; 6.1.192 only queues them
+    for :func:`efi_free_boot_services`, because the struct pages of deferred
     memory are not initialised yet. (5.14 frees such pages all the same,
     the bug that fix addresses; the simulation frees them into their zone.)"""
+    st, efi = _state(ctx), firmware(ctx)
+    if st.get("runtime") and st.get("memmap_enabled") and efi is not None:
+        st["virtual_mode"] = efi_virtmap.enter_virtual_mode(
+            ctx, st["memmap"], efi.desc_size, unmap_boot_services=not efi_debug(ctx))
     if not ctx.profile_at_least("6.1"):
         _give_back(ctx)
 
