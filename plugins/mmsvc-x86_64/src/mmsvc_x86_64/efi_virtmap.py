@@ -45,8 +45,12 @@ class EfiPgd:
     def __init__(self, ctx: BootContext, five_level: bool) -> None:
         self.ctx, self.five_level = ctx, five_level
         self.tables: set[tuple[str, int]] = set()
-        self.leaves: set[tuple[str, int]] = set()
+        #: address ranges mapped by 1 GiB ("pud") and 2 MiB ("pmd") leaves
+        self.leaves: dict[str, list[tuple[int, int]]] = {"pud": [], "pmd": []}
         self.pages = 0
+
+    def _leaf(self, level: str, addr: int) -> bool:
+        return any(lo <= addr < hi for lo, hi in self.leaves[level])
 
     def _upper(self, addr: int) -> tuple[int, int]:
         if self.five_level:
@@ -81,20 +85,20 @@ class EfiPgd:
             self._pmd_table(start)
             self._populate_pmd(start, head_end)
             start = head_end
-        gbpages = self.ctx.machine.cpu_features.gbpages
-        while gbpages and end - start >= PUD_SIZE:
-            self.leaves.add(("pud", start >> 30))
-            start += PUD_SIZE
+        if self.ctx.machine.cpu_features.gbpages and end - start >= PUD_SIZE:
+            whole = (end - start) // PUD_SIZE * PUD_SIZE
+            self.leaves["pud"].append((start, start + whole))
+            start += whole
         if start < end:
             self._pmd_table(start)
             self._populate_pmd(start, end)
 
     def _pmd_table(self, addr: int) -> None:
-        if ("pud", addr >> 30) not in self.leaves:
+        if not self._leaf("pud", addr):
             self.table("pmd", addr >> 30)
 
     def _pte_table(self, addr: int) -> None:
-        if ("pmd", addr >> 21) not in self.leaves:
+        if not self._leaf("pmd", addr):
             self.table("pte", addr >> 21)
 
     def _populate_pmd(self, start: int, end: int) -> None:
@@ -102,9 +106,12 @@ class EfiPgd:
             head_end = min(_round_up(start + 1, PMD_SIZE), end)
             self._pte_table(start)
             start = head_end
-        while end - start >= PMD_SIZE:
-            self.leaves.add(("pmd", start >> 21))
-            start += PMD_SIZE
+        if end - start >= PMD_SIZE:
+            # 2 MiB leaves, all in the pmd table of the range's first GiB
+            # (the kernel's loop keeps that pud, past a GiB boundary too)
+            whole = (end - start) // PMD_SIZE * PMD_SIZE
+            self.leaves["pmd"].append((start, start + whole))
+            start += whole
         if start < end:
             self._pte_table(start)
 
