@@ -28,7 +28,7 @@ EXACT = tuple(re.compile(p) for p in (
     r"^early_memtest:", r"^\s+0x[0-9a-f]{16} - 0x[0-9a-f]{16} pattern [0-9a-f]{16}$",
     r" bad mem addr ", r"^Malformed early option", r"^mminit::",
     r"are not marked as E820_TYPE_RAM", r"^Unknown (kernel )?command line parameters",
-    r"invalid for parameter `",
+    r"invalid for parameter `", r"^ACPI: PM: Registering ACPI NVS region",
     r"^Housekeeping: ", r"^isolcpus: ", r"^ACPI: Reserving \w+ table memory",
     r"^last_pfn = ", r"^DMA: (preallocated|failed)", r"^e820: (update|remove|reserve RAM) ",
     r"hash table entries: ", r"^TCP: Hash tables configured", r"^NetLabel:  domain hash",

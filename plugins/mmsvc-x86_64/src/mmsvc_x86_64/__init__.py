@@ -15,6 +15,7 @@ from mmsvc import api
 from mmsvc.api import Architecture, ArchPlugin, BootContext, Step
 from mmsvc.machine import default_machine
 from mmsvc_x86_64 import (
+    acpi_nvs,
     bpf,
     cpu_entry_area,
     efi,
@@ -123,6 +124,8 @@ class X86_64(ArchPlugin):
         initmem.alternative_instructions(ctx)
 
     def step_sock_init(self, ctx: BootContext) -> None:
+        # core_initcalls: arch/x86's e820 one is linked before net's sock_init
+        acpi_nvs.e820__register_nvs_regions(ctx, setup.state(ctx)["e820"])
         bpf.ptp_classifier_init(ctx)
 
     def step_free_initmem(self, ctx: BootContext) -> None:
