@@ -557,3 +557,32 @@ def test_the_virtual_addresses_keep_the_offset_within_2mib():
     b = EfiMemoryDescriptor(EFI_RUNTIME_SERVICES_DATA, 0x2000, 2, EFI_MEMORY_RUNTIME)
     c = EfiMemoryDescriptor(EFI_RUNTIME_SERVICES_DATA, 0x5000, 1, EFI_MEMORY_RUNTIME)
     assert [m.pages for m in merge_regions([a, b, c])] == [3, 1]
+
+
+def test_acpi_nvs_ranges_are_registered_page_by_page():
+    """e820__register_nvs_regions: a line and an nvs_region per ACPI NVS
+    range, an nvs_page per page of it (the real boot printed the same lines)."""
+    log = HERE / "realboots" / "val-efi-q35-1500m.log"
+    sim = Simulation(from_dmesg(str(log)).replace(profile="6.1"))
+    sim.boot()
+    real = [ln.split("] ", 1)[1] for ln in log.read_text(errors="replace").splitlines()
+            if "Registering ACPI NVS region" in ln]
+    mine = [ln for ln in sim.log.text().splitlines() if "Registering ACPI NVS region" in ln]
+    assert len(real) == 4 and mine == real
+
+
+def test_acpi_nvs_pages_come_from_kmalloc():
+    from mmsvc.machine import default_machine
+    from mmsvc.machine.e820 import E820_NVS, E820Entry
+    from mmsvc_x86_64.acpi_nvs import e820__register_nvs_regions
+
+    sim = Simulation(default_machine("6.1"))
+    sim.run(until="sock_init")
+    sim.mm.set_slab_event_recording(True)
+    sim.mm.drain_slab_events()
+    e820__register_nvs_regions(sim.ctx, [E820Entry(0x1_2345_6800, 0x3000, E820_NVS)])
+    assert sim.ctx.log.text().splitlines()[-1] == (
+        "ACPI: PM: Registering ACPI NVS region [mem 0x123456800-0x1234597ff] (12288 bytes)")
+    # 0x6800..0x9800 touches four pages: the range's nvs_region, four nvs_pages
+    made = [(kind, cache) for kind, cache, *_ in sim.mm.drain_slab_events()]
+    assert made == [("alloc", "kmalloc-32")] + [("alloc", "kmalloc-64")] * 4
