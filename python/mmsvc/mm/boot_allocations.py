@@ -34,6 +34,7 @@ from typing import Any
 
 from mmsvc.boot.context import BootContext
 from mmsvc.errors import OutOfMemoryError
+from mmsvc.machine import kernels
 
 TABLES = Path(__file__).resolve().parent.parent / "machine" / "boot_allocations"
 POLICIES = ("interleave", "local")
@@ -96,8 +97,6 @@ def recorded(release: str) -> tuple[Call, ...]:
 def calls_for(ctx: BootContext) -> tuple[Call, ...]:
     """What this boot makes: the build's record when the profile is the
     build's own."""
-    from mmsvc.machine import kernels
-
     build = kernels.find(ctx.machine.kernel.release, ctx.machine.arch)
     if build is None or build.profile != ctx.profile:
         return ()

@@ -34,14 +34,19 @@ RADIX_TREE_NODE_SIZE = 576
 IDR_IDS_PER_NODE = 64
 
 
-def memory_block_ids(ctx: BootContext, block_size: int) -> list[int]:
-    """The blocks holding memory (memblock.memory), in order."""
+def memory_block_count(ctx: BootContext, block_size: int) -> int:
+    """How many blocks hold memory (memblock.memory): the union of each
+    range's span of block numbers."""
     pages = block_size >> PAGE_SHIFT
-    ids: set[int] = set()
-    for start, end, _nid in ctx.mm.memblock.mem_pfn_ranges():
-        if end > start:
-            ids.update(range(start // pages, (end - 1) // pages + 1))
-    return sorted(ids)
+    count, last = 0, -1
+    for start, end, _nid in ctx.mm.memblock.mem_pfn_ranges():  # in address order
+        if end <= start:
+            continue
+        first, final = max(start // pages, last + 1), (end - 1) // pages
+        if first <= final:
+            count += final - first + 1
+            last = final
+    return count
 
 
 class _Kernfs:
@@ -73,15 +78,14 @@ def memory_dev_init(ctx: BootContext) -> None:
     size = ctx.results.get("memory_block_size")
     if not ctx.kconfig.memory_hotplug or not size:
         return
-    blocks = memory_block_ids(ctx, size)
+    blocks = memory_block_count(ctx, size)
     kernfs = _Kernfs(ctx)
     mm = ctx.mm
-    for _ in blocks:
+    for _ in range(blocks):
         mm.kmalloc(MEMORY_BLOCK_SIZE)
         mm.kmalloc(DEVICE_PRIVATE_SIZE)
         for _ in range(KERNFS_NODES_PER_BLOCK):
             kernfs.new()
-    for _ in blocks:
-        for _ in range(KERNFS_NODE_LINKS_PER_BLOCK):
-            kernfs.new()
-    ctx.results["memory_blocks"] = {"block_size": size, "blocks": len(blocks)}
+    for _ in range(blocks * KERNFS_NODE_LINKS_PER_BLOCK):
+        kernfs.new()
+    ctx.results["memory_blocks"] = {"block_size": size, "blocks": blocks}

@@ -21,7 +21,7 @@ pages in the kernel's order; the efi_pgd itself is not built.
 
 from __future__ import annotations
 
-from mmsvc.api import PAGE_SIZE, BootContext
+from mmsvc.api import PAGE_SIZE, BootContext, round_down, round_up
 from mmsvc.machine.efi import (
     EFI_BOOT_SERVICES_CODE,
     EFI_BOOT_SERVICES_DATA,
@@ -33,10 +33,6 @@ TABLE_GFP = "GFP_KERNEL|__GFP_ZERO"
 EFI_VA_START = (1 << 64) - (4 << 30)
 EFI_VA_END = (1 << 64) - (68 << 30)
 PMD_SIZE, PUD_SIZE = 2 << 20, 1 << 30
-
-
-def _round_up(x: int, a: int) -> int:
-    return (x + a - 1) // a * a
 
 
 class EfiPgd:
@@ -81,7 +77,7 @@ class EfiPgd:
         self.table("pud", p4d)
         start, end = addr, addr + pages * PAGE_SIZE
         if start % PUD_SIZE:
-            head_end = min(_round_up(start + 1, PUD_SIZE), end)
+            head_end = min(round_up(start + 1, PUD_SIZE), end)
             self._pmd_table(start)
             self._populate_pmd(start, head_end)
             start = head_end
@@ -103,7 +99,7 @@ class EfiPgd:
 
     def _populate_pmd(self, start: int, end: int) -> None:
         if start % PMD_SIZE:
-            head_end = min(_round_up(start + 1, PMD_SIZE), end)
+            head_end = min(round_up(start + 1, PMD_SIZE), end)
             self._pte_table(start)
             start = head_end
         if end - start >= PMD_SIZE:
@@ -142,10 +138,7 @@ def next_va(efi_va: int, md: EfiMemoryDescriptor) -> int:
     """efi_map_region's virtual address for *md*, below *efi_va*: the same
     offset within 2 MiB as its physical address."""
     va = efi_va - (md.pages * PAGE_SIZE)
-    offset = md.phys_addr % PMD_SIZE
-    if not offset:
-        return va - va % PMD_SIZE
-    aligned = va - va % PMD_SIZE + offset
+    aligned = round_down(va, PMD_SIZE) + md.phys_addr % PMD_SIZE
     return aligned - PMD_SIZE if aligned > va else aligned
 
 

@@ -110,12 +110,7 @@ def change_page_attr(ctx: BootContext, start: int, end: int, *, set_: tuple[str,
     if end <= start or "high_map" not in ctx.arch_state or not (set_ or clear):
         return
     mm, dm = ctx.mm, ctx.results["direct_map"]
-    # pages already taken out of the high mapping keep no entry here: the
-    # kernel's non-present entries change without a split (they are whole
-    # leaves or inside split ones), so skipping them changes the same splits
-    for lo, hi in _minus(start, end, ctx.arch_state.get("high_map_removed", ())):
-        mm.kernel_change_attr(kernel_virt(ctx, lo), hi - lo, list(set_), list(clear),
-                              account=True)
+    _change_high_map(ctx, start, end, set_, clear)
     if set(set_) | set(clear) != {NOEXEC}:
         # the alias exists only where the direct map maps RAM (pfn_range_is_mapped)
         for lo_pfn, hi_pfn, _nid in mm.memblock.mem_pfn_ranges():
@@ -134,22 +129,29 @@ def change_alias_attr(ctx: BootContext, pfn_runs: list[tuple[int, int]], *,
     of either count in DirectMap: the high mapping's addresses are
     ``virt_addr_valid`` as well."""
     mm, virt = ctx.mm, ctx.results["direct_map"]["virt"]
-    high = ctx.arch_state.get("high_map")
-    removed = ctx.arch_state.get("high_map_removed", ())
     for start, end in pfn_runs:
         lo, hi = start * PAGE_SIZE, end * PAGE_SIZE
         mm.kernel_change_attr(virt + lo, hi - lo, list(set_), list(clear), account=True)
-        inside = (max(lo, high[0]), min(hi, high[1])) if high else (0, 0)
-        if inside[0] >= inside[1]:
-            continue
-        for a, b in _minus(*inside, removed):
-            mm.kernel_change_attr(kernel_virt(ctx, a), b - a, list(set_), list(clear),
+        _change_high_map(ctx, lo, hi, set_, clear)
+
+
+def _change_high_map(ctx: BootContext, start: int, end: int, set_: tuple[str, ...],
+                     clear: tuple[str, ...]) -> None:
+    """The change on the high mapping of physical ``[start, end)``, where it
+    maps it. Pages already taken out of it keep no entry there: the kernel's
+    non-present entries change without a split (they are whole leaves or
+    inside split ones), so skipping them changes the same splits."""
+    text, high_end = ctx.arch_state.get("high_map", (0, 0))
+    for lo, hi in _minus(max(start, text), min(end, high_end),
+                         ctx.arch_state.get("high_map_removed", ())):
+        ctx.mm.kernel_change_attr(kernel_virt(ctx, lo), hi - lo, list(set_), list(clear),
                                   account=True)
 
 
 def _minus(start: int, end: int, holes) -> list[tuple[int, int]]:
-    """``[start, end)`` without the ``[lo, hi)`` ranges of *holes*."""
-    runs = [(start, end)]
+    """``[start, end)`` without the ``[lo, hi)`` ranges of *holes* (none
+    when the range is empty)."""
+    runs = [(start, end)] if start < end else []
     for lo, hi in holes:
         runs = [piece for a, b in runs
                 for piece in ((a, min(b, lo)), (max(a, hi), b)) if piece[0] < piece[1]]
