@@ -68,6 +68,10 @@ def test_kthreads_allocate_locally_and_the_boot_task_interleaves():
     assert {a.policy for a in calls["workqueue_init"].allocations} >= {"local"}
     rest = calls["rest_init"].allocations
     assert rest[0].policy == "interleave" and rest[-1].policy == "local"  # kthreadd's stack
+    # a second CPU's idle task and per-CPU kthreads: on that CPU's node
+    bringup = calls["bringup_nonboot_cpus"].allocations
+    assert {a.what for a in bringup if a.policy == "cpu"} >= {
+        "thread stack", "slab task_struct", "rb_allocate_cpu_buffer"}
 
 
 def test_each_cpu_after_the_first_adds_its_bring_up():
@@ -80,6 +84,47 @@ def test_each_cpu_after_the_first_adds_its_bring_up():
     pages = sum(c.pages for c in per_cpu)
     assert four.ctx.results["boot_allocations"]["bringup_nonboot_cpus (per CPU)"] + \
         four.ctx.results["boot_allocations"]["idle_threads_init (per CPU)"] == 3 * pages
+
+
+def _node_pages(sim, step: str) -> dict[int, int]:
+    """Pages each node gives while the step *step* runs (with its calls)."""
+    sim.run(until=step)
+    sim.mm.set_event_recording(True)
+    sim.mm.drain_events()
+    sim.step()
+    out: dict[int, int] = {}
+    for kind, _pfn, order, _gfp, nid, _zone in sim.mm.drain_events():
+        if kind == "alloc":
+            out[nid] = out.get(nid, 0) + (1 << order)
+    return out
+
+
+def test_a_cpus_bring_up_goes_to_its_node_and_later_kthreads_to_the_next_cpus():
+    """fork_idle, kthreadd forking the new CPU's kthreads and the CPU's ring
+    buffers place their pages on the new CPU's node ("cpu"); after smp_init
+    kthreadd and its kthreads run on the next CPU, so "local" is its node."""
+    from mmsvc.machine import NumaNode
+
+    gib = 1 << 30
+    numa = (NumaNode(0, ((0, 0xA0000), (0x100000, 3 * gib)), (0,)),
+            NumaNode(1, ((4 * gib, 5 * gib),), (1,)))
+    machine = default_machine("6.1").replace(numa=numa, cpus=2)
+    calls = {c.function: c for c in boot_allocations.recorded(RELEASE)}
+    on_new_cpu = sum(a.count << a.order for c in calls.values() if c.per_cpu
+                     for a in c.allocations if a.policy == "cpu")
+    assert on_new_cpu > 0
+    sim = Simulation(machine)
+    by_node = _node_pages(sim, "smp_init")
+    assert sim.ctx.g.cpu_to_node == (0, 1) and sim.ctx.g.num_online_cpus == 2
+    assert by_node.get(1, 0) >= on_new_cpu
+    late = calls["page_alloc_init_late"].allocations
+    assert {a.policy for a in late} >= {"local"}
+    local = sum(a.count << a.order for a in late if a.policy == "local")
+    by_node = _node_pages(sim, "page_alloc_init_late")
+    assert by_node.get(1, 0) >= local
+    # with the other CPU left offline everything local stays on the boot CPU's node
+    one = Simulation(machine.replace(cmdline=f"{machine.cmdline} maxcpus=1"))
+    assert _node_pages(one, "page_alloc_init_late").get(1, 0) < local
 
 
 def test_another_profile_or_build_makes_none():

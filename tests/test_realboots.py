@@ -64,12 +64,12 @@ PROC_GAPS = {
     "efi-q35-2g-dbg-mem512m.log": _BGRT,
 } | {
     name: _KASLR for name in (
-        "microvm-3g-smp2-kaslr.log",
+        "mix2-pc-3g-smp2-fake2-kaslr-log.log",
         "mix23-0-q35-4g.log", "pc-1g-kaslr-exactmap.log",
     )
 } | {
     name: _MANY_CPUS for name in (
-        "pc-4g-smp64.log",
+        "pc-3g-smp16.log", "pc-4g-smp64.log",
     )
 } | {
     name: _NODES for name in (
@@ -77,10 +77,11 @@ PROC_GAPS = {
         "mix12-q35-3g-fake1g-smp2-hp.log", "efimix-0-pc-3g.log",
         "mix3-pc-2g-fake2-kcore-hp.log",
         "mix6-pc-10g-3node-hp1g-kcore.log",
+        "mix5-pc-4g-2node-kcore-mirror.log", "mix7-pc-6g-fake3-percpu-page.log",
+        "mix8-pc-3500m-fake4u.log",
         "mix9-pc-6g-fake2-mirror.log", "pc-12g-fake8-mminit.log",
-        "pc-1g-fake64m.log", "pc-2g-3node-tiny-probe.log", "pc-2g-3node-tiny.log",
-        "pc-2g-fake2-dist-smp2.log", "pc-2g-fake2-smp2.log", "pc-3g-3node-fake2u-mminit.log",
-        "pc-3g-3node-fake4.log", "pc-4g-2node-hotplug-probe.log",
+        "pc-1g-fake64m.log", "pc-3g-3node-fake2u-mminit.log",
+        "pc-3g-3node-fake4.log", "pc-4g-2node-hotplug-probe.log", "pc-4g-2node-nodeless.log",
         "pc-4g-2node-memtest2.log", "pc-4g-holes-2node-probe.log",
         "pc-6g-2node-kcore50.log", "pc-8g-4node-dist-mminit.log", "pc-8g-4node-dist.log",
         "q35-6g-fake3.log",
@@ -88,11 +89,9 @@ PROC_GAPS = {
 } | {
     name: _PACK for name in (
         "cloud-5g-smp2.log",
-        "mix19-pc-6g-memmap-first-section-smp2.log",
         "mix7-pc-2g-slub-orders.log", "pc-2g-smp2-isolation-bad.log",
-        "pc-2g-smp4-maxcpus1.log",
+        "pc-2g-smp4-maxcpus1.log", "pc-4g-smp4-maxcpus64.log",
         "pc-6g-smp4.log", "q35-12g-smp3-memtest.log", "q35-12g-smp3.log",
-        "q35-6g-epyc-smp2.log",
     )
 }
 #: single lines known to differ: (the line's start, why)

@@ -46,6 +46,10 @@ class KernelGlobals:
     #: num_node_state(N_MEMORY)
     nr_memory_nodes: int = 1
     nr_cpu_ids: int = 1
+    #: num_online_cpus: 1 until smp_init brings up the others
+    num_online_cpus: int = 1
+    #: cpu_to_node: the node of each possible CPU, in CPU order (empty: all on node 0)
+    cpu_to_node: tuple[int, ...] = ()
     kmalloc_ok: bool = False
     #: init_on_alloc / init_on_free static keys, page poisoning in force
     init_on_alloc: bool = False

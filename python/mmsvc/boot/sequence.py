@@ -295,7 +295,7 @@ def _smp_init(ctx: BootContext) -> None:
     """``smp_init``'s summary: the present CPUs up to ``maxcpus=`` are online."""
     if not ctx.kconfig.smp:
         return
-    cpus = ctx.online_cpus()
+    cpus = ctx.g.num_online_cpus = ctx.online_cpus()
     nodes = ctx.g.nr_online_nodes
     ctx.pr_info(f"smp: Brought up {nodes} node{'s' if nodes > 1 else ''}, "
                 f"{cpus} CPU{'s' if cpus > 1 else ''}")

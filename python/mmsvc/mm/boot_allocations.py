@@ -20,8 +20,11 @@ free lists the BPF pack's pages come from, and so the DirectMap lines.
 A build without a record, or another profile than the record's build,
 makes none. The record is of a one-CPU boot, plus (``per_cpu`` calls) what
 a second CPU's bring-up adds: its idle task, its per-CPU kthreads and its
-trace ring buffers, made once for every CPU after the first. The
-simulation takes every CPU's node as the boot CPU's for "local".
+trace ring buffers, made once for every CPU after the first. Those the
+kernel places on the new CPU's node (the idle task's and the kthreads'
+task structs and stacks, the ring buffers) have the policy "cpu" and go to
+that CPU's node (``cpu_to_node``); "local" is the node of the CPU kthreadd
+runs on (:func:`kthreadd_cpu`), whose per-cpu lists they come from.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from mmsvc.errors import OutOfMemoryError
 from mmsvc.machine import kernels
 
 TABLES = Path(__file__).resolve().parent.parent / "machine" / "boot_allocations"
-POLICIES = ("interleave", "local")
+POLICIES = ("interleave", "local", "cpu")
 
 
 @dataclass(frozen=True)
@@ -108,17 +111,34 @@ def make(ctx: BootContext, call: Call) -> None:
     small for them stops at the first that fails."""
     mm = ctx.mm
     made = 0
-    times = ctx.online_cpus() - 1 if call.per_cpu else 1
+    cpus = range(1, ctx.online_cpus()) if call.per_cpu else range(1)
+    local_cpu = kthreadd_cpu(ctx)
     try:
-        for a in call.allocations * times:
-            for _ in range(a.count):
-                if a.policy == "local":
-                    # kthreads allocate on their CPU's node: the boot CPU's
-                    mm.alloc_pages(a.order, gfp=a.gfp, nid=0)
+        for cpu in cpus:
+            for a in call.allocations:
+                if a.policy == "interleave":
+                    nid, pcp = -1, 0        # -1: the task's policy (the boot task's)
+                elif a.policy == "cpu":
+                    nid, pcp = _node(ctx, cpu), 0
                 else:
-                    mm.alloc_pages(a.order, gfp=a.gfp)
-                made += 1 << a.order
+                    nid, pcp = _node(ctx, local_cpu), local_cpu
+                for _ in range(a.count):
+                    mm.alloc_pages(a.order, gfp=a.gfp, nid=nid, cpu=pcp)
+                    made += 1 << a.order
     except OutOfMemoryError:
         pass
     key = f"{call.function} (per CPU)" if call.per_cpu else call.function
     ctx.results.setdefault("boot_allocations", {})[key] = made
+
+
+def kthreadd_cpu(ctx: BootContext) -> int:
+    """The CPU kthreadd and its new kthreads run on: the boot CPU until
+    smp_init; once the others are up kernel_init keeps the boot CPU busy and
+    their wakeups find the next CPU idle."""
+    return 1 if ctx.g.num_online_cpus > 1 else 0
+
+
+def _node(ctx: BootContext, cpu: int) -> int:
+    """``cpu_to_node``: node 0 for a CPU the architecture placed nowhere."""
+    nodes = ctx.g.cpu_to_node
+    return nodes[cpu] if cpu < len(nodes) else 0

@@ -15,7 +15,9 @@ machine on two CPUs, the rows its bring-up functions (PER_CPU) add come out
 as per-CPU calls, made once for every CPU after the first. A task's memory
 policy decides the node: the boot task (pid 0 until rest_init resets it,
 pid 1 until the end of kernel_init_freeable) interleaves, kthreadd and the
-kthreads it makes allocate locally.
+kthreads it makes allocate locally; what a bring-up places on the new CPU's
+node (its idle task's and per-CPU kthreads' task structs and stacks, its
+ring buffers, what runs on it) is "cpu".
 """
 
 from __future__ import annotations
@@ -138,12 +140,29 @@ def load(path: str) -> list[dict]:
         fn = phase.split(":", 1)[1] if phase.startswith("initcall:") else phase
         out.append({"function": fn, "order": e["order"], "gfp": e["gfp"], "count": len(pfns),
                     "what": what(e, cache), "comm": e["comm"], "pid": e["pid"],
-                    "by_rule": any(c in _strip(e["frames"]) for c in MODELLED_CALLERS)})
+                    "by_rule": any(c in _strip(e["frames"]) for c in MODELLED_CALLERS),
+                    "for_cpu": fn in PER_CPU and for_new_cpu(fn, e)})
     return out
 
 
+def for_new_cpu(fn: str, e: dict) -> bool:
+    """Whether the kernel puts a bring-up allocation on the new CPU's node:
+    the idle task's task struct and stack (fork_idle passes the CPU's node),
+    the per-CPU kthreads' (kthreadd forks them on the node they were created
+    for), the CPU's trace ring buffers, and what runs on the new CPU."""
+    fr = _strip(e["frames"])
+    if e.get("cpu", 0) != 0 or "rb_allocate_cpu_buffer" in fr:
+        return True
+    if "dup_task_struct" in fr or "alloc_task_struct_node" in fr:
+        return "fork_idle" in fr or (fn == "bringup_nonboot_cpus" and e["comm"] == "kthreadd")
+    return False
+
+
 def policy(rec: dict, kthreadd_born: bool) -> str:
-    """The boot task (pid 0 until rest_init makes kthreadd, pid 1) interleaves."""
+    """The boot task (pid 0 until rest_init makes kthreadd, pid 1) interleaves;
+    a bring-up allocation the kernel puts on the new CPU's node is "cpu"."""
+    if rec["for_cpu"]:
+        return "cpu"
     if rec["pid"] == 1 or (rec["pid"] == 0 and not kthreadd_born):
         return "interleave"
     return "local"

@@ -238,11 +238,12 @@ def _cpu_nodes(ctx: BootContext) -> dict[int, int]:
 
 
 def init_cpu_to_node(ctx: BootContext) -> None:
-    """Each CPU's node comes online. With 5.14 a node that got no NODE_DATA
+    """Each CPU's node comes online (``cpu_to_node``). With 5.14 a node that got no NODE_DATA
     (no memory) gets it here, and its empty pgdat is set up
     (init_memory_less_node); 6.1 already did that in free_area_init."""
     if not ctx.kconfig.numa:
         return
+    ctx.g.cpu_to_node = tuple(cpu_nodes(ctx))
     for nid in sorted(set(_cpu_nodes(ctx).values())):
         if nid in ctx.g.node_online_map:
             continue
