@@ -8,6 +8,10 @@ deferred struct pages of a node are freed by as many threads as the node
 has CPUs (deferred_page_init_max_threads), so the order of the buddy free
 lists after page_alloc_init_late is a race. So does where the BPF JIT's
 first pack lands and how many 2 MiB direct-map pages its pages split.
+With more than one node they vary on one CPU too: before each new slab
+SLUB asks the boot task's interleave policy where to look for partial
+slabs, unless the clock's low bits say to skip that (one new slab in 45),
+so the node the boot's slab pages go to flips at random points.
 ``tests/realboots/directmap-repeats.txt`` holds plain repeated boots of
 those machines (``REPEAT=N tools/realboot/corpus NAME...``); one CPU gives
 the same lines every time.

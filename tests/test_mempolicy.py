@@ -143,3 +143,34 @@ def test_hash_pages_without_a_vmalloc_space_follow_the_interleave(dmesg_dir):
     pages = sim.ctx.results["hash_tables"][-1]["where"]
     assert len(pages) == table.size // 4096 == 128
     assert [sum(node_of(sim.mm, p) == n for p in pages) for n in (0, 1)] == [64, 64]
+
+
+def test_new_slabs_under_interleave_land_on_one_node():
+    """Before SLUB makes a new slab for a request naming no node it asks the
+    policy where to look for other nodes' partial slabs
+    (``mempolicy_slab_node``), which moves the interleave on once more: with
+    two nodes the new slabs all land on one node, where plain page requests
+    alternate."""
+    from mmsvc.machine import NumaNode
+
+    gib = 1 << 30
+    numa = (NumaNode(0, ((0, 0xA0000), (0x100000, 3 * gib)), (0,)),
+            NumaNode(1, ((4 * gib, 5 * gib),), (1,)))
+    sim = Simulation(default_machine("6.1").replace(numa=numa, cpus=2))
+    sim.boot()
+    mm = sim.mm
+    mm.set_mempolicy("interleave", [0, 1])
+    cache = mm.kmem_cache_create("mempolicy_test", 3000)
+    slabs: list[int] = []
+    for _ in range(40):
+        pfn = mm.slow_virt_to_phys(mm.kmem_cache_alloc(cache)) >> 12
+        if not slabs or abs(pfn - slabs[-1]) >= 8:
+            slabs.append(pfn)
+    nodes = [node_of(mm, pfn) for pfn in slabs]
+    assert len(nodes) >= 4 and len(set(nodes)) == 1
+    assert [node_of(mm, mm.alloc_pages(0)) for _ in range(4)] in ([0, 1, 0, 1], [1, 0, 1, 0])
+    # the policy's node for a slab: moves the interleave on; local: the cpu's node
+    first = mm.mempolicy_slab_node()
+    assert mm.mempolicy_slab_node() != first
+    mm.set_mempolicy("local")
+    assert mm.mempolicy_slab_node() == mm.mempolicy_slab_node() == 0

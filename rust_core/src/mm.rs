@@ -81,6 +81,10 @@ impl PageSource for BuddySource<'_> {
         *slot = slot.saturating_sub(1 << order);
         Ok(())
     }
+
+    fn mempolicy_slab_node(&mut self) {
+        self.page_alloc.policy_node(self.cpu);
+    }
 }
 
 /// The simulated memory of one machine.

@@ -31,6 +31,12 @@ pub trait PageSource {
     /// `order` and `usage`.
     fn free_pages(&mut self, pfn: Pfn, order: u32, usage: PageUse) -> Result<()>;
 
+    /// `mempolicy_slab_node`: the node SLUB's `get_any_partial` scans from
+    /// before it makes a new slab for a request that names no node. Under
+    /// an interleave policy picking it moves the task's interleave on, so
+    /// the new slab's own pages land one node further. Nothing by default.
+    fn mempolicy_slab_node(&mut self) {}
+
     /// Up to `count` single pages in one request (the kernel's bulk
     /// allocator), appended to `out`; returns how many. Fewer than asked
     /// is not an error (the caller falls back to single pages); an error

@@ -24,7 +24,10 @@ trace ring buffers, made once for every CPU after the first. Those the
 kernel places on the new CPU's node (the idle task's and the kthreads'
 task structs and stacks, the ring buffers) have the policy "cpu" and go to
 that CPU's node (``cpu_to_node``); "local" is the node of the CPU kthreadd
-runs on (:func:`kthreadd_cpu`), whose per-cpu lists they come from.
+runs on (:func:`kthreadd_cpu`), whose per-cpu lists they come from. A
+slab page for a request naming no node first asks the policy where SLUB
+would search the other nodes' partial slabs (``mempolicy_slab_node``),
+which moves an interleave on.
 """
 
 from __future__ import annotations
@@ -122,7 +125,12 @@ def make(ctx: BootContext, call: Call) -> None:
                     nid, pcp = _node(ctx, cpu), 0
                 else:
                     nid, pcp = _node(ctx, local_cpu), local_cpu
+                # a new slab for a request naming no node: SLUB asks the
+                # policy where to search for partial slabs first
+                slab = nid == -1 and a.what.startswith("slab ")
                 for _ in range(a.count):
+                    if slab:
+                        mm.mempolicy_slab_node(pcp)
                     mm.alloc_pages(a.order, gfp=a.gfp, nid=nid, cpu=pcp)
                     made += 1 << a.order
     except OutOfMemoryError:

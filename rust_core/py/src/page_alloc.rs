@@ -450,6 +450,15 @@ impl PyMm {
         })
     }
 
+    /// `mempolicy_slab_node`: the node the memory policy gives a slab
+    /// request that names none (the cpu's node under the local policy);
+    /// under interleave this moves the task's interleave on, as SLUB's
+    /// search of the other nodes' partial slabs does before a new slab.
+    #[pyo3(signature = (cpu = 0))]
+    fn mempolicy_slab_node(&self, cpu: u32) -> PyResult<u32> {
+        guarded(|| Ok(self.shared.lock().buddy_mut()?.policy_node(cpu)))
+    }
+
     /// Free a block allocated with `order`.
     #[pyo3(signature = (pfn, order = 0, cpu = 0))]
     fn free_pages(&self, pfn: u64, order: u32, cpu: u32) -> PyResult<()> {

@@ -117,6 +117,12 @@ impl SlabAllocator {
             self.get_partial_node(cid, cpu);
             node_head
         } else {
+            // get_any_partial finds no other node's partial slab either (one
+            // list here), but asking the memory policy where to look from
+            // has moved an interleave on (the kernel skips the scan when
+            // get_cycles() % 1024 exceeds remote_node_defrag_ratio, about
+            // one time in 45; no clock runs here)
+            src.mempolicy_slab_node();
             self.new_slab(cid, src)?
         };
         self.retire_active(cid, cpu);

@@ -176,3 +176,42 @@ fn several_cpus_have_their_own_slabs() {
     a.kfree(&mut src, p1).unwrap();
     check_pages(&a, &src);
 }
+
+/// Counts `mempolicy_slab_node` calls: SLUB asks the policy (which moves an
+/// interleave on) only when no partial slab can serve and a new slab is made.
+struct Asking {
+    inner: crate::page_source::BumpPageSource,
+    asked: u32,
+}
+
+impl crate::page_source::PageSource for Asking {
+    fn alloc_pages(&mut self, order: u32, nid: Option<i32>, usage: crate::page_source::PageUse) -> crate::Result<u64> {
+        self.inner.alloc_pages(order, nid, usage)
+    }
+    fn free_pages(&mut self, pfn: u64, order: u32, usage: crate::page_source::PageUse) -> crate::Result<()> {
+        self.inner.free_pages(pfn, order, usage)
+    }
+    fn mempolicy_slab_node(&mut self) {
+        self.asked += 1;
+    }
+}
+
+#[test]
+fn the_policy_is_asked_once_for_each_new_slab() {
+    let mut cfg = SlabConfig::v6_1();
+    cfg.cpu_partial = false;
+    let (mut a, inner) = boot(cfg);
+    let mut src = Asking { inner, asked: 0 };
+    let c = a.kmem_cache_create(&mut src, "asking", 512, 0, SlabFlags::NONE, false).unwrap();
+    let per = a.cache(c).unwrap().oo.objects as usize;
+    let before = (src.asked, a.cache_stats(c).unwrap().num_slabs);
+    let objs: Vec<u64> = (0..per * 3).map(|_| a.kmem_cache_alloc(&mut src, c).unwrap()).collect();
+    let slabs = a.cache_stats(c).unwrap().num_slabs - before.1;
+    assert_eq!((slabs, src.asked - before.0), (3, 3));
+    // a slab with room again serves from the node's partial list: not asked
+    a.kmem_cache_free(&mut src, c, objs[0]).unwrap();
+    a.kmem_cache_alloc(&mut src, c).unwrap();
+    a.kmem_cache_alloc(&mut src, c).unwrap();
+    assert_eq!(src.asked - before.0, 4);
+    assert_eq!(a.cache_stats(c).unwrap().num_slabs - before.1, 4);
+}
