@@ -88,3 +88,31 @@ def test_verify_reports_the_proc_values():
     text = "\n".join(report.lines())
     assert "/proc/meminfo MemTotal" in text and "/proc values agree" in text
     assert all(ok for ok, row in report.proc_rows if "MemTotal" in row or "spanned" in row)
+
+
+def test_pagesets_are_the_online_cpus_with_high_split_over_their_node():
+    """/proc/zoneinfo lists the online CPUs' per-cpu lists, and a zone's
+    ``high`` is its low watermark split over the online CPUs of its node
+    (zone_highsize after init_per_zone_wmark_min), at least 4 batches."""
+    from mmsvc.machine import NumaNode, default_machine
+
+    gib = 1 << 30
+    numa = (NumaNode(0, ((0, 0xA0000), (0x100000, 3 * gib)), (0, 2)),
+            NumaNode(1, ((4 * gib, 5 * gib),), (1,)))
+    machine = default_machine("6.1").replace(numa=numa, cpus=3)
+
+    def pagesets(m):
+        sim = Simulation(m)
+        sim.boot()
+        values = zone_values(views.render(sim, "zoneinfo").splitlines())
+        return values, {k.split(".")[1] for k in values if ".cpu" in k}
+
+    every, cpus = pagesets(machine)
+    assert cpus == {"cpu0", "cpu1", "cpu2"}
+    two, cpus = pagesets(machine.replace(cmdline=f"{machine.cmdline} maxcpus=2"))
+    assert cpus == {"cpu0", "cpu1"}
+    for values, node0_cpus in ((every, 2), (two, 1)):
+        for zone, cpus_on_node in (("node0/DMA32", node0_cpus), ("node1/Normal", 1)):
+            batch = values[f"{zone}.cpu0.batch"]
+            assert values[f"{zone}.cpu0.high"] == max(values[f"{zone}.low"] // cpus_on_node,
+                                                      4 * batch)

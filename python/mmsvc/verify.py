@@ -70,6 +70,8 @@ _MEMINFO_LINE = re.compile(r"^(\w+):\s+(\d+)")
 _ZONE_HEAD = re.compile(r"^Node (\d+), zone\s+(\w+)")
 _ZONE_FIELD = re.compile(r"^\s+(spanned|present|managed|min|low|high)\s+(\d+)$")
 _ZONE_PROTECTION = re.compile(r"^\s+protection: \(([\d, ]*)\)")
+_PAGESET_CPU = re.compile(r"^\s+cpu: (\d+)$")
+_PAGESET_FIELD = re.compile(r"^\s+(high|batch):\s+(\d+)$")
 
 
 def meminfo_values(lines: list[str]) -> dict[str, int]:
@@ -79,16 +81,25 @@ def meminfo_values(lines: list[str]) -> dict[str, int]:
 
 def zone_values(lines: list[str]) -> dict[str, int]:
     """``{"node0/DMA32.managed": pages, ...}`` of /proc/zoneinfo text:
-    spanned, present and managed, the min/low/high watermarks and the
-    lowmem_reserve ``protection`` array (``.protection[i]``); ZONE_DEVICE
+    spanned, present and managed, the min/low/high watermarks, the
+    lowmem_reserve ``protection`` array (``.protection[i]``) and each online
+    CPU's per-cpu list ``high`` and ``batch`` (``.cpu1.high``); ZONE_DEVICE
     left out."""
-    out, zone = {}, None
+    out, zone, cpu = {}, None, None
     for line in lines:
         m = _ZONE_HEAD.match(line)
         if m:
-            zone = f"node{m.group(1)}/{m.group(2)}"
+            zone, cpu = f"node{m.group(1)}/{m.group(2)}", None
             continue
         if not zone or zone.endswith("Device"):
+            continue
+        m = _PAGESET_CPU.match(line)
+        if m:
+            cpu = m.group(1)
+            continue
+        m = _PAGESET_FIELD.match(line)
+        if m and cpu is not None:
+            out[f"{zone}.cpu{cpu}.{m.group(1)}"] = int(m.group(2))
             continue
         m = _ZONE_FIELD.match(line)
         if m:
@@ -178,7 +189,8 @@ def compare_proc(real: dict[str, list[str]], sim_meminfo: dict[str, int],
                  sim_zoneinfo: str, cpus: int = 1) -> list[tuple[bool, str]]:
     """Rows for the /proc values a log carries: MemTotal, the commit limit,
     the huge page pools and DirectMap exactly, per zone spanned, present,
-    watermarks and protection exactly and managed within 1 %.
+    watermarks, protection and the per-cpu lists' high and batch exactly and
+    managed within 1 %.
     A DirectMap4k/2M difference on a machine with more than one CPU says so:
     there the kernel's own lines vary from boot to boot."""
     rows = []

@@ -50,6 +50,10 @@ class KernelGlobals:
     num_online_cpus: int = 1
     #: cpu_to_node: the node of each possible CPU, in CPU order (empty: all on node 0)
     cpu_to_node: tuple[int, ...] = ()
+    #: the nodes whose cpumask each CPU joins as it comes up (x86's
+    #: numa_add_cpu: its own node, or under NUMA emulation every emulated
+    #: node of its physical one); empty: its cpu_to_node
+    cpu_cpumask_nodes: tuple[tuple[int, ...], ...] = ()
     kmalloc_ok: bool = False
     #: init_on_alloc / init_on_free static keys, page poisoning in force
     init_on_alloc: bool = False
@@ -203,6 +207,21 @@ class BootContext:
             return 1
         present = min(self.machine.present_cpus or self.machine.cpus, self.g.nr_cpu_ids)
         return max(1, min(present, self.cmdline.setup_max_cpus(self.kconfig.nr_cpus)))
+
+    def node_cpumask_weights(self, cpus: int) -> list[int]:
+        """``cpumask_weight(cpumask_of_node(nid))`` for every node once CPUs
+        ``0 .. cpus-1`` are up."""
+        per_node = [0] * (max(self.g.node_possible_map, default=0) + 1)
+        for cpu in range(cpus):
+            if cpu < len(self.g.cpu_cpumask_nodes):
+                nodes: tuple[int, ...] = self.g.cpu_cpumask_nodes[cpu]
+            else:
+                nodes = (self.g.cpu_to_node[cpu] if cpu < len(self.g.cpu_to_node) else 0,)
+            for nid in nodes:
+                if nid >= len(per_node):
+                    per_node.extend([0] * (nid + 1 - len(per_node)))
+                per_node[nid] += 1
+        return per_node
 
     def profile_at_least(self, version: str) -> bool:
         return _version_tuple(self.profile) >= _version_tuple(version)

@@ -161,9 +161,9 @@ def build_steps(ctx: BootContext) -> list[Step]:
     steps.append(_arch_step(ctx, "init_IRQ", "start_kernel",
                             "architecture: interrupt vectors (x86_64: the IDT page made "
                             "read-only)"))
-    steps.append(Step("setup_per_cpu_pageset", "start_kernel", G,
-                      lambda ctx: ctx.mm.setup_per_cpu_pageset(),
-                      doc="the real per-cpu page lists replace the boot pagesets"))
+    steps.append(Step("setup_per_cpu_pageset", "start_kernel", G, _setup_per_cpu_pageset,
+                      doc="the real per-cpu page lists replace the boot pagesets, a "
+                          "zone's high split over its node's CPUs"))
     steps.append(Step("numa_policy_init", "start_kernel", G, mempolicy.numa_policy_init,
                       doc="the boot task interleaves its allocations over the nodes"))
     steps.append(_arch_step(ctx, "arch_cpu_finalize_init", "start_kernel",
@@ -251,6 +251,8 @@ def _attach_recorded_calls(ctx: BootContext, steps: list[Step]) -> None:
 
 
 def _init_per_zone_wmark_min(ctx: BootContext) -> None:
+    cpus = ctx.g.num_online_cpus
+    ctx.mm.set_online_cpus(cpus, ctx.node_cpumask_weights(cpus))
     ctx.results["min_free_kbytes"] = ctx.mm.init_per_zone_wmark_min()
 
 
@@ -291,11 +293,27 @@ def _vfs_caches_init(ctx: BootContext) -> None:
     hashes.vfs_caches_init(ctx, _hashdist(ctx))
 
 
+def _setup_per_cpu_pageset(ctx: BootContext) -> None:
+    """The architecture placed each CPU on a node (``cpu_to_node``). A
+    zone's per-cpu ``high`` is split over the online CPUs in its node's
+    cpumask, or over all online CPUs when it has none: here only the boot
+    CPU is up, and not yet in any cpumask (x86 adds it as it identifies it,
+    later)."""
+    if ctx.g.cpu_to_node:
+        ctx.mm.set_cpu_to_node(list(ctx.g.cpu_to_node[:ctx.machine.cpus]))
+    ctx.mm.set_online_cpus(1, [])
+    ctx.mm.setup_per_cpu_pageset()
+
+
 def _smp_init(ctx: BootContext) -> None:
     """``smp_init``'s summary: the present CPUs up to ``maxcpus=`` are online."""
     if not ctx.kconfig.smp:
         return
     cpus = ctx.g.num_online_cpus = ctx.online_cpus()
+    for cpu in range(1, cpus):
+        # page_alloc's hotplug callback prepares each CPU before it is in
+        # any cpumask: every zone's high is split over one CPU more
+        ctx.mm.set_online_cpus(cpu, [n + 1 for n in ctx.node_cpumask_weights(cpu)])
     nodes = ctx.g.nr_online_nodes
     ctx.pr_info(f"smp: Brought up {nodes} node{'s' if nodes > 1 else ''}, "
                 f"{cpus} CPU{'s' if cpus > 1 else ''}")

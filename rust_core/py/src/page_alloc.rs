@@ -308,6 +308,18 @@ impl PyMm {
         py.detach(|| guarded(|| self.shared.lock().page_alloc_init_late()))
     }
 
+    /// Each CPU's node (`nodes[cpu]`): where "local" requests of that CPU
+    /// go and over how many CPUs a zone's per-cpu `high` is split.
+    fn set_cpu_to_node(&self, nodes: Vec<u32>) -> PyResult<()> {
+        guarded(|| self.shared.lock().buddy_mut()?.set_cpu_to_node(&nodes))
+    }
+
+    /// The CPUs now up: `count` (`num_online_cpus`) and, for each node, how
+    /// many online CPUs its cpumask holds. Resizes the per-cpu lists' `high`.
+    fn set_online_cpus(&self, count: u32, per_node: Vec<u64>) -> PyResult<()> {
+        guarded(|| self.shared.lock().buddy_mut()?.set_online_cpus(count, &per_node))
+    }
+
     /// `setup_per_cpu_pageset`: the real per-cpu pagesets replace the boot ones.
     fn setup_per_cpu_pageset(&self) -> PyResult<()> {
         guarded(|| {

@@ -100,6 +100,17 @@ pub struct PageAlloc {
     scratch: Vec<u64>,
     /// The memory policy of requests that name no node.
     policy: MemPolicy,
+    /// `num_online_cpus()` and, per node, the online CPUs in its cpumask
+    /// (`node_to_cpumask_map`); until told, every CPU is online on the node
+    /// `cpu_to_node` gives it.
+    online: Option<OnlineCpus>,
+}
+
+/// The CPUs that are up: how many, and how many each node's cpumask holds.
+#[derive(Clone, Debug)]
+struct OnlineCpus {
+    count: u32,
+    per_node: Vec<u64>,
 }
 
 /// The first pfn that appears twice in `pfns` (all heads of `order` blocks).
@@ -257,6 +268,7 @@ impl PageAlloc {
             hint: (1, 0, 0),
             scratch: Vec::new(),
             policy: MemPolicy::Local,
+            online: None,
         };
         let mut nf = Vec::with_capacity(nn * 2 * nz);
         for nid in 0..nn as u32 {
@@ -634,6 +646,60 @@ impl PageAlloc {
 
     // ------------------------------------------------- watermarks and pcp
 
+    /// `numa_set_node` for every CPU: `nodes[cpu]` is the node of `cpu`
+    /// (a CPU past the end is on node 0). The per-cpu pagesets split a
+    /// zone's `high` over the CPUs of its node, so set up ones are sized
+    /// again. Refused, changing nothing, if a node does not exist.
+    pub fn set_cpu_to_node(&mut self, nodes: &[u32]) -> Result<()> {
+        let count = self.zones.iter().map(|z| z.nid + 1).max().unwrap_or(1);
+        if let Some(&bad) = nodes.iter().find(|&&n| n >= count) {
+            return Err(MmError::invalid("cpu_to_node", format!("node {bad} does not exist")));
+        }
+        if nodes.len() > self.cfg.nr_cpus as usize {
+            return Err(MmError::invalid("cpu_to_node", format!("{} CPUs, the machine has {}", nodes.len(), self.cfg.nr_cpus)));
+        }
+        self.cfg.cpu_to_node = nodes.to_vec();
+        for z in 0..self.zones.len() {
+            self.zone_pcp_update(z);
+        }
+        Ok(())
+    }
+
+    /// The CPUs now up: `count` of them (`num_online_cpus`), `per_node[nid]`
+    /// in node `nid`'s cpumask (a node past the end has none; under NUMA
+    /// emulation a CPU is in every emulated node of its physical one; while
+    /// a CPU is being brought up the kernel counts it in every node). A
+    /// zone's per-cpu `high` is split over its node's CPUs, and /proc/zoneinfo
+    /// shows the online CPUs' pagesets. Refused, changing nothing, if the
+    /// counts do not fit the machine.
+    pub fn set_online_cpus(&mut self, count: u32, per_node: &[u64]) -> Result<()> {
+        let nodes = self.zones.iter().map(|z| z.nid as usize + 1).max().unwrap_or(1);
+        if count == 0 || count > self.cfg.nr_cpus {
+            return Err(MmError::invalid("online", format!("{count} CPUs online, the machine has {}", self.cfg.nr_cpus)));
+        }
+        if per_node.len() > nodes || per_node.iter().any(|&n| n > self.cfg.nr_cpus as u64 + 1) {
+            return Err(MmError::invalid("per_node", format!("{per_node:?}: {nodes} nodes, {count} CPUs online")));
+        }
+        self.online = Some(OnlineCpus { count, per_node: per_node.to_vec() });
+        for z in 0..self.zones.len() {
+            self.zone_pcp_update(z);
+        }
+        Ok(())
+    }
+
+    /// `num_online_cpus()`.
+    pub fn nr_online_cpus(&self) -> u32 {
+        self.online.as_ref().map_or(self.cfg.nr_cpus, |o| o.count)
+    }
+
+    /// The online CPUs in node `nid`'s cpumask.
+    fn node_online_cpus(&self, nid: u32) -> u64 {
+        match &self.online {
+            Some(o) => o.per_node.get(nid as usize).copied().unwrap_or(0),
+            None => node_cpus(&self.cfg, nid),
+        }
+    }
+
     /// `setup_per_cpu_pageset`: replace the boot pagesets (high 0, batch 1)
     /// by real ones.
     pub fn setup_per_cpu_pageset(&mut self) {
@@ -654,8 +720,8 @@ impl PageAlloc {
             z.managed,
             batch,
             self.cfg.percpu_pagelist_high_fraction,
-            node_cpus(&self.cfg, z.nid),
-            self.cfg.nr_cpus as u64,
+            self.node_online_cpus(z.nid),
+            self.nr_online_cpus() as u64,
             self.cfg.kernel == KernelVersion::V6_1,
         );
         for p in &mut self.zones[zid].pcp {

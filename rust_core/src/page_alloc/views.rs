@@ -119,7 +119,7 @@ impl PageAlloc {
     /// allocator's and are left out.
     pub fn zoneinfo(&self) -> String {
         let mut s = String::new();
-        let online = self.cfg.nr_cpus as u64;
+        let online = self.nr_online_cpus() as u64;
         for z in &self.zones {
             let _ = write!(s, "Node {}, zone {:>8}", z.nid, z.zone_type.name());
             let _ = write!(
@@ -138,7 +138,7 @@ impl PageAlloc {
             // calculate_normal_threshold
             let mem = z.managed >> (27 - 12);
             let threshold = (2 * fls(online) * (1 + fls(mem))).min(125);
-            for (cpu, p) in z.pcp.iter().enumerate() {
+            for (cpu, p) in z.pcp.iter().enumerate().take(online as usize) {
                 let _ = write!(
                     s,
                     "\n    cpu: {cpu}\n              count: {}\n              high:  {}\n              batch: {}",

@@ -244,6 +244,13 @@ def init_cpu_to_node(ctx: BootContext) -> None:
     if not ctx.kconfig.numa:
         return
     ctx.g.cpu_to_node = tuple(cpu_nodes(ctx))
+    emu = ctx.arch_state.get("emu_nid_to_phys")
+    if emu:
+        # numa_add_cpu under emulation: every emulated node of the CPU's
+        # physical node
+        ctx.g.cpu_cpumask_nodes = tuple(
+            tuple(e for e in sorted(emu) if emu[e] == emu.get(nid, nid))
+            for nid in ctx.g.cpu_to_node)
     for nid in sorted(set(_cpu_nodes(ctx).values())):
         if nid in ctx.g.node_online_map:
             continue

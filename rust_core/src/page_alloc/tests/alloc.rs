@@ -713,3 +713,44 @@ fn a_big_request_grows_by_whole_sections_and_an_empty_tail_stops_growth() {
     assert_eq!(pa.page_alloc_init_late(&free).unwrap(), 0);
     check_consistency(&pa);
 }
+
+#[test]
+fn pcp_high_is_split_over_the_online_cpus_of_the_node() {
+    let regions = vec![(0x100, 0x8000, 0), (0x8000, 0x10000, 1)];
+    let cfg = PageAllocConfig { nr_cpus: 4, kernel: crate::memblock::KernelVersion::V6_1, ..no_defer() };
+    let l = free_area_init(&FreeAreaInitInput::x86_64(regions.clone(), 0), &cfg).unwrap();
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    pa.memblock_free_all(&regions).unwrap();
+    pa.setup_per_cpu_pageset();
+    pa.init_per_zone_wmark_min();
+    // (high of cpu 0's list, the zone's low watermark, batch) of node nid's populated zone
+    let pcp = |pa: &PageAlloc, nid: u32| {
+        let z = pa.zone_infos().into_iter().find(|z| z.nid == nid && z.managed > 0).unwrap();
+        (z.pagesets[0].1, z.low, z.pagesets[0].2)
+    };
+    let split = |low: u64, batch: u64, cpus: u64| (low / cpus).max(batch << 2);
+    // until told, every CPU is on node 0 and online: node 1 has none, so all 4
+    let (h0, low0, b0) = pcp(&pa, 0);
+    let (h1, low1, b1) = pcp(&pa, 1);
+    assert_eq!((h0, h1), (split(low0, b0, 4), split(low1, b1, 4)));
+    pa.set_cpu_to_node(&[0, 0, 1, 1]).unwrap();
+    assert_eq!(pa.nr_online_cpus(), 4);
+    assert_eq!((pcp(&pa, 0).0, pcp(&pa, 1).0), (split(low0, b0, 2), split(low1, b1, 2)));
+    pa.set_online_cpus(3, &[2, 1]).unwrap();
+    assert_eq!((pcp(&pa, 0).0, pcp(&pa, 1).0), (split(low0, b0, 2), split(low1, b1, 1)));
+    // a node with no online CPU splits over all of them
+    pa.set_online_cpus(2, &[2, 0]).unwrap();
+    assert_eq!(pcp(&pa, 1).0, split(low1, b1, 2));
+    // zoneinfo shows the online CPUs' pagesets only
+    let populated = pa.zone_infos().iter().filter(|z| z.present > 0).count();
+    assert_eq!(pa.zoneinfo().matches("\n    cpu: ").count(), 2 * populated);
+    // refused, changing nothing
+    let before = pa.zoneinfo();
+    assert!(pa.set_online_cpus(0, &[]).is_err());
+    assert!(pa.set_online_cpus(5, &[]).is_err());
+    assert!(pa.set_online_cpus(2, &[1, 1, 1]).is_err());
+    assert!(pa.set_cpu_to_node(&[0, 2]).is_err());
+    assert!(pa.set_cpu_to_node(&[0, 0, 0, 0, 0]).is_err());
+    assert_eq!(pa.zoneinfo(), before);
+    check_consistency(&pa);
+}
