@@ -209,6 +209,7 @@ impl PageAlloc {
                     pcp: vec![Pcp::boot(); cfg.nr_cpus as usize],
                     pageblock_order: cfg.pageblock_order,
                     mobility_disabled: !layout.mobility_grouping,
+                    stat_threshold: 0,
                 });
             }
         }
@@ -684,6 +685,10 @@ impl PageAlloc {
         for z in 0..self.zones.len() {
             self.zone_pcp_update(z);
         }
+        if self.zones.iter().any(|z| z.stat_threshold > 0) {
+            // vmstat's CPU hotplug callbacks refresh them once set up
+            self.refresh_zone_stat_thresholds();
+        }
         Ok(())
     }
 
@@ -759,8 +764,21 @@ impl PageAlloc {
         let lowmem_kb = self.nr_free_zone_pages(self.zone_idx_of[ZoneType::Normal as usize]) * 4;
         self.min_free_kbytes = self.cfg.min_free_kbytes.unwrap_or_else(|| default_min_free_kbytes(lowmem_kb));
         self.setup_per_zone_wmarks();
+        self.refresh_zone_stat_thresholds();
         self.setup_per_zone_lowmem_reserve();
         self.min_free_kbytes
+    }
+
+    /// `refresh_zone_stat_thresholds`: each populated zone's vm stats
+    /// threshold from its managed pages and the online CPUs now
+    /// (`calculate_normal_threshold`). /proc/zoneinfo shows the value of the
+    /// last refresh, so pages managed later (boot-time gigantic pages,
+    /// freed firmware or initrd memory) do not change it.
+    pub fn refresh_zone_stat_thresholds(&mut self) {
+        let online = self.nr_online_cpus() as u64;
+        for z in self.zones.iter_mut().filter(|z| z.present > 0) {
+            z.stat_threshold = calculate_normal_threshold(z.managed, online);
+        }
     }
 
     /// Set vm.min_free_kbytes and recompute watermarks.
@@ -1481,4 +1499,12 @@ impl PageAlloc {
     pub fn drain_events(&mut self) -> Vec<AllocEvent> {
         std::mem::take(&mut self.rec.events)
     }
+}
+
+/// `calculate_normal_threshold`: 2 × fls(online CPUs) × (1 + fls(managed
+/// memory in 128 MiB units)), at most 125.
+fn calculate_normal_threshold(managed: u64, online: u64) -> u64 {
+    let fls = |x: u64| 64 - x.leading_zeros() as u64;
+    let mem = managed >> (27 - 12);
+    (2 * fls(online) * (1 + fls(mem))).min(125)
 }

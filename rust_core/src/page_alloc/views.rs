@@ -8,10 +8,6 @@ use super::buddy::PageAlloc;
 use super::migratetype::MigrateType;
 use super::zone::Zone;
 
-fn fls(x: u64) -> u64 {
-    64 - x.leading_zeros() as u64
-}
-
 impl PageAlloc {
     /// /proc/buddyinfo (populated zones only).
     pub fn buddyinfo(&self) -> String {
@@ -135,9 +131,7 @@ impl PageAlloc {
             }
             let _ = write!(s, "\n      {:<12} {}", "nr_free_pages", z.nr_free_pages);
             let _ = write!(s, "\n  pagesets");
-            // calculate_normal_threshold
-            let mem = z.managed >> (27 - 12);
-            let threshold = (2 * fls(online) * (1 + fls(mem))).min(125);
+            let threshold = z.stat_threshold;
             for (cpu, p) in z.pcp.iter().enumerate().take(online as usize) {
                 let _ = write!(
                     s,

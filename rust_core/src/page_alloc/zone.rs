@@ -38,6 +38,9 @@ pub(crate) struct Zone {
     pub pcp: Vec<Pcp>,
     pub pageblock_order: u32,
     pub mobility_disabled: bool,
+    /// The vm stats threshold `refresh_zone_stat_thresholds` last set
+    /// (0 before it first runs).
+    pub stat_threshold: u64,
 }
 
 impl Zone {

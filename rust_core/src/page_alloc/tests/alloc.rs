@@ -754,3 +754,27 @@ fn pcp_high_is_split_over_the_online_cpus_of_the_node() {
     assert_eq!(pa.zoneinfo(), before);
     check_consistency(&pa);
 }
+
+#[test]
+fn the_vm_stats_threshold_is_the_last_refreshs() {
+    let regions = vec![(0x100, 0x20000, 0)];
+    let cfg = PageAllocConfig { nr_cpus: 2, ..no_defer() };
+    let l = free_area_init(&FreeAreaInitInput::x86_64(regions.clone(), 0), &cfg).unwrap();
+    let mut pa = PageAlloc::new(&l, &cfg).unwrap();
+    // under 128 MiB first; the rest comes later, as firmware memory would
+    pa.memblock_free_all(&[(0x100, 0x7000, 0)]).unwrap();
+    pa.setup_per_cpu_pageset();
+    let threshold = |pa: &PageAlloc| -> Vec<String> {
+        pa.zoneinfo().lines().filter_map(|l| l.strip_prefix("  vm stats threshold: ").map(str::to_string)).collect()
+    };
+    assert!(threshold(&pa).iter().all(|t| t == "0")); // not refreshed yet
+    pa.init_per_zone_wmark_min();
+    // 2 × fls(2 CPUs) × (1 + fls(managed / 128 MiB)): under 128 MiB, 4
+    assert!(threshold(&pa).iter().any(|t| t == "4"));
+    pa.free_boot_pages(0x7000, 0x20000).unwrap();
+    let before = threshold(&pa);
+    assert!(before.iter().all(|t| t != "12"));
+    // a CPU going offline or online refreshes it: now 2 × 1 × (1 + fls(3))
+    pa.set_online_cpus(1, &[1]).unwrap();
+    assert!(threshold(&pa).iter().any(|t| t == "6"));
+}
