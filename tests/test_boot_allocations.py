@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mmsvc.errors import InvalidArgumentError
 from mmsvc.machine import default_machine
 from mmsvc.mm import boot_allocations
 from mmsvc.simulation import Simulation
@@ -49,8 +50,13 @@ def test_the_record_is_made_as_page_allocations_at_its_steps(monkeypatch):
     calls = boot_allocations.recorded(RELEASE)
     others = sim.ctx.online_cpus() - 1
     assert others > 0
+
+    def pages(call):
+        return sum(count << order for order, count in
+                   (boot_allocations.slabs_here(sim.ctx, a) for a in call.allocations))
+
     assert made == {(f"{c.function} (per CPU)" if c.per_cpu else c.function):
-                    c.pages * (others if c.per_cpu else 1) for c in calls}
+                    pages(c) * (others if c.per_cpu else 1) for c in calls}
     plain = _booted(machine, monkeypatch, record=False)
     # free pages, those on the per-cpu lists too; where the BPF pack then
     # lands can split one direct-map page more or less (a page table page)
@@ -125,6 +131,30 @@ def test_a_cpus_bring_up_goes_to_its_node_and_later_kthreads_to_the_next_cpus():
     # with the other CPU left offline everything local stays on the boot CPU's node
     one = Simulation(machine.replace(cmdline=f"{machine.cmdline} maxcpus=1"))
     assert _node_pages(one, "page_alloc_init_late").get(1, 0) < local
+
+
+def test_slab_rows_take_this_machines_slab_orders():
+    """The record's slab rows are the traced one-CPU boot's slabs; SLUB's
+    order for a cache grows with the CPUs (kmalloc-512: one page on one CPU,
+    two from two CPUs on), and the same objects fill fewer, larger slabs."""
+    rows = [a for c in boot_allocations.recorded(RELEASE) if not c.per_cpu
+            for a in c.allocations if a.what.startswith("slab ")]
+    assert rows and all(a.size for a in rows)
+    k512 = next(a for a in rows if a.what == "slab kmalloc-512")
+    assert (k512.order, k512.size) == (0, 512)
+    one = _booted(default_machine("6.1").replace(cpus=1))
+    two = _booted(default_machine("6.1").replace(cpus=2))
+    assert all(boot_allocations.slabs_here(one.ctx, a) == (a.order, a.count) for a in rows)
+    assert boot_allocations.slabs_here(two.ctx, k512) == (1, 1)
+    assert two.mm.slab_order(512) == 1 and one.mm.slab_order(512) == 0
+    with pytest.raises(InvalidArgumentError, match="size"):
+        two.mm.slab_order(0)
+    many = boot_allocations.Allocation(0, 0, 5, "interleave", "slab kmalloc-512", 512)
+    assert boot_allocations.slabs_here(two.ctx, many) == (1, 3)  # 40 objects, 16 a slab
+    with pytest.raises(ValueError, match="allocations\\[0\\]"):
+        boot_allocations._call({"function": "x", "after": "y", "allocations": [
+            {"order": 0, "gfp": 0, "count": 1, "policy": "local", "size": 8192}]},
+            "t.toml: call[0]")
 
 
 def test_another_profile_or_build_makes_none():

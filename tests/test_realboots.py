@@ -66,19 +66,17 @@ PROC_GAPS = {
     "efi-q35-2g-dbg-mem512m.log": _BGRT,
 } | {
     name: _KASLR for name in (
-        "mix23-0-q35-4g.log", "pc-1g-kaslr-exactmap.log",
+        "pc-1g-kaslr-exactmap.log",
     )
 } | {
     name: _MANY_CPUS for name in (
-        "pc-3g-smp16.log", "pc-4g-smp64.log",
+        "pc-4g-smp64.log",
     )
 } | {
     name: _NODES for name in (
-        "mix4-pc-5g-memmap-exact-2node.log",
-        "mix12-q35-3g-fake1g-smp2-hp.log", "efimix-0-pc-3g.log",
-        "mix3-pc-2g-fake2-kcore-hp.log",
-        "mix6-pc-10g-3node-hp1g-kcore.log",
-        "mix-q35-7g-3node-nodeless.log", "mix5-q35-20g-2node-movpct-pmem.log",
+        "efi-q35-32g-2node-dbg.log", "mix4-pc-5g-memmap-exact-2node.log",
+        "mix12-q35-3g-fake1g-smp2-hp.log", "mix3-pc-2g-fake2-kcore-hp.log",
+        "mix6-pc-10g-3node-hp1g-kcore.log", "mix-q35-7g-3node-nodeless.log",
         "mix6-pc-3g-pmem-kaslr-fake2.log", "mix7-pc-6g-fake3-percpu-page.log",
         "mix9-pc-6g-fake2-mirror.log", "pc-12g-fake8-mminit.log",
         "pc-1g-fake64m.log", "pc-3g-3node-fake2u-mminit.log",
@@ -89,10 +87,9 @@ PROC_GAPS = {
     )
 } | {
     name: _PACK for name in (
-        "cloud-5g-smp2.log",
-        "mix7-pc-2g-slub-orders.log", "pc-2g-smp2-isolation-bad.log",
-        "pc-2g-smp4-maxcpus1.log", "pc-4g-smp4-maxcpus64.log",
-        "pc-6g-smp4.log", "q35-12g-smp3-memtest.log", "q35-12g-smp3.log",
+        "cloud-5g-smp2.log", "mix2-q35-5g-possible-hotplug.log",
+        "mix9-q35-5g-5level-percpu-page-smp3.log",
+        "pc-6g-smp4.log",
     )
 }
 #: single lines known to differ: (the line's start, why)

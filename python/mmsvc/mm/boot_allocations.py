@@ -27,7 +27,9 @@ that CPU's node (``cpu_to_node``); "local" is the node of the CPU kthreadd
 runs on (:func:`kthreadd_cpu`), whose per-cpu lists they come from. A
 slab page for a request naming no node first asks the policy where SLUB
 would search the other nodes' partial slabs (``mempolicy_slab_node``),
-which moves an interleave on.
+which moves an interleave on. A slab row records the traced boot's slabs
+with the cache's object size: :func:`slabs_here` turns them into this
+machine's, whose SLUB orders grow with its CPUs.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from typing import Any
 from mmsvc.boot.context import BootContext
 from mmsvc.errors import OutOfMemoryError
 from mmsvc.machine import kernels
+from mmsvc.units import PAGE_SIZE
 
 TABLES = Path(__file__).resolve().parent.parent / "machine" / "boot_allocations"
 POLICIES = ("interleave", "local", "cpu")
@@ -56,6 +59,8 @@ class Allocation:
     count: int
     policy: str
     what: str
+    #: a slab page's cache object size (``s->size``; 0: not a slab or unknown)
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,9 @@ def _call(d: dict[str, Any], where: str) -> Call:
     allocations = []
     for i, a in enumerate(d.get("allocations", ())):
         alloc = Allocation(int(a["order"]), int(a["gfp"]), int(a["count"]), str(a["policy"]),
-                           str(a.get("what", "")))
-        if alloc.policy not in POLICIES or not 0 <= alloc.order < 11 or alloc.count < 1:
+                           str(a.get("what", "")), int(a.get("size", 0)))
+        if alloc.policy not in POLICIES or not 0 <= alloc.order < 11 or alloc.count < 1 \
+                or not 0 <= alloc.size <= PAGE_SIZE << alloc.order:
             raise ValueError(f"{where}.allocations[{i}]: bad allocation {a!r}")
         allocations.append(alloc)
     return Call(d["function"], anchors[0], str(d[anchors[0]]), tuple(allocations),
@@ -119,6 +125,7 @@ def make(ctx: BootContext, call: Call) -> None:
     try:
         for cpu in cpus:
             for a in call.allocations:
+                order, count = slabs_here(ctx, a)
                 if a.policy == "interleave":
                     nid, pcp = -1, 0        # -1: the task's policy (the boot task's)
                 elif a.policy == "cpu":
@@ -128,15 +135,27 @@ def make(ctx: BootContext, call: Call) -> None:
                 # a new slab for a request naming no node: SLUB asks the
                 # policy where to search for partial slabs first
                 slab = nid == -1 and a.what.startswith("slab ")
-                for _ in range(a.count):
+                for _ in range(count):
                     if slab:
                         mm.mempolicy_slab_node(pcp)
-                    mm.alloc_pages(a.order, gfp=a.gfp, nid=nid, cpu=pcp)
-                    made += 1 << a.order
+                    mm.alloc_pages(order, gfp=a.gfp, nid=nid, cpu=pcp)
+                    made += 1 << order
     except OutOfMemoryError:
         pass
     key = f"{call.function} (per CPU)" if call.per_cpu else call.function
     ctx.results.setdefault("boot_allocations", {})[key] = made
+
+
+def slabs_here(ctx: BootContext, a: Allocation) -> tuple[int, int]:
+    """The order and count of *a*'s pages on this machine. A slab row
+    records the traced boot's slabs; SLUB's order for a cache grows with the
+    CPUs (calculate_order), and the same objects then fill fewer, larger
+    slabs."""
+    if not a.size:
+        return a.order, a.count
+    order = ctx.mm.slab_order(a.size)
+    traced, here = (PAGE_SIZE << a.order) // a.size, (PAGE_SIZE << order) // a.size
+    return order, max(1, -(-a.count * traced // here))
 
 
 def kthreadd_cpu(ctx: BootContext) -> int:

@@ -142,6 +142,19 @@ impl PyMm {
         })
     }
 
+    /// The slab order SLUB gives objects of `size` bytes (`s->size`) on this
+    /// machine (`calculate_order`: slub_min/max_order, slub_min_objects and
+    /// the CPUs), without creating a cache.
+    fn slab_order(&self, size: u32) -> PyResult<u32> {
+        guarded(|| {
+            self.shared.lock().with_slab(0, |s, _| {
+                let params = mmsvc_core::slab::cache::order_params(s.config());
+                mmsvc_core::slab::order::calculate_order(size, &params)
+                    .ok_or_else(|| MmError::invalid("size", format!("no slab order holds an object of {size} bytes")))
+            })
+        })
+    }
+
     /// `kmem_cache_create`: returns the cache id (an existing id when merged).
     #[pyo3(signature = (name, size, align = 0, flags = Vec::new(), ctor = false))]
     fn kmem_cache_create(&self, name: &str, size: u32, align: u32, flags: Vec<String>, ctor: bool) -> PyResult<u32> {
