@@ -4,6 +4,8 @@ pack, made next to the steps they run beside."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -182,3 +184,37 @@ def test_the_record_is_what_the_committed_trace_says():
                           str(TRACE / "pc-2g-smp2.jsonl.gz")],
                          capture_output=True, text=True, check=True).stdout
     assert out == (boot_allocations.TABLES / f"{RELEASE}.toml").read_text()
+
+
+def test_the_two_node_trace_shows_slab_runs_and_bring_ups_on_the_cpus_node():
+    """A trace of the fixtures' two-node machine (pc, 4 GiB, one CPU on each
+    node): the boot task's interleaved slab pages come in long runs on one
+    node (SLUB asks the policy once more before each new slab), and every
+    bring-up allocation the generator calls "cpu" is on CPU 1's node."""
+    sys.path.insert(0, str(TRACE))
+    try:
+        import boot_allocations as generator
+    finally:
+        sys.path.remove(str(TRACE))
+    with gzip.open(TRACE / "pc-4g-2node.jsonl.gz", "rt") as fh:
+        events = [json.loads(line) for line in fh]
+    node1 = 0x80000  # node 1 starts at 2 GiB
+    phase, slab_nodes, on_new_cpu = "early", [], []
+    for e in events:
+        kind = e.get("ev")
+        if kind == "phase":
+            phase = e["name"] if e["comm"] in ("swapper", "swapper/0") else phase
+            continue
+        if kind == "pack_entry":
+            break
+        if kind not in ("alloc", "bulk"):
+            continue
+        frames = generator._strip(e["frames"])
+        if kind == "alloc" and e["comm"].startswith("swapper") and \
+                {"alloc_slab_page", "alloc_page_interleave"} <= set(frames):
+            slab_nodes.append(e["nid"])
+        if phase in generator.PER_CPU and generator.for_new_cpu(phase, e):
+            on_new_cpu += [p >= node1 for p in ([e["pfn"]] if kind == "alloc" else e["pfns"])]
+    runs = 1 + sum(a != b for a, b in zip(slab_nodes, slab_nodes[1:]))
+    assert len(slab_nodes) > 50 and runs < len(slab_nodes) // 10
+    assert len(on_new_cpu) > 20 and all(on_new_cpu)
