@@ -5,6 +5,7 @@ pack, made next to the steps they run beside."""
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import subprocess
 import sys
@@ -215,6 +216,6 @@ def test_the_two_node_trace_shows_slab_runs_and_bring_ups_on_the_cpus_node():
             slab_nodes.append(e["nid"])
         if phase in generator.PER_CPU and generator.for_new_cpu(phase, e):
             on_new_cpu += [p >= node1 for p in ([e["pfn"]] if kind == "alloc" else e["pfns"])]
-    runs = 1 + sum(a != b for a, b in zip(slab_nodes, slab_nodes[1:]))
+    runs = 1 + sum(a != b for a, b in itertools.pairwise(slab_nodes))
     assert len(slab_nodes) > 50 and runs < len(slab_nodes) // 10
     assert len(on_new_cpu) > 20 and all(on_new_cpu)
