@@ -58,8 +58,14 @@ def test_the_record_is_made_as_page_allocations_at_its_steps(monkeypatch):
         return sum(count << order for order, count in
                    (boot_allocations.slabs_here(sim.ctx, a) for a in call.allocations))
 
-    assert made == {(f"{c.function} (per CPU)" if c.per_cpu else c.function):
-                    pages(c) * (others if c.per_cpu else 1) for c in calls}
+    nodes = len(boot_allocations.first_cpus_of_nodes(sim.ctx))
+
+    def key(c):
+        return (f"{c.function} (per CPU)" if c.per_cpu else
+                f"{c.function} (per node)" if c.per_node else c.function)
+
+    assert made == {key(c): pages(c) * (others if c.per_cpu else nodes if c.per_node else 1)
+                    for c in calls}
     plain = _booted(machine, monkeypatch, record=False)
     # free pages, those on the per-cpu lists too; where the BPF pack then
     # lands can split one direct-map page more or less (a page table page)
@@ -131,6 +137,11 @@ def test_a_cpus_bring_up_goes_to_its_node_and_later_kthreads_to_the_next_cpus():
     local = sum(a.count << a.order for a in late if a.policy == "local")
     by_node = _node_pages(sim, "page_alloc_init_late")
     assert by_node.get(1, 0) >= local
+    # CPU 1 is node 1's first: workqueue's unbound pool for node 1, made there
+    assert boot_allocations.first_cpus_of_nodes(sim.ctx) == [1]
+    per_node = next(c for c in calls.values() if c.per_node)
+    assert per_node.function == "wq_update_unbound_numa"
+    assert sim.ctx.results["boot_allocations"]["wq_update_unbound_numa (per node)"] > 0
     # with the other CPU left offline everything local stays on the boot CPU's node
     one = Simulation(machine.replace(cmdline=f"{machine.cmdline} maxcpus=1"))
     assert _node_pages(one, "page_alloc_init_late").get(1, 0) < local
@@ -175,6 +186,9 @@ def test_a_bad_record_is_refused_by_name():
     with pytest.raises(ValueError, match="allocations\\[0\\]"):
         boot_allocations._call({"function": "x", "after": "y", "allocations": [
             {"order": 0, "gfp": 0, "count": 1, "policy": "sideways"}]}, "t.toml: call[0]")
+    with pytest.raises(ValueError, match="per CPU or per node"):
+        boot_allocations._call({"function": "x", "after": "y", "per_cpu": True,
+                                "per_node": True}, "t.toml: call[0]")
 
 
 def test_the_record_is_what_the_committed_trace_says():
@@ -182,7 +196,7 @@ def test_the_record_is_what_the_committed_trace_says():
     the build into the catalogue's table, byte for byte."""
     out = subprocess.run([sys.executable, str(TRACE / "boot_allocations.py"),
                           str(TRACE / "pc-2g-smp1.jsonl.gz"), RELEASE,
-                          str(TRACE / "pc-2g-smp2.jsonl.gz")],
+                          str(TRACE / "pc-2g-smp2.jsonl.gz"), str(TRACE / "pc-4g-2node.jsonl.gz")],
                          capture_output=True, text=True, check=True).stdout
     assert out == (boot_allocations.TABLES / f"{RELEASE}.toml").read_text()
 

@@ -62,14 +62,17 @@ def test_directmap_1g(booted):
 
 @pytest.mark.skipif(not PROC_LOGS, reason="real boot logs not found beside the repository")
 def test_directmap_4k_2m(booted, request):
-    """One CPU: the log's lines exactly. More CPUs: lines the kernel prints
-    on that machine, which vary from boot to boot (tests/directmap.py)."""
+    """The log's lines exactly, as the acceptance bar asks. On the two-node
+    machine the kernel's own lines vary from boot to boot
+    (tests/directmap.py); the log's are the ones it printed most often, and
+    any simulation must at least print lines the kernel printed there."""
     real, sim = booted
     want = meminfo_values(real["meminfo"])
     got = views.meminfo(sim)
     logged = (want["DirectMap4k"], want["DirectMap2M"])
     known = seen(request.node.callspec.id, logged) or {logged}
     assert (got["DirectMap4k"], got["DirectMap2M"]) in known
+    assert (got["DirectMap4k"], got["DirectMap2M"]) == logged
 
 
 def test_mem_available_is_si_mem_available():

@@ -75,15 +75,12 @@ PROC_GAPS = {
 } | {
     name: _NODES for name in (
         "efi-q35-32g-2node-dbg.log", "mix4-pc-5g-memmap-exact-2node.log",
-        "mix12-q35-3g-fake1g-smp2-hp.log", "mix3-pc-2g-fake2-kcore-hp.log",
-        "mix6-pc-10g-3node-hp1g-kcore.log", "mix-q35-7g-3node-nodeless.log",
+        "mix6-pc-4g-2node-mirror-movnode.log", "mix3-pc-2g-fake2-kcore-hp.log",
+        "mix6-pc-10g-3node-hp1g-kcore.log",
         "mix6-pc-3g-pmem-kaslr-fake2.log", "mix7-pc-6g-fake3-percpu-page.log",
         "mix9-pc-6g-fake2-mirror.log", "pc-12g-fake8-mminit.log",
-        "pc-1g-fake64m.log", "pc-3g-3node-fake2u-mminit.log",
-        "pc-3g-3node-fake4.log", "pc-4g-2node-hotplug-probe.log",
-        "pc-4g-2node-memtest2.log", "pc-4g-holes-2node-probe.log",
-        "pc-6g-2node-kcore50.log", "pc-8g-4node-dist-mminit.log", "pc-8g-4node-dist.log",
-        "q35-6g-fake3.log",
+        "pc-1g-fake64m.log", "pc-3g-3node-fake2u-mminit.log", "pc-8g-4node-dist-mminit.log",
+        "pc-8g-4node-dist.log", "q35-6g-fake3.log",
     )
 } | {
     name: _PACK for name in (

@@ -20,7 +20,9 @@ free lists the BPF pack's pages come from, and so the DirectMap lines.
 A build without a record, or another profile than the record's build,
 makes none. The record is of a one-CPU boot, plus (``per_cpu`` calls) what
 a second CPU's bring-up adds: its idle task, its per-CPU kthreads and its
-trace ring buffers, made once for every CPU after the first. Those the
+trace ring buffers, made once for every CPU after the first, plus
+(``per_node`` calls) what the first CPU of a node adds: workqueue's unbound
+pool on that node. Those the
 kernel places on the new CPU's node (the idle task's and the kthreads'
 task structs and stacks, the ring buffers) have the policy "cpu" and go to
 that CPU's node (``cpu_to_node``); "local" is the node of the CPU kthreadd
@@ -74,6 +76,9 @@ class Call:
     step: str
     allocations: tuple[Allocation, ...]
     per_cpu: bool = False
+    #: what a node's first CPU adds as it comes up, made once for each node
+    #: smp_init brings its first CPU up on, on that node
+    per_node: bool = False
 
     @property
     def pages(self) -> int:
@@ -92,8 +97,11 @@ def _call(d: dict[str, Any], where: str) -> Call:
                 or not 0 <= alloc.size <= PAGE_SIZE << alloc.order:
             raise ValueError(f"{where}.allocations[{i}]: bad allocation {a!r}")
         allocations.append(alloc)
+    per_cpu, per_node = bool(d.get("per_cpu", False)), bool(d.get("per_node", False))
+    if per_cpu and per_node:
+        raise ValueError(f"{where}: a call is per CPU or per node, not both")
     return Call(d["function"], anchors[0], str(d[anchors[0]]), tuple(allocations),
-                bool(d.get("per_cpu", False)))
+                per_cpu, per_node)
 
 
 @cache
@@ -120,7 +128,12 @@ def make(ctx: BootContext, call: Call) -> None:
     small for them stops at the first that fails."""
     mm = ctx.mm
     made = 0
-    cpus = range(1, ctx.online_cpus()) if call.per_cpu else range(1)
+    if call.per_cpu:
+        cpus: list[int] | range = range(1, ctx.online_cpus())
+    elif call.per_node:
+        cpus = first_cpus_of_nodes(ctx)
+    else:
+        cpus = range(1)
     local_cpu = kthreadd_cpu(ctx)
     try:
         for cpu in cpus:
@@ -129,7 +142,8 @@ def make(ctx: BootContext, call: Call) -> None:
                 if a.policy == "interleave":
                     nid, pcp = -1, 0        # -1: the task's policy (the boot task's)
                 elif a.policy == "cpu":
-                    nid, pcp = _node(ctx, cpu), 0
+                    # a node's first CPU sets its node up itself (cpuhp)
+                    nid, pcp = _node(ctx, cpu), cpu if call.per_node else 0
                 else:
                     nid, pcp = _node(ctx, local_cpu), local_cpu
                 # a new slab for a request naming no node: SLUB asks the
@@ -142,7 +156,8 @@ def make(ctx: BootContext, call: Call) -> None:
                     made += 1 << order
     except OutOfMemoryError:
         pass
-    key = f"{call.function} (per CPU)" if call.per_cpu else call.function
+    key = (f"{call.function} (per CPU)" if call.per_cpu else
+           f"{call.function} (per node)" if call.per_node else call.function)
     ctx.results.setdefault("boot_allocations", {})[key] = made
 
 
@@ -156,6 +171,18 @@ def slabs_here(ctx: BootContext, a: Allocation) -> tuple[int, int]:
     order = ctx.mm.slab_order(a.size)
     traced, here = (PAGE_SIZE << a.order) // a.size, (PAGE_SIZE << order) // a.size
     return order, max(1, -(-a.count * traced // here))
+
+
+def first_cpus_of_nodes(ctx: BootContext) -> list[int]:
+    """The CPUs smp_init brings up that are the first online CPU of their
+    node (workqueue then sets up that node's unbound pool)."""
+    seen = {_node(ctx, 0)}
+    first = []
+    for cpu in range(1, ctx.online_cpus()):
+        if _node(ctx, cpu) not in seen:
+            seen.add(_node(ctx, cpu))
+            first.append(cpu)
+    return first
 
 
 def kthreadd_cpu(ctx: BootContext) -> int:

@@ -3,7 +3,8 @@
 catalogue's table of a build's boot allocations
 (python/mmsvc/machine/boot_allocations/RELEASE.toml).
 
-    tools/realboot/trace/boot_allocations.py TRACE.jsonl[.gz] RELEASE [TWO_CPU_TRACE] > TABLE.toml
+    tools/realboot/trace/boot_allocations.py TRACE.jsonl[.gz] RELEASE \
+        [TWO_CPU_TRACE [TWO_NODE_TRACE]] > TABLE.toml
 
 The table lists, kernel function by kernel function, the page allocations
 the kernel makes between kmem_cache_init and the BPF JIT's first pack's
@@ -14,7 +15,9 @@ simulation makes itself (MODELLED) are left out. A slab row carries its
 cache's object size from the traced boot's /proc/slabinfo (TRACE.slabinfo
 beside the trace). With a trace of the same
 machine on two CPUs, the rows its bring-up functions (PER_CPU) add come out
-as per-CPU calls, made once for every CPU after the first. A task's memory
+as per-CPU calls, made once for every CPU after the first; with a trace of
+a machine whose second CPU has a node of its own, what a node's first CPU
+adds (workqueue's unbound pool there) comes out as a per-node call. A task's memory
 policy decides the node: the boot task (pid 0 until rest_init resets it,
 pid 1 until the end of kernel_init_freeable) interleaves, kthreadd and the
 kthreads it makes allocate locally; what a bring-up places on the new CPU's
@@ -246,7 +249,41 @@ def slab_sizes(trace_path: str) -> dict[str, int]:
     return {f[0]: int(f[3]) for f in (line.split() for line in lines[2:]) if len(f) > 5}
 
 
-def _emit(fn: str, call: dict, sizes: dict[str, int], *, cpu: bool = False) -> None:
+def per_node(path: str) -> OrderedDict:
+    """What a node's first CPU adds as it comes up, from a trace of a
+    machine whose second CPU is on a node of its own: workqueue's unbound
+    pool for that node (``wq_update_unbound_numa``: the pool's attributes,
+    its first worker and that worker's kthread, which kthreadd forks on the
+    node) and the unbound workqueues' pool links, all on that node."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        events = [json.loads(line) for line in fh]
+    window: list[dict] = []
+    for e in events:
+        if e.get("ev") == "pack_entry":
+            break
+        if e.get("ev") not in ("alloc", "bulk"):
+            continue
+        frames = _strip(e["frames"])
+        if "wq_update_unbound_numa" in frames or (window and e["comm"] == "kthreadd"
+                                                  and "dup_task_struct" in frames):
+            window.append(e)
+    # kthreadd's forks after the last pool link are other kthreads
+    while window and "wq_update_unbound_numa" not in _strip(window[-1]["frames"]):
+        window.pop()
+    rows: list[dict] = []
+    for e in window:
+        count = 1 if e["ev"] == "alloc" else len(e["pfns"])
+        _append(rows, {"order": e["order"], "gfp": e["gfp"], "count": count, "policy": "cpu",
+                       "what": what(e, e.get("cache"))})
+    if not rows:
+        return OrderedDict()
+    return OrderedDict([("wq_update_unbound_numa",
+                         {"anchor": ("before", "smp_init"), "rows": rows})])
+
+
+def _emit(fn: str, call: dict, sizes: dict[str, int], *, cpu: bool = False,
+          node: bool = False) -> None:
     where, step = call["anchor"]
     print()
     print("[[call]]")
@@ -254,6 +291,8 @@ def _emit(fn: str, call: dict, sizes: dict[str, int], *, cpu: bool = False) -> N
     print(f'{where} = "{step}"')
     if cpu:
         print("per_cpu = true")
+    if node:
+        print("per_node = true")
     print("allocations = [")
     for r in call["rows"]:
         size = sizes.get(r["what"][5:]) if r["what"].startswith("slab ") else None
@@ -279,6 +318,9 @@ def main() -> None:
     if more:
         for fn, call in per_cpu(calls, table(load(more[0]), strict=False)).items():
             _emit(fn, call, sizes, cpu=True)
+    if len(more) > 1:
+        for fn, call in per_node(more[1]).items():
+            _emit(fn, call, sizes, node=True)
 
 
 if __name__ == "__main__":
