@@ -80,7 +80,7 @@ PROC_GAPS = {
         "mix6-pc-3g-pmem-kaslr-fake2.log", "mix7-pc-6g-fake3-percpu-page.log",
         "mix9-pc-6g-fake2-mirror.log", "pc-12g-fake8-mminit.log",
         "pc-1g-fake64m.log", "pc-3g-3node-fake2u-mminit.log", "pc-8g-4node-dist-mminit.log",
-        "pc-8g-4node-dist.log", "q35-6g-fake3.log",
+        "pc-8g-4node-dist.log", "q35-6g-fake3.log", "val2-pc-6g-3node-smp3.log",
     )
 } | {
     name: _PACK for name in (
