@@ -208,6 +208,11 @@ class BootContext:
         present = min(self.machine.present_cpus or self.machine.cpus, self.g.nr_cpu_ids)
         return max(1, min(present, self.cmdline.setup_max_cpus(self.kconfig.nr_cpus)))
 
+    def cpu_to_node(self, cpu: int) -> int:
+        """``cpu_to_node``: node 0 for a CPU the architecture placed nowhere."""
+        nodes = self.g.cpu_to_node
+        return nodes[cpu] if cpu < len(nodes) else 0
+
     def node_cpumask_weights(self, cpus: int) -> list[int]:
         """``cpumask_weight(cpumask_of_node(nid))`` for every node once CPUs
         ``0 .. cpus-1`` are up."""
@@ -216,7 +221,7 @@ class BootContext:
             if cpu < len(self.g.cpu_cpumask_nodes):
                 nodes: tuple[int, ...] = self.g.cpu_cpumask_nodes[cpu]
             else:
-                nodes = (self.g.cpu_to_node[cpu] if cpu < len(self.g.cpu_to_node) else 0,)
+                nodes = (self.cpu_to_node(cpu),)
             for nid in nodes:
                 if nid >= len(per_node):
                     per_node.extend([0] * (nid + 1 - len(per_node)))

@@ -310,10 +310,12 @@ def _smp_init(ctx: BootContext) -> None:
     if not ctx.kconfig.smp:
         return
     cpus = ctx.g.num_online_cpus = ctx.online_cpus()
-    for cpu in range(1, cpus):
+    if cpus > 1:
         # page_alloc's hotplug callback prepares each CPU before it is in
-        # any cpumask: every zone's high is split over one CPU more
-        ctx.mm.set_online_cpus(cpu, [n + 1 for n in ctx.node_cpumask_weights(cpu)])
+        # any cpumask, splitting every zone's high over one CPU more; the
+        # last CPU's split is the one that lasts until init_per_zone_wmark_min
+        last = cpus - 1
+        ctx.mm.set_online_cpus(last, [n + 1 for n in ctx.node_cpumask_weights(last)])
     nodes = ctx.g.nr_online_nodes
     ctx.pr_info(f"smp: Brought up {nodes} node{'s' if nodes > 1 else ''}, "
                 f"{cpus} CPU{'s' if cpus > 1 else ''}")

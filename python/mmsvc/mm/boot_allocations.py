@@ -64,6 +64,10 @@ class Allocation:
     #: a slab page's cache object size (``s->size``; 0: not a slab or unknown)
     size: int = 0
 
+    @property
+    def is_slab(self) -> bool:
+        return self.what.startswith("slab ")
+
 
 @dataclass(frozen=True)
 class Call:
@@ -135,20 +139,20 @@ def make(ctx: BootContext, call: Call) -> None:
     else:
         cpus = range(1)
     local_cpu = kthreadd_cpu(ctx)
+    sized = [(a, *slabs_here(ctx, a)) for a in call.allocations]
     try:
         for cpu in cpus:
-            for a in call.allocations:
-                order, count = slabs_here(ctx, a)
+            for a, order, count in sized:
                 if a.policy == "interleave":
                     nid, pcp = -1, 0        # -1: the task's policy (the boot task's)
                 elif a.policy == "cpu":
                     # a node's first CPU sets its node up itself (cpuhp)
-                    nid, pcp = _node(ctx, cpu), cpu if call.per_node else 0
+                    nid, pcp = ctx.cpu_to_node(cpu), cpu if call.per_node else 0
                 else:
-                    nid, pcp = _node(ctx, local_cpu), local_cpu
+                    nid, pcp = ctx.cpu_to_node(local_cpu), local_cpu
                 # a new slab for a request naming no node: SLUB asks the
                 # policy where to search for partial slabs first
-                slab = nid == -1 and a.what.startswith("slab ")
+                slab = nid == -1 and a.is_slab
                 for _ in range(count):
                     if slab:
                         mm.mempolicy_slab_node(pcp)
@@ -176,11 +180,11 @@ def slabs_here(ctx: BootContext, a: Allocation) -> tuple[int, int]:
 def first_cpus_of_nodes(ctx: BootContext) -> list[int]:
     """The CPUs smp_init brings up that are the first online CPU of their
     node (workqueue then sets up that node's unbound pool)."""
-    seen = {_node(ctx, 0)}
+    seen = {ctx.cpu_to_node(0)}
     first = []
     for cpu in range(1, ctx.online_cpus()):
-        if _node(ctx, cpu) not in seen:
-            seen.add(_node(ctx, cpu))
+        if ctx.cpu_to_node(cpu) not in seen:
+            seen.add(ctx.cpu_to_node(cpu))
             first.append(cpu)
     return first
 
@@ -191,8 +195,3 @@ def kthreadd_cpu(ctx: BootContext) -> int:
     their wakeups find the next CPU idle."""
     return 1 if ctx.g.num_online_cpus > 1 else 0
 
-
-def _node(ctx: BootContext, cpu: int) -> int:
-    """``cpu_to_node``: node 0 for a CPU the architecture placed nowhere."""
-    nodes = ctx.g.cpu_to_node
-    return nodes[cpu] if cpu < len(nodes) else 0

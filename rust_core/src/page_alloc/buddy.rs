@@ -652,8 +652,7 @@ impl PageAlloc {
     /// zone's `high` over the CPUs of its node, so set up ones are sized
     /// again. Refused, changing nothing, if a node does not exist.
     pub fn set_cpu_to_node(&mut self, nodes: &[u32]) -> Result<()> {
-        let count = self.zones.iter().map(|z| z.nid + 1).max().unwrap_or(1);
-        if let Some(&bad) = nodes.iter().find(|&&n| n >= count) {
+        if let Some(&bad) = nodes.iter().find(|&&n| n >= self.nr_nodes()) {
             return Err(MmError::invalid("cpu_to_node", format!("node {bad} does not exist")));
         }
         if nodes.len() > self.cfg.nr_cpus as usize {
@@ -674,7 +673,7 @@ impl PageAlloc {
     /// shows the online CPUs' pagesets. Refused, changing nothing, if the
     /// counts do not fit the machine.
     pub fn set_online_cpus(&mut self, count: u32, per_node: &[u64]) -> Result<()> {
-        let nodes = self.zones.iter().map(|z| z.nid as usize + 1).max().unwrap_or(1);
+        let nodes = self.nr_nodes() as usize;
         if count == 0 || count > self.cfg.nr_cpus {
             return Err(MmError::invalid("online", format!("{count} CPUs online, the machine has {}", self.cfg.nr_cpus)));
         }
